@@ -1,0 +1,83 @@
+/*
+ * Configuration with etcd's names: command-line flags (every spelling Go's
+ * flag package accepts: --f v, --f=v, -f v, -f=v), ETCD_<FLAG> environment
+ * variables (upper case, dashes as underscores), and a YAML file given by
+ * --config-file whose keys are the flag names. As in etcd 3.4, when a config
+ * file is given its values win and flags/env are ignored (etcd's embed
+ * config: "if --config-file is given, other flags are ignored").
+ * Precedence otherwise: flag > environment > default.
+ */
+#ifndef METCD_CONFIG_H
+#define METCD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* One parsed URL of a --listen-* or --advertise-* list. */
+typedef struct config_url {
+    char *text;   /* as given, e.g. "http://127.0.0.1:2379" (owned) */
+    char *scheme; /* "http" or "https" (owned) */
+    char *host;   /* "127.0.0.1", "localhost", "::1" without brackets (owned) */
+    uint16_t port;
+} config_url_t;
+
+typedef struct config_url_list {
+    config_url_t *urls;
+    size_t n;
+} config_url_list_t;
+
+/* One member of --initial-cluster: name=peerURL (a name may repeat). */
+typedef struct config_member {
+    char *name;
+    config_url_t peer_url;
+} config_member_t;
+
+typedef enum config_backend {
+    CONFIG_BACKEND_MEMORY = 0,
+    CONFIG_BACKEND_LMDB,
+    CONFIG_BACKEND_LEVELDB,
+} config_backend_t;
+
+typedef struct config {
+    char *name;                         /* --name, default "default" */
+    char *data_dir;                     /* --data-dir, default "<name>.metcd" */
+    config_url_list_t listen_client;    /* --listen-client-urls, default http://localhost:2379 */
+    config_url_list_t advertise_client; /* --advertise-client-urls, default http://localhost:2379 */
+    config_url_list_t listen_peer;      /* --listen-peer-urls, default http://localhost:2380 */
+    config_url_list_t initial_advertise_peer; /* --initial-advertise-peer-urls, default
+                                                 http://localhost:2380 */
+    config_member_t *initial_cluster;   /* --initial-cluster, default "<name>=<first
+                                           initial-advertise-peer-url>" */
+    size_t n_initial_cluster;
+    char *initial_cluster_state;        /* "new" (default) or "existing" */
+    char *initial_cluster_token;        /* default "etcd-cluster" */
+    unsigned heartbeat_interval_ms;     /* default 100 */
+    unsigned election_timeout_ms;       /* default 1000 */
+    uint64_t snapshot_count;            /* default 10000 */
+    uint64_t max_request_bytes;         /* default 1572864 (1.5 MiB) */
+    unsigned max_wals;                  /* --max-wals, default 5 */
+    unsigned max_snapshots;             /* --max-snapshots, default 5 */
+    char *config_file;                  /* --config-file, NULL when none */
+    bool enable_v2;                     /* accepted; v2 is always on */
+    config_backend_t backend;           /* --backend memory|lmdb|leveldb */
+    unsigned watch_history;             /* --watch-history, default 1000 */
+    bool show_version;                  /* --version */
+    bool show_help;                     /* --help / -h */
+} config_t;
+
+/*
+ * Parses argv and envp (NULL-terminated "KEY=value" strings) into cfg.
+ * Returns 0, or -1 with one clear line in err (the caller prints it to
+ * stderr and exits with status 2, as etcd does for bad flags).
+ * Ownership: cfg owns every string; free with config_free().
+ */
+int config_parse(config_t *cfg, int argc, char **argv, char **envp, char *err, size_t err_len);
+
+/* Frees what config_parse() allocated and zeroes cfg. */
+void config_free(config_t *cfg);
+
+/* The --help text (etcd's wording for the flags we accept). */
+const char *config_usage(void);
+
+#endif /* METCD_CONFIG_H */

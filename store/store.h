@@ -1,0 +1,292 @@
+/*
+ * store/: the etcd v2 key store.
+ *
+ * A tree of keys and directories, a TTL min-heap, a WatcherHub with an event
+ * history ring, and every v2 operation as etcd 3.4.23 performs it
+ * (etcdserver/api/v2store). Nothing here reads a clock or does I/O: time
+ * arrives as an argument (the time the leader stamped on a request, or the
+ * caller's "now" for reads), so every member that applies the same requests
+ * in the same order ends in the same state.
+ *
+ * Writes reach the store only through store_apply(), which takes a request
+ * encoded by store_request_encode(). This is the seam the raft log uses: the
+ * server proposes the encoded bytes, and every member applies them when they
+ * are committed.
+ *
+ * Threads: a store_t belongs to one thread (the event loop). No locks.
+ */
+#ifndef METCD_STORE_H
+#define METCD_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * v2 errors: name, errorCode, HTTP status, message. One table, so the three
+ * can never disagree (etcd: etcdserver/api/v2error/error.go). Codes that
+ * etcd defines but never sends from the v2 keys API are kept so that the
+ * numbers stay reserved.
+ */
+#define STORE_ERRORS(X)                                                                            \
+    X(KEY_NOT_FOUND, 100, 404, "Key not found")                                                    \
+    X(TEST_FAILED, 101, 412, "Compare failed")                                                     \
+    X(NOT_FILE, 102, 403, "Not a file")                                                            \
+    X(NO_MORE_PEER, 103, 400, "Reached the max number of peers in the cluster")                    \
+    X(NOT_DIR, 104, 400, "Not a directory")                                                        \
+    X(NODE_EXIST, 105, 412, "Key already exists")                                                  \
+    X(KEY_IS_PRESERVED, 106, 400, "The prefix of given key is a keyword in etcd")                  \
+    X(ROOT_RONLY, 107, 400, "Root is read only")                                                   \
+    X(DIR_NOT_EMPTY, 108, 403, "Directory not empty")                                              \
+    X(EXISTING_PEER_ADDR, 109, 400, "Peer address has existed")                                    \
+    X(UNAUTHORIZED, 110, 401, "The request requires user authentication")                          \
+    X(VALUE_REQUIRED, 200, 400, "Value is Required in POST form")                                  \
+    X(PREV_VALUE_REQUIRED, 201, 400, "PrevValue is Required in POST form")                         \
+    X(TTL_NAN, 202, 400, "The given TTL in POST form is not a number")                             \
+    X(INDEX_NAN, 203, 400, "The given index in POST form is not a number")                         \
+    X(VALUE_OR_TTL_REQUIRED, 204, 400, "Value or TTL is required in POST form")                    \
+    X(TIMEOUT_NAN, 205, 400, "The given timeout in POST form is not a number")                     \
+    X(NAME_REQUIRED, 206, 400, "Name is required in POST form")                                    \
+    X(INDEX_OR_VALUE_REQUIRED, 207, 400, "Index or value is required")                             \
+    X(INDEX_VALUE_MUTEX, 208, 400, "Index and value cannot both be specified")                     \
+    X(INVALID_FIELD, 209, 400, "Invalid field")                                                    \
+    X(INVALID_FORM, 210, 400, "Invalid POST form")                                                 \
+    X(REFRESH_VALUE, 211, 400, "Value provided on refresh")                                        \
+    X(REFRESH_TTL_REQUIRED, 212, 400, "A TTL must be provided on refresh")                         \
+    X(RAFT_INTERNAL, 300, 500, "Raft Internal Error")                                              \
+    X(LEADER_ELECT, 301, 500, "During Leader Election")                                            \
+    X(WATCHER_CLEARED, 400, 400, "watcher is cleared due to etcd recovery")                        \
+    X(EVENT_INDEX_CLEARED, 401, 400, "The event in requested index is outdated and cleared")       \
+    X(STANDBY_INTERNAL, 402, 400, "Standby Internal Error")                                        \
+    X(INVALID_ACTIVE_SIZE, 403, 400, "Invalid active size")                                        \
+    X(INVALID_REMOVE_DELAY, 404, 400, "Standby remove delay")                                      \
+    X(CLIENT_INTERNAL, 500, 400, "Client Internal Error")
+
+/* STORE_E_KEY_NOT_FOUND == 100, ... Functions return 0 or -STORE_E_x. */
+enum store_error_code {
+#define STORE_ERROR_ENUM(name, code, status, msg) STORE_E_##name = code,
+    STORE_ERRORS(STORE_ERROR_ENUM)
+#undef STORE_ERROR_ENUM
+};
+
+/* Message and HTTP status for an errorCode; NULL / 400 for an unknown code. */
+const char *store_error_message(int code);
+int store_error_http_status(int code);
+
+/*
+ * A v2 error as etcd reports it: {"errorCode","message","cause","index"}.
+ * `cause` is owned by the error (malloc'd, may be NULL for no cause); release
+ * it with store_error_clear(). `index` is the store index etcd reports.
+ */
+typedef struct store_error {
+    int code;
+    char *cause;
+    uint64_t index;
+} store_error_t;
+
+/* Frees the cause and zeroes the error. Safe on a zeroed error. */
+void store_error_clear(store_error_t *err);
+/* Fills err (clearing it first). cause may be NULL. Returns -code. */
+int store_error_set(store_error_t *err, int code, const char *cause, uint64_t index);
+
+/* ---- Requests: what is proposed through raft and applied. ---- */
+
+typedef enum store_op {
+    STORE_OP_SET = 1,       /* PUT (no prevExist, no prev conditions) */
+    STORE_OP_CREATE,        /* PUT prevExist=false */
+    STORE_OP_CREATE_UNIQUE, /* POST: in-order key under `key` */
+    STORE_OP_UPDATE,        /* PUT prevExist=true without prev conditions */
+    STORE_OP_CAS,           /* PUT with prevValue and/or prevIndex */
+    STORE_OP_DELETE,        /* DELETE without prev conditions */
+    STORE_OP_CAD,           /* DELETE with prevValue and/or prevIndex */
+    STORE_OP_SYNC,          /* leader's clock: expire every node due by time_ns */
+} store_op_t;
+
+/*
+ * A decoded request. Strings are not NUL-terminated and are borrowed: from the
+ * caller when encoding, from the encoded buffer after store_request_decode().
+ * `key` is the cleaned absolute path ("/a/b"; "/" for the root).
+ */
+typedef struct store_request {
+    store_op_t op;
+    int64_t time_ns; /* the proposer's clock (Unix ns); deadlines = time_ns + ttl */
+    const char *key;
+    size_t key_len;
+    const char *value; /* may be NULL (etcd treats a missing value as "") */
+    size_t value_len;
+    const char *prev_value; /* CAS/CAD condition when has_prev_value */
+    size_t prev_value_len;
+    uint64_t prev_index; /* CAS/CAD condition when != 0 (etcd: 0 means absent) */
+    uint64_t ttl_sec;    /* valid when has_ttl */
+    bool has_ttl;        /* false: permanent (set/create) or TTL removed (update) */
+    bool has_prev_value;
+    bool dir;
+    bool recursive;
+    bool refresh; /* refresh=true: keep the value, renew the TTL, no watch event */
+} store_request_t;
+
+/*
+ * Encodes req into a compact, versioned binary form.
+ * Ownership: *out is malloc'd; the caller frees it. Returns 0 or -1 (ENOMEM).
+ */
+int store_request_encode(const store_request_t *req, uint8_t **out, size_t *out_len);
+
+/*
+ * Decodes an encoded request. Strings in *req point into `data`, which must
+ * outlive *req. Returns 0, or -1 for bytes that are not a valid request.
+ */
+int store_request_decode(const uint8_t *data, size_t len, store_request_t *req);
+
+/* ---- Results: nodes and events, immutable and reference counted. ---- */
+
+typedef enum store_action {
+    STORE_ACTION_GET = 1,
+    STORE_ACTION_SET,
+    STORE_ACTION_CREATE,
+    STORE_ACTION_UPDATE,
+    STORE_ACTION_CAS,    /* "compareAndSwap" */
+    STORE_ACTION_DELETE,
+    STORE_ACTION_CAD,    /* "compareAndDelete" */
+    STORE_ACTION_EXPIRE,
+} store_action_t;
+
+/* The JSON name etcd gives an action ("set", "compareAndSwap", ...). */
+const char *store_action_name(store_action_t action);
+
+/*
+ * A node as etcd serialises it (NodeExtern). The fields follow Go's
+ * omitempty: an encoder leaves out key when key_len == 0, dir when false,
+ * value when value == NULL, expiration when expiration_ns == 0, ttl when 0,
+ * nodes when n_nodes == 0, and each index when 0 (the root listing has no key
+ * and no indexes). Field order in JSON: key, dir, value, expiration, ttl,
+ * nodes, modifiedIndex, createdIndex.
+ * Strings are NUL-terminated as well as counted.
+ */
+typedef struct store_node {
+    const char *key;
+    size_t key_len;
+    const char *value; /* NULL for dirs and for delete/expire event nodes */
+    size_t value_len;
+    int64_t expiration_ns; /* Unix ns; 0 = permanent */
+    int64_t ttl;           /* seconds left, rounded up, as etcd computes it */
+    uint64_t modified_index;
+    uint64_t created_index;
+    struct store_node *nodes; /* children (listings), n_nodes of them */
+    size_t n_nodes;
+    bool dir;
+} store_node_t;
+
+/*
+ * The result of an operation, and what watchers receive.
+ * `etcd_index` is the store index after the operation (a write's own index;
+ * the current index for a GET). Reference counted: every event handed to a
+ * caller is a new reference that the caller releases; a watcher callback
+ * borrows the event for the duration of the call (retain it to keep it).
+ */
+typedef struct store_event {
+    store_action_t action;
+    store_node_t node;
+    store_node_t prev_node;
+    bool has_prev_node;
+    bool refresh; /* a TTL refresh: not delivered to watchers, skipped by history */
+    uint64_t etcd_index;
+    unsigned refcount;
+} store_event_t;
+
+store_event_t *store_event_retain(store_event_t *ev);
+void store_event_release(store_event_t *ev);
+
+/* ---- The store. ---- */
+
+typedef struct store store_t;
+
+typedef struct store_config {
+    unsigned history_size; /* events kept for waitIndex; etcd keeps 1000 */
+} store_config_t;
+
+/* Ownership: the caller frees the store with store_free(). NULL on ENOMEM. */
+store_t *store_new(const store_config_t *cfg);
+/* Frees the store; pending watchers are ended with WATCHER_CLEARED first. */
+void store_free(store_t *s);
+
+/* The current store index: the index of the last successful mutation. */
+uint64_t store_index(const store_t *s);
+
+/*
+ * Applies one committed request (bytes from store_request_encode()).
+ * On success returns 0 and, when ev_out is not NULL, a new reference to the
+ * request's event (NULL for SYNC). Watchers are notified before it returns:
+ * for a SYNC, one `expire` event per expired node, each with its own index.
+ * On failure returns -code and fills err (the store is unchanged, no index is
+ * used). A request that does not decode fails with RAFT_INTERNAL.
+ */
+int store_apply(store_t *s, const uint8_t *data, size_t len, store_event_t **ev_out,
+                store_error_t *err);
+
+/*
+ * GET: returns 0 and a new reference to a `get` event, or -code and err.
+ * now_ns is the caller's clock, used for the `ttl` fields. Listings leave
+ * out hidden (`_`) children; sorted orders every level bytewise.
+ */
+int store_get(store_t *s, const char *key, size_t key_len, bool recursive, bool sorted,
+              int64_t now_ns, store_event_t **ev_out, store_error_t *err);
+
+/*
+ * Watches. The callback gets each matching event (borrowed), or ev == NULL
+ * when the store ends the watch (store_free; the API reports WATCHER_CLEARED).
+ * A one-shot watcher (stream == false) is removed by the store right after
+ * its callback returns: the caller must not use the handle after that.
+ */
+typedef struct store_watcher store_watcher_t;
+typedef void (*store_watch_cb)(void *ctx, store_event_t *ev);
+
+/*
+ * Registers a watch on key. since_index == 0 means "the next event"; a
+ * since_index in the history replays matching events from there (for a
+ * one-shot watch, the first one; for a stream, every one, then live events:
+ * etcd's stream stalls after the first, we do not). A since_index older than
+ * the history fails with EVENT_INDEX_CLEARED (cause "the requested history has
+ * been cleared [oldest/since]").
+ * Matching is by whole path components (etcd's "/foo" matched "/foobar"; we
+ * do not). A recursive watch never sees hidden descendants, live or from
+ * history. A watcher below a deleted or expired directory gets that event,
+ * whose node.key is the directory.
+ * Returns 0 with *out set to the watcher, or to NULL when a one-shot watch was
+ * already answered from history (cb has been called). Returns -code and err
+ * on failure (cb not called).
+ */
+int store_watch(store_t *s, const char *key, size_t key_len, bool recursive, bool stream,
+                uint64_t since_index, store_watch_cb cb, void *ctx, store_watcher_t **out,
+                store_error_t *err);
+
+/* Removes a watcher (client gone). Its callback is not called again. */
+void store_watcher_remove(store_t *s, store_watcher_t *w);
+
+/* Number of registered watchers. */
+size_t store_watcher_count(const store_t *s);
+
+/*
+ * The earliest TTL deadline in the store (Unix ns), or 0 when no node
+ * expires. The leader uses it to decide when to propose a SYNC.
+ */
+int64_t store_next_expiration(const store_t *s);
+
+/* Counters etcd reports at /v2/stats/store (and watchers via the hub). */
+typedef struct store_stats {
+    uint64_t gets_success, gets_fail;
+    uint64_t sets_success, sets_fail;
+    uint64_t delete_success, delete_fail;
+    uint64_t update_success, update_fail;
+    uint64_t create_success, create_fail;
+    uint64_t compare_and_swap_success, compare_and_swap_fail;
+    uint64_t compare_and_delete_success, compare_and_delete_fail;
+    uint64_t expire_count;
+    uint64_t watchers;
+} store_stats_t;
+
+void store_get_stats(const store_t *s, store_stats_t *out);
+
+/* Number of keys (files and dirs, the root excluded). */
+uint64_t store_node_count(const store_t *s);
+
+#endif /* METCD_STORE_H */
