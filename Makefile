@@ -46,16 +46,7 @@ run: build
 # Every test runs in both builds; the summary counts them all. The fuzz
 # targets run briefly last (FUZZ_SECONDS each).
 test: test-deps $(BUILD)/build.ninja $(ASAN_BUILD)/build.ninja $(FUZZ_BUILD)/build.ninja
-	@rm -f $(BUILD)/meson-logs/testlog.txt $(ASAN_BUILD)/meson-logs/testlog.txt \
-	    $(FUZZ_BUILD)/meson-logs/testlog.txt
-	ninja -C $(BUILD)
-	-meson test -C $(BUILD) --print-errorlogs --num-processes 2
-	ninja -C $(ASAN_BUILD)
-	-meson test -C $(ASAN_BUILD) --print-errorlogs --num-processes 2
-	ninja -C $(FUZZ_BUILD)
-	-FUZZ_SECONDS=$(FUZZ_SECONDS) meson test -C $(FUZZ_BUILD) --suite fuzz --print-errorlogs
-	@./scripts/test-summary.sh $(BUILD)/meson-logs/testlog.txt \
-	    $(ASAN_BUILD)/meson-logs/testlog.txt $(FUZZ_BUILD)/meson-logs/testlog.txt
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) ./scripts/run-tests.sh $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
 
 unit: $(BUILD)/build.ninja
 	ninja -C $(BUILD) && meson test -C $(BUILD) --print-errorlogs

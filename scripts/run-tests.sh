@@ -1,0 +1,24 @@
+#!/bin/sh
+# Builds and runs every test in three builds: normal, ASan+UBSan, and the
+# clang libFuzzer build (fuzz suite only, FUZZ_SECONDS each). Always ends with
+# the line "N passed, M failed"; a build that fails to compile counts as one
+# failure. Usage: scripts/run-tests.sh BUILD ASAN_BUILD FUZZ_BUILD
+set -u
+build=$1 asan=$2 fuzz=$3
+logs=""
+run() { # run <dir> [meson test args...]
+    dir=$1; shift
+    log="$dir/meson-logs/testlog.txt"
+    rm -f "$log"
+    if ninja -C "$dir"; then
+        meson test -C "$dir" --no-rebuild --print-errorlogs "$@" || true
+    else
+        echo "build failed in $dir" >&2
+    fi
+    logs="$logs $log"
+}
+run "$build" --num-processes 2
+run "$asan" --num-processes 2
+FUZZ_SECONDS=${FUZZ_SECONDS:-20} run "$fuzz" --suite fuzz
+# shellcheck disable=SC2086
+exec ./scripts/test-summary.sh $logs
