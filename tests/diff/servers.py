@@ -1,0 +1,147 @@
+"""Start and stop one single-member etcd or metcd on free loopback ports.
+
+Both programs get the same flags. Each Server keeps its Popen handle and
+its temporary directory, and stop() kills only that process (terminate,
+then kill after a bounded wait) and removes the directory. Servers that
+are still running at exit are stopped by an atexit hook.
+"""
+
+import atexit
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+import rawhttp
+
+ETCD_BIN = '/usr/bin/etcd'
+_live = []
+
+
+def free_port():
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+    finally:
+        s.close()
+
+
+def metcd_bin():
+    b = os.environ.get('METCD_BIN')
+    if b:
+        return b
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    for d in ('build', 'build-diff'):
+        p = os.path.join(root, d, 'metcd')
+        if os.path.exists(p):
+            return p
+    return None
+
+
+class ServerError(Exception):
+    pass
+
+
+class Server:
+    def __init__(self, kind, binary, name='d'):
+        self.kind = kind
+        self.binary = binary
+        self.name = name
+        self.proc = None
+        self.tmp = None
+        self.port = None
+        self.peer_port = None
+        self.log = None
+
+    @property
+    def url(self):
+        return 'http://127.0.0.1:%d' % self.port
+
+    def start(self, ready_timeout=30.0, extra_args=()):
+        self.tmp = tempfile.mkdtemp(prefix='metcd-diff-%s-' % self.kind)
+        data = os.path.join(self.tmp, 'data')
+        self.port = free_port()
+        self.peer_port = free_port()
+        while self.peer_port == self.port:
+            self.peer_port = free_port()
+        c = 'http://127.0.0.1:%d' % self.port
+        p = 'http://127.0.0.1:%d' % self.peer_port
+        args = [self.binary, '--enable-v2=true', '--name', self.name,
+                '--data-dir', data,
+                '--listen-client-urls', c, '--advertise-client-urls', c,
+                '--listen-peer-urls', p, '--initial-advertise-peer-urls', p,
+                '--initial-cluster', '%s=%s' % (self.name, p)] + list(extra_args)
+        self.log = os.path.join(self.tmp, 'server.log')
+        env = dict(os.environ)
+        # etcd reads ETCD_* variables; keep the environment from leaking in.
+        for k in list(env):
+            if k.startswith('ETCD_') and k != 'ETCDCTL_API':
+                del env[k]
+        with open(self.log, 'wb') as logf:
+            self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=logf,
+                                         stderr=subprocess.STDOUT, env=env,
+                                         start_new_session=True)
+        _live.append(self)
+        deadline = time.monotonic() + ready_timeout
+        last = None
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise ServerError('%s exited with %s during startup:\n%s'
+                                  % (self.kind, self.proc.returncode, self.log_tail()))
+            try:
+                r = rawhttp.request('127.0.0.1', self.port, 'GET', '/v2/keys/', timeout=2.0)
+                if r.status == 200 and r.header('X-Etcd-Index') is not None:
+                    return self
+                last = 'status %d' % r.status
+            except (OSError, rawhttp.HTTPError) as e:
+                last = str(e)
+            time.sleep(0.1)
+        raise ServerError('%s did not answer GET /v2/keys/ within %.0fs (%s):\n%s'
+                          % (self.kind, ready_timeout, last, self.log_tail()))
+
+    def log_tail(self, n=30):
+        try:
+            with open(self.log, 'rb') as f:
+                lines = f.read().decode('utf-8', 'replace').splitlines()
+            return '\n'.join(lines[-n:])
+        except OSError:
+            return ''
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self):
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                try:
+                    self.proc.send_signal(signal.SIGTERM)
+                    self.proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    try:
+                        self.proc.wait(timeout=5)
+                    except subprocess.TimeoutExpired:
+                        pass
+                except ProcessLookupError:
+                    pass
+            self.proc = None
+        if self in _live:
+            _live.remove(self)
+        if self.tmp:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            self.tmp = None
+
+
+def _cleanup():
+    for s in list(_live):
+        s.stop()
+
+
+atexit.register(_cleanup)
+for _sig in (signal.SIGTERM, signal.SIGINT):
+    # meson test sends SIGTERM on timeout: still stop the servers.
+    signal.signal(_sig, lambda signum, frame: (_cleanup(), os._exit(128 + signum)))
