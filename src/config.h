@@ -5,7 +5,11 @@
  * --config-file whose keys are the flag names. As in etcd 3.4, when a config
  * file is given its values win and flags/env are ignored (etcd's embed
  * config: "if --config-file is given, other flags are ignored").
- * Precedence otherwise: flag > environment > default.
+ * Precedence otherwise: flag > environment > default (etcd refuses a flag
+ * and its variable together; we let the flag win and add a warning).
+ *
+ * Lists of URLs are kept sorted by their text, as etcd's types.NewURLs does:
+ * member IDs are computed from the sorted peer URLs.
  */
 #ifndef METCD_CONFIG_H
 #define METCD_CONFIG_H
@@ -47,23 +51,29 @@ typedef struct config {
     config_url_list_t listen_peer;      /* --listen-peer-urls, default http://localhost:2380 */
     config_url_list_t initial_advertise_peer; /* --initial-advertise-peer-urls, default
                                                  http://localhost:2380 */
-    config_member_t *initial_cluster;   /* --initial-cluster, default "<name>=<first
-                                           initial-advertise-peer-url>" */
+    config_member_t *initial_cluster;         /* --initial-cluster, default "<name>=<url>" for
+                                                 each --initial-advertise-peer-urls URL */
     size_t n_initial_cluster;
-    char *initial_cluster_state;        /* "new" (default) or "existing" */
-    char *initial_cluster_token;        /* default "etcd-cluster" */
-    unsigned heartbeat_interval_ms;     /* default 100 */
-    unsigned election_timeout_ms;       /* default 1000 */
-    uint64_t snapshot_count;            /* default 10000 */
-    uint64_t max_request_bytes;         /* default 1572864 (1.5 MiB) */
-    unsigned max_wals;                  /* --max-wals, default 5 */
-    unsigned max_snapshots;             /* --max-snapshots, default 5 */
-    char *config_file;                  /* --config-file, NULL when none */
-    bool enable_v2;                     /* accepted; v2 is always on */
-    config_backend_t backend;           /* --backend memory|lmdb|leveldb */
-    unsigned watch_history;             /* --watch-history, default 1000 */
-    bool show_version;                  /* --version */
-    bool show_help;                     /* --help / -h */
+    char *initial_cluster_state;    /* "new" (default) or "existing" */
+    char *initial_cluster_token;    /* default "etcd-cluster" */
+    unsigned heartbeat_interval_ms; /* default 100 */
+    unsigned election_timeout_ms;   /* default 1000 */
+    uint64_t snapshot_count;        /* default 10000 */
+    uint64_t max_request_bytes;     /* default 1572864 (1.5 MiB) */
+    unsigned max_wals;              /* --max-wals, default 5 */
+    unsigned max_snapshots;         /* --max-snapshots, default 5 */
+    char *config_file;              /* --config-file, NULL when none */
+    bool enable_v2;                 /* accepted; v2 is always on */
+    config_backend_t backend;       /* --backend memory|lmdb|leveldb */
+    unsigned watch_history;         /* --watch-history, default 1000 */
+    bool show_version;              /* --version */
+    bool show_help;                 /* --help / -h */
+    /*
+     * Warnings found while parsing (e.g. an unknown ETCD_* variable, which
+     * etcd reports without failing). The caller logs them. Owned.
+     */
+    char **warnings;
+    size_t n_warnings;
 } config_t;
 
 /*

@@ -1,0 +1,508 @@
+/*
+ * Configuration: every flag spelling Go's flag package accepts, ETCD_*
+ * variables, the YAML file, precedence, defaults and each error.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "src/config.h"
+
+static char err[512];
+
+/* Parses a NULL-terminated argument list with the given environment. */
+static int parse_env(config_t *cfg, char **envp, ...)
+{
+    char *argv[64] = {"metcd"};
+    int argc = 1;
+    va_list ap;
+    va_start(ap, envp);
+    for (char *a; (a = va_arg(ap, char *)) != NULL;)
+        argv[argc++] = a;
+    va_end(ap);
+    err[0] = '\0';
+    return config_parse(cfg, argc, argv, envp, err, sizeof(err));
+}
+
+#define PARSE(cfg, ...) parse_env(cfg, NULL, __VA_ARGS__, NULL)
+
+/* A temporary file with content; the caller unlinks and frees the path. */
+static char *write_tmp(const char *content)
+{
+    char *path = strdup("/tmp/metcd-config-test-XXXXXX");
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, content, strlen(content)), (ssize_t)strlen(content));
+    close(fd);
+    return path;
+}
+
+static void test_defaults(void **state)
+{
+    (void)state;
+    config_t c;
+    assert_int_equal(parse_env(&c, NULL, NULL), 0);
+    assert_string_equal(c.name, "default");
+    assert_string_equal(c.data_dir, "default.metcd");
+    assert_int_equal(c.listen_client.n, 1);
+    assert_string_equal(c.listen_client.urls[0].text, "http://localhost:2379");
+    assert_string_equal(c.listen_client.urls[0].host, "localhost");
+    assert_string_equal(c.listen_client.urls[0].scheme, "http");
+    assert_int_equal(c.listen_client.urls[0].port, 2379);
+    assert_string_equal(c.advertise_client.urls[0].text, "http://localhost:2379");
+    assert_string_equal(c.listen_peer.urls[0].text, "http://localhost:2380");
+    assert_string_equal(c.initial_advertise_peer.urls[0].text, "http://localhost:2380");
+    assert_int_equal(c.n_initial_cluster, 1);
+    assert_string_equal(c.initial_cluster[0].name, "default");
+    assert_string_equal(c.initial_cluster[0].peer_url.text, "http://localhost:2380");
+    assert_string_equal(c.initial_cluster_state, "new");
+    assert_string_equal(c.initial_cluster_token, "etcd-cluster");
+    assert_int_equal(c.heartbeat_interval_ms, 100);
+    assert_int_equal(c.election_timeout_ms, 1000);
+    assert_int_equal(c.snapshot_count, 10000);
+    assert_int_equal(c.max_request_bytes, 1572864);
+    assert_int_equal(c.max_wals, 5);
+    assert_int_equal(c.max_snapshots, 5);
+    assert_null(c.config_file);
+    assert_true(c.enable_v2);
+    assert_int_equal(c.backend, CONFIG_BACKEND_MEMORY);
+    assert_int_equal(c.watch_history, 1000);
+    assert_false(c.show_version);
+    assert_false(c.show_help);
+    assert_int_equal(c.n_warnings, 0);
+    config_free(&c);
+}
+
+static void test_spellings(void **state)
+{
+    (void)state;
+    const char *forms[][2] = {
+        {"--name", "n1"}, {"-name", "n1"}, {"--name=n1", NULL}, {"-name=n1", NULL}};
+    for (size_t i = 0; i < 4; i++) {
+        config_t c;
+        int rc = forms[i][1] ? PARSE(&c, (char *)forms[i][0], (char *)forms[i][1])
+                             : PARSE(&c, (char *)forms[i][0]);
+        assert_int_equal(rc, 0);
+        assert_string_equal(c.name, "n1");
+        assert_string_equal(c.data_dir, "n1.metcd");
+        /* The initial cluster follows the name. */
+        assert_string_equal(c.initial_cluster[0].name, "n1");
+        config_free(&c);
+    }
+    /* Go takes the next argument as the value whatever it looks like. */
+    config_t c;
+    assert_int_equal(PARSE(&c, "--name", "-x"), 0);
+    assert_string_equal(c.name, "-x");
+    config_free(&c);
+    /* The last of a repeated flag wins. */
+    assert_int_equal(PARSE(&c, "--name", "a", "--name=b"), 0);
+    assert_string_equal(c.name, "b");
+    config_free(&c);
+    /* An empty value is a value. */
+    assert_int_equal(PARSE(&c, "--initial-cluster-token="), 0);
+    assert_string_equal(c.initial_cluster_token, "");
+    config_free(&c);
+}
+
+static void test_all_flags(void **state)
+{
+    (void)state;
+    config_t c;
+    assert_int_equal(PARSE(&c, "--name", "m1", "--data-dir", "/tmp/d", "--listen-client-urls",
+                           "http://127.0.0.1:3379,http://[::1]:3380", "--advertise-client-urls",
+                           "http://127.0.0.1:3379", "--listen-peer-urls=http://127.0.0.1:3381",
+                           "--initial-advertise-peer-urls", "http://127.0.0.1:3381",
+                           "--initial-cluster", "m1=http://127.0.0.1:3381",
+                           "--initial-cluster-state", "existing", "--initial-cluster-token", "tok",
+                           "--heartbeat-interval", "50", "--election-timeout", "500",
+                           "--snapshot-count", "123", "--max-request-bytes", "1024", "--max-wals",
+                           "0", "--max-snapshots", "7", "--enable-v2", "--backend", "memory",
+                           "--watch-history", "5000"),
+                     0);
+    assert_string_equal(c.name, "m1");
+    assert_string_equal(c.data_dir, "/tmp/d");
+    assert_int_equal(c.listen_client.n, 2);
+    /* sorted by text, as etcd's types.NewURLs does */
+    assert_string_equal(c.listen_client.urls[0].text, "http://127.0.0.1:3379");
+    assert_string_equal(c.listen_client.urls[1].text, "http://[::1]:3380");
+    assert_string_equal(c.listen_client.urls[1].host, "::1");
+    assert_int_equal(c.listen_client.urls[1].port, 3380);
+    assert_string_equal(c.listen_peer.urls[0].text, "http://127.0.0.1:3381");
+    assert_string_equal(c.initial_cluster_state, "existing");
+    assert_string_equal(c.initial_cluster_token, "tok");
+    assert_int_equal(c.heartbeat_interval_ms, 50);
+    assert_int_equal(c.election_timeout_ms, 500);
+    assert_int_equal(c.snapshot_count, 123);
+    assert_int_equal(c.max_request_bytes, 1024);
+    assert_int_equal(c.max_wals, 0);
+    assert_int_equal(c.max_snapshots, 7);
+    assert_true(c.enable_v2);
+    assert_int_equal(c.watch_history, 5000);
+    config_free(&c);
+}
+
+static void test_bools(void **state)
+{
+    (void)state;
+    const char *t[] = {"--enable-v2=true", "--enable-v2=1",    "--enable-v2=t", "--enable-v2=T",
+                       "--enable-v2=TRUE", "--enable-v2=True", "-enable-v2",    "--enable-v2"};
+    const char *f[] = {"--enable-v2=false", "--enable-v2=0",     "--enable-v2=f",
+                       "--enable-v2=F",     "--enable-v2=FALSE", "--enable-v2=False"};
+    config_t c;
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        assert_int_equal(PARSE(&c, (char *)t[i]), 0);
+        assert_true(c.enable_v2);
+        config_free(&c);
+    }
+    for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+        assert_int_equal(PARSE(&c, (char *)f[i]), 0);
+        assert_false(c.enable_v2);
+        config_free(&c);
+    }
+    assert_int_equal(PARSE(&c, "--enable-v2=maybe"), -1);
+    assert_string_equal(err, "invalid boolean value \"maybe\" for -enable-v2: parse error");
+    /* A bool flag never takes the next argument: "false" is then a stray argument. */
+    assert_int_equal(PARSE(&c, "--enable-v2", "false"), -1);
+    assert_string_equal(err, "'false' is not a valid flag. See 'metcd --help'.");
+}
+
+static void test_version_help(void **state)
+{
+    (void)state;
+    config_t c;
+    const char *v[] = {"--version", "-version", "--version=true"};
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(PARSE(&c, (char *)v[i]), 0);
+        assert_true(c.show_version);
+        config_free(&c);
+    }
+    const char *h[] = {"--help", "-help", "-h", "--h"};
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal(PARSE(&c, (char *)h[i]), 0);
+        assert_true(c.show_help);
+        config_free(&c);
+    }
+    assert_non_null(strstr(config_usage(), "--listen-client-urls 'http://localhost:2379'"));
+    assert_non_null(strstr(config_usage(), "--data-dir '${name}.metcd'"));
+    assert_non_null(strstr(config_usage(), "--watch-history '1000'"));
+}
+
+static void test_flag_errors(void **state)
+{
+    (void)state;
+    config_t c;
+    struct {
+        const char *args[3];
+        const char *msg;
+    } cases[] = {
+        {{"--bogus"}, "flag provided but not defined: -bogus"},
+        {{"-bogus=1"}, "flag provided but not defined: -bogus"},
+        {{"foo"}, "'foo' is not a valid flag. See 'metcd --help'."},
+        {{"--name", "a", "extra"}, "'extra' is not a valid flag. See 'metcd --help'."},
+        {{"--", "--name"}, "'--name' is not a valid flag. See 'metcd --help'."},
+        {{"-"}, "'-' is not a valid flag. See 'metcd --help'."},
+        {{"---name"}, "bad flag syntax: ---name"},
+        {{"-=x"}, "bad flag syntax: -=x"},
+        {{"--name"}, "flag needs an argument: -name"},
+        {{"--heartbeat-interval=abc"},
+         "invalid value \"abc\" for flag -heartbeat-interval: parse error"},
+        {{"--election-timeout", "-5"},
+         "invalid value \"-5\" for flag -election-timeout: parse error"},
+        {{"--snapshot-count=1.5"}, "invalid value \"1.5\" for flag -snapshot-count: parse error"},
+        {{"--max-request-bytes=99999999999999999999"},
+         "invalid value \"99999999999999999999\" for flag -max-request-bytes: parse error"},
+        {{"--max-wals=4294967296"}, "invalid value \"4294967296\" for flag -max-wals: parse error"},
+        {{"--watch-history= 5"}, "invalid value \" 5\" for flag -watch-history: parse error"},
+        {{"--listen-peer-urls=notaurl"},
+         "invalid value \"notaurl\" for flag -listen-peer-urls: URL scheme must be http, "
+         "https, unix, or unixs: notaurl"},
+        {{"--listen-client-urls=ftp://a:1"},
+         "invalid value \"ftp://a:1\" for flag -listen-client-urls: URL scheme must be http, "
+         "https, unix, or unixs: ftp://a:1"},
+        {{"--listen-client-urls=http://127.0.0.1"},
+         "invalid value \"http://127.0.0.1\" for flag -listen-client-urls: URL address does not "
+         "have the form \"host:port\": http://127.0.0.1"},
+        {{"--listen-client-urls=http://127.0.0.1:2379/foo"},
+         "invalid value \"http://127.0.0.1:2379/foo\" for flag -listen-client-urls: URL must "
+         "not contain a path: http://127.0.0.1:2379/foo"},
+        {{"--listen-client-urls=http://127.0.0.1:abc"},
+         "invalid value \"http://127.0.0.1:abc\" for flag -listen-client-urls: invalid port "
+         "\"abc\" in URL http://127.0.0.1:abc"},
+        {{"--advertise-client-urls=http://127.0.0.1:99999"},
+         "invalid value \"http://127.0.0.1:99999\" for flag -advertise-client-urls: invalid "
+         "port \"99999\" in URL http://127.0.0.1:99999"},
+        {{"--advertise-client-urls=http://a:1,"},
+         "invalid value \"http://a:1,\" for flag -advertise-client-urls: URL scheme must be "
+         "http, https, unix, or unixs: "},
+        {{"--initial-cluster-state=bad"},
+         "invalid value \"bad\" for flag -initial-cluster-state: must be \"new\" or "
+         "\"existing\""},
+        {{"--initial-cluster=zz"},
+         "invalid value \"zz\" for flag -initial-cluster: \"zz\" is not of the form name=URL"},
+        {{"--backend=lmdb"},
+         "invalid value \"lmdb\" for flag -backend: the lmdb backend is not available yet in "
+         "this version of metcd; use --backend memory"},
+        {{"--backend=leveldb"},
+         "invalid value \"leveldb\" for flag -backend: the leveldb backend is not available "
+         "yet in this version of metcd; use --backend memory"},
+        {{"--backend=rocks"},
+         "invalid value \"rocks\" for flag -backend: must be memory, lmdb "
+         "or leveldb"},
+        {{"--data-dir="},
+         "invalid value \"\" for flag -data-dir: the data directory cannot be "
+         "empty"},
+        {{"--listen-client-urls=http://127.0.0.1:1"},
+         "--advertise-client-urls is required when --listen-client-urls is set explicitly"},
+        {{"--heartbeat-interval=300"},
+         "--election-timeout[1000ms] should be at least as 5 times as "
+         "--heartbeat-interval[300ms]"},
+        {{"--election-timeout=60000"},
+         "--election-timeout[60000ms] is too long, and should be set less than 50000ms"},
+        {{"--heartbeat-interval=0"}, "--heartbeat-interval must be at least 1ms"},
+        {{"--watch-history=0"}, "--watch-history must be at least 1"},
+        {{"--name=x", "--initial-cluster=y=http://a:1"},
+         "couldn't find local name \"x\" in the initial cluster configuration"},
+        {{"--initial-cluster=default=http://a:1"},
+         "--initial-cluster has default=http://a:1 but missing from "
+         "--initial-advertise-peer-urls=http://localhost:2380"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *argv[5] = {"metcd"};
+        int argc = 1;
+        for (int j = 0; j < 3 && cases[i].args[j]; j++)
+            argv[argc++] = (char *)cases[i].args[j];
+        memset(&c, 0xa5, sizeof(c));
+        err[0] = '\0';
+        int rc = config_parse(&c, argc, argv, NULL, err, sizeof(err));
+        if (rc != -1 || strcmp(err, cases[i].msg) != 0)
+            fail_msg("case %zu (%s): rc %d, got '%s', want '%s'", i, cases[i].args[0], rc, err,
+                     cases[i].msg);
+        /* On failure nothing is left allocated and cfg is zeroed. */
+        assert_null(c.name);
+        assert_int_equal(c.n_warnings, 0);
+        assert_null(strchr(err, '\n'));
+    }
+}
+
+static void test_numbers(void **state)
+{
+    (void)state;
+    config_t c;
+    /* Go's ParseUint(s, 0, ...): hex, octal, binary */
+    assert_int_equal(PARSE(&c, "--snapshot-count=0x10", "--max-wals=010", "--max-snapshots=0b11",
+                           "--watch-history=0o17"),
+                     0);
+    assert_int_equal(c.snapshot_count, 16);
+    assert_int_equal(c.max_wals, 8);
+    assert_int_equal(c.max_snapshots, 3);
+    assert_int_equal(c.watch_history, 15);
+    config_free(&c);
+    assert_int_equal(PARSE(&c, "--max-wals=09"), -1);
+    assert_int_equal(PARSE(&c, "--max-wals=+1"), -1);
+    assert_int_equal(PARSE(&c, "--max-wals="), -1);
+    assert_int_equal(PARSE(&c, "--max-wals=0x"), -1);
+}
+
+static void test_derived_cluster(void **state)
+{
+    (void)state;
+    config_t c;
+    assert_int_equal(PARSE(&c, "--name", "n2", "--initial-advertise-peer-urls",
+                           "http://127.0.0.1:2,http://127.0.0.1:1"),
+                     0);
+    assert_int_equal(c.n_initial_cluster, 2);
+    assert_string_equal(c.initial_cluster[0].name, "n2");
+    assert_string_equal(c.initial_cluster[0].peer_url.text, "http://127.0.0.1:1");
+    assert_string_equal(c.initial_cluster[1].peer_url.text, "http://127.0.0.1:2");
+    config_free(&c);
+    /* An explicit cluster with several members and a repeated name. */
+    assert_int_equal(PARSE(&c, "--name", "a", "--initial-advertise-peer-urls",
+                           "http://h:1,http://h:2", "--initial-cluster",
+                           "a=http://h:2,b=http://g:1,a=http://h:1"),
+                     0);
+    assert_int_equal(c.n_initial_cluster, 3);
+    assert_string_equal(c.initial_cluster[1].name, "b");
+    assert_string_equal(c.initial_cluster[1].peer_url.host, "g");
+    config_free(&c);
+    /* An upper-case scheme is printed in lower case, as Go's URL.String does. */
+    assert_int_equal(PARSE(&c, "--advertise-client-urls", "HTTP://x:1"), 0);
+    assert_string_equal(c.advertise_client.urls[0].text, "http://x:1");
+    config_free(&c);
+}
+
+static void test_env(void **state)
+{
+    (void)state;
+    config_t c;
+    char *env[] = {"PATH=/bin",
+                   "ETCD_NAME=envname",
+                   "ETCD_HEARTBEAT_INTERVAL=20",
+                   "ETCD_LISTEN_CLIENT_URLS=http://127.0.0.1:4001",
+                   "ETCD_ADVERTISE_CLIENT_URLS=http://127.0.0.1:4001",
+                   "ETCD_ENABLE_V2=false",
+                   "ETCD_WATCH_HISTORY=77",
+                   "ETCDCTL_API=2",
+                   "ETCD_BOGUS=1",
+                   NULL};
+    assert_int_equal(parse_env(&c, env, "--heartbeat-interval", "30", NULL), 0);
+    assert_string_equal(c.name, "envname");
+    assert_string_equal(c.data_dir, "envname.metcd");
+    assert_int_equal(c.heartbeat_interval_ms, 30); /* the flag wins */
+    assert_string_equal(c.listen_client.urls[0].text, "http://127.0.0.1:4001");
+    assert_false(c.enable_v2);
+    assert_int_equal(c.watch_history, 77);
+    assert_int_equal(c.n_warnings, 2);
+    assert_string_equal(c.warnings[0], "environment variable ETCD_HEARTBEAT_INTERVAL is shadowed "
+                                       "by the command-line flag --heartbeat-interval");
+    assert_string_equal(c.warnings[1], "unrecognized environment variable ETCD_BOGUS=1");
+    config_free(&c);
+
+    char *bad[] = {"ETCD_HEARTBEAT_INTERVAL=abc", NULL};
+    assert_int_equal(parse_env(&c, bad, NULL), -1);
+    assert_string_equal(err, "invalid value \"abc\" for ETCD_HEARTBEAT_INTERVAL: parse error");
+    char *badurl[] = {"ETCD_LISTEN_PEER_URLS=x", NULL};
+    assert_int_equal(parse_env(&c, badurl, NULL), -1);
+    assert_string_equal(err, "invalid value \"x\" for ETCD_LISTEN_PEER_URLS: URL scheme must be "
+                             "http, https, unix, or unixs: x");
+    char *badbool[] = {"ETCD_ENABLE_V2=yes", NULL};
+    assert_int_equal(parse_env(&c, badbool, NULL), -1);
+    assert_string_equal(err, "invalid value \"yes\" for ETCD_ENABLE_V2: parse error");
+    char *backend[] = {"ETCD_BACKEND=lmdb", NULL};
+    assert_int_equal(parse_env(&c, backend, NULL), -1);
+    /* --version is answered before the environment is read, as etcd does. */
+    assert_int_equal(parse_env(&c, bad, "--version", NULL), 0);
+    assert_true(c.show_version);
+    config_free(&c);
+}
+
+static void test_yaml(void **state)
+{
+    (void)state;
+    char *path = write_tmp("# metcd\n"
+                           "name: 'y1'\n"
+                           "data-dir: /tmp/y1-data\n"
+                           "listen-client-urls: http://127.0.0.1:5001,http://127.0.0.1:5002\n"
+                           "advertise-client-urls:\n"
+                           "  - http://127.0.0.1:5002\n"
+                           "  - http://127.0.0.1:5001\n"
+                           "listen-peer-urls: http://127.0.0.1:5003\n"
+                           "initial-advertise-peer-urls: http://127.0.0.1:5003\n"
+                           "initial-cluster: y1=http://127.0.0.1:5003\n"
+                           "initial-cluster-state: new\n"
+                           "initial-cluster-token: ytok\n"
+                           "heartbeat-interval: 200\n"
+                           "election-timeout: 2000\n"
+                           "snapshot-count: 42\n"
+                           "max-request-bytes: 2048\n"
+                           "max-wals: 3\n"
+                           "max-snapshots: 4\n"
+                           "enable-v2: yes\n"
+                           "backend: memory\n"
+                           "watch-history: 99\n"
+                           "wal-dir:\n"
+                           "client-transport-security:\n"
+                           "  cert-file: x\n"
+                           "  trusted:\n"
+                           "    - a\n");
+    char *flag = NULL;
+    assert_true(asprintf(&flag, "--config-file=%s", path) > 0);
+    char *env[] = {"ETCD_NAME=ignored", "ETCD_SNAPSHOT_COUNT=7", NULL};
+    config_t c;
+    /* The file wins: the other flags and the environment are ignored. */
+    int rc = parse_env(&c, env, flag, "--name", "flagname", "--heartbeat-interval", "10", NULL);
+    if (rc != 0)
+        fail_msg("%s", err);
+    assert_string_equal(c.name, "y1");
+    assert_string_equal(c.data_dir, "/tmp/y1-data");
+    assert_string_equal(c.config_file, path);
+    assert_int_equal(c.listen_client.n, 2);
+    assert_string_equal(c.listen_client.urls[1].text, "http://127.0.0.1:5002");
+    assert_int_equal(c.advertise_client.n, 2);
+    assert_string_equal(c.advertise_client.urls[0].text, "http://127.0.0.1:5001");
+    assert_string_equal(c.initial_cluster_token, "ytok");
+    assert_int_equal(c.heartbeat_interval_ms, 200);
+    assert_int_equal(c.election_timeout_ms, 2000);
+    assert_int_equal(c.snapshot_count, 42);
+    assert_int_equal(c.max_request_bytes, 2048);
+    assert_int_equal(c.max_wals, 3);
+    assert_int_equal(c.max_snapshots, 4);
+    assert_true(c.enable_v2);
+    assert_int_equal(c.watch_history, 99);
+    /* Unknown keys are reported, not fatal (etcd ignores them). */
+    assert_int_equal(c.n_warnings, 3);
+    assert_non_null(strstr(c.warnings[0], "ETCD_NAME is shadowed"));
+    assert_non_null(strstr(c.warnings[1], "unknown key \"wal-dir\""));
+    assert_non_null(strstr(c.warnings[2], "unknown key \"client-transport-security\""));
+    config_free(&c);
+
+    /* The file given by ETCD_CONFIG_FILE; a file of defaults only. */
+    char *empty = write_tmp("");
+    char *envf = NULL;
+    assert_true(asprintf(&envf, "ETCD_CONFIG_FILE=%s", empty) > 0);
+    char *env2[] = {envf, "ETCD_NAME=ignored", NULL};
+    assert_int_equal(parse_env(&c, env2, NULL), 0);
+    assert_string_equal(c.name, "default");
+    config_free(&c);
+    unlink(empty);
+    free(empty);
+    free(envf);
+    free(flag);
+    unlink(path);
+    free(path);
+}
+
+static void test_yaml_errors(void **state)
+{
+    (void)state;
+    struct {
+        const char *content;
+        const char *needle;
+    } cases[] = {
+        {"heartbeat-interval: abc\n", "invalid value \"abc\" for \"heartbeat-interval\" in "
+                                      "config file "},
+        {"listen-peer-urls: nope\n", "URL scheme must be http, https, unix, or unixs: nope"},
+        {"name: [a, {b: c}]\n", "\"name\" must be a string or a list of strings"},
+        {"name: {a: b}\n", "\"name\" must be a value"},
+        {"- a\n- b\n", "expected a mapping"},
+        {"name: 'unterminated\n", "config file "},
+        {"backend: leveldb\n", "the leveldb backend is not available yet"},
+        {"enable-v2: maybe\n", "parse error"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *path = write_tmp(cases[i].content);
+        char *flag = NULL;
+        assert_true(asprintf(&flag, "--config-file=%s", path) > 0);
+        config_t c;
+        assert_int_equal(PARSE(&c, flag), -1);
+        if (strstr(err, cases[i].needle) == NULL)
+            fail_msg("case %zu: '%s' lacks '%s'", i, err, cases[i].needle);
+        assert_null(strchr(err, '\n'));
+        free(flag);
+        unlink(path);
+        free(path);
+    }
+    config_t c;
+    assert_int_equal(PARSE(&c, "--config-file", "/nonexistent/metcd.yaml"), -1);
+    assert_string_equal(
+        err, "cannot read config file /nonexistent/metcd.yaml: No such file or directory");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults),     cmocka_unit_test(test_spellings),
+        cmocka_unit_test(test_all_flags),    cmocka_unit_test(test_bools),
+        cmocka_unit_test(test_version_help), cmocka_unit_test(test_flag_errors),
+        cmocka_unit_test(test_numbers),      cmocka_unit_test(test_derived_cluster),
+        cmocka_unit_test(test_env),          cmocka_unit_test(test_yaml),
+        cmocka_unit_test(test_yaml_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
