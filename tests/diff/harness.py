@@ -56,7 +56,7 @@ def case(group, order=1, metcd_check=None, etcd_bug=None, name=None):
 
 
 def add_case(name, fn, group, order=1, metcd_check=None, etcd_bug=None, doc=None):
-    if not re.match(r'^[a-z0-9_]+$', name):
+    if not re.match(r'^[A-Za-z0-9_]+$', name):
         raise ValueError('bad case name %r' % name)
     if name in _NAMES:
         raise ValueError('duplicate case %r' % name)
@@ -111,8 +111,10 @@ class Ctx:
         t = t.replace('{P}', self.P).replace('{K}', self.K)
 
         def rep(m):
-            return str(self.base + int(m.group(1) or 0))
-        return re.sub(r'\{b([+-]\d+)?\}', rep, t)
+            v = self.base + int(m.group(2) or 0)
+            # {B+N}: the 20-digit name of an in-order key created at base+N
+            return '%020d' % v if m.group(1) == 'B' else str(v)
+        return re.sub(r'\{([bB])([+-]\d+)?\}', rep, t)
 
     def read_index(self):
         r = rawhttp.request(self.host, self.port, 'GET', '/v2/keys/', timeout=10)
@@ -128,7 +130,7 @@ class Ctx:
             sorted_listing=None):
         t = self.expand(target)
         if isinstance(body, str):
-            body = body.encode('utf-8')
+            body = self.expand(body).encode('utf-8')
         r = rawhttp.request(self.host, self.port, method, t, body, headers, timeout)
         self.record(label or '%s %s' % (method, target), r, t, sorted_listing)
         return r
@@ -201,9 +203,11 @@ class Ctx:
             got = conn.read_some(wait)
         except (rawhttp.HTTPError, OSError) as e:
             got = ('error: %s' % e).encode()
+        text = got.decode('utf-8', 'replace')
         self.records.append({'step': conn.label + ' [pending]',
                              'pending': not conn.resp.complete and conn.resp.body == b'',
-                             'body': self.norm_text(got.decode('utf-8', 'replace'))})
+                             'body': (self.norm_json_text(text, conn.target)
+                                      if text.strip() else '')})
 
     def stream_events(self, conn, n, timeout=5.0):
         """Read (bounded) until n newline-terminated JSON events have come
