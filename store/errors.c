@@ -1,0 +1,118 @@
+/*
+ * store/errors.c: the v2 error table (code, HTTP status, message), error
+ * values, action names, and the store's allocation policy.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/store_int.h"
+
+const char *store_error_message(int code)
+{
+    switch (code) {
+#define STORE_ERROR_MSG(name, c, status, msg)                                                      \
+    case c:                                                                                        \
+        return msg;
+        STORE_ERRORS(STORE_ERROR_MSG)
+#undef STORE_ERROR_MSG
+    default:
+        return NULL;
+    }
+}
+
+int store_error_http_status(int code)
+{
+    switch (code) {
+#define STORE_ERROR_STATUS(name, c, status, msg)                                                   \
+    case c:                                                                                        \
+        return status;
+        STORE_ERRORS(STORE_ERROR_STATUS)
+#undef STORE_ERROR_STATUS
+    default:
+        return 400;
+    }
+}
+
+void store_error_clear(store_error_t *err)
+{
+    if (!err)
+        return;
+    free(err->cause);
+    err->cause = NULL;
+    err->code = 0;
+    err->index = 0;
+}
+
+int store_error_set(store_error_t *err, int code, const char *cause, uint64_t index)
+{
+    if (err) {
+        store_error_clear(err);
+        err->code = code;
+        err->index = index;
+        err->cause = cause ? strdup(cause) : NULL;
+    }
+    return -code;
+}
+
+int store_error_setn(store_error_t *err, int code, const char *cause, size_t len, uint64_t index)
+{
+    if (err) {
+        store_error_set(err, code, NULL, index);
+        err->cause = strndup(cause, len);
+    }
+    return -code;
+}
+
+const char *store_action_name(store_action_t action)
+{
+    switch (action) {
+    case STORE_ACTION_GET:
+        return "get";
+    case STORE_ACTION_SET:
+        return "set";
+    case STORE_ACTION_CREATE:
+        return "create";
+    case STORE_ACTION_UPDATE:
+        return "update";
+    case STORE_ACTION_CAS:
+        return "compareAndSwap";
+    case STORE_ACTION_DELETE:
+        return "delete";
+    case STORE_ACTION_CAD:
+        return "compareAndDelete";
+    case STORE_ACTION_EXPIRE:
+        return "expire";
+    }
+    return "unknown";
+}
+
+static void store_oom(size_t n)
+{
+    fprintf(stderr, "metcd store: out of memory allocating %zu bytes\n", n);
+    abort();
+}
+
+void *store_xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p)
+        store_oom(n);
+    return p;
+}
+
+void *store_xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p)
+        store_oom(n * size);
+    return p;
+}
+
+void *store_xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (!q)
+        store_oom(n);
+    return q;
+}

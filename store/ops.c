@@ -1,0 +1,401 @@
+/*
+ * store/ops.c: the v2 write operations, as etcd 3.4.23's v2store performs
+ * them (store.go: Set, Create, Update, CompareAndSwap, Delete,
+ * CompareAndDelete, DeleteExpiredKeys). Each success takes exactly one new
+ * index and records one event; a failure changes nothing and takes no index.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/store_int.h"
+
+/* Deadline of a TTL given at time_ns, saturating instead of overflowing. */
+static int64_t deadline_of(const store_request_t *req)
+{
+    if (req->ttl_sec > (uint64_t)(INT64_MAX / STORE_NS_PER_SEC))
+        return INT64_MAX;
+    int64_t d = (int64_t)req->ttl_sec * STORE_NS_PER_SEC, r;
+    if (__builtin_add_overflow(req->time_ns, d, &r))
+        return INT64_MAX;
+    return r;
+}
+
+static void ttl_of(bool has, int64_t expire_ns, int64_t now_ns, int64_t *exp, int64_t *ttl)
+{
+    tnode_t probe;
+    probe.heap_pos = has ? 0 : STORE_NO_POS;
+    probe.expire_ns = expire_ns;
+    tnode_expiration_ttl(&probe, now_ns, exp, ttl);
+}
+
+static bool is_root(const char *key, size_t len)
+{
+    return len == 1 && key[0] == '/';
+}
+
+static int root_read_only(const store_t *s, store_error_t *err)
+{
+    /* etcd: the root is in readonlySet and the cause is always "/". */
+    return store_error_set(err, STORE_E_ROOT_RONLY, "/", s->index);
+}
+
+static void finish(store_t *s, store_event_t *ev, bool refresh, store_event_t **ev_out)
+{
+    ev->refresh = refresh;
+    store_record_event(s, ev);
+    if (ev_out)
+        *ev_out = ev;
+    else
+        store_event_release(ev);
+}
+
+/*
+ * etcd's internalCreate: parents are created with the new index; an existing
+ * file is replaced when `replace` (Set), a directory never is.
+ */
+static int internal_create(store_t *s, const char *key, size_t len, const store_request_t *req,
+                           const char *value, size_t value_len, bool replace, store_action_t action,
+                           store_event_t **ev_out, store_error_t *err)
+{
+    if (is_root(key, len))
+        return root_read_only(s, err);
+    uint64_t next = s->index + 1;
+    const char *slash = memrchr(key, '/', len);
+    size_t dir_len = slash && slash != key ? (size_t)(slash - key) : 1;
+    tnode_t *parent = store_ensure_dir(s, key, dir_len, next, err);
+    if (!parent)
+        return -err->code;
+    tnode_t *old = store_lookup(s, key, len);
+    if (old) {
+        if (!replace)
+            return store_error_setn(err, STORE_E_NODE_EXIST, key, len, s->index);
+        if (old->dir)
+            return store_error_setn(err, STORE_E_NOT_FILE, key, len, s->index);
+    }
+
+    tnode_t *n = tnode_new(key, len, req->dir, next);
+    if (!req->dir)
+        tnode_set_value(n, value, value_len);
+    if (req->has_ttl) {
+        n->expire_ns = deadline_of(req);
+        ttl_heap_push(&s->heap, n);
+    }
+    store_node_t view, prev;
+    tnode_view(n, req->time_ns, &view);
+    if (old)
+        tnode_view(old, req->time_ns, &prev);
+    store_event_t *ev = store_event_new(action, &view, old ? &prev : NULL, next);
+    if (old)
+        store_remove_subtree(s, old);
+    node_table_insert(&s->table, n);
+    tnode_add_child(parent, n);
+    s->index = next;
+    finish(s, ev, action == STORE_ACTION_SET && req->refresh, ev_out);
+    return 0;
+}
+
+static int op_set(store_t *s, const char *key, size_t len, const store_request_t *req,
+                  store_event_t **ev_out, store_error_t *err)
+{
+    tnode_t *cur = store_internal_get(s, key, len, err);
+    if (!cur) {
+        if (err->code != STORE_E_KEY_NOT_FOUND || req->refresh)
+            return -err->code;
+        store_error_clear(err);
+    }
+    const char *value = req->value ? req->value : "";
+    size_t value_len = req->value ? req->value_len : 0;
+    char *kept = NULL;
+    if (req->refresh) {
+        /* A refresh keeps the value (the old node goes away: copy it). */
+        value_len = cur->dir ? 0 : cur->value_len;
+        kept = store_xmalloc(value_len + 1);
+        if (value_len)
+            memcpy(kept, cur->value, value_len);
+        value = kept;
+    }
+    int rc =
+        internal_create(s, key, len, req, value, value_len, true, STORE_ACTION_SET, ev_out, err);
+    free(kept);
+    return rc;
+}
+
+static int op_create(store_t *s, const char *key, size_t len, const store_request_t *req,
+                     bool unique, store_event_t **ev_out, store_error_t *err)
+{
+    const char *value = req->value ? req->value : "";
+    size_t value_len = req->value ? req->value_len : 0;
+    if (!unique)
+        return internal_create(s, key, len, req, value, value_len, false, STORE_ACTION_CREATE,
+                               ev_out, err);
+    /* POST: the name is the new index, zero-padded to 20 digits. */
+    char *path = store_xmalloc(len + 2 + STORE_UNIQUE_NAME_LEN + 1);
+    size_t plen = is_root(key, len) ? 0 : len;
+    memcpy(path, key, plen);
+    plen += (size_t)snprintf(path + plen, STORE_UNIQUE_NAME_LEN + 2, "/%020" PRIu64, s->index + 1);
+    int rc = internal_create(s, path, plen, req, value, value_len, false, STORE_ACTION_CREATE,
+                             ev_out, err);
+    free(path);
+    return rc;
+}
+
+/* etcd's getCompareFailCause: "[prev != current]", one bracket per failed test. */
+static int compare_failed(store_t *s, const tnode_t *n, const store_request_t *req, bool value_ok,
+                          bool index_ok, store_error_t *err)
+{
+    size_t cap = 64 + req->prev_value_len + n->value_len;
+    char *cause = store_xmalloc(cap);
+    size_t o = 0;
+    if (!value_ok) {
+        cause[o++] = '[';
+        memcpy(cause + o, req->prev_value, req->prev_value_len);
+        o += req->prev_value_len;
+        memcpy(cause + o, " != ", 4);
+        o += 4;
+        if (n->value_len)
+            memcpy(cause + o, n->value, n->value_len);
+        o += n->value_len;
+        cause[o++] = ']';
+    }
+    if (!index_ok)
+        o += (size_t)snprintf(cause + o, cap - o, "%s[%" PRIu64 " != %" PRIu64 "]",
+                              value_ok ? "" : " ", req->prev_index, n->modified_index);
+    cause[o] = '\0';
+    store_error_set(err, STORE_E_TEST_FAILED, NULL, s->index);
+    err->cause = cause;
+    return -STORE_E_TEST_FAILED;
+}
+
+/* etcd's node.Compare: an empty prevValue and a zero prevIndex are absent. */
+static int compare(store_t *s, const tnode_t *n, const store_request_t *req, store_error_t *err)
+{
+    bool value_ok = !req->has_prev_value || req->prev_value_len == 0 ||
+                    (req->prev_value_len == n->value_len &&
+                     (n->value_len == 0 || memcmp(req->prev_value, n->value, n->value_len) == 0));
+    bool index_ok = req->prev_index == 0 || req->prev_index == n->modified_index;
+    if (value_ok && index_ok)
+        return 0;
+    return compare_failed(s, n, req, value_ok, index_ok, err);
+}
+
+/* Update and CompareAndSwap: change a node in place, keeping createdIndex. */
+static int modify(store_t *s, tnode_t *n, const store_request_t *req, store_action_t action,
+                  store_event_t **ev_out)
+{
+    uint64_t next = s->index + 1;
+    const char *value = req->value ? req->value : "";
+    size_t value_len = req->value ? req->value_len : 0;
+    if (req->refresh) {
+        value = n->value ? n->value : "";
+        value_len = n->value_len;
+    }
+    int64_t expire = req->has_ttl ? deadline_of(req) : 0;
+    store_node_t view, prev;
+    tnode_view(n, req->time_ns, &prev);
+    view = prev;
+    view.value = n->dir ? NULL : value;
+    view.value_len = n->dir ? 0 : value_len;
+    view.modified_index = next;
+    ttl_of(req->has_ttl, expire, req->time_ns, &view.expiration_ns, &view.ttl);
+    store_event_t *ev = store_event_new(action, &view, &prev, next);
+    if (!n->dir && !req->refresh)
+        tnode_set_value(n, value, value_len);
+    /*
+     * etcd leaves a directory's modifiedIndex alone here although the event
+     * reports the new one (a later GET disagrees); we store what we report.
+     */
+    n->modified_index = next;
+    store_node_set_expire(s, n, req->has_ttl, expire);
+    s->index = next;
+    finish(s, ev, req->refresh, ev_out);
+    return 0;
+}
+
+static int op_update(store_t *s, const char *key, size_t len, const store_request_t *req,
+                     store_event_t **ev_out, store_error_t *err)
+{
+    if (is_root(key, len))
+        return root_read_only(s, err);
+    tnode_t *n = store_internal_get(s, key, len, err);
+    if (!n)
+        return -err->code;
+    if (n->dir && req->value && req->value_len != 0)
+        return store_error_setn(err, STORE_E_NOT_FILE, key, len, s->index);
+    return modify(s, n, req, STORE_ACTION_UPDATE, ev_out);
+}
+
+static int op_cas(store_t *s, const char *key, size_t len, const store_request_t *req,
+                  store_event_t **ev_out, store_error_t *err)
+{
+    if (is_root(key, len))
+        return root_read_only(s, err);
+    tnode_t *n = store_internal_get(s, key, len, err);
+    if (!n)
+        return -err->code;
+    if (n->dir)
+        return store_error_setn(err, STORE_E_NOT_FILE, key, len, s->index);
+    if (compare(s, n, req, err) < 0)
+        return -err->code;
+    return modify(s, n, req, STORE_ACTION_CAS, ev_out);
+}
+
+/* The node of a delete/expire event: key, dir and indexes, no value. */
+static store_event_t *removal_event(tnode_t *n, store_action_t action, uint64_t index,
+                                    int64_t now_ns)
+{
+    store_node_t view, prev;
+    tnode_view(n, now_ns, &prev);
+    memset(&view, 0, sizeof(view));
+    view.key = prev.key;
+    view.key_len = prev.key_len;
+    view.dir = n->dir;
+    view.modified_index = index;
+    view.created_index = n->created_index;
+    return store_event_new(action, &view, &prev, index);
+}
+
+static int op_delete(store_t *s, const char *key, size_t len, const store_request_t *req,
+                     store_event_t **ev_out, store_error_t *err)
+{
+    if (is_root(key, len))
+        return root_read_only(s, err);
+    bool dir = req->dir || req->recursive; /* recursive implies dir */
+    tnode_t *n = store_internal_get(s, key, len, err);
+    if (!n)
+        return -err->code;
+    if (n->dir) {
+        if (!dir)
+            return store_error_setn(err, STORE_E_NOT_FILE, key, len, s->index);
+        /* Hidden children count: etcd checks len(Children). */
+        if (n->n_children && !req->recursive)
+            return store_error_setn(err, STORE_E_DIR_NOT_EMPTY, key, len, s->index);
+    }
+    uint64_t next = s->index + 1;
+    store_event_t *ev = removal_event(n, STORE_ACTION_DELETE, next, req->time_ns);
+    store_remove_subtree(s, n);
+    s->index = next;
+    finish(s, ev, false, ev_out);
+    return 0;
+}
+
+static int op_cad(store_t *s, const char *key, size_t len, const store_request_t *req,
+                  store_event_t **ev_out, store_error_t *err)
+{
+    if (is_root(key, len))
+        return root_read_only(s, err);
+    tnode_t *n = store_internal_get(s, key, len, err);
+    if (!n)
+        return -err->code;
+    if (n->dir)
+        return store_error_setn(err, STORE_E_NOT_FILE, key, len, s->index);
+    if (compare(s, n, req, err) < 0)
+        return -err->code;
+    uint64_t next = s->index + 1;
+    store_event_t *ev = removal_event(n, STORE_ACTION_CAD, next, req->time_ns);
+    store_remove_subtree(s, n);
+    s->index = next;
+    finish(s, ev, false, ev_out);
+    return 0;
+}
+
+/*
+ * etcd's DeleteExpiredKeys: every node whose deadline is <= the SYNC's time
+ * expires, earliest first, each with its own index; a directory takes its
+ * subtree with it.
+ */
+static void op_sync(store_t *s, const store_request_t *req)
+{
+    tnode_t *n;
+    while ((n = ttl_heap_top(&s->heap)) && n->expire_ns <= req->time_ns) {
+        uint64_t next = s->index + 1;
+        store_event_t *ev = removal_event(n, STORE_ACTION_EXPIRE, next, req->time_ns);
+        store_remove_subtree(s, n);
+        s->index = next;
+        s->stats.expire_count++;
+        finish(s, ev, false, NULL);
+    }
+}
+
+static void count(store_t *s, store_op_t op, bool ok)
+{
+    store_stats_t *st = &s->stats;
+    switch (op) {
+    case STORE_OP_SET:
+        ok ? st->sets_success++ : st->sets_fail++;
+        break;
+    case STORE_OP_CREATE:
+    case STORE_OP_CREATE_UNIQUE:
+        ok ? st->create_success++ : st->create_fail++;
+        break;
+    case STORE_OP_UPDATE:
+        ok ? st->update_success++ : st->update_fail++;
+        break;
+    case STORE_OP_CAS:
+        ok ? st->compare_and_swap_success++ : st->compare_and_swap_fail++;
+        break;
+    case STORE_OP_DELETE:
+        ok ? st->delete_success++ : st->delete_fail++;
+        break;
+    case STORE_OP_CAD:
+        ok ? st->compare_and_delete_success++ : st->compare_and_delete_fail++;
+        break;
+    case STORE_OP_SYNC:
+        break;
+    }
+}
+
+int store_op_apply(store_t *s, const store_request_t *req, store_event_t **ev_out,
+                   store_error_t *err)
+{
+    if (req->op == STORE_OP_SYNC) {
+        op_sync(s, req);
+        return 0;
+    }
+    /* Keys arrive clean from the API; clean anything else as etcd does. */
+    const char *key = req->key ? req->key : "/";
+    size_t len = req->key ? req->key_len : 1;
+    char small[256], *heap = NULL, *clean = NULL;
+    if (!store_path_is_clean(key, len) || memchr(key, '\0', len)) {
+        clean = len + 2 <= sizeof(small) ? small : (heap = store_xmalloc(len + 2));
+        len = store_path_clean(key, len, clean);
+        /* A NUL inside a key would cut the NUL-terminated path short. */
+        if (memchr(clean, '\0', len)) {
+            free(heap);
+            count(s, req->op, false);
+            return store_error_set(err, STORE_E_RAFT_INTERNAL, "invalid key", s->index);
+        }
+        key = clean;
+    }
+    int rc;
+    switch (req->op) {
+    case STORE_OP_SET:
+        rc = op_set(s, key, len, req, ev_out, err);
+        break;
+    case STORE_OP_CREATE:
+        rc = op_create(s, key, len, req, false, ev_out, err);
+        break;
+    case STORE_OP_CREATE_UNIQUE:
+        rc = op_create(s, key, len, req, true, ev_out, err);
+        break;
+    case STORE_OP_UPDATE:
+        rc = op_update(s, key, len, req, ev_out, err);
+        break;
+    case STORE_OP_CAS:
+        rc = op_cas(s, key, len, req, ev_out, err);
+        break;
+    case STORE_OP_DELETE:
+        rc = op_delete(s, key, len, req, ev_out, err);
+        break;
+    case STORE_OP_CAD:
+        rc = op_cad(s, key, len, req, ev_out, err);
+        break;
+    default:
+        rc = store_error_set(err, STORE_E_RAFT_INTERNAL, "unknown operation", s->index);
+        break;
+    }
+    free(heap);
+    count(s, req->op, rc == 0);
+    return rc;
+}
