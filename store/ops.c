@@ -283,8 +283,12 @@ static int op_delete(store_t *s, const char *key, size_t len, const store_reques
 static int op_cad(store_t *s, const char *key, size_t len, const store_request_t *req,
                   store_event_t **ev_out, store_error_t *err)
 {
+    /*
+     * etcd's CompareAndDelete has no read-only check: the root is a directory,
+     * so 102, and its cause (etcd's internal "/1") is trimmed to nothing.
+     */
     if (is_root(key, len))
-        return root_read_only(s, err);
+        return store_error_set(err, STORE_E_NOT_FILE, NULL, s->index);
     tnode_t *n = store_internal_get(s, key, len, err);
     if (!n)
         return -err->code;

@@ -1,0 +1,182 @@
+/* tests/store/test_errors.c: every v2 error the store returns, with etcd's cause and index. */
+#include "store_test.h"
+
+static void test_error_table(void **state)
+{
+    (void)state;
+    assert_string_equal(store_error_message(100), "Key not found");
+    assert_int_equal(store_error_http_status(100), 404);
+    assert_int_equal(store_error_http_status(101), 412);
+    assert_int_equal(store_error_http_status(102), 403);
+    assert_int_equal(store_error_http_status(104), 400);
+    assert_int_equal(store_error_http_status(105), 412);
+    assert_int_equal(store_error_http_status(107), 400);
+    assert_int_equal(store_error_http_status(108), 403);
+    assert_int_equal(store_error_http_status(401), 400);
+    assert_string_equal(store_error_message(401),
+                        "The event in requested index is outdated and cleared");
+    assert_null(store_error_message(999));
+    assert_int_equal(store_error_http_status(999), 400);
+    assert_string_equal(store_action_name(STORE_ACTION_CAS), "compareAndSwap");
+    assert_string_equal(store_action_name(STORE_ACTION_CAD), "compareAndDelete");
+    assert_string_equal(store_action_name(STORE_ACTION_EXPIRE), "expire");
+    store_error_t e = {0};
+    assert_int_equal(store_error_set(&e, 100, "/x", 7), -100);
+    assert_string_equal(e.cause, "/x");
+    assert_int_equal(e.index, 7);
+    store_error_clear(&e);
+    assert_null(e.cause);
+    store_error_clear(&e);
+}
+
+static void test_key_not_found(void **state)
+{
+    (void)state;
+    store_t *s = new_store(0);
+    put(s, "/p/a/b/c", "1");
+    /* The first missing prefix. */
+    get_fail(s, "/no/such/key", STORE_E_KEY_NOT_FOUND, "/no");
+    get_fail(s, "/p/a/b/d/e", STORE_E_KEY_NOT_FOUND, "/p/a/b/d");
+    get_fail(s, "/p/x", STORE_E_KEY_NOT_FOUND, "/p/x");
+    fail_req(s, STORE_OP_UPDATE, "/p/a/x/y", OPTS(.value = "v"), STORE_E_KEY_NOT_FOUND, "/p/a/x",
+             1);
+    fail_req(s, STORE_OP_UPDATE, "/p/a/y", OPTS(.value = "v"), STORE_E_KEY_NOT_FOUND, "/p/a/y", 1);
+    fail_req(s, STORE_OP_CAS, "/q", OPTS(.prev_value = "1"), STORE_E_KEY_NOT_FOUND, "/q", 1);
+    fail_req(s, STORE_OP_DELETE, "/q/r", OPTS(0), STORE_E_KEY_NOT_FOUND, "/q", 1);
+    fail_req(s, STORE_OP_CAD, "/q/r", OPTS(.prev_index = 3), STORE_E_KEY_NOT_FOUND, "/q", 1);
+    store_free(s);
+}
+
+static void test_not_dir(void **state)
+{
+    (void)state;
+    store_t *s = new_store(0);
+    put(s, "/f", "file");
+    put(s, "/d/g", "file");
+    get_fail(s, "/f/child", STORE_E_NOT_DIR, "/f");
+    get_fail(s, "/f/child/x", STORE_E_NOT_DIR, "/f");
+    get_fail(s, "/d/g/x/y", STORE_E_NOT_DIR, "/d/g");
+    fail_req(s, STORE_OP_SET, "/f/child", OPTS(.value = "2"), STORE_E_NOT_DIR, "/f", 2);
+    fail_req(s, STORE_OP_SET, "/f/x/y", OPTS(.value = "3"), STORE_E_NOT_DIR, "/f", 2);
+    fail_req(s, STORE_OP_CREATE, "/d/g/x", OPTS(.value = "3"), STORE_E_NOT_DIR, "/d/g", 2);
+    fail_req(s, STORE_OP_CREATE_UNIQUE, "/f", OPTS(.value = "3"), STORE_E_NOT_DIR, "/f", 2);
+    fail_req(s, STORE_OP_DELETE, "/f/x", OPTS(0), STORE_E_NOT_DIR, "/f", 2);
+    fail_req(s, STORE_OP_UPDATE, "/f/x", OPTS(0), STORE_E_NOT_DIR, "/f", 2);
+    assert_int_equal(store_node_count(s), 3);
+    store_free(s);
+}
+
+static void test_not_file(void **state)
+{
+    (void)state;
+    store_t *s = new_store(0);
+    put(s, "/d/x", "1");
+    fail_req(s, STORE_OP_SET, "/d", OPTS(.value = "1"), STORE_E_NOT_FILE, "/d", 1);
+    fail_req(s, STORE_OP_SET, "/d", OPTS(0), STORE_E_NOT_FILE, "/d", 1);
+    fail_req(s, STORE_OP_SET, "/d", OPTS(.dir = true), STORE_E_NOT_FILE, "/d", 1);
+    fail_req(s, STORE_OP_CAS, "/d", OPTS(.prev_value = "1", .value = "2"), STORE_E_NOT_FILE, "/d",
+             1);
+    fail_req(s, STORE_OP_CAS, "/d", OPTS(.prev_index = 1, .value = "2"), STORE_E_NOT_FILE, "/d", 1);
+    fail_req(s, STORE_OP_CAD, "/d", OPTS(.prev_value = "1"), STORE_E_NOT_FILE, "/d", 1);
+    fail_req(s, STORE_OP_CAD, "/d", OPTS(.prev_index = 1, .recursive = true), STORE_E_NOT_FILE,
+             "/d", 1);
+    fail_req(s, STORE_OP_DELETE, "/d", OPTS(0), STORE_E_NOT_FILE, "/d", 1);
+    fail_req(s, STORE_OP_UPDATE, "/d", OPTS(.value = "x"), STORE_E_NOT_FILE, "/d", 1);
+    /* A refresh set on a dir replaces nothing: 102 as well. */
+    fail_req(s, STORE_OP_SET, "/d", OPTS(.refresh = true, .ttl = 5), STORE_E_NOT_FILE, "/d", 1);
+    store_free(s);
+}
+
+static void test_exists_and_not_empty(void **state)
+{
+    (void)state;
+    store_t *s = new_store(0);
+    put(s, "/a", "1");
+    put(s, "/d/x", "1");
+    fail_req(s, STORE_OP_CREATE, "/a", OPTS(.value = "2"), STORE_E_NODE_EXIST, "/a", 2);
+    fail_req(s, STORE_OP_CREATE, "/d", OPTS(.value = "2"), STORE_E_NODE_EXIST, "/d", 2);
+    fail_req(s, STORE_OP_CREATE, "/a", OPTS(.dir = true), STORE_E_NODE_EXIST, "/a", 2);
+    fail_req(s, STORE_OP_DELETE, "/d", OPTS(.dir = true), STORE_E_DIR_NOT_EMPTY, "/d", 2);
+    store_free(s);
+}
+
+static void test_root_read_only(void **state)
+{
+    (void)state;
+    store_t *s = new_store(0);
+    put(s, "/a", "1");
+    const store_op_t ops[] = {STORE_OP_SET, STORE_OP_CREATE, STORE_OP_UPDATE, STORE_OP_CAS,
+                              STORE_OP_DELETE};
+    for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+        fail_req(s, ops[i], "/", OPTS(.value = "1"), STORE_E_ROOT_RONLY, "/", 1);
+        fail_req(s, ops[i], "/", OPTS(.dir = true, .recursive = true, .ttl = 5), STORE_E_ROOT_RONLY,
+                 "/", 1);
+    }
+    fail_req(s, STORE_OP_CAS, "/", OPTS(.prev_value = "x"), STORE_E_ROOT_RONLY, "/", 1);
+    fail_req(s, STORE_OP_UPDATE, "/", OPTS(.refresh = true, .ttl = 5), STORE_E_ROOT_RONLY, "/", 1);
+    /* DELETE /?prevValue=x: etcd answers 102 with no cause. */
+    fail_req(s, STORE_OP_CAD, "/", OPTS(.prev_value = "x"), STORE_E_NOT_FILE, NULL, 1);
+    fail_req(s, STORE_OP_SET, "", OPTS(.value = "1"), STORE_E_ROOT_RONLY, "/", 1);
+    fail_req(s, STORE_OP_SET, "/a/..", OPTS(.value = "1"), STORE_E_ROOT_RONLY, "/", 1);
+    store_free(s);
+}
+
+static void test_compare_failed(void **state)
+{
+    (void)state;
+    store_t *s = new_store(0);
+    put(s, "/k", "owner1");
+    fail_req(s, STORE_OP_CAD, "/k", OPTS(.prev_value = "owner2"), STORE_E_TEST_FAILED,
+             "[owner2 != owner1]", 1);
+    fail_req(s, STORE_OP_CAD, "/k", OPTS(.prev_value = "2", .prev_index = 9), STORE_E_TEST_FAILED,
+             "[2 != owner1] [9 != 1]", 1);
+    /* An empty prevValue is no condition (etcd). */
+    store_event_t *ev = ok_req(s, STORE_OP_CAS, "/k", OPTS(.prev_value = "", .value = "x"));
+    assert_int_equal(ev->action, STORE_ACTION_CAS);
+    store_event_release(ev);
+    /* Empty current value in the cause. */
+    put(s, "/e", "");
+    fail_req(s, STORE_OP_CAS, "/e", OPTS(.prev_value = "a"), STORE_E_TEST_FAILED, "[a != ]", 3);
+    store_free(s);
+}
+
+static void test_malformed_request(void **state)
+{
+    (void)state;
+    store_t *s = new_store(0);
+    put(s, "/a", "1");
+    store_error_t err = {0};
+    store_event_t *ev = NULL;
+    const uint8_t junk[] = {9, 9, 9};
+    assert_int_equal(store_apply(s, junk, sizeof(junk), &ev, &err), -STORE_E_RAFT_INTERNAL);
+    assert_int_equal(err.code, 300);
+    assert_int_equal(err.index, 1);
+    assert_null(ev);
+    store_error_clear(&err);
+    assert_int_equal(store_apply(s, NULL, 0, NULL, NULL), -STORE_E_RAFT_INTERNAL);
+    /* A NUL inside a key is refused rather than cut short. */
+    store_request_t r = {.op = STORE_OP_SET, .time_ns = T0, .key = "/a\0b", .key_len = 4};
+    uint8_t *buf;
+    size_t len;
+    assert_int_equal(store_request_encode(&r, &buf, &len), 0);
+    assert_int_equal(store_apply(s, buf, len, &ev, &err), -STORE_E_RAFT_INTERNAL);
+    store_error_clear(&err);
+    free(buf);
+    assert_int_equal(store_index(s), 1);
+    store_free(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_error_table),
+        cmocka_unit_test(test_key_not_found),
+        cmocka_unit_test(test_not_dir),
+        cmocka_unit_test(test_not_file),
+        cmocka_unit_test(test_exists_and_not_empty),
+        cmocka_unit_test(test_root_read_only),
+        cmocka_unit_test(test_compare_failed),
+        cmocka_unit_test(test_malformed_request),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
