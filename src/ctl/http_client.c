@@ -1,0 +1,414 @@
+/* See http_client.h. */
+#include "http_client.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+int ctl_endpoint_parse(ctl_endpoint_t *ep, const char *url, char *err, size_t err_len)
+{
+    memset(ep, 0, sizeof(*ep));
+    const char *p = url;
+    /* etcdctl defaults a missing scheme to http. */
+    if (strncmp(p, "http://", 7) == 0) {
+        p += 7;
+    } else if (strncmp(p, "https://", 8) == 0) {
+        snprintf(err, err_len, "https endpoints are not supported: %s", url);
+        return -1;
+    } else if (strstr(p, "://") != NULL) {
+        snprintf(err, err_len, "unsupported protocol scheme in %s", url);
+        return -1;
+    }
+    const char *host_start, *host_end, *rest;
+    if (*p == '[') {
+        host_start = p + 1;
+        host_end = strchr(p, ']');
+        if (host_end == NULL) {
+            snprintf(err, err_len, "parse %s: missing ']' in host", url);
+            return -1;
+        }
+        rest = host_end + 1;
+    } else {
+        host_start = p;
+        host_end = p + strcspn(p, ":/");
+        rest = host_end;
+    }
+    const char *port_start = "80";
+    size_t port_len = 2;
+    if (*rest == ':') {
+        port_start = rest + 1;
+        port_len = strcspn(port_start, "/");
+        if (port_len == 0 || port_len > 5) {
+            snprintf(err, err_len, "parse %s: invalid port", url);
+            return -1;
+        }
+        for (size_t i = 0; i < port_len; i++) {
+            if (!isdigit((unsigned char)port_start[i])) {
+                snprintf(err, err_len, "parse %s: invalid port", url);
+                return -1;
+            }
+        }
+    }
+    if (host_end == host_start) {
+        snprintf(err, err_len, "parse %s: missing host", url);
+        return -1;
+    }
+    size_t url_len = strlen(url);
+    while (url_len > 0 && url[url_len - 1] == '/') {
+        url_len--;
+    }
+    ep->host = strndup(host_start, (size_t)(host_end - host_start));
+    ep->port = strndup(port_start, port_len);
+    if (strstr(url, "://") == NULL) {
+        /* No scheme: store the canonical form, as etcdctl prints it. */
+        size_t n = url_len + 8;
+        ep->url = malloc(n);
+        if (ep->url != NULL) {
+            snprintf(ep->url, n, "http://%.*s", (int)url_len, url);
+        }
+    } else {
+        ep->url = strndup(url, url_len);
+    }
+    if (ep->host == NULL || ep->port == NULL || ep->url == NULL) {
+        ctl_endpoint_free(ep);
+        snprintf(err, err_len, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+void ctl_endpoint_free(ctl_endpoint_t *ep)
+{
+    free(ep->url);
+    free(ep->host);
+    free(ep->port);
+    memset(ep, 0, sizeof(*ep));
+}
+
+void ctl_response_free(ctl_response_t *res)
+{
+    free(res->body);
+    memset(res, 0, sizeof(*res));
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Milliseconds left before deadline (-1: none), at least 0. */
+static int remaining(int64_t deadline)
+{
+    if (deadline < 0) {
+        return -1;
+    }
+    int64_t left = deadline - now_ms();
+    return left < 0 ? 0 : (int)left;
+}
+
+/* Formats "ip:port" of addr as Go's net package prints it. */
+static void addr_text(const struct addrinfo *ai, char *out, size_t out_len)
+{
+    char ip[INET6_ADDRSTRLEN] = "?";
+    unsigned port = 0;
+    if (ai->ai_family == AF_INET) {
+        const struct sockaddr_in *sin = (const struct sockaddr_in *)ai->ai_addr;
+        inet_ntop(AF_INET, &sin->sin_addr, ip, sizeof(ip));
+        port = ntohs(sin->sin_port);
+        snprintf(out, out_len, "%s:%u", ip, port);
+    } else {
+        const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ai->ai_addr;
+        inet_ntop(AF_INET6, &sin6->sin6_addr, ip, sizeof(ip));
+        port = ntohs(sin6->sin6_port);
+        snprintf(out, out_len, "[%s]:%u", ip, port);
+    }
+}
+
+static int dial(const ctl_endpoint_t *ep, int64_t deadline, char *err, size_t err_len)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+    struct addrinfo *ais = NULL;
+    int rc = getaddrinfo(ep->host, ep->port, &hints, &ais);
+    if (rc != 0) {
+        snprintf(err, err_len, "dial tcp: lookup %s: %s", ep->host, gai_strerror(rc));
+        return -1;
+    }
+    int fd = -1;
+    for (struct addrinfo *ai = ais; ai != NULL; ai = ai->ai_next) {
+        char where[INET6_ADDRSTRLEN + 16];
+        addr_text(ai, where, sizeof(where));
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0) {
+            snprintf(err, err_len, "dial tcp %s: socket: %s", where, strerror(errno));
+            continue;
+        }
+        int e = 0;
+        if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+            e = errno;
+            if (e == EINPROGRESS) {
+                struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+                int n;
+                do {
+                    n = poll(&pfd, 1, remaining(deadline));
+                } while (n < 0 && errno == EINTR);
+                if (n == 0) {
+                    e = ETIMEDOUT;
+                } else {
+                    socklen_t len = sizeof(e);
+                    getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len);
+                }
+            }
+        }
+        if (e == 0) {
+            int one = 1;
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+            break;
+        }
+        if (e == ETIMEDOUT) {
+            snprintf(err, err_len, "dial tcp %s: i/o timeout", where);
+        } else {
+            /* Go prints syscall errors in lower case: "connection refused". */
+            char msg[128];
+            snprintf(msg, sizeof(msg), "%s", strerror(e));
+            msg[0] = (char)tolower((unsigned char)msg[0]);
+            snprintf(err, err_len, "dial tcp %s: connect: %s", where, msg);
+        }
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(ais);
+    return fd;
+}
+
+static int write_all(int fd, const char *buf, size_t len, int64_t deadline)
+{
+    while (len > 0) {
+        ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+        if (n > 0) {
+            buf += n;
+            len -= (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+            if (poll(&pfd, 1, remaining(deadline)) == 0) {
+                errno = ETIMEDOUT;
+                return -1;
+            }
+            continue;
+        }
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * Decodes a chunked body in place: src[0..len) -> dst. Returns 1 when the
+ * terminating chunk was seen, 0 when more input is needed, -1 on bad framing.
+ */
+static int dechunk(const char *src, size_t len, char *dst, size_t *dst_len)
+{
+    size_t pos = 0, out = 0;
+    for (;;) {
+        const char *eol = memmem(src + pos, len - pos, "\r\n", 2);
+        if (eol == NULL) {
+            return 0;
+        }
+        char *end;
+        unsigned long long size = strtoull(src + pos, &end, 16);
+        if (end == src + pos) {
+            return -1;
+        }
+        pos = (size_t)(eol - src) + 2;
+        if (size == 0) {
+            *dst_len = out;
+            return 1; /* trailers, if any, are ignored */
+        }
+        if (len - pos < size + 2) {
+            return 0;
+        }
+        memmove(dst + out, src + pos, size);
+        out += size;
+        pos += size + 2;
+    }
+}
+
+int ctl_http_request(const ctl_endpoint_t *ep, const char *method, const char *target,
+                     const char *form, int timeout_ms, ctl_response_t *res, char *err,
+                     size_t err_len)
+{
+    memset(res, 0, sizeof(*res));
+    int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+    int fd = dial(ep, deadline, err, err_len);
+    if (fd < 0) {
+        return -1;
+    }
+    size_t form_len = form != NULL ? strlen(form) : 0;
+    char *req = NULL;
+    size_t req_len = 0;
+    FILE *f = open_memstream(&req, &req_len);
+    if (f == NULL) {
+        close(fd);
+        snprintf(err, err_len, "out of memory");
+        return -1;
+    }
+    fprintf(f, "%s %s HTTP/1.1\r\nHost: %s:%s\r\nUser-Agent: metcdctl\r\n", method, target,
+            ep->host, ep->port);
+    if (form != NULL) {
+        fprintf(f, "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: %zu\r\n",
+                form_len);
+    }
+    fprintf(f, "Connection: close\r\n\r\n");
+    if (form != NULL) {
+        fwrite(form, 1, form_len, f);
+    }
+    fclose(f);
+    int rc = write_all(fd, req, req_len, deadline);
+    free(req);
+    if (rc < 0) {
+        snprintf(err, err_len, "write tcp %s:%s: %s", ep->host, ep->port, strerror(errno));
+        close(fd);
+        return -1;
+    }
+
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    size_t head_len = 0;        /* bytes of the header block, once known */
+    long long content_len = -1; /* -1: not given */
+    bool chunked = false, done = false, is_head = strcmp(method, "HEAD") == 0;
+    while (!done) {
+        if (buf == NULL) {
+            snprintf(err, err_len, "out of memory");
+            close(fd);
+            return -1;
+        }
+        if (len + 1 >= cap) {
+            cap *= 2;
+            char *nb = realloc(buf, cap);
+            if (nb == NULL) {
+                free(buf);
+                buf = NULL;
+                continue;
+            }
+            buf = nb;
+        }
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        int n = poll(&pfd, 1, remaining(deadline));
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n == 0) {
+            snprintf(err, err_len, "read tcp %s:%s: i/o timeout", ep->host, ep->port);
+            goto fail;
+        }
+        ssize_t got = recv(fd, buf + len, cap - len - 1, 0);
+        if (got < 0) {
+            if (errno == EINTR || errno == EAGAIN) {
+                continue;
+            }
+            snprintf(err, err_len, "read tcp %s:%s: %s", ep->host, ep->port, strerror(errno));
+            goto fail;
+        }
+        len += (size_t)got;
+        buf[len] = '\0';
+        if (head_len == 0) {
+            char *eoh = memmem(buf, len, "\r\n\r\n", 4);
+            if (eoh == NULL) {
+                if (got == 0) {
+                    snprintf(err, err_len, "malformed HTTP response from %s", ep->url);
+                    goto fail;
+                }
+                continue;
+            }
+            head_len = (size_t)(eoh - buf) + 4;
+            if (sscanf(buf, "HTTP/1.%*d %d", &res->status) != 1) {
+                snprintf(err, err_len, "malformed HTTP response from %s", ep->url);
+                goto fail;
+            }
+            for (char *line = strstr(buf, "\r\n") + 2; line < eoh;
+                 line = strstr(line, "\r\n") + 2) {
+                if (strncasecmp(line, "Content-Length:", 15) == 0) {
+                    content_len = strtoll(line + 15, NULL, 10);
+                } else if (strncasecmp(line, "Transfer-Encoding:", 18) == 0 &&
+                           strstr(line, "chunked") != NULL) {
+                    chunked = true;
+                } else if (strncasecmp(line, "X-Etcd-Index:", 13) == 0) {
+                    res->has_etcd_index = true;
+                    res->etcd_index = strtoull(line + 13, NULL, 10);
+                }
+            }
+            if (is_head || res->status == 204 || res->status == 304) {
+                content_len = 0;
+                chunked = false;
+            }
+        }
+        size_t body_have = len - head_len;
+        if (chunked) {
+            /* Decode into a scratch copy; the raw bytes stay for the next pass. */
+            char *tmp = malloc(body_have + 1);
+            size_t out = 0;
+            int c = tmp != NULL ? dechunk(buf + head_len, body_have, tmp, &out) : -1;
+            if (c < 0) {
+                free(tmp);
+                snprintf(err, err_len, "malformed chunked encoding from %s", ep->url);
+                goto fail;
+            }
+            if (c == 1) {
+                tmp[out] = '\0';
+                res->body = tmp;
+                res->body_len = out;
+                done = true;
+            } else {
+                free(tmp);
+                if (got == 0) {
+                    snprintf(err, err_len, "unexpected EOF");
+                    goto fail;
+                }
+            }
+        } else if (content_len >= 0) {
+            if (body_have >= (size_t)content_len) {
+                done = true;
+            } else if (got == 0) {
+                snprintf(err, err_len, "unexpected EOF");
+                goto fail;
+            }
+        } else if (got == 0) {
+            done = true;
+        }
+    }
+    close(fd);
+    if (res->body == NULL) {
+        size_t body_len = len - head_len;
+        if (content_len >= 0 && (size_t)content_len < body_len) {
+            body_len = (size_t)content_len;
+        }
+        memmove(buf, buf + head_len, body_len);
+        buf[body_len] = '\0';
+        res->body = buf;
+        res->body_len = body_len;
+    } else {
+        free(buf);
+    }
+    return 0;
+fail:
+    free(buf);
+    close(fd);
+    return -1;
+}

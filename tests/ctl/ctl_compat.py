@@ -1,0 +1,308 @@
+#!/usr/bin/env python3
+"""metcdctl against `ETCDCTL_API=2 etcdctl`: same commands, same output.
+
+Two fresh members of the same server (etcd 3.4.23 by default, metcd with
+--server metcd) are started on free loopback ports. The same list of
+commands runs with etcdctl against the first and with metcdctl against the
+second, so both see the same indexes; stdout, stderr and the exit code must
+be identical after masking what differs between two members (ports, member
+IDs, expiration times).
+
+Exit 77 (skip) when etcd/etcdctl (or, for --server metcd, a working metcd)
+is missing.
+"""
+import argparse
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+ETCD = "/usr/bin/etcd"
+ETCDCTL = shutil.which("etcdctl") or "/usr/bin/etcdctl"
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Member:
+    """One server process with its own data dir and ports."""
+
+    def __init__(self, kind, binary):
+        self.kind = kind
+        self.dir = tempfile.mkdtemp(prefix="ctl-compat-")
+        self.cport, self.pport = free_port(), free_port()
+        self.url = "http://127.0.0.1:%d" % self.cport
+        peer = "http://127.0.0.1:%d" % self.pport
+        args = [binary, "--name", "default", "--data-dir", os.path.join(self.dir, "data"),
+                "--listen-client-urls", self.url, "--advertise-client-urls", self.url,
+                "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+                "--initial-cluster", "default=" + peer]
+        if kind == "etcd":
+            args.append("--enable-v2=true")
+        self.log = open(os.path.join(self.dir, "log"), "wb")
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
+
+    def wait_ready(self, timeout=15.0):
+        import urllib.request
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                return False
+            try:
+                with urllib.request.urlopen(self.url + "/v2/keys/", timeout=1) as r:
+                    if r.status == 200:
+                        return True
+            except Exception:
+                time.sleep(0.1)
+        return False
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def run(tool, member, args, stdin=None, timeout=None, env_extra=None):
+    if timeout is None:
+        # A watch that never fires is cut short; the others end by themselves.
+        timeout = 3 if "watch" in args else 15
+    env = dict(os.environ)
+    env["ETCDCTL_API"] = "2"
+    for k in ("ETCDCTL_ENDPOINTS", "ETCDCTL_ENDPOINT", "ETCDCTL_PEERS"):
+        env.pop(k, None)
+    if env_extra:
+        env.update({k: v.replace("{URL}", member.url) for k, v in env_extra.items()})
+    argv = [tool] + [a.replace("{URL}", member.url) for a in args]
+    if not any(a.startswith("--endpoint") for a in args) and not env_extra:
+        argv = [tool, "--endpoints", member.url] + argv[1:]
+    try:
+        p = subprocess.run(argv, input=(stdin or "").encode(), stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, env=env, timeout=timeout)
+        return (p.returncode, p.stdout.decode("utf-8", "replace"),
+                p.stderr.decode("utf-8", "replace"))
+    except subprocess.TimeoutExpired as e:
+        return "timeout", (e.stdout or b"").decode("utf-8", "replace"), (e.stderr or b"").decode("utf-8", "replace")
+
+
+def mask(text, member):
+    text = text.replace(str(member.cport), "CPORT").replace(str(member.pport), "PPORT")
+    text = re.sub(r"\b[0-9a-f]{16}\b", "MEMBERID", text)
+    text = re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", "TIME", text)
+    return text
+
+
+def watch_case(tool, member, watch_args, writes, writer, settle=1.0):
+    """Starts a watch, performs writes with the reference tool, collects output."""
+    env = dict(os.environ, ETCDCTL_API="2")
+    argv = [tool, "--endpoints", member.url] + watch_args
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    time.sleep(settle)
+    for w in writes:
+        run(writer, member, w)
+    try:
+        out, err = p.communicate(timeout=5)
+        rc = p.returncode
+    except subprocess.TimeoutExpired:
+        p.send_signal(signal.SIGINT)
+        try:
+            out, err = p.communicate(timeout=5)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            out, err = p.communicate()
+        rc = "interrupted %s" % p.returncode
+    return rc, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+
+
+# Each step: (args, stdin) run by both tools, in order, on their own member.
+STEPS = [
+    (["set", "/a", "1"], None),
+    (["set", "/a", "2"], None),
+    (["-o", "json", "set", "/a", "3"], None),
+    (["-o", "extended", "set", "/a", "4"], None),
+    (["get", "/a"], None),
+    (["-o", "extended", "get", "/a"], None),
+    (["-o", "json", "get", "/a"], None),
+    (["get", "/x"], None),
+    (["-o", "json", "get", "/x/y/z"], None),
+    (["get"], None),
+    (["mk", "/a", "5"], None),
+    (["mk", "/new", "fresh"], None),
+    (["-o", "json", "mk", "/new2", "v"], None),
+    (["mkdir", "/d"], None),
+    (["mkdir", "/d"], None),
+    (["-o", "json", "mkdir", "/d2"], None),
+    (["-o", "extended", "mkdir", "/d3/sub"], None),
+    (["get", "/d"], None),
+    (["setdir", "/d"], None),
+    (["-o", "json", "setdir", "/d4"], None),
+    (["updatedir", "/nodir"], None),
+    (["-o", "json", "rm", "/a"], None),
+    (["rm", "/new"], None),
+    (["rm", "/d"], None),
+    (["rm", "--dir", "/d"], None),
+    (["rmdir", "/d2"], None),
+    (["rmdir", "/nope"], None),
+    (["set", "--ttl", "100", "/t", "v"], None),
+    (["-o", "json", "get", "/t"], None),
+    (["set", "--swap-with-value", "zz", "/t", "q"], None),
+    (["set", "--swap-with-index", "1", "/t", "q"], None),
+    (["-o", "json", "set", "--swap-with-value", "v", "/t", "q2"], None),
+    (["update", "/nope", "v"], None),
+    (["-o", "extended", "update", "/t", "u"], None),
+    (["mk", "--in-order", "/q", "v1"], None),
+    (["-o", "json", "mk", "--in-order", "/q", "v2"], None),
+    (["mk", "--in-order", "--ttl", "50", "/q", "v3"], None),
+    (["ls", "--sort"], None),
+    (["ls", "-r", "-p", "--sort"], None),
+    (["ls", "--sort", "-r", "/"], None),
+    (["ls", "/t"], None),
+    (["ls", "/q", "--sort"], None),
+    (["-o", "json", "ls", "--sort", "/q"], None),
+    (["-o", "extended", "ls", "/t"], None),
+    (["ls", "/nope"], None),
+    (["-o", "json", "set", "/s", "<a>&\"\\ \u00e9 \u2028 \t end"], None),
+    (["get", "/s"], None),
+    (["-o", "extended", "rm", "/s"], None),
+    (["mkdir", "/r/x/y"], None),
+    (["set", "/r/x/k", "kv"], None),
+    (["rm", "/r"], None),
+    (["-o", "extended", "rm", "-r", "/r"], None),
+    (["rm", "-r", "/q"], None),
+    (["set", "/e", ""], None),
+    (["get", "/e"], None),
+    (["set", "--", "/neg", "-1"], None),
+    (["get", "/neg"], None),
+    (["set", "/stdin"], "from stdin\nline2"),
+    (["get", "/stdin"], None),
+    (["set", "/nostdin"], None),
+    (["rm", "--with-value", "nope", "/e"], None),
+    (["rm", "--with-index", "1", "/e"], None),
+    (["-o", "extended", "rm", "--with-value", "", "/e"], None),
+    (["set", "rel/key", "relative"], None),
+    (["get", "/rel//key/"], None),
+    (["set", "/sp ace/k%20x", "odd"], None),
+    (["ls", "-r", "--sort", "/sp ace"], None),
+    (["get", "--sort", "-q", "/neg"], None),
+    (["get", "--bogus", "/a"], None),
+    (["set", "--ttl", "abc", "/a", "b"], None),
+    (["-o", "bogus", "set", "/fmt", "b"], None),
+    (["nosuchcommand"], None),
+    (["member", "list"], None),
+    (["cluster-health"], None),
+    (["--endpoints", "http://127.0.0.1:1", "get", "/a"], None),
+    (["--no-sync", "--endpoints", "http://127.0.0.1:1", "get", "/a"], None),
+    (["--no-sync", "get", "/neg"], None),
+    (["watch", "--after-index", "1", "/t"], None),
+    (["-o", "json", "watch", "-r", "--after-index", "1", "/d3"], None),
+    (["-o", "extended", "watch", "-r", "--after-index", "4", "/"], None),
+    (["watch", "--after-index", "2", "/nope/never"], None),
+]
+
+ENV_STEPS = [
+    (["get", "/neg"], {"ETCDCTL_ENDPOINTS": "{URL}"}),
+    (["get", "/neg"], {"ETCDCTL_ENDPOINT": "{URL}"}),
+    (["get", "/neg"], {"ETCDCTL_ENDPOINTS": "http://127.0.0.1:1"}),
+]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--server", choices=["etcd", "metcd"], default="etcd")
+    ap.add_argument("-v", "--verbose", action="store_true")
+    opts = ap.parse_args()
+
+    metcdctl = os.environ.get("METCDCTL_BIN")
+    if not metcdctl or not os.access(metcdctl, os.X_OK):
+        print("METCDCTL_BIN is not set to the built metcdctl")
+        return 1
+    if not os.access(ETCDCTL, os.X_OK):
+        print("SKIP: etcdctl is not installed (apt-get install etcd-client)")
+        return 77
+    if opts.server == "etcd":
+        binary = ETCD
+        if not os.access(ETCD, os.X_OK):
+            print("SKIP: etcd is not installed (apt-get install etcd-server)")
+            return 77
+    else:
+        binary = os.environ.get("METCD_BIN", "")
+        if not os.access(binary, os.X_OK):
+            print("SKIP: METCD_BIN is not an executable metcd")
+            return 77
+
+    a, b = Member(opts.server, binary), Member(opts.server, binary)
+    failures = []
+    try:
+        if not (a.wait_ready() and b.wait_ready()):
+            if opts.server == "metcd":
+                print("SKIP: metcd does not serve /v2/keys yet")
+                return 77
+            print("etcd did not start")
+            return 1
+
+        def compare(label, ref, got):
+            ref_m = (ref[0], mask(ref[1], a), mask(ref[2], a))
+            got_m = (got[0], mask(got[1], b), mask(got[2], b))
+            if ref_m[1].startswith("Incorrect Usage"):
+                # The help text after the first line names the program.
+                ref_m = (ref_m[0], ref_m[1].split("\n")[0], ref_m[2])
+                got_m = (got_m[0], got_m[1].split("\n")[0], got_m[2])
+            if ref_m != got_m:
+                failures.append(label)
+                print("MISMATCH %s\n  etcdctl : %r\n  metcdctl: %r" % (label, ref_m, got_m))
+            elif opts.verbose:
+                print("ok %s -> %r" % (label, ref_m))
+
+        for args, stdin in STEPS:
+            compare(" ".join(args), run(ETCDCTL, a, args, stdin), run(metcdctl, b, args, stdin))
+        for args, env in ENV_STEPS:
+            compare("%s %s" % (env, " ".join(args)), run(ETCDCTL, a, args, env_extra=env),
+                    run(metcdctl, b, args, env_extra=env))
+
+        # Live watches: the writes are made with etcdctl against each member.
+        live = [
+            (["watch", "/w/a"], [["set", "/w/a", "live"]]),
+            (["watch", "-r", "/w"], [["mkdir", "/w/dir"], ["set", "/w/b", "2"]]),
+            (["watch", "-r", "-f", "/w"], [["set", "/w/a", "1"], ["rm", "/w/a"],
+                                           ["set", "/w/c", "3"]]),
+            (["-o", "json", "watch", "/w/c"], [["set", "/w/c", "4"]]),
+        ]
+        for wargs, writes in live:
+            ref = watch_case(ETCDCTL, a, wargs, writes, ETCDCTL)
+            got = watch_case(metcdctl, b, wargs, writes, ETCDCTL)
+            compare("live " + " ".join(wargs), ref, got)
+
+        # exec-watch: the command's output shows the ETCD_WATCH_* variables.
+        script = 'echo "$ETCD_WATCH_ACTION $ETCD_WATCH_KEY $ETCD_WATCH_VALUE $ETCD_WATCH_MODIFIED_INDEX"'
+        ew = ["exec-watch", "-r", "/x", "--", "sh", "-c", script]
+        ref = watch_case(ETCDCTL, a, ew, [["set", "/x/k", "v1"], ["set", "/x/k", "v2"]], ETCDCTL)
+        got = watch_case(metcdctl, b, ew, [["set", "/x/k", "v1"], ["set", "/x/k", "v2"]], ETCDCTL)
+        compare("exec-watch", ref, got)
+    finally:
+        a.stop()
+        b.stop()
+    total = len(STEPS) + len(ENV_STEPS) + 5
+    if failures:
+        print("%d of %d cases differ" % (len(failures), total))
+        return 1
+    print("all %d cases match etcdctl (%s)" % (total, opts.server))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
