@@ -13,8 +13,9 @@
  *   uvarint prev_index
  *   [uvarint ttl seconds]                          when flag 4
  *
- * uvarint is LEB128 (7 bits a byte, low bits first, at most 10 bytes). The
- * decoder accepts nothing else: no trailing bytes, no overlong lengths.
+ * uvarint is LEB128 (7 bits a byte, low bits first, at most 10 bytes, no
+ * redundant zero bytes). The decoder accepts nothing else: no trailing bytes,
+ * no lengths past the end, so every request has exactly one encoding.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -107,6 +108,8 @@ static int get_uvarint(reader_t *r, uint64_t *v)
         r->left--;
         if (i == 9 && b > 1)
             return -1; /* more than 64 bits */
+        if (i > 0 && b == 0)
+            return -1; /* overlong: one value, one encoding */
         x |= (uint64_t)(b & 0x7f) << (7 * i);
         if (!(b & 0x80)) {
             *v = x;
