@@ -1,7 +1,386 @@
-#include <stdio.h>
+/*
+ * metcd-bench: load generator for the etcd v2 keys API.
+ *
+ *   metcd-bench [run] --endpoints URL[,URL...] [options]
+ *   metcd-bench compare --a URL --b URL [options]
+ *
+ * Every run is bounded in time (--duration, at most 600 s) and optionally in
+ * requests (--requests); targets must be loopback addresses.
+ */
+#include "bench.h"
 
-int main(void)
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void usage(FILE *out)
 {
-    fputs("not built yet\n", stderr);
-    return 1;
+    fprintf(out,
+            "usage: metcd-bench [run] --endpoints URL[,URL...] [options]\n"
+            "       metcd-bench compare --a URL --b URL [options]\n"
+            "\n"
+            "Load for the etcd v2 keys API over HTTP/1.1 keep-alive (loopback only).\n"
+            "\n"
+            "options:\n"
+            "  --conns N          connections (default 64, at most %d)\n"
+            "  --threads N        worker threads (default 2, at most %d)\n"
+            "  --duration D       run time: 10s, 500ms, 1m (default 10s, at most 600s)\n"
+            "  --requests N       stop after N requests (default: time only)\n"
+            "  --op OP            get | put | mixed | watch (default get)\n"
+            "                       mixed: GETs with --write-percent PUTs (default 10)\n"
+            "                       watch: half the connections long-poll a recursive\n"
+            "                       watch on the prefix, the other half PUT\n"
+            "  --keys N           distinct keys (default 1000)\n"
+            "  --value-size B     value bytes for PUTs and the initial keys (default 100)\n"
+            "  --prefix P         key prefix (default /bench)\n"
+            "  --no-populate      do not write the keys before a get/mixed run\n"
+            "  --rounds N         compare: alternate A and B N times each (default 2)\n"
+            "  --json             print results as one JSON object per line\n",
+            BENCH_MAX_CONNS, BENCH_MAX_THREADS);
+}
+
+static int parse_duration_ms(const char *s, unsigned *out)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || v < 0) {
+        return -1;
+    }
+    double ms;
+    if (strcmp(end, "ms") == 0) {
+        ms = v;
+    } else if (strcmp(end, "s") == 0 || *end == '\0') {
+        ms = v * 1000;
+    } else if (strcmp(end, "m") == 0) {
+        ms = v * 60000;
+    } else {
+        return -1;
+    }
+    if (ms < 1 || ms > BENCH_MAX_DURATION_MS) {
+        return -1;
+    }
+    *out = (unsigned)ms;
+    return 0;
+}
+
+static int parse_uint(const char *s, unsigned long long max, unsigned long long *out)
+{
+    char *end;
+    if (*s < '0' || *s > '9') {
+        return -1;
+    }
+    unsigned long long v = strtoull(s, &end, 10);
+    if (*end != '\0' || v > max) {
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static const char *op_name(bench_op_t op)
+{
+    switch (op) {
+    case BENCH_GET:
+        return "get";
+    case BENCH_PUT:
+        return "put";
+    case BENCH_MIXED:
+        return "mixed";
+    case BENCH_WATCH:
+        return "watch";
+    }
+    return "?";
+}
+
+static void print_result(const char *label, const bench_config_t *cfg, const bench_result_t *r,
+                         bool json)
+{
+    double rps = r->seconds > 0 ? (double)r->requests / r->seconds : 0;
+    if (json) {
+        printf("{\"target\":\"%s\",\"op\":\"%s\",\"conns\":%u,\"seconds\":%.3f,"
+               "\"requests\":%llu,\"rps\":%.1f,\"errors\":%llu,\"writes\":%llu,\"events\":%llu,"
+               "\"p50_ms\":%.3f,\"p90_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f,"
+               "\"mean_ms\":%.3f}\n",
+               label, op_name(cfg->op), cfg->conns, r->seconds, (unsigned long long)r->requests,
+               rps, (unsigned long long)r->errors, (unsigned long long)r->writes,
+               (unsigned long long)r->events, r->p50_ms, r->p90_ms, r->p99_ms, r->max_ms,
+               r->mean_ms);
+        return;
+    }
+    printf("target     %s\n", label);
+    printf("load       op=%s conns=%u threads=%u keys=%u value=%uB duration=%.2fs\n",
+           op_name(cfg->op), cfg->conns, cfg->threads, cfg->keys, cfg->value_size, r->seconds);
+    printf("requests   %llu (%.1f/s), errors %llu", (unsigned long long)r->requests, rps,
+           (unsigned long long)r->errors);
+    if (cfg->op == BENCH_MIXED) {
+        printf(", of which PUT %llu", (unsigned long long)r->writes);
+    }
+    if (cfg->op == BENCH_WATCH) {
+        printf(", watch events %llu (%.1f/s)", (unsigned long long)r->events,
+               r->seconds > 0 ? (double)r->events / r->seconds : 0);
+    }
+    printf("\nlatency    p50 %.3f ms, p90 %.3f ms, p99 %.3f ms, max %.3f ms, mean %.3f ms\n",
+           r->p50_ms, r->p90_ms, r->p99_ms, r->max_ms, r->mean_ms);
+    if (r->first_error[0] != '\0') {
+        printf("first error: %s\n", r->first_error);
+    }
+    fflush(stdout);
+}
+
+static void add_into(bench_result_t *sum, const bench_result_t *r, int round)
+{
+    /* Throughput adds up; latency figures are averaged over the rounds
+     * (max is the max). */
+    sum->requests += r->requests;
+    sum->errors += r->errors;
+    sum->writes += r->writes;
+    sum->events += r->events;
+    sum->seconds += r->seconds;
+    sum->p50_ms = (sum->p50_ms * round + r->p50_ms) / (round + 1);
+    sum->p90_ms = (sum->p90_ms * round + r->p90_ms) / (round + 1);
+    sum->p99_ms = (sum->p99_ms * round + r->p99_ms) / (round + 1);
+    sum->mean_ms = (sum->mean_ms * round + r->mean_ms) / (round + 1);
+    if (r->max_ms > sum->max_ms) {
+        sum->max_ms = r->max_ms;
+    }
+    if (sum->first_error[0] == '\0') {
+        memcpy(sum->first_error, r->first_error, sizeof(sum->first_error));
+    }
+}
+
+static double ratio(double b, double a)
+{
+    return a > 0 ? b / a : 0;
+}
+
+int main(int argc, char **argv)
+{
+    bench_config_t cfg = {.op = BENCH_GET,
+                          .conns = 64,
+                          .threads = 2,
+                          .duration_ms = 10000,
+                          .keys = 1000,
+                          .value_size = 100,
+                          .write_percent = 10,
+                          .prefix = "/bench"};
+    const char *endpoints = NULL, *a_url = NULL, *b_url = NULL;
+    bool compare = false, json = false, populate = true;
+    unsigned long long rounds = 2;
+    int i = 1;
+    if (i < argc && strcmp(argv[i], "compare") == 0) {
+        compare = true;
+        i++;
+    } else if (i < argc && strcmp(argv[i], "run") == 0) {
+        i++;
+    }
+    for (; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = NULL;
+        char name[64];
+        const char *eq = strchr(a, '=');
+        if (eq != NULL && (size_t)(eq - a) < sizeof(name)) {
+            memcpy(name, a, (size_t)(eq - a));
+            name[eq - a] = '\0';
+            v = eq + 1;
+            a = name;
+        }
+        bool is_flag_without_value = strcmp(a, "--json") == 0 || strcmp(a, "--no-populate") == 0 ||
+                                     strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0;
+        if (!is_flag_without_value && v == NULL) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "metcd-bench: %s needs a value\n", a);
+                return 2;
+            }
+            v = argv[++i];
+        }
+        unsigned long long n = 0;
+        int bad = 0;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            return 0;
+        } else if (strcmp(a, "--json") == 0) {
+            json = true;
+        } else if (strcmp(a, "--no-populate") == 0) {
+            populate = false;
+        } else if (strcmp(a, "--endpoints") == 0) {
+            endpoints = v;
+        } else if (strcmp(a, "--a") == 0) {
+            a_url = v;
+        } else if (strcmp(a, "--b") == 0) {
+            b_url = v;
+        } else if (strcmp(a, "--conns") == 0) {
+            bad = parse_uint(v, BENCH_MAX_CONNS, &n) < 0 || n == 0;
+            cfg.conns = (unsigned)n;
+        } else if (strcmp(a, "--threads") == 0) {
+            bad = parse_uint(v, BENCH_MAX_THREADS, &n) < 0 || n == 0;
+            cfg.threads = (unsigned)n;
+        } else if (strcmp(a, "--duration") == 0) {
+            bad = parse_duration_ms(v, &cfg.duration_ms) < 0;
+        } else if (strcmp(a, "--requests") == 0) {
+            bad = parse_uint(v, UINT64_MAX, &n) < 0;
+            cfg.max_requests = n;
+        } else if (strcmp(a, "--keys") == 0) {
+            bad = parse_uint(v, BENCH_MAX_KEYS, &n) < 0 || n == 0;
+            cfg.keys = (unsigned)n;
+        } else if (strcmp(a, "--value-size") == 0) {
+            bad = parse_uint(v, BENCH_MAX_VALUE, &n) < 0;
+            cfg.value_size = (unsigned)n;
+        } else if (strcmp(a, "--write-percent") == 0) {
+            bad = parse_uint(v, 100, &n) < 0;
+            cfg.write_percent = (unsigned)n;
+        } else if (strcmp(a, "--rounds") == 0) {
+            bad = parse_uint(v, 100, &rounds) < 0 || rounds == 0;
+        } else if (strcmp(a, "--prefix") == 0) {
+            bad = v[0] != '/' || strlen(v) >= sizeof(cfg.prefix) || strpbrk(v, "?# %\r\n") != NULL;
+            if (!bad) {
+                snprintf(cfg.prefix, sizeof(cfg.prefix), "%s", v);
+            }
+        } else if (strcmp(a, "--op") == 0) {
+            if (strcmp(v, "get") == 0) {
+                cfg.op = BENCH_GET;
+            } else if (strcmp(v, "put") == 0) {
+                cfg.op = BENCH_PUT;
+            } else if (strcmp(v, "mixed") == 0) {
+                cfg.op = BENCH_MIXED;
+            } else if (strcmp(v, "watch") == 0) {
+                cfg.op = BENCH_WATCH;
+            } else {
+                bad = 1;
+            }
+        } else {
+            fprintf(stderr, "metcd-bench: unknown option %s\n", a);
+            usage(stderr);
+            return 2;
+        }
+        if (bad) {
+            fprintf(stderr, "metcd-bench: bad value for %s: %s\n", a, v);
+            return 2;
+        }
+    }
+    if (cfg.op == BENCH_WATCH && cfg.conns < 2) {
+        fprintf(stderr, "metcd-bench: --op watch needs at least 2 connections\n");
+        return 2;
+    }
+
+    char err[512];
+    if (!compare) {
+        if (endpoints == NULL) {
+            fprintf(stderr, "metcd-bench: --endpoints is required\n");
+            usage(stderr);
+            return 2;
+        }
+        bench_target_t targets[BENCH_MAX_ENDPOINTS];
+        size_t n = 0;
+        char *copy = strdup(endpoints), *save = NULL;
+        if (copy == NULL) {
+            return 1;
+        }
+        for (char *tok = strtok_r(copy, ",", &save); tok != NULL;
+             tok = strtok_r(NULL, ",", &save)) {
+            if (n == BENCH_MAX_ENDPOINTS) {
+                fprintf(stderr, "metcd-bench: at most %d endpoints\n", BENCH_MAX_ENDPOINTS);
+                free(copy);
+                return 2;
+            }
+            if (bench_target_parse(&targets[n], tok, err, sizeof(err)) < 0) {
+                fprintf(stderr, "metcd-bench: %s\n", err);
+                free(copy);
+                return 2;
+            }
+            n++;
+        }
+        free(copy);
+        if (n == 0) {
+            fprintf(stderr, "metcd-bench: no endpoints\n");
+            return 2;
+        }
+        if (populate && (cfg.op == BENCH_GET || cfg.op == BENCH_MIXED) &&
+            bench_populate(&targets[0], &cfg, err, sizeof(err)) < 0) {
+            fprintf(stderr, "metcd-bench: %s\n", err);
+            return 1;
+        }
+        bench_result_t r;
+        if (bench_run(targets, n, &cfg, &r, err, sizeof(err)) < 0) {
+            fprintf(stderr, "metcd-bench: %s\n", err);
+            return 1;
+        }
+        print_result(endpoints, &cfg, &r, json);
+        return r.requests > 0 ? 0 : 1;
+    }
+
+    if (a_url == NULL || b_url == NULL) {
+        fprintf(stderr, "metcd-bench compare: --a URL and --b URL are required\n");
+        return 2;
+    }
+    bench_target_t ta, tb;
+    if (bench_target_parse(&ta, a_url, err, sizeof(err)) < 0 ||
+        bench_target_parse(&tb, b_url, err, sizeof(err)) < 0) {
+        fprintf(stderr, "metcd-bench: %s\n", err);
+        return 2;
+    }
+    if (populate && (cfg.op == BENCH_GET || cfg.op == BENCH_MIXED)) {
+        if (bench_populate(&ta, &cfg, err, sizeof(err)) < 0 ||
+            bench_populate(&tb, &cfg, err, sizeof(err)) < 0) {
+            fprintf(stderr, "metcd-bench: %s\n", err);
+            return 1;
+        }
+    }
+    /* Alternate A and B so that both see the same machine conditions
+     * (other load, CPU frequency) in the same run. */
+    bench_result_t sum_a = {0}, sum_b = {0};
+    for (unsigned long long r = 0; r < rounds; r++) {
+        bench_result_t ra, rb;
+        if (bench_run(&ta, 1, &cfg, &ra, err, sizeof(err)) < 0 ||
+            bench_run(&tb, 1, &cfg, &rb, err, sizeof(err)) < 0) {
+            fprintf(stderr, "metcd-bench: %s\n", err);
+            return 1;
+        }
+        if (json) {
+            print_result(a_url, &cfg, &ra, true);
+            print_result(b_url, &cfg, &rb, true);
+        } else {
+            printf("round %llu: A %.1f req/s (p99 %.3f ms), B %.1f req/s (p99 %.3f ms)\n", r + 1,
+                   ra.seconds > 0 ? (double)ra.requests / ra.seconds : 0, ra.p99_ms,
+                   rb.seconds > 0 ? (double)rb.requests / rb.seconds : 0, rb.p99_ms);
+            fflush(stdout);
+        }
+        add_into(&sum_a, &ra, (int)r);
+        add_into(&sum_b, &rb, (int)r);
+    }
+    double rps_a = sum_a.seconds > 0 ? (double)sum_a.requests / sum_a.seconds : 0;
+    double rps_b = sum_b.seconds > 0 ? (double)sum_b.requests / sum_b.seconds : 0;
+    if (json) {
+        printf("{\"compare\":true,\"op\":\"%s\",\"a_rps\":%.1f,\"b_rps\":%.1f,\"rps_ratio\":%.3f,"
+               "\"a_p99_ms\":%.3f,\"b_p99_ms\":%.3f,\"p99_ratio\":%.3f}\n",
+               op_name(cfg.op), rps_a, rps_b, ratio(rps_b, rps_a), sum_a.p99_ms, sum_b.p99_ms,
+               ratio(sum_b.p99_ms, sum_a.p99_ms));
+        return 0;
+    }
+    printf("\nop=%s conns=%u threads=%u keys=%u value=%uB, %llu rounds of %.1fs each\n",
+           op_name(cfg.op), cfg.conns, cfg.threads, cfg.keys, cfg.value_size, rounds,
+           cfg.duration_ms / 1000.0);
+    printf("%-14s %16s %16s %9s\n", "", "A", "B", "B/A");
+    printf("%-14s %16s %16s\n", "endpoint", a_url, b_url);
+    printf("%-14s %16.1f %16.1f %9.2f\n", "requests/s", rps_a, rps_b, ratio(rps_b, rps_a));
+    printf("%-14s %16.3f %16.3f %9.2f\n", "p50 ms", sum_a.p50_ms, sum_b.p50_ms,
+           ratio(sum_b.p50_ms, sum_a.p50_ms));
+    printf("%-14s %16.3f %16.3f %9.2f\n", "p99 ms", sum_a.p99_ms, sum_b.p99_ms,
+           ratio(sum_b.p99_ms, sum_a.p99_ms));
+    printf("%-14s %16.3f %16.3f %9.2f\n", "max ms", sum_a.max_ms, sum_b.max_ms,
+           ratio(sum_b.max_ms, sum_a.max_ms));
+    printf("%-14s %16llu %16llu\n", "errors", (unsigned long long)sum_a.errors,
+           (unsigned long long)sum_b.errors);
+    if (cfg.op == BENCH_WATCH) {
+        printf("%-14s %16.1f %16.1f %9.2f\n", "events/s", sum_a.events / sum_a.seconds,
+               sum_b.events / sum_b.seconds,
+               ratio(sum_b.events / sum_b.seconds, sum_a.events / sum_a.seconds));
+    }
+    if (sum_a.first_error[0]) {
+        printf("A first error: %s\n", sum_a.first_error);
+    }
+    if (sum_b.first_error[0]) {
+        printf("B first error: %s\n", sum_b.first_error);
+    }
+    return 0;
 }

@@ -1,0 +1,74 @@
+/*
+ * metcd-bench: a bounded load generator for the etcd v2 keys API over
+ * HTTP/1.1 keep-alive connections (loopback targets only).
+ */
+#ifndef METCD_BENCH_H
+#define METCD_BENCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#define BENCH_MAX_CONNS       4096
+#define BENCH_MAX_THREADS     64
+#define BENCH_MAX_DURATION_MS (600 * 1000)
+#define BENCH_MAX_KEYS        10000000
+#define BENCH_MAX_VALUE       (1024 * 1024)
+#define BENCH_MAX_ENDPOINTS   16
+#define BENCH_MAX_SAMPLES     (64u * 1024 * 1024) /* latency samples kept per run */
+
+typedef enum bench_op { BENCH_GET, BENCH_PUT, BENCH_MIXED, BENCH_WATCH } bench_op_t;
+
+/* A resolved loopback endpoint. */
+typedef struct bench_target {
+    char url[256];
+    char host_header[256];
+    struct sockaddr_storage addr;
+    socklen_t addr_len;
+} bench_target_t;
+
+typedef struct bench_config {
+    bench_op_t op;
+    unsigned conns;
+    unsigned threads;
+    unsigned duration_ms;
+    unsigned keys;
+    unsigned value_size;
+    unsigned write_percent; /* mixed: share of PUTs, default 10 */
+    uint64_t max_requests;  /* 0: bounded by time only */
+    char prefix[128];       /* key prefix, default "/bench" */
+} bench_config_t;
+
+/* Results of one run against one set of endpoints. */
+typedef struct bench_result {
+    uint64_t requests; /* completed with a 2xx answer */
+    uint64_t errors;   /* non-2xx answers, connection failures, bad framing */
+    uint64_t writes;   /* of requests, the PUTs (mixed, watch) */
+    uint64_t events;   /* watch: events received */
+    double seconds;    /* measured wall time */
+    double p50_ms, p90_ms, p99_ms, max_ms, mean_ms;
+    char first_error[256];
+} bench_result_t;
+
+/*
+ * Parses "http://host:port" and checks that every address the host resolves
+ * to is loopback (127.0.0.0/8, ::1). Returns 0, or -1 with a message in err.
+ */
+int bench_target_parse(bench_target_t *t, const char *url, char *err, size_t err_len);
+
+/*
+ * Writes cfg->keys keys of cfg->value_size bytes under cfg->prefix, so GETs
+ * find them. Returns 0, or -1 with a message in err.
+ */
+int bench_populate(const bench_target_t *t, const bench_config_t *cfg, char *err, size_t err_len);
+
+/*
+ * Runs the load described by cfg against the targets (connections spread
+ * round-robin) for cfg->duration_ms or cfg->max_requests, whichever ends
+ * first. Returns 0 with *res filled, or -1 with a message in err.
+ */
+int bench_run(const bench_target_t *targets, size_t n_targets, const bench_config_t *cfg,
+              bench_result_t *res, char *err, size_t err_len);
+
+#endif
