@@ -118,6 +118,16 @@ void tnode_sort_children(tnode_t *dir)
     dir->sorted = true;
 }
 
+tnode_t **tnode_children_sorted_copy(const tnode_t *dir)
+{
+    tnode_t **copy = store_xmalloc((dir->n_children ? dir->n_children : 1) * sizeof(*copy));
+    if (dir->n_children)
+        memcpy(copy, dir->children, dir->n_children * sizeof(*copy));
+    if (!dir->sorted)
+        qsort(copy, dir->n_children, sizeof(*copy), child_qsort_cmp);
+    return copy;
+}
+
 /*
  * etcd (node.expirationAndTTL): ttl = ceil((expiration - now) / 1s), computed
  * as the truncated quotient plus one when the remainder is positive, so an

@@ -289,4 +289,26 @@ void store_get_stats(const store_t *s, store_stats_t *out);
 /* Number of keys (files and dirs, the root excluded). */
 uint64_t store_node_count(const store_t *s);
 
+/*
+ * Snapshots (format: docs/snapshot-format.md). The whole store: every node
+ * with its indexes, value and TTL deadline, the current index, and the event
+ * history (so that waitIndex keeps working across a restart), in a
+ * versioned binary form ending in a CRC-32C. Watchers are not saved.
+ *
+ * store_save streams the snapshot through write(ctx, buf, len) in pieces;
+ * buf is only valid during the call. Returns 0, or the first negative value
+ * write returned (the output is then incomplete).
+ */
+int store_save(const store_t *s, int (*write)(void *ctx, const void *buf, size_t len), void *ctx);
+
+/*
+ * Rebuilds a store from a complete snapshot (data is not kept). cfg as for
+ * store_new (its history size may differ from the saved one: the newest
+ * events are kept). Returns NULL for a damaged or unknown snapshot, with a
+ * reason in err (err_len bytes, NUL-terminated; err may be NULL).
+ * Ownership: the caller frees the store with store_free().
+ */
+store_t *store_load(const store_config_t *cfg, const uint8_t *data, size_t len, char *err,
+                    size_t err_len);
+
 #endif /* METCD_STORE_H */

@@ -75,6 +75,8 @@ void tnode_add_child(tnode_t *dir, tnode_t *child);
 void tnode_remove_child(tnode_t *dir, tnode_t *child);
 /* Sorts dir's children bytewise by name (cached until the next insertion). */
 void tnode_sort_children(tnode_t *dir);
+/* A malloc'd copy of dir's children in bytewise order (the caller frees it). */
+tnode_t **tnode_children_sorted_copy(const tnode_t *dir);
 /* expiration and ttl as etcd computes them against `now_ns` (0/0 if permanent). */
 void tnode_expiration_ttl(const tnode_t *n, int64_t now_ns, int64_t *exp, int64_t *ttl);
 /* A borrowed view of n (no children) as etcd's Repr(false, false). */

@@ -1,0 +1,389 @@
+/*
+ * store/snapshot.c: saving the store to bytes and rebuilding it from them.
+ * The format is documented in docs/snapshot-format.md; keep the two in step.
+ */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/store_int.h"
+
+#define SNAP_MAGIC      "METCDSTR"
+#define SNAP_MAGIC_LEN  8
+#define SNAP_VERSION    1
+#define SNAP_HEADER_LEN (SNAP_MAGIC_LEN + 1 + 8)
+#define NODE_DIR        0x01
+#define NODE_TTL        0x02
+#define EV_HAS_PREV     0x01
+#define EV_REFRESH      0x02
+#define EVNODE_DIR      0x01
+#define EVNODE_VALUE    0x02
+#define SAVE_BUF_SIZE   65536
+
+/* ---- CRC-32C (Castagnoli, reflected polynomial 0x82F63B78) ---- */
+
+static uint32_t crc_table[256];
+
+static void crc_init(void)
+{
+    if (crc_table[1])
+        return;
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; k++)
+            c = c & 1 ? (c >> 1) ^ 0x82f63b78u : c >> 1;
+        crc_table[i] = c;
+    }
+}
+
+static uint32_t crc32c(uint32_t crc, const uint8_t *p, size_t n)
+{
+    crc = ~crc;
+    while (n--)
+        crc = crc_table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
+    return ~crc;
+}
+
+/* ---- Writing ---- */
+
+typedef struct writer {
+    int (*write)(void *ctx, const void *buf, size_t len);
+    void *ctx;
+    uint8_t *buf;
+    size_t used;
+    uint32_t crc;
+    int rc;
+} writer_t;
+
+static void w_flush(writer_t *w)
+{
+    if (w->rc == 0 && w->used) {
+        w->crc = crc32c(w->crc, w->buf, w->used);
+        w->rc = w->write(w->ctx, w->buf, w->used);
+        if (w->rc > 0)
+            w->rc = 0;
+    }
+    w->used = 0;
+}
+
+static void w_bytes(writer_t *w, const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    while (n && w->rc == 0) {
+        if (w->used == SAVE_BUF_SIZE)
+            w_flush(w);
+        size_t k = SAVE_BUF_SIZE - w->used;
+        if (k > n)
+            k = n;
+        memcpy(w->buf + w->used, b, k);
+        w->used += k;
+        b += k;
+        n -= k;
+    }
+}
+
+static void w_u8(writer_t *w, uint8_t v)
+{
+    w_bytes(w, &v, 1);
+}
+
+static void w_u64(writer_t *w, uint64_t v)
+{
+    uint8_t b[8];
+    for (int i = 0; i < 8; i++)
+        b[i] = (uint8_t)(v >> (8 * i));
+    w_bytes(w, b, 8);
+}
+
+static void w_uvarint(writer_t *w, uint64_t v)
+{
+    uint8_t b[10];
+    size_t n = 0;
+    while (v >= 0x80) {
+        b[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    b[n++] = (uint8_t)v;
+    w_bytes(w, b, n);
+}
+
+static void w_string(writer_t *w, const char *s, size_t n)
+{
+    w_uvarint(w, n);
+    if (n)
+        w_bytes(w, s, n);
+}
+
+static void save_node(writer_t *w, const tnode_t *n)
+{
+    w_u8(w, (uint8_t)((n->dir ? NODE_DIR : 0) | (tnode_has_ttl(n) ? NODE_TTL : 0)));
+    w_string(w, n->path, n->path_len);
+    w_uvarint(w, n->created_index);
+    w_uvarint(w, n->modified_index);
+    if (tnode_has_ttl(n))
+        w_u64(w, (uint64_t)n->expire_ns);
+    if (!n->dir)
+        w_string(w, n->value, n->value_len);
+}
+
+static void save_event_node(writer_t *w, const store_node_t *n)
+{
+    w_u8(w, (uint8_t)((n->dir ? EVNODE_DIR : 0) | (n->value ? EVNODE_VALUE : 0)));
+    w_string(w, n->key, n->key_len);
+    if (n->value)
+        w_string(w, n->value, n->value_len);
+    w_u64(w, (uint64_t)n->expiration_ns);
+    w_u64(w, (uint64_t)n->ttl);
+    w_uvarint(w, n->modified_index);
+    w_uvarint(w, n->created_index);
+}
+
+int store_save(const store_t *s, int (*write)(void *ctx, const void *buf, size_t len), void *ctx)
+{
+    crc_init();
+    writer_t w = {.write = write, .ctx = ctx, .buf = malloc(SAVE_BUF_SIZE)};
+    if (!w.buf)
+        return -1;
+    w_bytes(&w, SNAP_MAGIC, SNAP_MAGIC_LEN);
+    w_u8(&w, SNAP_VERSION);
+    w_u64(&w, s->index);
+    w_uvarint(&w, s->table.count - 1);
+    w_uvarint(&w, s->history.count);
+
+    /*
+     * Pre-order, without recursion: every parent comes before its children.
+     * Children go in bytewise order, so that members holding the same data
+     * write the same bytes whatever order their listings left in memory.
+     */
+    size_t cap = 64, depth = 0;
+    struct frame {
+        tnode_t **kids; /* sorted copy, owned */
+        uint32_t n;
+        uint32_t next;
+    } *stack = malloc(cap * sizeof(*stack));
+    if (!stack) {
+        free(w.buf);
+        return -1;
+    }
+    stack[depth++] = (struct frame){tnode_children_sorted_copy(s->root), s->root->n_children, 0};
+    while (depth) {
+        struct frame *f = &stack[depth - 1];
+        if (f->next == f->n || w.rc != 0) {
+            free(f->kids);
+            depth--;
+            continue;
+        }
+        const tnode_t *c = f->kids[f->next++];
+        save_node(&w, c);
+        if (c->dir && c->n_children) {
+            if (depth == cap) {
+                cap *= 2;
+                stack = store_xrealloc(stack, cap * sizeof(*stack));
+            }
+            stack[depth++] = (struct frame){tnode_children_sorted_copy(c), c->n_children, 0};
+        }
+    }
+    free(stack);
+
+    for (uint32_t i = 0; i < s->history.count; i++) {
+        const store_event_t *ev = event_history_at(&s->history, i);
+        w_u8(&w, (uint8_t)ev->action);
+        w_u8(&w, (uint8_t)((ev->has_prev_node ? EV_HAS_PREV : 0) | (ev->refresh ? EV_REFRESH : 0)));
+        w_uvarint(&w, ev->etcd_index);
+        save_event_node(&w, &ev->node);
+        if (ev->has_prev_node)
+            save_event_node(&w, &ev->prev_node);
+    }
+    w_flush(&w);
+    if (w.rc == 0) {
+        uint8_t trailer[4];
+        for (int i = 0; i < 4; i++)
+            trailer[i] = (uint8_t)(w.crc >> (8 * i));
+        w.rc = write(ctx, trailer, 4);
+        if (w.rc > 0)
+            w.rc = 0;
+    }
+    free(w.buf);
+    return w.rc;
+}
+
+/* ---- Loading ---- */
+
+typedef struct reader {
+    const uint8_t *p;
+    size_t left;
+    bool bad;
+} reader_t;
+
+static const uint8_t *r_take(reader_t *r, size_t n)
+{
+    if (r->bad || n > r->left) {
+        r->bad = true;
+        return NULL;
+    }
+    const uint8_t *p = r->p;
+    r->p += n;
+    r->left -= n;
+    return p;
+}
+
+static uint8_t r_u8(reader_t *r)
+{
+    const uint8_t *p = r_take(r, 1);
+    return p ? *p : 0;
+}
+
+static uint64_t r_u64(reader_t *r)
+{
+    const uint8_t *p = r_take(r, 8);
+    uint64_t v = 0;
+    if (p)
+        for (int i = 0; i < 8; i++)
+            v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+static uint64_t r_uvarint(reader_t *r)
+{
+    uint64_t x = 0;
+    for (unsigned i = 0; i < 10; i++) {
+        const uint8_t *p = r_take(r, 1);
+        if (!p)
+            return 0;
+        if (i == 9 && *p > 1)
+            break;
+        x |= (uint64_t)(*p & 0x7f) << (7 * i);
+        if (!(*p & 0x80))
+            return x;
+    }
+    r->bad = true;
+    return 0;
+}
+
+static const char *r_string(reader_t *r, size_t *len)
+{
+    uint64_t n = r_uvarint(r);
+    if (r->bad || n > r->left) {
+        r->bad = true;
+        *len = 0;
+        return NULL;
+    }
+    *len = (size_t)n;
+    return (const char *)r_take(r, (size_t)n);
+}
+
+static store_t *load_fail(store_t *s, char *err, size_t err_len, const char *fmt, ...)
+{
+    if (err && err_len) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, err_len, fmt, ap);
+        va_end(ap);
+    }
+    store_free(s);
+    return NULL;
+}
+
+static bool load_event_node(reader_t *r, store_node_t *n)
+{
+    memset(n, 0, sizeof(*n));
+    uint8_t flags = r_u8(r);
+    if (flags & ~(EVNODE_DIR | EVNODE_VALUE))
+        return false;
+    n->dir = flags & EVNODE_DIR;
+    n->key = r_string(r, &n->key_len);
+    if (flags & EVNODE_VALUE) {
+        n->value = r_string(r, &n->value_len);
+        if (!n->value && !r->bad)
+            n->value = "";
+    }
+    n->expiration_ns = (int64_t)r_u64(r);
+    n->ttl = (int64_t)r_u64(r);
+    n->modified_index = r_uvarint(r);
+    n->created_index = r_uvarint(r);
+    if (n->key_len && memchr(n->key, '\0', n->key_len))
+        return false;
+    return !r->bad;
+}
+
+store_t *store_load(const store_config_t *cfg, const uint8_t *data, size_t len, char *err,
+                    size_t err_len)
+{
+    crc_init();
+    if (!data || len < SNAP_HEADER_LEN + 4 || memcmp(data, SNAP_MAGIC, SNAP_MAGIC_LEN) != 0)
+        return load_fail(NULL, err, err_len, "not a store snapshot");
+    if (data[SNAP_MAGIC_LEN] != SNAP_VERSION)
+        return load_fail(NULL, err, err_len, "unknown snapshot version %u", data[SNAP_MAGIC_LEN]);
+    uint32_t want = 0;
+    for (int i = 0; i < 4; i++)
+        want |= (uint32_t)data[len - 4 + (size_t)i] << (8 * i);
+    if (crc32c(0, data, len - 4) != want)
+        return load_fail(NULL, err, err_len, "snapshot checksum mismatch");
+
+    store_t *s = store_new(cfg);
+    if (!s)
+        return load_fail(NULL, err, err_len, "out of memory");
+    reader_t r = {data + SNAP_MAGIC_LEN + 1, len - 4 - SNAP_MAGIC_LEN - 1, false};
+    s->index = r_u64(&r);
+    uint64_t n_nodes = r_uvarint(&r);
+    uint64_t n_events = r_uvarint(&r);
+    if (r.bad)
+        return load_fail(s, err, err_len, "truncated snapshot header");
+
+    for (uint64_t i = 0; i < n_nodes; i++) {
+        uint8_t flags = r_u8(&r);
+        size_t plen;
+        const char *path = r_string(&r, &plen);
+        uint64_t created = r_uvarint(&r), modified = r_uvarint(&r);
+        int64_t expire = (flags & NODE_TTL) ? (int64_t)r_u64(&r) : 0;
+        size_t vlen = 0;
+        const char *value = (flags & NODE_DIR) ? NULL : r_string(&r, &vlen);
+        if (r.bad)
+            return load_fail(s, err, err_len, "truncated node %" PRIu64, i);
+        if ((flags & ~(NODE_DIR | NODE_TTL)) || plen < 2 || !store_path_is_clean(path, plen) ||
+            memchr(path, '\0', plen) || created > s->index || modified > s->index)
+            return load_fail(s, err, err_len, "bad node %" PRIu64, i);
+        if (store_lookup(s, path, plen))
+            return load_fail(s, err, err_len, "duplicate node %.*s", (int)plen, path);
+        const char *slash = memrchr(path, '/', plen);
+        size_t dlen = slash == path ? 1 : (size_t)(slash - path);
+        tnode_t *parent = store_lookup(s, path, dlen);
+        if (!parent || !parent->dir)
+            return load_fail(s, err, err_len, "node %.*s has no parent directory", (int)plen, path);
+        tnode_t *n = store_insert_node(s, parent, path, plen, flags & NODE_DIR, created);
+        n->modified_index = modified;
+        if (value)
+            tnode_set_value(n, value, vlen);
+        if (flags & NODE_TTL)
+            store_node_set_expire(s, n, true, expire);
+    }
+
+    uint64_t prev_index = 0;
+    for (uint64_t i = 0; i < n_events; i++) {
+        uint8_t action = r_u8(&r), flags = r_u8(&r);
+        uint64_t etcd_index = r_uvarint(&r);
+        store_node_t node, prev;
+        if (r.bad || !load_event_node(&r, &node))
+            return load_fail(s, err, err_len, "bad event %" PRIu64, i);
+        if ((flags & EV_HAS_PREV) && !load_event_node(&r, &prev))
+            return load_fail(s, err, err_len, "bad event %" PRIu64, i);
+        /* The history holds one event per index, in order, up to the current one. */
+        if (action < STORE_ACTION_SET || action > STORE_ACTION_EXPIRE ||
+            (flags & ~(EV_HAS_PREV | EV_REFRESH)) || node.modified_index > s->index ||
+            (i > 0 && node.modified_index != prev_index + 1) || node.modified_index == 0)
+            return load_fail(s, err, err_len, "bad event %" PRIu64, i);
+        prev_index = node.modified_index;
+        if (n_events - i > s->history.cap)
+            continue; /* older than this store keeps */
+        store_event_t *ev = store_event_new((store_action_t)action, &node,
+                                            (flags & EV_HAS_PREV) ? &prev : NULL, etcd_index);
+        ev->refresh = flags & EV_REFRESH;
+        event_history_add(&s->history, ev);
+        store_event_release(ev);
+    }
+    if (r.bad || r.left != 0)
+        return load_fail(s, err, err_len, "snapshot has %zu unexpected bytes", r.left);
+    return s;
+}
