@@ -1,5 +1,6 @@
 /* tests/store/test_tree.c: v2 operations and listings, field by field. */
 #include "store_test.h"
+#include "store/store_int.h"
 
 static void test_set_new_and_replace(void **state)
 {
@@ -465,6 +466,47 @@ static void test_many_keys(void **state)
     store_free(s);
 }
 
+static void test_node_table_churn(void **state)
+{
+    (void)state;
+    enum { N = 20000 };
+    node_table_t t;
+    assert_int_equal(node_table_init(&t), 0);
+    static tnode_t *nodes[N];
+    static bool live[N];
+    char path[32];
+    uint64_t x = 12345;
+    for (int i = 0; i < N; i++) {
+        snprintf(path, sizeof(path), "/t/%d", i);
+        nodes[i] = tnode_new(path, strlen(path), false, 1);
+        node_table_insert(&t, nodes[i]);
+        live[i] = true;
+    }
+    for (int round = 0; round < 3; round++) {
+        for (int k = 0; k < N / 2; k++) {
+            x = x * 6364136223846793005ull + 1442695040888963407ull;
+            int i = (int)((x >> 33) % N);
+            if (live[i]) {
+                node_table_delete(&t, nodes[i]);
+                live[i] = false;
+            } else {
+                node_table_insert(&t, nodes[i]);
+                live[i] = true;
+            }
+        }
+        size_t count = 0;
+        for (int i = 0; i < N; i++) {
+            tnode_t *f = node_table_find(&t, nodes[i]->path, nodes[i]->path_len, nodes[i]->hash);
+            assert_true(f == (live[i] ? nodes[i] : NULL));
+            count += live[i];
+        }
+        assert_int_equal(t.count, count);
+    }
+    for (int i = 0; i < N; i++)
+        tnode_free(nodes[i]);
+    node_table_destroy(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -484,6 +526,7 @@ int main(void)
         cmocka_unit_test(test_path_cleaning),
         cmocka_unit_test(test_stats),
         cmocka_unit_test(test_many_keys),
+        cmocka_unit_test(test_node_table_churn),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
