@@ -132,8 +132,8 @@ def report(cs, ra, rb, name_a, name_b, check_fixed_on_b, verbose):
         lines = harness.compare_records(a, b, name_a, name_b)
         if lines:
             m += 1
-            print('DIFF %s: %s' % (c.name, (c.doc or '').strip().splitlines()[0]
-                                   if c.doc else ''))
+            doc = (c.doc or '').strip().splitlines()[0] if c.doc else ''
+            print('DIFF %s: %s' % (c.name, doc if len(doc) < 160 else doc[:160] + '...'))
             for ln in lines:
                 print(ln)
     return n, m

@@ -246,6 +246,8 @@ class Ctx:
         return 'b+%d' % d if d >= 0 else 'b-%d' % -d
 
     def norm_text(self, s):
+        # in-order keys are named after their index, zero-padded to 20 digits
+        s = re.sub(r'/(\d{20})(?![0-9])', lambda m: '/<seq %s>' % self.rel(int(m.group(1))), s)
         s = s.replace('127.0.0.1:%d' % self.server.port, '<client-addr>')
         if self.server.peer_port:
             s = s.replace('127.0.0.1:%d' % self.server.peer_port, '<peer-addr>')
@@ -265,9 +267,14 @@ class Ctx:
                     out[k] = ids[x]
                 elif k == 'cause' and isinstance(x, str):
                     # 401: "the requested history has been cleared [A/B]"
-                    out[k] = re.sub(r'\[(\d+)/(\d+)\]',
-                                    lambda m: '[%s/%s]' % (self.rel(int(m.group(1))),
-                                                           self.rel(int(m.group(2)))), x)
+                    x = re.sub(r'\[(\d+)/(\d+)\]',
+                               lambda m: '[%s/%s]' % (self.rel(int(m.group(1))),
+                                                      self.rel(int(m.group(2)))), x)
+                    # 101 on prevIndex: "[prevIndex != modifiedIndex]"
+                    x = re.sub(r'\[(\d+) != (\d+)\]',
+                               lambda m: '[%s != %s]' % (self.rel(int(m.group(1))),
+                                                         self.rel(int(m.group(2)))), x)
+                    out[k] = self.norm_text(x)
                 else:
                     out[k] = self.norm_json(x, ids, sorted_listing, k)
             # keep key order visible: etcd's field order is part of the API
