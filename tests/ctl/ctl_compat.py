@@ -12,6 +12,7 @@ Exit 77 (skip) when etcd/etcdctl (or, for --server metcd, a working metcd)
 is missing.
 """
 import argparse
+import json
 import os
 import re
 import shutil
@@ -39,6 +40,7 @@ class Member:
 
     def __init__(self, kind, binary):
         self.kind = kind
+        self.member_id = None
         self.dir = tempfile.mkdtemp(prefix="ctl-compat-")
         self.cport, self.pport = free_port(), free_port()
         self.url = "http://127.0.0.1:%d" % self.cport
@@ -60,8 +62,11 @@ class Member:
                 return False
             try:
                 with urllib.request.urlopen(self.url + "/v2/keys/", timeout=1) as r:
-                    if r.status == 200:
-                        return True
+                    ok = r.status == 200
+                if ok:
+                    with urllib.request.urlopen(self.url + "/v2/members", timeout=1) as r:
+                        self.member_id = json.load(r)["members"][0]["id"]
+                    return True
             except Exception:
                 time.sleep(0.1)
         return False
@@ -102,7 +107,8 @@ def run(tool, member, args, stdin=None, timeout=None, env_extra=None):
 
 def mask(text, member):
     text = text.replace(str(member.cport), "CPORT").replace(str(member.pport), "PPORT")
-    text = re.sub(r"\b[0-9a-f]{16}\b", "MEMBERID", text)
+    if member.member_id:
+        text = re.sub(r"\b%s\b" % member.member_id, "MEMBERID", text)
     text = re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", "TIME", text)
     return text
 
