@@ -57,17 +57,23 @@ static void finish(store_t *s, store_event_t *ev, bool refresh, store_event_t **
  */
 static int internal_create(store_t *s, const char *key, size_t len, const store_request_t *req,
                            const char *value, size_t value_len, bool replace, store_action_t action,
-                           store_event_t **ev_out, store_error_t *err)
+                           tnode_t *const *known, store_event_t **ev_out, store_error_t *err)
 {
     if (is_root(key, len))
         return root_read_only(s, err);
     uint64_t next = s->index + 1;
-    const char *slash = memrchr(key, '/', len);
-    size_t dir_len = slash && slash != key ? (size_t)(slash - key) : 1;
-    tnode_t *parent = store_ensure_dir(s, key, dir_len, next, err);
-    if (!parent)
-        return -err->code;
-    tnode_t *old = store_lookup(s, key, len);
+    /* `known`: the caller already looked the key up (Set), skip doing it twice. */
+    tnode_t *old = known ? *known : NULL;
+    tnode_t *parent = old ? old->parent : NULL;
+    if (!parent) {
+        const char *slash = memrchr(key, '/', len);
+        size_t dir_len = slash && slash != key ? (size_t)(slash - key) : 1;
+        parent = store_ensure_dir(s, key, dir_len, next, err);
+        if (!parent)
+            return -err->code;
+        if (!known)
+            old = store_lookup(s, key, len);
+    }
     if (old) {
         if (!replace)
             return store_error_setn(err, STORE_E_NODE_EXIST, key, len, s->index);
@@ -107,19 +113,13 @@ static int op_set(store_t *s, const char *key, size_t len, const store_request_t
     }
     const char *value = req->value ? req->value : "";
     size_t value_len = req->value ? req->value_len : 0;
-    char *kept = NULL;
     if (req->refresh) {
-        /* A refresh keeps the value (the old node goes away: copy it). */
-        value_len = cur->dir ? 0 : cur->value_len;
-        kept = store_xmalloc(value_len + 1);
-        if (value_len)
-            memcpy(kept, cur->value, value_len);
-        value = kept;
+        /* A refresh keeps the value; the new node copies it before the old one goes. */
+        value = cur->value ? cur->value : "";
+        value_len = cur->value_len;
     }
-    int rc =
-        internal_create(s, key, len, req, value, value_len, true, STORE_ACTION_SET, ev_out, err);
-    free(kept);
-    return rc;
+    return internal_create(s, key, len, req, value, value_len, true, STORE_ACTION_SET, &cur, ev_out,
+                           err);
 }
 
 static int op_create(store_t *s, const char *key, size_t len, const store_request_t *req,
@@ -128,14 +128,14 @@ static int op_create(store_t *s, const char *key, size_t len, const store_reques
     const char *value = req->value ? req->value : "";
     size_t value_len = req->value ? req->value_len : 0;
     if (!unique)
-        return internal_create(s, key, len, req, value, value_len, false, STORE_ACTION_CREATE,
+        return internal_create(s, key, len, req, value, value_len, false, STORE_ACTION_CREATE, NULL,
                                ev_out, err);
     /* POST: the name is the new index, zero-padded to 20 digits. */
     char *path = store_xmalloc(len + 2 + STORE_UNIQUE_NAME_LEN + 1);
     size_t plen = is_root(key, len) ? 0 : len;
     memcpy(path, key, plen);
     plen += (size_t)snprintf(path + plen, STORE_UNIQUE_NAME_LEN + 2, "/%020" PRIu64, s->index + 1);
-    int rc = internal_create(s, path, plen, req, value, value_len, false, STORE_ACTION_CREATE,
+    int rc = internal_create(s, path, plen, req, value, value_len, false, STORE_ACTION_CREATE, NULL,
                              ev_out, err);
     free(path);
     return rc;
