@@ -360,6 +360,69 @@ static void test_events_no_failures(void **state)
     assert_int_equal(r.ended, 1);
 }
 
+static void test_history_hides_hidden_and_children(void **state)
+{
+    (void)state;
+    store_t *s = new_store(0);
+    put(s, "/_x", "1");   /* 1 */
+    put(s, "/d/_y", "2"); /* 2 */
+    put(s, "/d/c", "3");  /* 3 */
+    put(s, "/d/c", "4");  /* 4 */
+    recorder_t r = {0};
+    /* etcd's history scan returned hidden keys to recursive watches; not here. */
+    assert_null(watch(s, "/", true, false, 1, &r));
+    assert_int_equal(r.n, 1);
+    assert_int_equal(r.evs[0]->node.modified_index, 3);
+    rec_clear(&r);
+    /* A non-recursive watch on a dir does not see its children from history either. */
+    store_watcher_t *w = watch(s, "/d", false, false, 1, &r);
+    assert_non_null(w);
+    assert_int_equal(r.n, 0);
+    store_watcher_remove(s, w);
+    /* The hidden key itself is visible to a watch on it. */
+    assert_null(watch(s, "/_x", false, false, 1, &r));
+    assert_int_equal(r.n, 1);
+    rec_clear(&r);
+    store_free(s);
+}
+
+static void test_dir_delete_delivered_once(void **state)
+{
+    (void)state;
+    store_t *s = new_store(0);
+    put(s, "/d/a/b", "1"); /* 1 */
+    recorder_t on_dir = {0}, below = {0}, rec_below = {0};
+    store_watcher_t *w1 = watch(s, "/d", false, true, 0, &on_dir);
+    store_watcher_t *w2 = watch(s, "/d/a/b", false, true, 0, &below);
+    store_watcher_t *w3 = watch(s, "/d/a", true, true, 0, &rec_below);
+    store_event_release(ok_req(s, STORE_OP_DELETE, "/d", OPTS(.recursive = true)));
+    /* etcd delivered the event twice to a stream on the directory itself. */
+    assert_int_equal(on_dir.total, 1);
+    assert_int_equal(below.total, 1);
+    assert_int_equal(rec_below.total, 1);
+    assert_string_equal(below.evs[0]->node.key, "/d");
+    store_watcher_remove(s, w1);
+    store_watcher_remove(s, w2);
+    store_watcher_remove(s, w3);
+    rec_clear(&on_dir);
+    rec_clear(&below);
+    rec_clear(&rec_below);
+    store_free(s);
+}
+
+static void test_watch_key_cleaned(void **state)
+{
+    (void)state;
+    store_t *s = new_store(0);
+    recorder_t r = {0};
+    store_watcher_t *w = watch(s, "a//b/", false, true, 0, &r);
+    put(s, "/a/b", "1");
+    assert_int_equal(r.n, 1);
+    store_watcher_remove(s, w);
+    rec_clear(&r);
+    store_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -375,6 +438,9 @@ int main(void)
         cmocka_unit_test(test_remove_during_callback),
         cmocka_unit_test(test_many_idle_watchers),
         cmocka_unit_test(test_events_no_failures),
+        cmocka_unit_test(test_history_hides_hidden_and_children),
+        cmocka_unit_test(test_dir_delete_delivered_once),
+        cmocka_unit_test(test_watch_key_cleaned),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
