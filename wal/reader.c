@@ -366,3 +366,81 @@ fail:
     wal_read_result_free(res);
     return rc;
 }
+
+int wal_read_markers(const char *dir, wal_marker_t **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    wal_segment_t *segs;
+    size_t ns;
+    int rc = wal_segment_list(dir, &segs, &ns);
+    if (rc)
+        return rc;
+    if (ns == 0) {
+        free(segs);
+        return -ENOENT;
+    }
+    wal_marker_t *v = NULL;
+    size_t cnt = 0, cap = 0;
+    uint32_t crc = 0;
+    bool stop = false;
+    for (size_t i = 0; i < ns && !stop; i++) {
+        char name[64], path[4200];
+        wal_segment_name(name, sizeof(name), segs[i].seq, segs[i].first_index);
+        snprintf(path, sizeof(path), "%s/%s", dir, name);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        struct stat st;
+        if (fd < 0 || fstat(fd, &st) < 0) {
+            rc = -errno;
+            if (fd >= 0)
+                close(fd);
+            break;
+        }
+        size_t size = (size_t)st.st_size;
+        uint8_t *buf = size ? mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0) : NULL;
+        close(fd);
+        if (buf == MAP_FAILED) {
+            rc = -errno;
+            break;
+        }
+        if (i == 0 && size >= 16)
+            crc = (uint32_t)wal_get64(buf + 8); /* the first segment's CRC record */
+        size_t off = 0;
+        for (;;) {
+            wal_record_t rec;
+            const char *what;
+            enum wal_decode d = wal_record_decode(buf, size, off, crc, &rec, &what);
+            if (d != WAL_DEC_OK) {
+                stop = d != WAL_DEC_END || off < size;
+                break;
+            }
+            if (rec.type == WAL_REC_SNAPSHOT && rec.len == 16) {
+                if (cnt == cap) {
+                    cap = cap ? cap * 2 : 16;
+                    wal_marker_t *nv = realloc(v, cap * sizeof(*v));
+                    if (!nv) {
+                        rc = -ENOMEM;
+                        stop = true;
+                        break;
+                    }
+                    v = nv;
+                }
+                v[cnt].index = wal_get64(rec.payload);
+                v[cnt].term = wal_get64(rec.payload + 8);
+                cnt++;
+            }
+            crc = rec.crc;
+            off += rec.size;
+        }
+        if (buf)
+            munmap(buf, size);
+    }
+    free(segs);
+    if (rc) {
+        free(v);
+        return rc;
+    }
+    *out = v;
+    *n = cnt;
+    return 0;
+}

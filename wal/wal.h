@@ -137,6 +137,23 @@ int wal_create(wal_t **out, const wal_options_t *opt, const void *metadata, size
 int wal_open(wal_t **out, const wal_options_t *opt, uint64_t snap_index, uint64_t snap_term,
              wal_read_result_t *res, char *err, size_t err_len);
 
+/* A snapshot marker found in the log. */
+typedef struct wal_marker {
+    uint64_t index;
+    uint64_t term;
+} wal_marker_t;
+
+/*
+ * Lists the snapshot markers of the log in dir, in log order, reading every
+ * segment and verifying the CRC chain up to the first record that does not
+ * verify (read only: no lock, no repair). The server uses it to pick the
+ * newest snapshot file that has a marker in the log (a snapshot file saved
+ * just before a crash may have none), as etcd 3.5's ValidSnapshotEntries
+ * does; see snap_load_newest()'s accept callback. *out is malloc'd (caller
+ * frees). Returns 0 or a negative errno (-ENOENT: no WAL).
+ */
+int wal_read_markers(const char *dir, wal_marker_t **out, size_t *n);
+
 /* True if dir holds at least one segment. */
 bool wal_exists(const char *dir);
 

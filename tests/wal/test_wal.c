@@ -250,6 +250,22 @@ static void test_cut_segments(void **state)
     char *dir = new_wal(seg, 300);
     size_t n = nsegs(dir);
     assert_true(n > 5);
+    {
+        wal_t *w0;
+        wal_read_result_t r0;
+        char e0[512];
+        assert_int_equal(open_dir(dir, seg, 0, 0, &w0, &r0, e0), 0);
+        wal_read_result_free(&r0);
+        assert_int_equal(wal_append_snapshot(w0, 120, 1), 0);
+        assert_int_equal(wal_sync(w0), 0);
+        wal_close(w0);
+        wal_marker_t *m;
+        size_t nm;
+        assert_int_equal(wal_read_markers(dir, &m, &nm), 0); /* across segments */
+        assert_int_equal(nm, 2);
+        assert_int_equal(m[1].index, 120);
+        free(m);
+    }
     wal_segment_t *s;
     size_t ns;
     assert_int_equal(wal_segment_list(dir, &s, &ns), 0);
@@ -556,6 +572,14 @@ static void test_snapshot_marker_checks(void **state)
     assert_non_null(strstr(err, "no snapshot marker"));
     assert_int_equal(open_dir(dir, 1 << 20, 10, 1, &w, &r, err), 0);
     check_entries(&r, 11, 20, 1);
+    wal_marker_t *m;
+    size_t nm;
+    assert_int_equal(wal_read_markers(dir, &m, &nm), 0); /* works while open */
+    assert_int_equal(nm, 2);
+    assert_int_equal(m[0].index, 0);
+    assert_int_equal(m[1].index, 10);
+    assert_int_equal(m[1].term, 1);
+    free(m);
     wal_close(w);
     wal_read_result_free(&r);
     rm_rf(dir);
