@@ -1,0 +1,168 @@
+/*
+ * Responses every handler shares: CORS, v2 error JSON, Go's plain-text
+ * errors (404, 405) and ServeMux's 301, all as etcd 3.4.23 sends them.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "api/api_int.h"
+
+void api_add_header(h2o_req_t *req, const h2o_token_t *token, const char *orig_name,
+                    const char *value, size_t len)
+{
+    h2o_add_header(&req->pool, &req->res.headers, token, orig_name, value, len);
+}
+
+static void add_header_by_str(h2o_req_t *req, const char *lcname, const char *orig_name,
+                              const char *value, size_t len)
+{
+    h2o_add_header_by_str(&req->pool, &req->res.headers, lcname, strlen(lcname), 0, orig_name,
+                          value, len);
+}
+
+void api_add_header_u64(h2o_req_t *req, const char *lcname, const char *orig_name, uint64_t v)
+{
+    char *s = h2o_mem_alloc_pool(&req->pool, 24);
+    int n = snprintf(s, 24, "%" PRIu64, v);
+    add_header_by_str(req, lcname, orig_name, s, (size_t)n);
+}
+
+/* etcd wraps its client handler in a CORS handler: these three on every response. */
+void api_add_cors(h2o_req_t *req)
+{
+    add_header_by_str(req, "access-control-allow-origin", "Access-Control-Allow-Origin",
+                      H2O_STRLIT("*"));
+    add_header_by_str(req, "access-control-allow-methods", "Access-Control-Allow-Methods",
+                      H2O_STRLIT("POST, GET, OPTIONS, PUT, DELETE"));
+    add_header_by_str(req, "access-control-allow-headers", "Access-Control-Allow-Headers",
+                      H2O_STRLIT("accept, content-type, authorization"));
+}
+
+void api_add_cluster_id(api_t *api, h2o_req_t *req)
+{
+    api_server_info_t info;
+    memset(&info, 0, sizeof(info));
+    api->backend.server_info(api->backend.ctx, &info);
+    char *s = h2o_mem_alloc_pool(&req->pool, 20);
+    size_t n = api_format_hex_id(s, info.cluster_id);
+    add_header_by_str(req, "x-etcd-cluster-id", "X-Etcd-Cluster-Id", s, n);
+}
+
+/* Go's http.StatusText for the statuses the API sends. */
+static const char *status_reason(int status)
+{
+    switch (status) {
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 301:
+        return "Moved Permanently";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 412:
+        return "Precondition Failed";
+    case 413:
+        return "Request Entity Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return "Unknown";
+    }
+}
+
+void api_send(api_t *api, h2o_req_t *req, int status, const char *ctype, const char *body,
+              size_t len)
+{
+    req->res.status = status;
+    req->res.reason = status_reason(status);
+    if (ctype != NULL)
+        api_add_header(req, H2O_TOKEN_CONTENT_TYPE, "Content-Type", ctype, strlen(ctype));
+    api_metrics_count(api, api_method_from(req->method.base, req->method.len), status);
+    /* h2o_send_inline leaves the length unset: without it HTTP/1.1 goes chunked (200) or
+     * closes the connection (other statuses). */
+    req->res.content_length = len;
+    h2o_send_inline(req, body, len);
+}
+
+void api_send_not_found(api_t *api, h2o_req_t *req)
+{
+    add_header_by_str(req, "x-content-type-options", "X-Content-Type-Options",
+                      H2O_STRLIT("nosniff"));
+    api_send(api, req, 404, "text/plain; charset=utf-8", H2O_STRLIT("404 page not found\n"));
+}
+
+void api_send_method_not_allowed(api_t *api, h2o_req_t *req, const char *allow)
+{
+    add_header_by_str(req, "allow", "Allow", allow, strlen(allow));
+    add_header_by_str(req, "x-content-type-options", "X-Content-Type-Options",
+                      H2O_STRLIT("nosniff"));
+    api_send(api, req, 405, "text/plain; charset=utf-8", H2O_STRLIT("Method Not Allowed\n"));
+}
+
+/* v2error.Error.WriteTo: X-Etcd-Index, application/json, JSON + "\n". */
+void api_send_v2_error(api_t *api, h2o_req_t *req, int code, const char *cause, uint64_t index)
+{
+    api_buf_t b;
+    api_buf_init(&b, &req->pool);
+    api_json_error(&b, code, cause, index);
+    api_buf_append(&b, "\n", 1);
+    api_add_header_u64(req, "x-etcd-index", "X-Etcd-Index", index);
+    api_send(api, req, store_error_http_status(code), "application/json", b.data, b.len);
+}
+
+/* Go's html.EscapeString subset used by http.Redirect's body. */
+static void html_escape(api_buf_t *b, const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        switch (s[i]) {
+        case '<':
+            api_buf_append_str(b, "&lt;");
+            break;
+        case '>':
+            api_buf_append_str(b, "&gt;");
+            break;
+        case '&':
+            api_buf_append_str(b, "&amp;");
+            break;
+        case '\'':
+            api_buf_append_str(b, "&#39;");
+            break;
+        case '"':
+            api_buf_append_str(b, "&#34;");
+            break;
+        default:
+            api_buf_append(b, &s[i], 1);
+        }
+    }
+}
+
+/*
+ * Go's http.Redirect(w, r, url, 301): GET and HEAD get text/html, and GET a
+ * small body; other methods get neither.
+ */
+void api_send_redirect(api_t *api, h2o_req_t *req, api_method_t m, const char *location, size_t len)
+{
+    add_header_by_str(req, "location", "Location", location, len);
+    if (m == API_M_GET || m == API_M_HEAD) {
+        api_buf_t b;
+        api_buf_init(&b, &req->pool);
+        api_buf_append_str(&b, "<a href=\"");
+        html_escape(&b, location, len);
+        api_buf_append_str(&b, "\">Moved Permanently</a>.\n\n");
+        api_send(api, req, 301, "text/html; charset=utf-8", b.data, b.len);
+    } else {
+        api_send(api, req, 301, NULL, "", 0);
+    }
+}

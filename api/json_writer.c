@@ -1,0 +1,309 @@
+/*
+ * A JSON encoder that writes exactly what Go's encoding/json writes for
+ * etcd's v2 structs (NodeExtern, Event, v2error.Error), into one buffer.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api/api_int.h"
+
+void api_buf_init(api_buf_t *b, h2o_mem_pool_t *pool)
+{
+    b->data = NULL;
+    b->len = 0;
+    b->cap = 0;
+    b->pool = pool;
+}
+
+void api_buf_reserve(api_buf_t *b, size_t extra)
+{
+    if (b->len + extra <= b->cap)
+        return;
+    size_t cap = b->cap ? b->cap * 2 : 256;
+    while (cap < b->len + extra)
+        cap *= 2;
+    char *p;
+    if (b->pool != NULL) {
+        /* Pool memory cannot be resized: copy; the old block is freed with the pool. */
+        p = h2o_mem_alloc_pool(b->pool, cap);
+        if (b->len)
+            memcpy(p, b->data, b->len);
+    } else {
+        p = realloc(b->data, cap);
+        if (p == NULL)
+            abort(); /* as h2o's allocator does on ENOMEM */
+    }
+    b->data = p;
+    b->cap = cap;
+}
+
+void api_buf_append(api_buf_t *b, const void *data, size_t len)
+{
+    if (len == 0)
+        return;
+    api_buf_reserve(b, len);
+    memcpy(b->data + b->len, data, len);
+    b->len += len;
+}
+
+void api_buf_append_str(api_buf_t *b, const char *s)
+{
+    api_buf_append(b, s, strlen(s));
+}
+
+void api_buf_append_u64(api_buf_t *b, uint64_t v)
+{
+    char tmp[24];
+    int n = snprintf(tmp, sizeof(tmp), "%" PRIu64, v);
+    api_buf_append(b, tmp, (size_t)n);
+}
+
+void api_buf_append_i64(api_buf_t *b, int64_t v)
+{
+    char tmp[24];
+    int n = snprintf(tmp, sizeof(tmp), "%" PRId64, v);
+    api_buf_append(b, tmp, (size_t)n);
+}
+
+void api_buf_free(api_buf_t *b)
+{
+    if (b->pool == NULL)
+        free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+/*
+ * Decodes one UTF-8 sequence as Go's utf8.DecodeRuneInString does: returns
+ * its length, or 0 for an invalid byte (Go: RuneError of width 1). Go rejects
+ * overlong forms, surrogates and code points past U+10FFFF.
+ */
+static size_t utf8_decode(const unsigned char *s, size_t len, uint32_t *cp)
+{
+    unsigned char c = s[0];
+    if (c < 0xC2 || c > 0xF4)
+        return 0;
+    if (c < 0xE0) {
+        if (len < 2 || (s[1] & 0xC0) != 0x80)
+            return 0;
+        *cp = ((uint32_t)(c & 0x1F) << 6) | (s[1] & 0x3F);
+        return 2;
+    }
+    if (c < 0xF0) {
+        if (len < 3 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80)
+            return 0;
+        if (c == 0xE0 && s[1] < 0xA0)
+            return 0; /* overlong */
+        if (c == 0xED && s[1] > 0x9F)
+            return 0; /* surrogate */
+        *cp = ((uint32_t)(c & 0x0F) << 12) | ((uint32_t)(s[1] & 0x3F) << 6) | (s[2] & 0x3F);
+        return 3;
+    }
+    if (len < 4 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 || (s[3] & 0xC0) != 0x80)
+        return 0;
+    if (c == 0xF0 && s[1] < 0x90)
+        return 0;
+    if (c == 0xF4 && s[1] > 0x8F)
+        return 0;
+    *cp = ((uint32_t)(c & 0x07) << 18) | ((uint32_t)(s[1] & 0x3F) << 12) |
+          ((uint32_t)(s[2] & 0x3F) << 6) | (s[3] & 0x3F);
+    return 4;
+}
+
+/*
+ * Go's encodeState.string with HTML escaping on (json.Marshal and
+ * json.NewEncoder default): \" \\ \n \r \t; other control bytes and < > &
+ * as \u00XX (lower-case hex); invalid UTF-8 as \ufffd; U+2028 and U+2029
+ * escaped; everything else raw. Go 1.19 (etcd 3.4.23's) has no \b or \f.
+ */
+void api_json_string(api_buf_t *b, const char *str, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *s = (const unsigned char *)str;
+    api_buf_reserve(b, len + 2);
+    api_buf_append(b, "\"", 1);
+    size_t start = 0, i = 0;
+    while (i < len) {
+        unsigned char c = s[i];
+        if (c < 0x80) {
+            if (c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&') {
+                i++;
+                continue;
+            }
+            api_buf_append(b, s + start, i - start);
+            char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xF]};
+            switch (c) {
+            case '"':
+                api_buf_append(b, "\\\"", 2);
+                break;
+            case '\\':
+                api_buf_append(b, "\\\\", 2);
+                break;
+            case '\n':
+                api_buf_append(b, "\\n", 2);
+                break;
+            case '\r':
+                api_buf_append(b, "\\r", 2);
+                break;
+            case '\t':
+                api_buf_append(b, "\\t", 2);
+                break;
+            default:
+                api_buf_append(b, esc, 6);
+            }
+            i++;
+            start = i;
+            continue;
+        }
+        uint32_t cp = 0;
+        size_t n = utf8_decode(s + i, len - i, &cp);
+        if (n == 0) {
+            api_buf_append(b, s + start, i - start);
+            api_buf_append(b, "\\ufffd", 6);
+            i++;
+            start = i;
+            continue;
+        }
+        if (cp == 0x2028 || cp == 0x2029) {
+            api_buf_append(b, s + start, i - start);
+            api_buf_append(b, cp == 0x2028 ? "\\u2028" : "\\u2029", 6);
+            i += n;
+            start = i;
+            continue;
+        }
+        i += n;
+    }
+    api_buf_append(b, s + start, len - start);
+    api_buf_append(b, "\"", 1);
+}
+
+size_t api_format_rfc3339(char *out, int64_t unix_ns)
+{
+    int64_t sec = unix_ns / 1000000000;
+    int64_t nsec = unix_ns % 1000000000;
+    if (nsec < 0) {
+        nsec += 1000000000;
+        sec -= 1;
+    }
+    time_t t = (time_t)sec;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (nsec != 0) {
+        char frac[11];
+        snprintf(frac, sizeof(frac), ".%09" PRId64, nsec);
+        size_t fl = 10;
+        while (frac[fl - 1] == '0')
+            fl--;
+        memcpy(out + n, frac, fl);
+        n += fl;
+    }
+    out[n++] = 'Z';
+    out[n] = '\0';
+    return n;
+}
+
+size_t api_format_hex_id(char *out, uint64_t id)
+{
+    return (size_t)sprintf(out, "%" PRIx64, id);
+}
+
+void api_json_node(api_buf_t *b, const store_node_t *n)
+{
+    /* NodeExtern field order and omitempty, see store.h. */
+    bool first = true;
+#define SEP()                                                                                      \
+    do {                                                                                           \
+        if (!first)                                                                                \
+            api_buf_append(b, ",", 1);                                                             \
+        first = false;                                                                             \
+    } while (0)
+    api_buf_append(b, "{", 1);
+    if (n->key_len) {
+        SEP();
+        api_buf_append(b, "\"key\":", 6);
+        api_json_string(b, n->key, n->key_len);
+    }
+    if (n->dir) {
+        SEP();
+        api_buf_append(b, "\"dir\":true", 10);
+    }
+    if (n->value != NULL) {
+        SEP();
+        api_buf_append(b, "\"value\":", 8);
+        api_json_string(b, n->value, n->value_len);
+    }
+    if (n->expiration_ns != 0) {
+        char ts[40];
+        size_t tl = api_format_rfc3339(ts, n->expiration_ns);
+        SEP();
+        api_buf_append(b, "\"expiration\":\"", 14);
+        api_buf_append(b, ts, tl);
+        api_buf_append(b, "\"", 1);
+    }
+    if (n->ttl != 0) {
+        SEP();
+        api_buf_append(b, "\"ttl\":", 6);
+        api_buf_append_i64(b, n->ttl);
+    }
+    if (n->n_nodes != 0) {
+        SEP();
+        api_buf_append(b, "\"nodes\":[", 9);
+        for (size_t i = 0; i < n->n_nodes; i++) {
+            if (i)
+                api_buf_append(b, ",", 1);
+            api_json_node(b, &n->nodes[i]);
+        }
+        api_buf_append(b, "]", 1);
+    }
+    if (n->modified_index != 0) {
+        SEP();
+        api_buf_append(b, "\"modifiedIndex\":", 16);
+        api_buf_append_u64(b, n->modified_index);
+    }
+    if (n->created_index != 0) {
+        SEP();
+        api_buf_append(b, "\"createdIndex\":", 15);
+        api_buf_append_u64(b, n->created_index);
+    }
+#undef SEP
+    api_buf_append(b, "}", 1);
+}
+
+void api_json_event(api_buf_t *b, const store_event_t *ev, bool no_node)
+{
+    api_buf_append(b, "{\"action\":", 10);
+    api_buf_append_str(b, "\"");
+    api_buf_append_str(b, store_action_name(ev->action));
+    api_buf_append_str(b, "\"");
+    if (!no_node) {
+        api_buf_append(b, ",\"node\":", 8);
+        api_json_node(b, &ev->node);
+        if (ev->has_prev_node) {
+            api_buf_append(b, ",\"prevNode\":", 12);
+            api_json_node(b, &ev->prev_node);
+        }
+    }
+    api_buf_append(b, "}", 1);
+}
+
+void api_json_error(api_buf_t *b, int code, const char *cause, uint64_t index)
+{
+    const char *msg = store_error_message(code);
+    api_buf_append(b, "{\"errorCode\":", 13);
+    api_buf_append_i64(b, code);
+    api_buf_append(b, ",\"message\":", 11);
+    if (msg == NULL)
+        msg = "";
+    api_json_string(b, msg, strlen(msg));
+    if (cause != NULL && cause[0] != '\0') {
+        api_buf_append(b, ",\"cause\":", 9);
+        api_json_string(b, cause, strlen(cause));
+    }
+    api_buf_append(b, ",\"index\":", 9);
+    api_buf_append_u64(b, index);
+    api_buf_append(b, "}", 1);
+}

@@ -1,0 +1,259 @@
+/*
+ * /v2/keys: reads from the store, writes through the backend's propose(),
+ * answered as etcd 3.4.23's v2http keysHandler answers.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api/api_int.h"
+
+int64_t api_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/*
+ * A write in flight. The request may go away (client closed) before the
+ * backend answers: the request pool holds a slot pointing at the ticket, and
+ * the slot's dispose hook detaches the ticket, so done() never touches a
+ * freed request. Tickets are recycled through api->free_tickets.
+ */
+typedef struct ticket_slot {
+    api_ticket_t *ticket;
+} ticket_slot_t;
+
+struct api_ticket {
+    api_t *api;
+    h2o_req_t *req; /* NULL once the request is gone */
+    ticket_slot_t *slot;
+    int64_t start_ns; /* for the apply-latency histogram */
+    bool no_value_on_success;
+    api_ticket_t *next_free;
+};
+
+static void on_slot_dispose(void *p)
+{
+    ticket_slot_t *slot = p;
+    if (slot->ticket != NULL) {
+        slot->ticket->req = NULL;
+        slot->ticket->slot = NULL;
+    }
+}
+
+static api_ticket_t *ticket_new(api_t *api, h2o_req_t *req)
+{
+    api_ticket_t *t = api->free_tickets;
+    if (t != NULL) {
+        api->free_tickets = t->next_free;
+    } else {
+        t = malloc(sizeof(*t));
+        if (t == NULL)
+            abort();
+    }
+    memset(t, 0, sizeof(*t));
+    t->api = api;
+    t->req = req;
+    t->slot = h2o_mem_alloc_shared(&req->pool, sizeof(*t->slot), on_slot_dispose);
+    t->slot->ticket = t;
+    t->start_ns = api_now_ns();
+    return t;
+}
+
+static void ticket_release(api_ticket_t *t)
+{
+    if (t->slot != NULL)
+        t->slot->ticket = NULL;
+    t->next_free = t->api->free_tickets;
+    t->api->free_tickets = t;
+}
+
+void api_tickets_dispose(api_t *api)
+{
+    while (api->free_tickets != NULL) {
+        api_ticket_t *t = api->free_tickets;
+        api->free_tickets = t->next_free;
+        free(t);
+    }
+}
+
+static void add_raft_headers(api_t *api, h2o_req_t *req)
+{
+    api_server_info_t info;
+    memset(&info, 0, sizeof(info));
+    api->backend.server_info(api->backend.ctx, &info);
+    api_add_header_u64(req, "x-raft-index", "X-Raft-Index", info.raft_index);
+    api_add_header_u64(req, "x-raft-term", "X-Raft-Term", info.raft_term);
+}
+
+/* etcd's writeKeyEvent. Event.IsCreated: create, or a set with no prevNode. */
+static void send_event(api_t *api, h2o_req_t *req, const store_event_t *ev, bool no_value)
+{
+    bool created =
+        ev->action == STORE_ACTION_CREATE || (ev->action == STORE_ACTION_SET && !ev->has_prev_node);
+    bool shrink =
+        no_value && (ev->action == STORE_ACTION_SET || ev->action == STORE_ACTION_CAS ||
+                     ev->action == STORE_ACTION_CREATE || ev->action == STORE_ACTION_UPDATE);
+    api_buf_t b;
+    api_buf_init(&b, &req->pool);
+    api_json_event(&b, ev, shrink);
+    api_buf_append(&b, "\n", 1);
+    api_add_header_u64(req, "x-etcd-index", "X-Etcd-Index", ev->etcd_index);
+    add_raft_headers(api, req);
+    api_send(api, req, created ? 201 : 200, "application/json", b.data, b.len);
+}
+
+static void on_proposed(void *ctx, int rc, store_event_t *ev, store_error_t *err)
+{
+    api_ticket_t *t = ctx;
+    api_t *api = t->api;
+    api_metrics_observe_apply(api, (double)(api_now_ns() - t->start_ns) / 1e9);
+    if (t->req != NULL) {
+        h2o_req_t *req = t->req;
+        if (rc == 0 && ev != NULL)
+            send_event(api, req, ev, t->no_value_on_success);
+        else if (rc == 0)
+            api_send_v2_error(api, req, STORE_E_RAFT_INTERNAL, "no event", 0);
+        else
+            api_send_v2_error(api, req, err->code ? err->code : STORE_E_RAFT_INTERNAL, err->cause,
+                              err->index);
+    }
+    if (ev != NULL)
+        store_event_release(ev);
+    if (rc != 0 && err != NULL)
+        store_error_clear(err);
+    ticket_release(t);
+}
+
+/* etcd's v2 apply dispatch (etcdserver/v2_server.go), see V2-COMPAT.md "Model". */
+static void build_write(const api_keys_req_t *kr, store_request_t *sr)
+{
+    memset(sr, 0, sizeof(*sr));
+    sr->time_ns = api_now_ns();
+    sr->key = kr->key;
+    sr->key_len = kr->key_len;
+    sr->value = kr->value;
+    sr->value_len = kr->value_len;
+    if (kr->prev_value != NULL) {
+        sr->prev_value = kr->prev_value;
+        sr->prev_value_len = kr->prev_value_len;
+        sr->has_prev_value = true;
+    }
+    sr->prev_index = kr->prev_index;
+    sr->ttl_sec = kr->ttl;
+    sr->has_ttl = kr->has_ttl;
+    sr->dir = kr->dir;
+    sr->recursive = kr->recursive;
+    sr->refresh = kr->refresh == 1;
+    bool cond = kr->prev_index > 0 || kr->prev_value != NULL;
+    switch (kr->method) {
+    case API_M_POST:
+        sr->op = STORE_OP_CREATE_UNIQUE;
+        break;
+    case API_M_DELETE:
+        sr->op = cond ? STORE_OP_CAD : STORE_OP_DELETE;
+        if (kr->recursive)
+            sr->dir = true; /* etcd's store: recursive implies dir */
+        break;
+    default:
+        if (kr->prev_exist == 1)
+            sr->op = cond ? STORE_OP_CAS : STORE_OP_UPDATE;
+        else if (kr->prev_exist == 0)
+            sr->op = STORE_OP_CREATE; /* a prevValue is ignored */
+        else
+            sr->op = cond ? STORE_OP_CAS : STORE_OP_SET;
+    }
+}
+
+static void do_write(api_t *api, h2o_req_t *req, const api_keys_req_t *kr)
+{
+    /* Root is read only for PUT and DELETE, whatever the flags (POST may create under it). */
+    if ((kr->method == API_M_PUT || kr->method == API_M_DELETE) && kr->key_len == 1) {
+        api_send_v2_error(api, req, STORE_E_ROOT_RONLY, "/", store_index(api->backend.store));
+        return;
+    }
+    store_request_t sr;
+    build_write(kr, &sr);
+    api_ticket_t *t = ticket_new(api, req);
+    t->no_value_on_success = kr->no_value_on_success;
+    store_error_t err = {0};
+    int rc = api->backend.propose(api->backend.ctx, &sr, on_proposed, t, &err);
+    if (rc != 0) {
+        if (t->req != NULL)
+            api_send_v2_error(api, req, err.code ? err.code : STORE_E_RAFT_INTERNAL, err.cause,
+                              err.index);
+        store_error_clear(&err);
+        ticket_release(t);
+    }
+}
+
+/*
+ * GET without wait. quorum=true is served like a plain GET while there is a
+ * single member; the ReadIndex round (confirm leadership, wait for the
+ * applied index) belongs here when the backend offers it.
+ */
+static void do_read(api_t *api, h2o_req_t *req, const api_keys_req_t *kr)
+{
+    store_event_t *ev = NULL;
+    store_error_t err = {0};
+    int rc = store_get(api->backend.store, kr->key, kr->key_len, kr->recursive, kr->sorted,
+                       api_now_ns(), &ev, &err);
+    if (rc != 0) {
+        api_send_v2_error(api, req, err.code, err.cause, err.index);
+        store_error_clear(&err);
+        return;
+    }
+    send_event(api, req, ev, false);
+    store_event_release(ev);
+}
+
+void api_handle_keys(api_t *api, h2o_req_t *req, api_method_t m, const char *key_part,
+                     size_t key_part_len)
+{
+    if (m != API_M_GET && m != API_M_HEAD && m != API_M_PUT && m != API_M_POST &&
+        m != API_M_DELETE) {
+        api_send_method_not_allowed(api, req, "HEAD,GET,PUT,POST,DELETE");
+        return;
+    }
+    api_add_cluster_id(api, req);
+    if (req->entity.base != NULL && req->entity.len > api->cfg.max_request_bytes) {
+        api_send(api, req, 413, "text/plain; charset=utf-8",
+                 H2O_STRLIT("http: request body too large\n"));
+        return;
+    }
+    const char *query = NULL;
+    size_t query_len = 0;
+    if (req->query_at != SIZE_MAX) {
+        query = req->path.base + req->query_at + 1;
+        query_len = req->path.len - req->query_at - 1;
+    }
+    const char *ct = NULL;
+    size_t ct_len = 0;
+    ssize_t hi = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
+    if (hi != -1) {
+        ct = req->headers.entries[hi].value.base;
+        ct_len = req->headers.entries[hi].value.len;
+    }
+    api_keys_req_t kr;
+    api_parse_error_t perr;
+    if (api_keys_parse(&req->pool, m, key_part, key_part_len, query, query_len, ct, ct_len,
+                       req->entity.base, req->entity.len, &kr, &perr) != 0) {
+        /* Request errors carry index 0 (etcd's NewRequestError). */
+        api_send_v2_error(api, req, perr.code, perr.cause, 0);
+        return;
+    }
+    switch (m) {
+    case API_M_GET:
+    case API_M_HEAD:
+        if (kr.wait) {
+            api_watch_start(api, req, &kr);
+            return;
+        }
+        do_read(api, req, &kr);
+        return;
+    default:
+        do_write(api, req, &kr);
+    }
+}

@@ -1,0 +1,109 @@
+/*
+ * /metrics in the Prometheus text format (version 0.0.4): HTTP requests by
+ * method and status, pending watches, keys, the store index, and the time
+ * from propose() to its answer as a histogram.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "api/api_int.h"
+
+static const double latency_bounds[API_LATENCY_BUCKETS] = {
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+};
+
+static int method_slot(api_method_t m)
+{
+    return (int)m >= 0 && (int)m < API_METRIC_METHODS ? (int)m : 0;
+}
+
+void api_metrics_count(api_t *api, api_method_t m, int status)
+{
+    api_metrics_t *mt = &api->metrics;
+    int col = -1;
+    for (int i = 0; i < API_METRIC_STATUSES; i++) {
+        if (mt->statuses[i] == status) {
+            col = i;
+            break;
+        }
+        if (mt->statuses[i] == 0) {
+            mt->statuses[i] = status;
+            col = i;
+            break;
+        }
+    }
+    if (col < 0)
+        return; /* more distinct statuses than columns: not counted */
+    mt->requests[method_slot(m)][col]++;
+}
+
+void api_metrics_observe_apply(api_t *api, double seconds)
+{
+    api_metrics_t *mt = &api->metrics;
+    for (int i = 0; i < API_LATENCY_BUCKETS; i++) {
+        if (seconds <= latency_bounds[i]) {
+            mt->latency_buckets[i]++;
+            break;
+        }
+    }
+    mt->latency_count++;
+    mt->latency_sum += seconds;
+}
+
+static void appendf(api_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void appendf(api_buf_t *b, const char *fmt, ...)
+{
+    char tmp[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        api_buf_append(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
+}
+
+void api_handle_metrics(api_t *api, h2o_req_t *req, api_method_t m)
+{
+    if (m != API_M_GET && m != API_M_HEAD) {
+        api_send_method_not_allowed(api, req, "GET,HEAD");
+        return;
+    }
+    api_metrics_t *mt = &api->metrics;
+    api_buf_t b;
+    api_buf_init(&b, &req->pool);
+    api_buf_append_str(&b, "# HELP metcd_http_requests_total HTTP requests answered, by method "
+                           "and status code.\n# TYPE metcd_http_requests_total counter\n");
+    for (int mi = 0; mi < API_METRIC_METHODS; mi++)
+        for (int c = 0; c < API_METRIC_STATUSES && mt->statuses[c] != 0; c++)
+            if (mt->requests[mi][c] != 0)
+                appendf(&b, "metcd_http_requests_total{method=\"%s\",code=\"%d\"} %llu\n",
+                        api_method_name((api_method_t)mi), mt->statuses[c],
+                        (unsigned long long)mt->requests[mi][c]);
+    store_t *s = api->backend.store;
+    appendf(&b,
+            "# HELP metcd_watchers Pending watch requests.\n# TYPE metcd_watchers gauge\n"
+            "metcd_watchers %zu\n",
+            api->n_watches);
+    appendf(&b,
+            "# HELP metcd_keys Keys and directories in the store.\n# TYPE metcd_keys gauge\n"
+            "metcd_keys %llu\n",
+            (unsigned long long)store_node_count(s));
+    appendf(&b,
+            "# HELP metcd_store_index The store index.\n# TYPE metcd_store_index gauge\n"
+            "metcd_store_index %llu\n",
+            (unsigned long long)store_index(s));
+    api_buf_append_str(&b, "# HELP metcd_apply_latency_seconds Time from proposing a write to "
+                           "its answer.\n# TYPE metcd_apply_latency_seconds histogram\n");
+    uint64_t cum = 0;
+    for (int i = 0; i < API_LATENCY_BUCKETS; i++) {
+        cum += mt->latency_buckets[i];
+        appendf(&b, "metcd_apply_latency_seconds_bucket{le=\"%g\"} %llu\n", latency_bounds[i],
+                (unsigned long long)cum);
+    }
+    appendf(&b, "metcd_apply_latency_seconds_bucket{le=\"+Inf\"} %llu\n",
+            (unsigned long long)mt->latency_count);
+    appendf(&b, "metcd_apply_latency_seconds_sum %.9f\n", mt->latency_sum);
+    appendf(&b, "metcd_apply_latency_seconds_count %llu\n", (unsigned long long)mt->latency_count);
+    api_send(api, req, 200, "text/plain; version=0.0.4; charset=utf-8", b.data, b.len);
+}

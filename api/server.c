@@ -1,0 +1,174 @@
+/*
+ * The h2o front end: configuration, accepting connections (HTTP/1.1 with
+ * keep-alive and pipelining, h2c by prior knowledge or Upgrade), and routing
+ * as etcd's Go ServeMux does (clean-path 301s, exact and prefix patterns,
+ * 404 for the rest), behind etcd's CORS wrapper.
+ */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api/api_int.h"
+
+#define DEFAULT_MAX_REQUEST_BYTES (1536 * 1024)
+
+struct api_handler {
+    h2o_handler_t super;
+    api_t *api;
+};
+
+static bool path_is(const api_path_t *p, const char *s)
+{
+    size_t n = strlen(s);
+    return p->path_len == n && memcmp(p->path, s, n) == 0;
+}
+
+static bool path_has_prefix(const api_path_t *p, const char *s)
+{
+    size_t n = strlen(s);
+    return p->path_len >= n && memcmp(p->path, s, n) == 0;
+}
+
+static int on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+    api_t *api = ((struct api_handler *)self)->api;
+    api_method_t m = api_method_from(req->method.base, req->method.len);
+
+    /* etcd's CORS wrapper: the headers on every response; OPTIONS answered here. */
+    api_add_cors(req);
+    if (m == API_M_OPTIONS) {
+        api_send(api, req, 200, NULL, "", 0);
+        return 0;
+    }
+    api_path_t p;
+    if (api_path_parse(&req->pool, req->path.base, req->path.len, &p) != 0) {
+        /* Go's server rejects a request line whose path does not unescape. */
+        req->http1_is_persistent = 0;
+        api_send(api, req, 400, "text/plain; charset=utf-8", H2O_STRLIT("400 Bad Request"));
+        return 0;
+    }
+    if (p.redirect != NULL) {
+        api_send_redirect(api, req, m, p.redirect, p.redirect_len);
+        return 0;
+    }
+    if (path_is(&p, "/v2/keys")) {
+        api_handle_keys(api, req, m, "", 0);
+    } else if (path_has_prefix(&p, "/v2/keys/")) {
+        api_handle_keys(api, req, m, p.path + 8, p.path_len - 8);
+    } else if (path_is(&p, "/v2/machines")) {
+        api_handle_machines(api, req, m);
+    } else if (path_is(&p, "/v2/members")) {
+        api_handle_members(api, req, m, "", 0);
+    } else if (path_has_prefix(&p, "/v2/members/")) {
+        api_handle_members(api, req, m, p.path + 12, p.path_len - 12);
+    } else if (path_is(&p, "/v2/stats/self") || path_is(&p, "/v2/stats/store") ||
+               path_is(&p, "/v2/stats/leader")) {
+        api_handle_stats(api, req, m, p.path + 10, p.path_len - 10);
+    } else if (path_is(&p, "/version")) {
+        api_handle_version(api, req, m);
+    } else if (path_is(&p, "/health")) {
+        api_handle_health(api, req, m);
+    } else if (path_is(&p, "/metrics")) {
+        api_handle_metrics(api, req, m);
+    } else {
+        api_send_not_found(api, req);
+    }
+    return 0;
+}
+
+static void copy_str(char *dst, size_t size, const char *src, const char *dflt)
+{
+    const char *s = src != NULL ? src : dflt;
+    size_t n = strlen(s);
+    if (n >= size)
+        n = size - 1;
+    memcpy(dst, s, n);
+    dst[n] = '\0';
+}
+
+api_t *api_new(void *loop, const api_config_t *cfg, const api_backend_t *backend)
+{
+    api_t *api = calloc(1, sizeof(*api));
+    if (api == NULL)
+        return NULL;
+    signal(SIGPIPE, SIG_IGN);
+    api->loop = loop;
+    api->cfg = *cfg;
+    if (api->cfg.max_request_bytes == 0)
+        api->cfg.max_request_bytes = DEFAULT_MAX_REQUEST_BYTES;
+    copy_str(api->version, sizeof(api->version), cfg->version, "3.4.23");
+    copy_str(api->cluster_version, sizeof(api->cluster_version), cfg->cluster_version, "3.4.0");
+    api->cfg.version = api->version;
+    api->cfg.cluster_version = api->cluster_version;
+    api->backend = *backend;
+    api->hup_epfd = -1;
+
+    h2o_config_init(&api->globalconf);
+    /* etcd sends no Server header. */
+    api->globalconf.server_name = h2o_iovec_init(H2O_STRLIT(""));
+    /* A larger body gets 413 from h2o before any handler runs: nothing changes. */
+    api->globalconf.max_request_entity_size = api->cfg.max_request_bytes;
+    h2o_hostconf_t *host =
+        h2o_config_register_host(&api->globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
+    struct api_handler *h = (void *)h2o_create_handler(path, sizeof(*h));
+    h->super.on_req = on_req;
+    h->api = api;
+    h2o_context_init(&api->ctx, loop, &api->globalconf);
+    api->accept_ctx.ctx = &api->ctx;
+    api->accept_ctx.hosts = api->globalconf.hosts;
+    api_watch_init(api);
+    return api;
+}
+
+static void on_accept(h2o_socket_t *listener, const char *err)
+{
+    if (err != NULL)
+        return;
+    api_t *api = listener->data;
+    /* A few per wakeup so that one busy listener cannot starve the loop. */
+    for (int i = 0; i < 16; i++) {
+        h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
+        if (sock == NULL)
+            break;
+        h2o_accept(&api->accept_ctx, sock);
+    }
+}
+
+int api_listen(api_t *api, int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0)
+        return -1;
+    h2o_socket_t **ls = realloc(api->listeners, (api->n_listeners + 1) * sizeof(*ls));
+    if (ls == NULL)
+        return -1;
+    api->listeners = ls;
+    h2o_socket_t *sock = h2o_evloop_socket_create(api->loop, fd, H2O_SOCKET_FLAG_DONT_READ);
+    sock->data = api;
+    h2o_socket_read_start(sock, on_accept);
+    api->listeners[api->n_listeners++] = sock;
+    return 0;
+}
+
+/*
+ * Call once every client connection has closed (h2o cannot dispose a context
+ * with open keep-alive connections); a process that is exiting may skip it.
+ */
+void api_free(api_t *api)
+{
+    if (api == NULL)
+        return;
+    for (size_t i = 0; i < api->n_listeners; i++) {
+        h2o_socket_read_stop(api->listeners[i]);
+        h2o_socket_close(api->listeners[i]);
+    }
+    free(api->listeners);
+    api_watch_dispose(api);
+    api_tickets_dispose(api);
+    h2o_context_dispose(&api->ctx);
+    h2o_config_dispose(&api->globalconf);
+    free(api);
+}
