@@ -11,7 +11,7 @@
 
 #define ELECTION_TICK    10
 #define CHAOS_TICKS      240
-#define HEAL_LIMIT_TICKS 200
+#define HEAL_LIMIT_TICKS 500
 
 /* Set to true to apply and send before persisting (a deliberate bug the
  * checks must catch; see README of the simulator). */
@@ -62,6 +62,34 @@ static uint64_t mix(uint64_t h, uint64_t a, uint64_t b)
     return h * 0xFF51AFD7ED558CCDull;
 }
 
+static bool conf_has(const struct raft_conf_state *c, uint64_t id)
+{
+    for (size_t i = 0; i < c->n_voters; i++)
+        if (c->voters[i] == id)
+            return true;
+    for (size_t i = 0; i < c->n_voters_outgoing; i++)
+        if (c->voters_outgoing[i] == id)
+            return true;
+    for (size_t i = 0; i < c->n_learners; i++)
+        if (c->learners[i] == id)
+            return true;
+    return false;
+}
+
+/* Takes ownership of *next. */
+static void set_conf(struct sim_node *n, struct raft_conf_state *next)
+{
+    for (uint64_t id = 1; id <= SIM_MAX_NODES; id++) {
+        bool was = conf_has(&n->conf, id), is = conf_has(next, id);
+        if (was && !is)
+            n->removed[id] = true;
+        if (is)
+            n->removed[id] = false;
+    }
+    raft_conf_state_free(&n->conf);
+    n->conf = *next;
+}
+
 static void app_restore(struct sim *s, struct sim_node *n, const struct raft_snapshot *snap)
 {
     uint64_t v[2] = {0, 0};
@@ -75,8 +103,10 @@ static void app_restore(struct sim *s, struct sim_node *n, const struct raft_sna
     n->applied = snap->meta.index;
     n->chain = v[1];
     sim_check_chain(s, n->applied, n->chain);
-    raft_conf_state_free(&n->conf);
-    raft_conf_state_copy(&n->conf, &snap->meta.conf);
+    struct raft_conf_state c;
+    if (raft_conf_state_copy(&c, &snap->meta.conf))
+        abort();
+    set_conf(n, &c);
 }
 
 static void apply_entry(struct sim *s, struct sim_node *n, const struct raft_entry *e)
@@ -102,11 +132,10 @@ static void apply_entry(struct sim *s, struct sim_node *n, const struct raft_ent
     struct raft_conf_state out;
     int rc = raft_apply_conf_change(n->r, &cc, &out);
     if (rc == 0) {
-        raft_conf_state_free(&n->conf);
-        n->conf = out;
+        set_conf(n, &out);
         TRACE(s, "node %llu applies conf change at %llu: %zu voters, %zu outgoing, %zu learners",
-              (unsigned long long)n->id, (unsigned long long)e->index, out.n_voters,
-              out.n_voters_outgoing, out.n_learners);
+              (unsigned long long)n->id, (unsigned long long)e->index, n->conf.n_voters,
+              n->conf.n_voters_outgoing, n->conf.n_learners);
     } else if (rc != RAFT_ECONFCHANGE) {
         sim_fail(s, "node %llu: apply conf change: %s", (unsigned long long)n->id,
                  raft_strerror(rc));
@@ -220,7 +249,7 @@ static void process_ready(struct sim *s, struct sim_node *n)
         if (rd.has_soft_state)
             TRACE(s, "node %llu is %s (leader %llu)", (unsigned long long)n->id,
                   raft_state_name(rd.soft_state.state), (unsigned long long)rd.soft_state.lead);
-        bool crash_mid = s->chaos && sim_one_in(&s->rng, 150);
+        bool crash_mid = s->crash_after_persist || (s->chaos && sim_one_in(&s->rng, 150));
         if (!SIM_APPLY_BEFORE_PERSIST) {
             persist(s, n, &rd);
             if (crash_mid) {
@@ -291,7 +320,7 @@ static void trace_msg(struct sim *s, const char *what, const struct raft_message
 static void deliver(struct sim *s, struct sim_msg *sm)
 {
     struct sim_node *to = node(s, sm->to);
-    bool lost = !to || !to->up || s->cut[sm->from][sm->to];
+    bool lost = !to || !to->up || s->cut[sm->from][sm->to] || to->removed[sm->from];
     if (!lost && s->drop_pct && sim_below(&s->rng, 100) < s->drop_pct) {
         lost = true;
         s->stats.faults++;
@@ -562,6 +591,17 @@ static void chaos_step(struct sim *s)
         change_partition(s);
     if (sim_one_in(&s->rng, 45) && (n = random_up(s)))
         crash(s, n);
+    /* Leaders die young: the paper's figure 8 needs leaders that crash
+     * before their entries spread, leaving different uncommitted entries
+     * at the same index on different nodes. */
+    if (sim_one_in(&s->rng, 30) && (n = leader(s)))
+        crash(s, n);
+    if (sim_one_in(&s->rng, 25) && (n = leader(s))) {
+        propose(s, n);
+        s->crash_after_persist = true;
+        process_ready(s, n);
+        s->crash_after_persist = false;
+    }
     for (int i = 0; i < s->n_all; i++)
         if (!s->nodes[i].up && sim_one_in(&s->rng, 15))
             restart(s, &s->nodes[i]);

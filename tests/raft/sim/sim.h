@@ -29,6 +29,10 @@ struct sim_node {
     uint64_t applied;
     uint64_t chain;
     struct raft_conf_state conf; /* configuration as of `applied` */
+    /* Members this node saw removed: like etcd's transport, it refuses
+     * their messages (a removed node that never learned of its removal
+     * would otherwise disrupt elections forever, thesis 4.2.3). */
+    bool removed[SIM_MAX_NODES + 1];
     /* Bookkeeping for the checks. */
     uint64_t last_commit;                  /* commit index seen in this life */
     uint64_t recorded_commit;              /* committed indexes recorded from this node */
@@ -77,6 +81,7 @@ struct sim {
     unsigned dup_pct;
     unsigned max_delay;
     bool chaos;
+    bool crash_after_persist; /* the next Ready is persisted, then the node dies */
 
     struct sim_index_rec *idx;
     size_t cap_idx;
