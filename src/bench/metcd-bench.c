@@ -36,6 +36,8 @@ static void usage(FILE *out)
             "  --prefix P         key prefix (default /bench)\n"
             "  --no-populate      do not write the keys before a get/mixed run\n"
             "  --rounds N         compare: alternate A and B N times each (default 2)\n"
+            "  --pid P            run: report the CPU time process P used per request\n"
+            "  --a-pid P, --b-pid P  compare: the same for the servers at A and B\n"
             "  --json             print results as one JSON object per line\n",
             BENCH_MAX_CONNS, BENCH_MAX_THREADS);
 }
@@ -149,6 +151,45 @@ static void add_into(bench_result_t *sum, const bench_result_t *r, int round)
     }
 }
 
+/* CPU seconds (user + system) used so far by process pid, from /proc; -1 if unknown. */
+static double process_cpu_seconds(long pid)
+{
+    if (pid <= 0) {
+        return -1;
+    }
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        return -1;
+    }
+    char buf[1024];
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    /* Fields after the command name (which may hold spaces) start at ") ". */
+    const char *p = strrchr(buf, ')');
+    unsigned long long utime, stime;
+    if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime,
+                            &stime) != 2) {
+        return -1;
+    }
+    return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* Runs one measurement and, when pid is given, the server's CPU per request. */
+static int measured_run(const bench_target_t *t, size_t n, const bench_config_t *cfg, long pid,
+                        bench_result_t *r, double *cpu_us, char *err, size_t err_len)
+{
+    double before = process_cpu_seconds(pid);
+    int rc = bench_run(t, n, cfg, r, err, err_len);
+    double after = process_cpu_seconds(pid);
+    *cpu_us = before >= 0 && after >= 0 && r->requests > 0
+                  ? (after - before) * 1e6 / (double)r->requests
+                  : -1;
+    return rc;
+}
+
 static double ratio(double b, double a)
 {
     return a > 0 ? b / a : 0;
@@ -167,6 +208,7 @@ int main(int argc, char **argv)
     const char *endpoints = NULL, *a_url = NULL, *b_url = NULL;
     bool compare = false, json = false, populate = true;
     unsigned long long rounds = 2;
+    unsigned long long pid = 0, a_pid = 0, b_pid = 0;
     int i = 1;
     if (i < argc && strcmp(argv[i], "compare") == 0) {
         compare = true;
@@ -229,6 +271,12 @@ int main(int argc, char **argv)
         } else if (strcmp(a, "--write-percent") == 0) {
             bad = parse_uint(v, 100, &n) < 0;
             cfg.write_percent = (unsigned)n;
+        } else if (strcmp(a, "--pid") == 0) {
+            bad = parse_uint(v, 1u << 22, &pid) < 0;
+        } else if (strcmp(a, "--a-pid") == 0) {
+            bad = parse_uint(v, 1u << 22, &a_pid) < 0;
+        } else if (strcmp(a, "--b-pid") == 0) {
+            bad = parse_uint(v, 1u << 22, &b_pid) < 0;
         } else if (strcmp(a, "--rounds") == 0) {
             bad = parse_uint(v, 100, &rounds) < 0 || rounds == 0;
         } else if (strcmp(a, "--prefix") == 0) {
@@ -301,11 +349,15 @@ int main(int argc, char **argv)
             return 1;
         }
         bench_result_t r;
-        if (bench_run(targets, n, &cfg, &r, err, sizeof(err)) < 0) {
+        double cpu_us;
+        if (measured_run(targets, n, &cfg, (long)pid, &r, &cpu_us, err, sizeof(err)) < 0) {
             fprintf(stderr, "metcd-bench: %s\n", err);
             return 1;
         }
         print_result(endpoints, &cfg, &r, json);
+        if (cpu_us >= 0 && !json) {
+            printf("server CPU %.1f us per request (pid %llu)\n", cpu_us, pid);
+        }
         return r.requests > 0 ? 0 : 1;
     }
 
@@ -329,10 +381,12 @@ int main(int argc, char **argv)
     /* Alternate A and B so that both see the same machine conditions
      * (other load, CPU frequency) in the same run. */
     bench_result_t sum_a = {0}, sum_b = {0};
+    double cpu_a = 0, cpu_b = 0; /* server CPU us per request, averaged over rounds */
     for (unsigned long long r = 0; r < rounds; r++) {
         bench_result_t ra, rb;
-        if (bench_run(&ta, 1, &cfg, &ra, err, sizeof(err)) < 0 ||
-            bench_run(&tb, 1, &cfg, &rb, err, sizeof(err)) < 0) {
+        double ca, cb;
+        if (measured_run(&ta, 1, &cfg, (long)a_pid, &ra, &ca, err, sizeof(err)) < 0 ||
+            measured_run(&tb, 1, &cfg, (long)b_pid, &rb, &cb, err, sizeof(err)) < 0) {
             fprintf(stderr, "metcd-bench: %s\n", err);
             return 1;
         }
@@ -345,6 +399,8 @@ int main(int argc, char **argv)
                    rb.seconds > 0 ? (double)rb.requests / rb.seconds : 0, rb.p99_ms);
             fflush(stdout);
         }
+        cpu_a = (cpu_a * (double)r + ca) / (double)(r + 1);
+        cpu_b = (cpu_b * (double)r + cb) / (double)(r + 1);
         add_into(&sum_a, &ra, (int)r);
         add_into(&sum_b, &rb, (int)r);
     }
@@ -360,8 +416,8 @@ int main(int argc, char **argv)
     printf("\nop=%s conns=%u threads=%u keys=%u value=%uB, %llu rounds of %.1fs each\n",
            op_name(cfg.op), cfg.conns, cfg.threads, cfg.keys, cfg.value_size, rounds,
            cfg.duration_ms / 1000.0);
+    printf("A = %s\nB = %s\n", a_url, b_url);
     printf("%-14s %16s %16s %9s\n", "", "A", "B", "B/A");
-    printf("%-14s %16s %16s\n", "endpoint", a_url, b_url);
     printf("%-14s %16.1f %16.1f %9.2f\n", "requests/s", rps_a, rps_b, ratio(rps_b, rps_a));
     printf("%-14s %16.3f %16.3f %9.2f\n", "p50 ms", sum_a.p50_ms, sum_b.p50_ms,
            ratio(sum_b.p50_ms, sum_a.p50_ms));
@@ -369,6 +425,9 @@ int main(int argc, char **argv)
            ratio(sum_b.p99_ms, sum_a.p99_ms));
     printf("%-14s %16.3f %16.3f %9.2f\n", "max ms", sum_a.max_ms, sum_b.max_ms,
            ratio(sum_b.max_ms, sum_a.max_ms));
+    if (a_pid > 0 && b_pid > 0 && cpu_a > 0 && cpu_b > 0) {
+        printf("%-14s %16.1f %16.1f %9.2f\n", "server CPU us", cpu_a, cpu_b, ratio(cpu_b, cpu_a));
+    }
     printf("%-14s %16llu %16llu\n", "errors", (unsigned long long)sum_a.errors,
            (unsigned long long)sum_b.errors);
     if (cfg.op == BENCH_WATCH) {
