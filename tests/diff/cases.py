@@ -14,6 +14,44 @@ F = [('Content-Type', 'application/x-www-form-urlencoded')]
 JSONCT = [('Content-Type', 'application/json')]
 
 
+def _dir_index_consistent(recs, etcd_recs=None):
+    """etcd bug 8: after a dir's TTL is updated, reads must show the
+    modifiedIndex the update reported. Everything else must match etcd."""
+    import harness
+    out = []
+    if etcd_recs is not None:
+        for p, x, y in harness.differences(etcd_recs, recs):
+            if 'modifiedIndex' not in p:
+                out.append('%s: etcd=%s metcd=%s' % (p, harness.compact(x), harness.compact(y)))
+    last = None
+
+    def dnode(node):
+        if not isinstance(node, dict):
+            return None
+        if str(node.get('key', '')).endswith('/d'):
+            return node
+        for ch in node.get('nodes') or []:
+            if isinstance(ch, dict) and str(ch.get('key', '')).endswith('/d'):
+                return ch
+        return None
+    for r in recs:
+        j = r.get('json') or {}
+        n = dnode(j.get('node'))
+        if j.get('action') in ('set', 'update', 'create', 'compareAndSwap'):
+            pn = dnode(j.get('prevNode'))
+            if last is not None and pn is not None and pn.get('modifiedIndex') != last:
+                out.append('%s: prevNode.modifiedIndex %s, but the last write reported %s '
+                           '(etcd bug 8)' % (r['step'], pn.get('modifiedIndex'), last))
+            if n is not None:
+                last = n.get('modifiedIndex')
+        elif j.get('action') == 'get' and n is not None and last is not None:
+            if n.get('modifiedIndex') != last:
+                out.append('%s: GET shows modifiedIndex %s, the update reported %s (etcd bug 8)'
+                           % (r['step'], n.get('modifiedIndex'), last))
+    return out
+
+
+
 def S(group, name, *steps, **kw):
     seq(group, name, list(steps), **kw)
 
@@ -174,7 +212,8 @@ S('update', 'update_missing', ('PUT', '{P}/a?value=2&prevExist=true'))
 S('update', 'update_missing_parent', ('PUT', '{P}/x?dir=true'),
   ('PUT', '{P}/x/y?value=2&prevExist=true'))
 S('update', 'update_dir_no_value', ('PUT', '{P}/d?dir=true'),
-  ('PUT', '{P}/d?prevExist=true&ttl=100'), ('GET', '{P}'))
+  ('PUT', '{P}/d?prevExist=true&ttl=100'), ('GET', '{P}'),
+  metcd_check=_dir_index_consistent)
 S('update', 'update_dir_with_dir', ('PUT', '{P}/d?dir=true'),
   ('PUT', '{P}/d?dir=true&prevExist=true'))
 S('update', 'update_dir_value', ('PUT', '{P}/d?dir=true'), ('PUT', '{P}/d?value=x&prevExist=true'))
@@ -459,7 +498,8 @@ S('ttl', 'ttl_refresh_empty_value', ('PUT', '{P}/a?value=1&ttl=100'),
   ('PUT', '{P}/a?refresh=true&ttl=50&value='), ('GET', '{P}/a'))
 S('ttl', 'ttl_refresh_body', ('PUT', '{P}/a?value=1&ttl=100'), ('PUT', '{P}/a', 'refresh=true&ttl=50'))
 S('ttl', 'ttl_refresh_dir', ('PUT', '{P}/d?dir=true&ttl=100'),
-  ('PUT', '{P}/d?dir=true&refresh=true&ttl=50&prevExist=true'), ('GET', '{P}'))
+  ('PUT', '{P}/d?dir=true&refresh=true&ttl=50&prevExist=true'), ('GET', '{P}'),
+  metcd_check=_dir_index_consistent)
 S('ttl', 'ttl_refresh_prevValue', ('PUT', '{P}/a?value=1&ttl=100'),
   ('PUT', '{P}/a?refresh=true&ttl=50&prevValue=2'))
 S('ttl', 'ttl_refresh_create', ('PUT', '{P}/a?refresh=true&ttl=50&prevExist=false'))
@@ -467,7 +507,8 @@ S('ttl', 'ttl_update_removes', ('PUT', '{P}/a?value=1&ttl=100'),
   ('PUT', '{P}/a?value=1&prevExist=true&ttl='), ('GET', '{P}/a'))
 S('ttl', 'ttl_update_dir_ttl', ('PUT', '{P}/d?dir=true'),
   ('PUT', '{P}/d?dir=true&prevExist=true&ttl=100'), ('GET', '{P}'),
-  ('PUT', '{P}/d?dir=true&prevExist=true&ttl='), ('GET', '{P}'))
+  ('PUT', '{P}/d?dir=true&prevExist=true&ttl='), ('GET', '{P}'),
+  metcd_check=_dir_index_consistent)
 S('ttl', 'ttl_cas_keeps', ('PUT', '{P}/a?value=1&ttl=100'), ('PUT', '{P}/a?value=2&prevValue=1'),
   ('GET', '{P}/a'))
 S('ttl', 'ttl_large', ('PUT', '{P}/a?value=1&ttl=3153600000'), ('GET', '{P}/a'))
@@ -709,7 +750,7 @@ def watch_hidden_direct(c):
     c.watch_body(w)
 
 
-def _fixed_hidden_history(recs):
+def _fixed_hidden_history(recs, etcd_recs=None):
     r = _find(recs, 'waitIndex={b+1}')
     try:
         key = r['json']['node']['key']
@@ -750,7 +791,7 @@ def watch_prefix_boundary_live(c):
     c.watch_body(w)
 
 
-def _fixed_prefix(recs):
+def _fixed_prefix(recs, etcd_recs=None):
     r = _find(recs, '[pending]')
     out = []
     if not r or not r.get('pending'):
@@ -828,7 +869,7 @@ def watch_stream_recursive(c):
     c.stream_events(w, 3, 4)
 
 
-def _fixed_stream_history(recs):
+def _fixed_stream_history(recs, etcd_recs=None):
     r = _find(recs, '[events]')
     try:
         vals = [e['node'].get('value') for e in r['events']]
@@ -944,7 +985,7 @@ def watch_expire_history(c):
     c.req('GET', '{P}/d?wait=true&recursive=true&waitIndex={b+2}', timeout=5)
 
 
-def _fixed_dir_ttl(recs):
+def _fixed_dir_ttl(recs, etcd_recs=None):
     up = _find(recs, 'prevExist=true&ttl=100')
     get = _find(recs, 'GET {P}/d')
     try:
@@ -959,6 +1000,7 @@ def _fixed_dir_ttl(recs):
 
 def _bug_dir_ttl(recs):
     return [] if _fixed_dir_ttl(recs) else ['etcd keeps them equal']
+
 
 
 @case('ttl', metcd_check=_fixed_dir_ttl, etcd_bug=_bug_dir_ttl)

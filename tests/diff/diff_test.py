@@ -117,7 +117,7 @@ def report(cs, ra, rb, name_a, name_b, check_fixed_on_b, verbose):
             print('== %s\n  %s: %s\n  %s: %s' % (c.name, name_a, harness.compact(a), name_b,
                                                 harness.compact(b)))
         if c.metcd_check and check_fixed_on_b:
-            probs = c.metcd_check(b)
+            probs = c.metcd_check(b, a)
             if probs:
                 m += 1
                 print('DIFF %s (metcd-specific expectation, etcd bug not copied): %s'

@@ -105,6 +105,7 @@ class Ctx:
         self.records = []
         self.base = 0
         self.watches = []
+        self.cur_prev_index = None
 
     # ---- target templating -------------------------------------------------
     def expand(self, t):
@@ -160,34 +161,61 @@ class Ctx:
         return self.wait_until(lambda: self.raw('GET', target).status == 404, timeout)
 
     # ---- watches ------------------------------------------------------------
-    def watch(self, target, label=None, method='GET', timeout=5.0):
-        """Start a long-poll request and record its headers (flushed at once
-        by etcd). Returns the connection; read its body with watch_body."""
+    def watch(self, target, label=None, method='GET', timeout=5.0, header_wait=1.5):
+        """Start a long-poll request and record its headers, which etcd
+        flushes at once. If they do not come within header_wait seconds the
+        step records that, and the headers are read later with the body, so
+        the event itself is still compared. Returns the connection."""
         t = self.expand(target)
         conn = rawhttp.Conn(self.host, self.port, timeout)
         self.watches.append(conn)
         conn.label = label or '%s %s' % (method, target)
         conn.target = t
+        conn.failed = False
+        conn.deferred = False
         conn.send(method, t)
         try:
-            r = conn.read_headers(timeout)
+            r = conn.read_headers(header_wait)
             self.record(conn.label + ' [headers]', r, t, headers_only=True)
-        except (rawhttp.HTTPError, OSError) as e:
-            self.records.append({'step': conn.label + ' [headers]', 'error': str(e)})
+        except rawhttp.HTTPError as e:
+            if conn.eof:
+                conn.failed = True
+                self.records.append({'step': conn.label + ' [headers]', 'error': str(e)})
+            else:
+                conn.deferred = True
+                self.records.append({'step': conn.label + ' [headers]',
+                                     'error': 'headers not sent within %.1fs' % header_wait})
+        except OSError as e:
             conn.failed = True
-            return conn
-        conn.failed = False
+            self.records.append({'step': conn.label + ' [headers]', 'error': str(e)})
         return conn
+
+    def _late_headers(self, conn, timeout):
+        """For a deferred watch: read the headers now; True if they came."""
+        if not conn.deferred:
+            return True
+        try:
+            conn.read_headers(timeout)
+            conn.deferred = False
+            return True
+        except (rawhttp.HTTPError, OSError):
+            return False
 
     def watch_body(self, conn, timeout=5.0):
         """Wait (bounded) for the long-poll's body and record it."""
         if conn.failed:
             self.records.append({'step': conn.label + ' [body]', 'error': 'no headers'})
             return None
+        deadline = time.monotonic() + timeout
+        if not self._late_headers(conn, timeout):
+            self.records.append({'step': conn.label + ' [body]',
+                                 'error': 'no answer within %.1fs' % timeout})
+            conn.close()
+            return None
         try:
-            conn.read_body(timeout)
+            conn.read_body(max(0.1, deadline - time.monotonic()))
             self.record(conn.label + ' [body]', conn.resp, conn.target, body_only=True)
-        except (rawhttp.HTTPError, OSError) as e:
+        except (rawhttp.HTTPError, OSError):
             self.records.append({'step': conn.label + ' [body]',
                                  'error': 'no complete body within %.1fs (%d bytes)'
                                  % (timeout, len(conn.resp.body))})
@@ -199,6 +227,12 @@ class Ctx:
         if conn.failed:
             self.records.append({'step': conn.label + ' [pending]', 'error': 'no headers'})
             return
+        if conn.deferred:
+            if not self._late_headers(conn, wait):
+                self.records.append({'step': conn.label + ' [pending]', 'pending': True,
+                                     'body': ''})
+                return
+            wait = 0.2
         try:
             got = conn.read_some(wait)
         except (rawhttp.HTTPError, OSError) as e:
@@ -216,6 +250,10 @@ class Ctx:
             self.records.append({'step': conn.label + ' [events]', 'error': 'no headers'})
             return []
         deadline = time.monotonic() + timeout
+        if not self._late_headers(conn, timeout):
+            self.records.append({'step': conn.label + ' [events]',
+                                 'error': 'no answer within %.1fs' % timeout})
+            return []
         while conn.resp.body.count(b'\n') < n and time.monotonic() < deadline \
                 and not conn.resp.complete:
             try:
@@ -240,7 +278,8 @@ class Ctx:
     def rel(self, v):
         if not isinstance(v, int) or isinstance(v, bool):
             return v
-        if v == 0:
+        if v == 0 and self.base != 0:
+            # etcd answers request-parsing errors with index 0
             return 0
         d = v - self.base
         return 'b+%d' % d if d >= 0 else 'b-%d' % -d
@@ -270,10 +309,16 @@ class Ctx:
                     x = re.sub(r'\[(\d+)/(\d+)\]',
                                lambda m: '[%s/%s]' % (self.rel(int(m.group(1))),
                                                       self.rel(int(m.group(2)))), x)
-                    # 101 on prevIndex: "[prevIndex != modifiedIndex]"
-                    x = re.sub(r'\[(\d+) != (\d+)\]',
-                               lambda m: '[%s != %s]' % (self.rel(int(m.group(1))),
-                                                         self.rel(int(m.group(2)))), x)
+                    # 101 on prevIndex: "[prevIndex != modifiedIndex]"; the
+                    # prevValue bracket "[prevValue != value]" holds values.
+                    pi = self.cur_prev_index
+
+                    def idx_bracket(m):
+                        if pi is None or m.group(1) != pi:
+                            return m.group(0)
+                        return '[%s != %s]' % (self.rel(int(m.group(1))),
+                                               self.rel(int(m.group(2))))
+                    x = re.sub(r'\[(\d+) != (\d+)\]', idx_bracket, x)
                     out[k] = self.norm_text(x)
                 else:
                     out[k] = self.norm_json(x, ids, sorted_listing, k)
@@ -300,6 +345,8 @@ class Ctx:
     def record(self, label, r, target, sorted_listing=None, headers_only=False,
                body_only=False):
         rec = {'step': label}
+        q = parse_qs_raw(target)
+        self.cur_prev_index = q['prevIndex'][0] if q.get('prevIndex') else None
         if not body_only:
             rec['status'] = r.status
             h = {}
@@ -330,6 +377,11 @@ class Ctx:
             if loc is not None:
                 h['Location'] = self.norm_text(loc)
             h['framing'] = r.framing
+            if r.framing in ('length', 'chunked') and len(r.body) > 2048 \
+                    and 'wait=true' not in target:
+                # Go's server switches to chunked once a handler has written
+                # 2048 bytes; either framing is correct HTTP/1.1.
+                h['framing'] = 'length-or-chunked'
             rec['headers'] = h
         if headers_only:
             self.records.append(rec)
