@@ -176,11 +176,20 @@ bool wal_exists(const char *dir)
  * ends where it ended before, on disk too, so the failed records can never
  * reappear after a crash. Returns 0, or an error if the disk would not even
  * take that (the log is then unusable until reopened). */
-static int rollback(wal_t *w, const wal_tail_t *save, int *old_fds, size_t n_old)
+static int rollback(wal_t *w, const wal_tail_t *save)
 {
     int rc = 0;
-    /* segments created in this group: the current tail and all sealed ones
-     * but the first (which is save->fd) */
+    if (w->tail.fd != save->fd) {
+        /* drop the failed records before the names go, in case an unlink
+         * is lost in a crash */
+        if (w->io->ftruncate(w->tail.fd, (off_t)w->tail.header_end) == 0)
+            w->io->fdatasync(w->tail.fd);
+        close(w->tail.fd);
+    }
+    /* the segments this group created; the directory is fsynced before the
+     * old tail gets its zeroed preallocation back, so a crash can never
+     * leave a sealed segment that ends in zeros */
+    bool removed = false;
     pthread_mutex_lock(&w->mu);
     while (w->n_segs && w->segs[w->n_segs - 1].seq > save->seq) {
         wal_segment_t s = w->segs[--w->n_segs];
@@ -188,28 +197,20 @@ static int rollback(wal_t *w, const wal_tail_t *save, int *old_fds, size_t n_old
         wal_segment_name(name, sizeof(name), s.seq, s.first_index);
         snprintf(path, sizeof(path), "%s/%s", w->dir, name);
         unlink(path);
+        removed = true;
     }
     pthread_mutex_unlock(&w->mu);
-    if (w->tail.fd != save->fd) {
-        /* drop the failed records before the name goes, in case the unlink
-         * is lost in a crash */
-        if (w->io->ftruncate(w->tail.fd, (off_t)w->tail.header_end) == 0)
-            w->io->fdatasync(w->tail.fd);
-        close(w->tail.fd);
-        for (size_t i = 1; i < n_old; i++)
-            close(old_fds[i]);
-        if (wal_fsync_dir(w->io, w->dir) < 0)
-            rc = -EIO;
-    }
+    if (removed && wal_fsync_dir(w->io, w->dir) < 0)
+        rc = -EIO;
     w->tail = *save;
+    if (rc)
+        return rc;
     if (w->io->ftruncate(save->fd, (off_t)save->offset) < 0)
-        rc = -errno;
-    else {
-        (void)w->io->fallocate(save->fd, (off_t)w->segment_size); /* best effort */
-        if (w->io->fdatasync(save->fd) < 0)
-            rc = -errno;
-    }
-    return rc;
+        return -errno;
+    (void)w->io->fallocate(save->fd, (off_t)w->segment_size); /* best effort */
+    if (w->io->fdatasync(save->fd) < 0)
+        return -errno;
+    return 0;
 }
 
 /* Tracks what the tail needs for the next segment header and name. */
@@ -228,39 +229,40 @@ static void note_record(wal_tail_t *t, const uint8_t *rec)
 }
 
 /* Cuts the current segment at its last record and starts the next one
- * (etcd: wal.cut). The old one is truncated to its data, so only the last
- * segment can ever end in zeros. */
-static int cut(wal_t *w, int *old_fds, size_t *n_old, size_t max_old)
+ * (etcd: wal.cut). The old one is truncated to its data and synced first,
+ * so only the last segment can ever end in zeros. The group's first tail
+ * (save_fd) stays open for a rollback; later ones are closed at once (a
+ * rollback deletes them by name). */
+static int cut(wal_t *w, int save_fd)
 {
     wal_tail_t *t = &w->tail;
     if (w->io->ftruncate(t->fd, (off_t)t->offset) < 0)
         return -errno;
     if (w->io->fdatasync(t->fd) < 0)
         return -errno;
-    if (*n_old == max_old)
-        return -EOVERFLOW;
     int fd = t->fd;
-    int rc = wal_segment_create(w, t, t->seq + 1, t->last_index + 1);
+    pthread_mutex_lock(&w->mu);
+    int rc = wal_segs_push(w, t->seq + 1, t->last_index + 1);
+    pthread_mutex_unlock(&w->mu);
     if (rc)
         return rc;
-    old_fds[(*n_old)++] = fd;
-    pthread_mutex_lock(&w->mu);
-    rc = wal_segs_push(w, t->seq, t->last_index + 1);
-    pthread_mutex_unlock(&w->mu);
-    return rc;
+    rc = wal_segment_create(w, t, t->seq + 1, t->last_index + 1);
+    if (rc) {
+        pthread_mutex_lock(&w->mu);
+        w->n_segs--;
+        pthread_mutex_unlock(&w->mu);
+        return rc;
+    }
+    if (fd != save_fd)
+        close(fd);
+    return 0;
 }
-
-#define MAX_CUTS_PER_GROUP 64
 
 static int write_group(wal_t *w, wal_batch_t *group, bool *broken)
 {
     if (!group)
         return 0;
     wal_tail_t save = w->tail;
-    /* fds of the segments this group sealed (the first is save.fd): kept
-     * open until the group is durable, for a rollback */
-    int old_fds[MAX_CUTS_PER_GROUP];
-    size_t n_old = 0;
     int rc = 0;
     for (wal_batch_t *b = group; b && !rc; b = b->next) {
         size_t pos = 0, chunk = 0;
@@ -268,13 +270,15 @@ static int write_group(wal_t *w, wal_batch_t *group, bool *broken)
             uint8_t *rec = b->buf + pos;
             size_t size = wal_record_size(wal_get64(rec) & 0xffffff);
             uint64_t at = w->tail.offset + (pos - chunk);
+            /* cut when full, but never before the first record after the
+             * headers: a record larger than a segment gets one of its own */
             if (at + size > w->segment_size && at > w->tail.header_end) {
                 rc = wal_write_all(w->io, w->tail.fd, b->buf + chunk, pos - chunk, w->tail.offset);
                 if (rc)
                     break;
                 w->tail.offset = at;
                 chunk = pos;
-                rc = cut(w, old_fds, &n_old, MAX_CUTS_PER_GROUP);
+                rc = cut(w, save.fd);
                 if (rc)
                     break;
             }
@@ -291,11 +295,11 @@ static int write_group(wal_t *w, wal_batch_t *group, bool *broken)
     if (!rc && w->io->fdatasync(w->tail.fd) < 0)
         rc = -errno;
     if (!rc) {
-        for (size_t i = 0; i < n_old; i++)
-            close(old_fds[i]);
+        if (w->tail.fd != save.fd)
+            close(save.fd);
         return 0;
     }
-    int rb = rollback(w, &save, old_fds, n_old);
+    int rb = rollback(w, &save);
     if (rb) {
         wal_logf(w,
                  "wal: cannot undo a failed write in %s (%s); the log is unusable until "

@@ -949,6 +949,49 @@ static void test_failure_after_cut_removes_segment(void **state)
     free(dir);
 }
 
+static void test_big_group_and_big_record(void **state)
+{
+    (void)state;
+    const uint64_t seg = 4096;
+    char *dir = make_tmpdir();
+    wal_io_t io = shim_io;
+    io.fdatasync = late_fdatasync;
+    syncs_left_ok = 1000000;
+    wal_options_t o = opts(dir, seg);
+    o.io = &io;
+    wal_t *w;
+    char err[512];
+    assert_int_equal(wal_create(&w, &o, "m", 1, err, sizeof(err)), 0);
+    size_t before = nsegs(dir);
+    /* one batch cutting ~100 segments, failing near its end */
+    syncs_left_ok = 150;
+    append_range(w, 1, 3000, 1);
+    assert_int_equal(wal_sync(w), -EIO);
+    assert_int_equal(nsegs(dir), before);
+    syncs_left_ok = 1000000;
+    append_range(w, 1, 3000, 1);
+    assert_int_equal(wal_sync(w), 0);
+    assert_true(nsegs(dir) > 90);
+    /* a record larger than a segment gets a segment of its own */
+    uint8_t *big = malloc(10000);
+    memset(big, 7, 10000);
+    assert_int_equal(wal_append_entry(w, 3001, 1, big, 10000), 0);
+    append_range(w, 3002, 3002, 1);
+    assert_int_equal(wal_sync(w), 0);
+    wal_close(w);
+    wal_read_result_t r;
+    assert_int_equal(open_dir(dir, seg, 0, 0, &w, &r, err), 0);
+    assert_int_equal(r.n_entries, 3002);
+    check_entries(&(wal_read_result_t){.entries = r.entries, .n_entries = 3000}, 1, 3000, 1);
+    assert_int_equal(r.entries[3000].len, 10000);
+    assert_memory_equal(r.entries[3000].data, big, 10000);
+    free(big);
+    wal_close(w);
+    wal_read_result_free(&r);
+    rm_rf(dir);
+    free(dir);
+}
+
 /* ---- lock ---- */
 
 static void test_lock(void **state)
@@ -1003,6 +1046,7 @@ int main(void)
         cmocka_unit_test(test_failure_cancels_queued),
         cmocka_unit_test(test_failure_during_cut),
         cmocka_unit_test(test_failure_after_cut_removes_segment),
+        cmocka_unit_test(test_big_group_and_big_record),
         cmocka_unit_test(test_lock),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
