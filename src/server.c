@@ -1,0 +1,491 @@
+/*
+ * The server of one member: the loop, the store, the API, the TTL sync timer
+ * and the listening sockets. See src/server.h.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <h2o.h>
+
+#include "src/data_dir.h"
+#include "src/drain.h"
+#include "src/listener.h"
+#include "src/log.h"
+#include "src/member_id.h"
+#include "src/server.h"
+
+/* etcd's leader proposes a SYNC every 500 ms while keys with a TTL exist
+ * (etcdserver/server.go, monitorStore... "SyncTicker"). */
+#define SYNC_INTERVAL_MS 500
+
+struct server {
+    const config_t *cfg;
+    h2o_evloop_t *loop;
+    store_t *store;
+    api_t *api;
+    api_backend_t backend;
+    int lock_fd;
+
+    h2o_socket_t **peer_listeners;
+    size_t n_peer_listeners;
+    char **client_addrs;    /* "127.0.0.1:2379" per client listener, for the log */
+    uint16_t *client_ports; /* the bound port of each client listener */
+    size_t n_client_addrs;
+
+    h2o_timeout_t sync_timeout;
+    h2o_timeout_entry_t sync_entry;
+    bool sync_timeout_ready;
+
+    h2o_socket_t *signal_sock;
+    bool stopping;
+    bool undrained; /* connections still open: h2o's context cannot be disposed */
+
+    uint64_t member_id, cluster_id;
+    int64_t start_time_ns;
+    const char **peer_urls;   /* borrowed from cfg */
+    const char **client_urls; /* borrowed from cfg */
+    api_member_t self;
+};
+
+/* The write end of the self-pipe the signal handler writes to. */
+static int signal_pipe_wr = -1;
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+uint64_t server_member_id(const server_t *s)
+{
+    return s->member_id;
+}
+
+uint64_t server_cluster_id(const server_t *s)
+{
+    return s->cluster_id;
+}
+
+/* ---- The write path. ---- */
+
+int server_submit(server_t *s, uint8_t *data, size_t len, server_apply_cb cb, void *cb_ctx)
+{
+    /*
+     * One member and no log yet: the request is committed as soon as it is
+     * proposed, so it is applied here. With raft, this appends `data` to the
+     * log and the apply happens when the entry commits.
+     */
+    store_event_t *ev = NULL;
+    store_error_t err = {0};
+    int rc = store_apply(s->store, data, len, &ev, &err);
+    free(data);
+    if (cb != NULL) {
+        cb(cb_ctx, rc, rc == 0 ? ev : NULL, rc == 0 ? NULL : &err);
+    } else if (ev != NULL) {
+        store_event_release(ev);
+    }
+    store_error_clear(&err);
+    return 0;
+}
+
+/* api_backend_t.propose: stamp the proposer's clock, encode, submit. */
+static int backend_propose(void *ctx, const store_request_t *req, api_propose_cb done,
+                           void *done_ctx, store_error_t *err)
+{
+    server_t *s = ctx;
+    store_request_t r = *req;
+    /*
+     * The time is stamped once, at proposal, and travels in the entry: apply
+     * never reads a clock, so every member computes the same deadlines.
+     */
+    r.time_ns = now_ns();
+    uint8_t *data = NULL;
+    size_t len = 0;
+    if (store_request_encode(&r, &data, &len) != 0)
+        return store_error_set(err, STORE_E_RAFT_INTERNAL, NULL, store_index(s->store));
+    return server_submit(s, data, len, done, done_ctx);
+}
+
+/* api_backend_t.server_info. */
+static void backend_server_info(void *ctx, api_server_info_t *out)
+{
+    server_t *s = ctx;
+    memset(out, 0, sizeof(*out));
+    out->cluster_id = s->cluster_id;
+    out->self_id = s->member_id;
+    out->leader_id = s->member_id; /* a one-member cluster leads itself */
+    out->is_leader = true;
+    /*
+     * No raft log yet: the commit index stands in as the store index and the
+     * term is 1. Both become the real raft values with the raft log.
+     */
+    out->raft_index = store_index(s->store);
+    out->raft_term = 1;
+    out->start_time_ns = s->start_time_ns;
+    out->leader_start_time_ns = s->start_time_ns;
+    out->members = &s->self;
+    out->n_members = 1;
+}
+
+/* ---- TTL: the leader's clock reaches the store through SYNC entries. ---- */
+
+static void propose_sync(server_t *s, int64_t now)
+{
+    store_request_t r = {.op = STORE_OP_SYNC, .time_ns = now, .key = "/", .key_len = 1};
+    uint8_t *data = NULL;
+    size_t len = 0;
+    if (store_request_encode(&r, &data, &len) != 0) {
+        log_line('E', "etcdserver", "cannot encode a SYNC request: out of memory");
+        return;
+    }
+    server_submit(s, data, len, NULL, NULL);
+}
+
+static void on_sync_tick(h2o_timeout_entry_t *entry)
+{
+    server_t *s = H2O_STRUCT_FROM_MEMBER(server_t, sync_entry, entry);
+    /*
+     * etcd proposes a SYNC every 500 ms while TTL keys exist; applying it
+     * expires whatever is due. We propose only when a deadline has passed:
+     * the store ends in the same state and the log is spared the no-ops.
+     * A ttl=1 key is thus gone 1.0-1.5 s after it was set, as in etcd.
+     */
+    int64_t next = store_next_expiration(s->store);
+    if (next != 0) {
+        int64_t now = now_ns();
+        if (next <= now)
+            propose_sync(s, now);
+    }
+    h2o_timeout_link(s->loop, &s->sync_timeout, &s->sync_entry);
+}
+
+/* ---- Signals: a self-pipe read by the loop. ---- */
+
+static void on_signal(int signo)
+{
+    int saved = errno;
+    unsigned char b = (unsigned char)signo;
+    if (signal_pipe_wr >= 0 && write(signal_pipe_wr, &b, 1) < 0) {
+        /* the pipe is full: a stop is already pending */
+    }
+    errno = saved;
+}
+
+static void on_signal_readable(h2o_socket_t *sock, const char *err)
+{
+    server_t *s = sock->data;
+    unsigned char b[16];
+    ssize_t n = err ? 0 : read(h2o_socket_get_fd(sock), b, sizeof(b));
+    if (n > 0 && !s->stopping)
+        log_line('N', "etcdmain", "received %s signal, shutting down...",
+                 b[0] == SIGINT ? "interrupt" : "terminated");
+    s->stopping = true;
+}
+
+static int install_signals(server_t *s, char *err, size_t err_len)
+{
+    int p[2];
+    if (pipe2(p, O_NONBLOCK | O_CLOEXEC) != 0) {
+        snprintf(err, err_len, "pipe: %s", strerror(errno));
+        return -1;
+    }
+    signal_pipe_wr = p[1];
+    s->signal_sock = h2o_evloop_socket_create(s->loop, p[0], H2O_SOCKET_FLAG_DONT_READ);
+    s->signal_sock->data = s;
+    h2o_socket_read_start(s->signal_sock, on_signal_readable);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN); /* h2o writes to sockets that peers may have closed */
+    return 0;
+}
+
+static void remove_signals(void)
+{
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    if (signal_pipe_wr >= 0)
+        close(signal_pipe_wr);
+    signal_pipe_wr = -1;
+}
+
+/* ---- Peer URLs: bound so the port is ours; nothing is served yet. ---- */
+
+static void on_peer_accept(h2o_socket_t *listener, const char *err)
+{
+    if (err != NULL)
+        return;
+    /* The peer transport comes with raft; until then a peer connection is closed. */
+    h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
+    if (sock != NULL)
+        h2o_socket_close(sock);
+}
+
+/* ---- Building and freeing the member. ---- */
+
+static int check_config(const config_t *cfg, char *err, size_t err_len)
+{
+    for (size_t i = 0; i < cfg->n_initial_cluster; i++)
+        if (strcmp(cfg->initial_cluster[i].name, cfg->name) != 0) {
+            snprintf(err, err_len,
+                     "--initial-cluster names member \"%s\": clusters of more than one member "
+                     "need the raft peer transport, which this version of metcd does not have "
+                     "yet",
+                     cfg->initial_cluster[i].name);
+            return SERVER_E_CONFIG;
+        }
+    if (strcmp(cfg->initial_cluster_state, "existing") == 0) {
+        snprintf(err, err_len,
+                 "--initial-cluster-state existing: joining a cluster is not supported yet by "
+                 "this version of metcd");
+        return SERVER_E_CONFIG;
+    }
+    const config_url_list_t *lists[] = {&cfg->listen_client, &cfg->listen_peer};
+    for (size_t l = 0; l < 2; l++)
+        for (size_t i = 0; i < lists[l]->n; i++)
+            if (strcmp(lists[l]->urls[i].scheme, "http") != 0) {
+                snprintf(err, err_len,
+                         "cannot listen on %s: TLS (https) is not supported yet by this "
+                         "version of metcd",
+                         lists[l]->urls[i].text);
+                return SERVER_E_CONFIG;
+            }
+    return 0;
+}
+
+static int str_ptr_cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static void compute_ids(server_t *s)
+{
+    const config_t *cfg = s->cfg;
+    /* This member's peer URLs are its entries in --initial-cluster (etcd's NewMember). */
+    size_t n = 0;
+    for (size_t i = 0; i < cfg->n_initial_cluster; i++)
+        if (strcmp(cfg->initial_cluster[i].name, cfg->name) == 0)
+            s->peer_urls[n++] = cfg->initial_cluster[i].peer_url.text;
+    /* etcd lists a member's peer URLs sorted (types.NewURLs). */
+    qsort(s->peer_urls, n, sizeof(*s->peer_urls), str_ptr_cmp);
+    s->member_id = member_id_compute(s->peer_urls, n, cfg->initial_cluster_token);
+    s->cluster_id = cluster_id_compute(&s->member_id, 1);
+    s->self.id = s->member_id;
+    s->self.name = cfg->name;
+    s->self.peer_urls = s->peer_urls;
+    s->self.n_peer_urls = n;
+    for (size_t i = 0; i < cfg->advertise_client.n; i++)
+        s->client_urls[i] = cfg->advertise_client.urls[i].text;
+    s->self.client_urls = s->client_urls;
+    s->self.n_client_urls = cfg->advertise_client.n;
+}
+
+static int bind_all(server_t *s, char *err, size_t err_len)
+{
+    const config_t *cfg = s->cfg;
+    s->peer_listeners = calloc(cfg->listen_peer.n, sizeof(*s->peer_listeners));
+    s->client_addrs = calloc(cfg->listen_client.n, sizeof(*s->client_addrs));
+    s->client_ports = calloc(cfg->listen_client.n, sizeof(*s->client_ports));
+    if (s->peer_listeners == NULL || s->client_addrs == NULL || s->client_ports == NULL) {
+        snprintf(err, err_len, "out of memory");
+        return SERVER_E_RUNTIME;
+    }
+    for (size_t i = 0; i < cfg->listen_peer.n; i++) {
+        int fd = listener_bind(&cfg->listen_peer.urls[i], err, err_len);
+        if (fd < 0)
+            return SERVER_E_RUNTIME;
+        char where[80];
+        listener_describe(fd, where, sizeof(where));
+        log_line('I', "embed", "listening for peers on %s (peer transport not served yet)",
+                 cfg->listen_peer.urls[i].text);
+        h2o_socket_t *sock = h2o_evloop_socket_create(s->loop, fd, H2O_SOCKET_FLAG_DONT_READ);
+        sock->data = s;
+        h2o_socket_read_start(sock, on_peer_accept);
+        s->peer_listeners[s->n_peer_listeners++] = sock;
+    }
+    for (size_t i = 0; i < cfg->listen_client.n; i++) {
+        int fd = listener_bind(&cfg->listen_client.urls[i], err, err_len);
+        if (fd < 0)
+            return SERVER_E_RUNTIME;
+        char where[80];
+        listener_describe(fd, where, sizeof(where));
+        if (api_listen(s->api, fd) != 0) {
+            close(fd);
+            snprintf(err, err_len, "cannot serve client requests on %s", where);
+            return SERVER_E_RUNTIME;
+        }
+        s->client_ports[s->n_client_addrs] = listener_port(fd);
+        s->client_addrs[s->n_client_addrs++] = strdup(where);
+        log_line('I', "embed", "listening for client requests on %s",
+                 cfg->listen_client.urls[i].text);
+    }
+    return 0;
+}
+
+int server_new(const config_t *cfg, server_t **out, char *err, size_t err_len)
+{
+    *out = NULL;
+    int rc = check_config(cfg, err, err_len);
+    if (rc != 0)
+        return rc;
+    server_t *s = calloc(1, sizeof(*s));
+    if (s == NULL) {
+        snprintf(err, err_len, "out of memory");
+        return SERVER_E_RUNTIME;
+    }
+    s->cfg = cfg;
+    s->lock_fd = -1;
+    s->start_time_ns = now_ns();
+    s->peer_urls = calloc(cfg->n_initial_cluster + 1, sizeof(*s->peer_urls));
+    s->client_urls = calloc(cfg->advertise_client.n + 1, sizeof(*s->client_urls));
+    if (s->peer_urls == NULL || s->client_urls == NULL) {
+        snprintf(err, err_len, "out of memory");
+        rc = SERVER_E_RUNTIME;
+        goto fail;
+    }
+    compute_ids(s);
+    log_line('I', "etcdmain", "metcd Version: %s (etcd API %s)", METCD_VERSION, "3.4.23");
+    log_line('I', "etcdserver", "name = %s", cfg->name);
+    log_line('I', "etcdserver", "data dir = %s", cfg->data_dir);
+    log_line('I', "etcdserver", "heartbeat = %ums, election = %ums, watch history = %u",
+             cfg->heartbeat_interval_ms, cfg->election_timeout_ms, cfg->watch_history);
+
+    rc = data_dir_open(cfg->data_dir, &s->lock_fd, err, err_len);
+    if (rc != 0) {
+        rc = SERVER_E_RUNTIME;
+        goto fail;
+    }
+    s->loop = h2o_evloop_create();
+    store_config_t scfg = {.history_size = cfg->watch_history};
+    s->store = store_new(&scfg);
+    if (s->store == NULL) {
+        snprintf(err, err_len, "cannot create the store: out of memory");
+        rc = SERVER_E_RUNTIME;
+        goto fail;
+    }
+    s->backend = (api_backend_t){.ctx = s,
+                                 .store = s->store,
+                                 .propose = backend_propose,
+                                 .server_info = backend_server_info};
+    api_config_t acfg = {.max_request_bytes = cfg->max_request_bytes,
+                         .version = "3.4.23",
+                         .cluster_version = "3.4.0"};
+    s->api = api_new(s->loop, &acfg, &s->backend);
+    if (s->api == NULL) {
+        snprintf(err, err_len, "cannot create the HTTP API");
+        rc = SERVER_E_RUNTIME;
+        goto fail;
+    }
+    rc = bind_all(s, err, err_len);
+    if (rc != 0)
+        goto fail;
+    if (install_signals(s, err, err_len) != 0) {
+        rc = SERVER_E_RUNTIME;
+        goto fail;
+    }
+    h2o_timeout_init(s->loop, &s->sync_timeout, SYNC_INTERVAL_MS);
+    s->sync_timeout_ready = true;
+    s->sync_entry.cb = on_sync_tick;
+    h2o_timeout_link(s->loop, &s->sync_timeout, &s->sync_entry);
+
+    log_line('I', "etcdserver", "starting member %" PRIx64 " in cluster %" PRIx64, s->member_id,
+             s->cluster_id);
+    for (size_t i = 0; i < s->self.n_peer_urls; i++)
+        log_line('I', "etcdserver/membership", "added member %" PRIx64 " [%s] to cluster %" PRIx64,
+                 s->member_id, s->self.peer_urls[i], s->cluster_id);
+    *out = s;
+    return 0;
+fail:
+    server_free(s);
+    return rc;
+}
+
+/*
+ * Ends the open client connections (keep-alive, watches) so that the API and
+ * h2o's context can be freed cleanly. Bounded: gives up after 3 s.
+ */
+static void drain(server_t *s)
+{
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (;;) {
+        int left = drain_client_sockets(s->client_ports, s->n_client_addrs);
+        if (left <= 0)
+            return;
+        h2o_evloop_run(s->loop, 20);
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec - start.tv_sec >= 3) {
+            log_line('W', "etcdserver", "%d client connections still open at exit", left);
+            s->undrained = true;
+            return;
+        }
+    }
+}
+
+int server_run(server_t *s)
+{
+    log_line('I', "raft", "%" PRIx64 " became leader at term 1 (single member)", s->member_id);
+    for (size_t i = 0; i < s->n_client_addrs; i++)
+        log_line('I', "embed", "ready to serve client requests on %s", s->client_addrs[i]);
+    while (!s->stopping) {
+        /* -1 with EINTR when a signal arrives: the self-pipe then wakes us. */
+        h2o_evloop_run(s->loop, INT32_MAX);
+    }
+    log_line('I', "etcdserver", "stopping member %" PRIx64, s->member_id);
+    drain(s);
+    return 0;
+}
+
+void server_free(server_t *s)
+{
+    if (s == NULL)
+        return;
+    if (s->sync_timeout_ready) {
+        if (h2o_timeout_is_linked(&s->sync_entry))
+            h2o_timeout_unlink(&s->sync_entry);
+        h2o_timeout_dispose(s->loop, &s->sync_timeout);
+    }
+    /*
+     * Stop accepting and end the pending watches before the store goes.
+     * With connections still open h2o would abort in h2o_context_dispose:
+     * leave the API to the exiting process then.
+     */
+    if (s->api != NULL && !s->undrained)
+        api_free(s->api);
+    for (size_t i = 0; i < s->n_peer_listeners; i++)
+        h2o_socket_close(s->peer_listeners[i]);
+    if (s->signal_sock != NULL) {
+        h2o_socket_read_stop(s->signal_sock);
+        h2o_socket_close(s->signal_sock);
+        remove_signals();
+    }
+    if (s->store != NULL)
+        store_free(s->store);
+    if (s->loop != NULL) {
+        /* Let the loop release the sockets closed above, then destroy it. */
+        h2o_evloop_run(s->loop, 0);
+        h2o_evloop_destroy(s->loop);
+    }
+    if (s->lock_fd >= 0)
+        close(s->lock_fd);
+    for (size_t i = 0; i < s->n_client_addrs; i++)
+        free(s->client_addrs[i]);
+    free(s->client_addrs);
+    free(s->client_ports);
+    free(s->peer_listeners);
+    free(s->peer_urls);
+    free(s->client_urls);
+    free(s);
+}
