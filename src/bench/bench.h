@@ -46,6 +46,7 @@ typedef struct bench_result {
     uint64_t errors;   /* non-2xx answers, connection failures, bad framing */
     uint64_t writes;   /* of requests, the PUTs (mixed, watch) */
     uint64_t events;   /* watch: events received */
+    uint64_t resyncs;  /* watch: 401 "event index cleared" answers (watcher fell behind) */
     double seconds;    /* measured wall time */
     double p50_ms, p90_ms, p99_ms, max_ms, mean_ms;
     char first_error[256];

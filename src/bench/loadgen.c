@@ -235,7 +235,7 @@ typedef struct worker {
     /* results */
     uint32_t *lat_us;
     size_t n_lat, cap_lat;
-    uint64_t requests, errors, writes, events, lat_max_us;
+    uint64_t requests, errors, writes, events, resyncs, lat_max_us;
     double lat_sum_us;
     char first_error[256];
     char *value; /* value_size bytes of 'x', form-ready */
@@ -452,6 +452,12 @@ static void conn_step(worker_t *w, conn_t *c)
                     w->writes += c->is_write;
                     __atomic_add_fetch(w->global_requests, 1, __ATOMIC_RELAXED);
                 }
+            } else if (c->role == ROLE_WATCHER && status == 400) {
+                /* 401: the watcher fell more than the history window
+                 * behind the writers; like a real client, start again
+                 * from the current index. Not an error of the server. */
+                w->resyncs++;
+                c->next_wait_index = 0;
             } else {
                 char st[16];
                 snprintf(st, sizeof(st), "%d", status);
@@ -598,6 +604,7 @@ int bench_run(const bench_target_t *targets, size_t n_targets, const bench_confi
         res->errors += w->errors;
         res->writes += w->writes;
         res->events += w->events;
+        res->resyncs += w->resyncs;
         sum += w->lat_sum_us;
         if (w->lat_max_us > max) {
             max = w->lat_max_us;

@@ -102,12 +102,12 @@ static void print_result(const char *label, const bench_config_t *cfg, const ben
     if (json) {
         printf("{\"target\":\"%s\",\"op\":\"%s\",\"conns\":%u,\"seconds\":%.3f,"
                "\"requests\":%llu,\"rps\":%.1f,\"errors\":%llu,\"writes\":%llu,\"events\":%llu,"
-               "\"p50_ms\":%.3f,\"p90_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f,"
+               "\"resyncs\":%llu,\"p50_ms\":%.3f,\"p90_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f,"
                "\"mean_ms\":%.3f}\n",
                label, op_name(cfg->op), cfg->conns, r->seconds, (unsigned long long)r->requests,
                rps, (unsigned long long)r->errors, (unsigned long long)r->writes,
-               (unsigned long long)r->events, r->p50_ms, r->p90_ms, r->p99_ms, r->max_ms,
-               r->mean_ms);
+               (unsigned long long)r->events, (unsigned long long)r->resyncs, r->p50_ms, r->p90_ms,
+               r->p99_ms, r->max_ms, r->mean_ms);
         return;
     }
     printf("target     %s\n", label);
@@ -119,8 +119,9 @@ static void print_result(const char *label, const bench_config_t *cfg, const ben
         printf(", of which PUT %llu", (unsigned long long)r->writes);
     }
     if (cfg->op == BENCH_WATCH) {
-        printf(", watch events %llu (%.1f/s)", (unsigned long long)r->events,
-               r->seconds > 0 ? (double)r->events / r->seconds : 0);
+        printf(", watch events %llu (%.1f/s), watch resyncs (401) %llu",
+               (unsigned long long)r->events, r->seconds > 0 ? (double)r->events / r->seconds : 0,
+               (unsigned long long)r->resyncs);
     }
     printf("\nlatency    p50 %.3f ms, p90 %.3f ms, p99 %.3f ms, max %.3f ms, mean %.3f ms\n",
            r->p50_ms, r->p90_ms, r->p99_ms, r->max_ms, r->mean_ms);
@@ -138,6 +139,7 @@ static void add_into(bench_result_t *sum, const bench_result_t *r, int round)
     sum->errors += r->errors;
     sum->writes += r->writes;
     sum->events += r->events;
+    sum->resyncs += r->resyncs;
     sum->seconds += r->seconds;
     sum->p50_ms = (sum->p50_ms * round + r->p50_ms) / (round + 1);
     sum->p90_ms = (sum->p90_ms * round + r->p90_ms) / (round + 1);
@@ -434,6 +436,8 @@ int main(int argc, char **argv)
         printf("%-14s %16.1f %16.1f %9.2f\n", "events/s", sum_a.events / sum_a.seconds,
                sum_b.events / sum_b.seconds,
                ratio(sum_b.events / sum_b.seconds, sum_a.events / sum_a.seconds));
+        printf("%-14s %16llu %16llu\n", "resyncs (401)", (unsigned long long)sum_a.resyncs,
+               (unsigned long long)sum_b.resyncs);
     }
     if (sum_a.first_error[0]) {
         printf("A first error: %s\n", sum_a.first_error);
