@@ -377,6 +377,8 @@ class Ctx:
             if loc is not None:
                 h['Location'] = self.norm_text(loc)
             h['framing'] = r.framing
+            if getattr(r, 'interim', None):
+                h['interim'] = r.interim
             if r.framing in ('length', 'chunked') and len(r.body) > 2048 \
                     and 'wait=true' not in target:
                 # Go's server switches to chunked once a handler has written

@@ -115,7 +115,19 @@ class Conn:
         return True
 
     def read_headers(self, timeout=10.0):
+        """Read the response head; interim 1xx answers (100 Continue) are
+        skipped and their status lines kept in self.interim."""
         deadline = time.monotonic() + timeout
+        self.interim = getattr(self, 'interim', [])
+        while True:
+            r = self._read_head(deadline)
+            if 100 <= r.status < 200 and r.status != 101:
+                self.interim.append(r.status)
+                continue
+            r.interim = list(self.interim)
+            return r
+
+    def _read_head(self, deadline):
         while b'\r\n\r\n' not in self.buf:
             if not self._fill(deadline):
                 if self.eof:
