@@ -71,31 +71,32 @@ store_event_t *store_event_new(store_action_t action, const store_node_t *node,
 
 /* ---- Listings (etcd: loadInternalNode for the top, Repr for children) ---- */
 
-typedef struct listing {
-    size_t n_nodes;
-    size_t n_bytes;
-    store_node_t *next_node;
-    char *next_str;
-    int64_t now_ns;
-    bool recursive;
-    bool sorted;
-} listing_t;
+/*
+ * Both passes walk the tree with an explicit stack: a key can be hundreds of
+ * thousands of components deep (one PUT with a long key), and a recursive
+ * listing of it must not exhaust the thread's stack.
+ */
+typedef struct frame {
+    tnode_t *dir;
+    store_node_t *arr; /* fill pass: the dir's children array */
+    uint32_t i;        /* next child to look at */
+    size_t j;          /* next slot of arr */
+} frame_t;
 
-static void measure_children(listing_t *l, tnode_t *dir, bool descend)
+typedef struct stack {
+    frame_t *f;
+    size_t n;
+    size_t cap;
+} stack_t_;
+
+static frame_t *push(stack_t_ *st, tnode_t *dir, store_node_t *arr)
 {
-    if (l->sorted)
-        tnode_sort_children(dir);
-    for (uint32_t i = 0; i < dir->n_children; i++) {
-        tnode_t *c = dir->children[i];
-        if (tnode_is_hidden(c)) /* listings never show hidden nodes */
-            continue;
-        l->n_nodes++;
-        l->n_bytes += c->path_len + 1;
-        if (!c->dir)
-            l->n_bytes += c->value_len + 1;
-        else if (descend)
-            measure_children(l, c, true);
+    if (st->n == st->cap) {
+        st->cap = st->cap ? st->cap * 2 : 16;
+        st->f = store_xrealloc(st->f, st->cap * sizeof(*st->f));
     }
+    st->f[st->n] = (frame_t){dir, arr, 0, 0};
+    return &st->f[st->n++];
 }
 
 static size_t visible_children(const tnode_t *dir)
@@ -106,51 +107,92 @@ static size_t visible_children(const tnode_t *dir)
     return k;
 }
 
-static void fill_view(listing_t *l, const tnode_t *n, store_node_t *out)
+/* Counts the nodes and string bytes of a listing (sorting dirs when asked). */
+static void measure(stack_t_ *st, tnode_t *top, bool recursive, bool sorted, size_t *n_nodes,
+                    size_t *n_bytes)
 {
-    store_node_t v;
-    tnode_view(n, l->now_ns, &v);
-    copy_node(out, &v, &l->next_str);
+    if (sorted)
+        tnode_sort_children(top);
+    push(st, top, NULL);
+    while (st->n) {
+        frame_t *f = &st->f[st->n - 1];
+        if (f->i == f->dir->n_children) {
+            st->n--;
+            continue;
+        }
+        tnode_t *c = f->dir->children[f->i++];
+        if (tnode_is_hidden(c)) /* listings never show hidden nodes */
+            continue;
+        (*n_nodes)++;
+        *n_bytes += c->path_len + 1;
+        if (!c->dir) {
+            *n_bytes += c->value_len + 1;
+        } else if (recursive && c->n_children) {
+            if (sorted)
+                tnode_sort_children(c);
+            push(st, c, NULL);
+        }
+    }
 }
 
-static void fill_children(listing_t *l, tnode_t *dir, store_node_t *out, bool descend)
+static void fill_view(char **next_str, int64_t now_ns, const tnode_t *n, store_node_t *out)
+{
+    store_node_t v;
+    tnode_view(n, now_ns, &v);
+    copy_node(out, &v, next_str);
+}
+
+/* Gives `out` its array of visible children (none: no "nodes" at all). */
+static store_node_t *attach_children(store_node_t **next_node, const tnode_t *dir,
+                                     store_node_t *out)
 {
     size_t k = visible_children(dir);
     if (k == 0)
-        return; /* an empty directory has no "nodes" at all */
-    store_node_t *arr = l->next_node;
-    l->next_node += k;
-    out->nodes = arr;
+        return NULL;
+    out->nodes = *next_node;
     out->n_nodes = k;
-    size_t j = 0;
-    for (uint32_t i = 0; i < dir->n_children; i++) {
-        tnode_t *c = dir->children[i];
-        if (tnode_is_hidden(c))
-            continue;
-        fill_view(l, c, &arr[j]);
-        if (c->dir && descend)
-            fill_children(l, c, &arr[j], true);
-        j++;
-    }
+    *next_node += k;
+    return out->nodes;
 }
 
 store_event_t *store_event_new_get(tnode_t *n, bool recursive, bool sorted, int64_t now_ns,
                                    uint64_t etcd_index)
 {
-    listing_t l = {.now_ns = now_ns, .recursive = recursive, .sorted = sorted};
-    l.n_bytes = n->path_len + 1 + (n->dir ? 0 : n->value_len + 1);
+    stack_t_ st = {0};
+    size_t n_nodes = 0, n_bytes = n->path_len + 1 + (n->dir ? 0 : n->value_len + 1);
     if (n->dir)
-        measure_children(&l, n, recursive);
-    size_t sz = sizeof(store_event_t) + l.n_nodes * sizeof(store_node_t) + l.n_bytes;
+        measure(&st, n, recursive, sorted, &n_nodes, &n_bytes);
+    size_t sz = sizeof(store_event_t) + n_nodes * sizeof(store_node_t) + n_bytes;
     store_event_t *ev = store_xmalloc(sz);
     memset(ev, 0, sizeof(*ev));
     ev->action = STORE_ACTION_GET;
     ev->etcd_index = etcd_index;
     ev->refcount = 1;
-    l.next_node = (store_node_t *)(ev + 1);
-    l.next_str = (char *)(l.next_node + l.n_nodes);
-    fill_view(&l, n, &ev->node);
-    if (n->dir)
-        fill_children(&l, n, &ev->node, recursive);
+    store_node_t *next_node = (store_node_t *)(ev + 1);
+    char *next_str = (char *)(next_node + n_nodes);
+    fill_view(&next_str, now_ns, n, &ev->node);
+    if (n->dir) {
+        store_node_t *arr = attach_children(&next_node, n, &ev->node);
+        if (arr)
+            push(&st, n, arr);
+    }
+    while (st.n) {
+        frame_t *f = &st.f[st.n - 1];
+        if (f->i == f->dir->n_children) {
+            st.n--;
+            continue;
+        }
+        tnode_t *c = f->dir->children[f->i++];
+        if (tnode_is_hidden(c))
+            continue;
+        store_node_t *slot = &f->arr[f->j++];
+        fill_view(&next_str, now_ns, c, slot);
+        if (c->dir && recursive) {
+            store_node_t *arr = attach_children(&next_node, c, slot);
+            if (arr)
+                push(&st, c, arr); /* may move st.f: f is not used after this */
+        }
+    }
+    free(st.f);
     return ev;
 }

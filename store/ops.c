@@ -360,6 +360,10 @@ int store_op_apply(store_t *s, const store_request_t *req, store_event_t **ev_ou
     /* Keys arrive clean from the API; clean anything else as etcd does. */
     const char *key = req->key ? req->key : "/";
     size_t len = req->key ? req->key_len : 1;
+    if (len > STORE_MAX_KEY_LEN) {
+        count(s, req->op, false);
+        return store_error_set(err, STORE_E_RAFT_INTERNAL, "key too long", s->index);
+    }
     char small[256], *heap = NULL, *clean = NULL;
     if (!store_path_is_clean(key, len) || memchr(key, '\0', len)) {
         clean = len + 2 <= sizeof(small) ? small : (heap = store_xmalloc(len + 2));

@@ -81,18 +81,12 @@ static size_t parent_len(const char *path, size_t len)
     return l ? l : 1;
 }
 
-static watch_entry_t *entry_get(watcher_hub_t *h, const char *path, size_t len)
+static watch_entry_t *entry_new(watcher_hub_t *h, const char *path, size_t len, uint64_t hash,
+                                watch_entry_t *parent)
 {
-    uint64_t hash = store_hash(path, len);
-    watch_entry_t *e = entry_find(h, path, len, hash);
-    if (e)
-        return e;
-    watch_entry_t *parent = NULL;
-    if (!(len == 1 && path[0] == '/'))
-        parent = entry_get(h, path, parent_len(path, len));
     if (!h->buckets || h->n_entries + 1 > h->mask + 1)
         buckets_grow(h);
-    e = store_xcalloc(1, sizeof(*e) + len + 1);
+    watch_entry_t *e = store_xcalloc(1, sizeof(*e) + len + 1);
     memcpy(e->path, path, len);
     e->path_len = len;
     e->hash = hash;
@@ -107,6 +101,34 @@ static watch_entry_t *entry_get(watcher_hub_t *h, const char *path, size_t len)
     h->buckets[hash & h->mask] = e;
     h->n_entries++;
     return e;
+}
+
+/* The entry of `path`, created with its missing ancestors (no recursion: keys can be deep). */
+static watch_entry_t *entry_get(watcher_hub_t *h, const char *path, size_t len)
+{
+    uint64_t hash = store_hash(path, len);
+    watch_entry_t *e = entry_find(h, path, len, hash);
+    if (e)
+        return e;
+    /* The deepest ancestor that has an entry... */
+    size_t l = len;
+    watch_entry_t *anc = NULL;
+    while (!(l == 1 && path[0] == '/')) {
+        l = parent_len(path, l);
+        anc = entry_find(h, path, l, store_hash(path, l));
+        if (anc)
+            break;
+    }
+    /* ...then every missing one below it, down to `path`. */
+    if (!anc)
+        anc = entry_new(h, "/", 1, store_hash("/", 1), NULL);
+    while (anc->path_len != len) {
+        size_t next = anc->path_len == 1 ? 1 : anc->path_len + 1;
+        while (next < len && path[next] != '/')
+            next++;
+        anc = entry_new(h, path, next, store_hash(path, next), anc);
+    }
+    return anc;
 }
 
 /* Frees entries that no longer hold watchers or child entries. */

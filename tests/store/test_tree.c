@@ -466,6 +466,37 @@ static void test_many_keys(void **state)
     store_free(s);
 }
 
+static void test_deep_tree(void **state)
+{
+    (void)state;
+    enum { DEPTH = 3000 };
+    store_t *s = new_store(0);
+    char *key = malloc(2 * DEPTH + 1);
+    for (int i = 0; i < DEPTH; i++) {
+        key[2 * i] = '/';
+        key[2 * i + 1] = (char)('a' + i % 26);
+    }
+    key[2 * DEPTH] = '\0';
+    put(s, key, "deep");
+    assert_int_equal(store_node_count(s), DEPTH);
+    store_event_t *ev = get_ok(s, "/", true, true);
+    const store_node_t *n = &ev->node;
+    int depth = 0;
+    while (n->n_nodes) {
+        assert_int_equal(n->n_nodes, 1);
+        n = &n->nodes[0];
+        depth++;
+    }
+    assert_int_equal(depth, DEPTH);
+    assert_string_equal(n->value, "deep");
+    assert_string_equal(n->key, key);
+    store_event_release(ev);
+    store_event_release(ok_req(s, STORE_OP_DELETE, "/a", OPTS(.recursive = true)));
+    assert_int_equal(store_node_count(s), 0);
+    free(key);
+    store_free(s);
+}
+
 static void test_node_table_churn(void **state)
 {
     (void)state;
@@ -527,6 +558,7 @@ int main(void)
         cmocka_unit_test(test_stats),
         cmocka_unit_test(test_many_keys),
         cmocka_unit_test(test_node_table_churn),
+        cmocka_unit_test(test_deep_tree),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,5 +1,6 @@
 /* tests/store/test_watch.c: watchers and the event history. */
 #include "store_test.h"
+#include "store/store_int.h"
 
 typedef struct recorder {
     store_event_t *evs[64];
@@ -339,9 +340,11 @@ static void test_many_idle_watchers(void **state)
     put(s, "/w/7", "x");
     assert_int_equal(r.total, N / 100);
     rec_clear(&r);
+    assert_int_equal(s->hub.n_entries, 100 + 2); /* "/", "/w" and the 100 keys */
     for (int i = 0; i < N; i++)
         store_watcher_remove(s, ws[i]);
     assert_int_equal(store_watcher_count(s), 0);
+    assert_int_equal(s->hub.n_entries, 0); /* emptied entries are freed */
     store_free(s);
 }
 
@@ -410,6 +413,37 @@ static void test_dir_delete_delivered_once(void **state)
     store_free(s);
 }
 
+static void test_deep_watch(void **state)
+{
+    (void)state;
+    enum { DEPTH = 2000 };
+    store_t *s = new_store(0);
+    char *key = malloc(2 * DEPTH + 1);
+    for (int i = 0; i < DEPTH; i++) {
+        key[2 * i] = '/';
+        key[2 * i + 1] = 'x';
+    }
+    key[2 * DEPTH] = '\0';
+    recorder_t deep = {0}, mid = {0};
+    store_watcher_t *w = watch(s, key, false, true, 0, &deep);
+    key[1000] = '\0';
+    watch(s, key, true, false, 0, &mid);
+    key[1000] = '/';
+    assert_int_equal(s->hub.n_entries, DEPTH + 1);
+    put(s, key, "v");
+    assert_int_equal(deep.total, 1);
+    assert_int_equal(mid.total, 1);
+    store_event_release(ok_req(s, STORE_OP_DELETE, "/x", OPTS(.recursive = true)));
+    assert_int_equal(deep.total, 2);
+    assert_string_equal(deep.evs[1]->node.key, "/x");
+    store_watcher_remove(s, w);
+    assert_int_equal(s->hub.n_entries, 0);
+    rec_clear(&deep);
+    rec_clear(&mid);
+    free(key);
+    store_free(s);
+}
+
 static void test_watch_key_cleaned(void **state)
 {
     (void)state;
@@ -441,6 +475,7 @@ int main(void)
         cmocka_unit_test(test_history_hides_hidden_and_children),
         cmocka_unit_test(test_dir_delete_delivered_once),
         cmocka_unit_test(test_watch_key_cleaned),
+        cmocka_unit_test(test_deep_watch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
