@@ -1,0 +1,355 @@
+/*
+ * Unit tests of the API's parsing and encoding: Go's JSON escaping, node and
+ * event encoding in etcd's field order, RFC 3339 times, path cleaning and
+ * ServeMux redirects, form/query parsing and etcd's parameter errors.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "api/api_int.h"
+
+static h2o_mem_pool_t pool;
+
+static int setup(void **state)
+{
+    (void)state;
+    h2o_mem_init_pool(&pool);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    h2o_mem_clear_pool(&pool);
+    return 0;
+}
+
+static void assert_buf(api_buf_t *b, const char *want)
+{
+    api_buf_append(b, "", 1);
+    assert_string_equal(b->data, want);
+    b->len--;
+}
+
+static void json_str(const char *in, size_t len, const char *want)
+{
+    api_buf_t b;
+    api_buf_init(&b, NULL);
+    api_json_string(&b, in, len);
+    assert_buf(&b, want);
+    api_buf_free(&b);
+}
+
+static void test_json_escaping(void **state)
+{
+    (void)state;
+    json_str("plain", 5, "\"plain\"");
+    json_str("<a&b>", 5, "\"\\u003ca\\u0026b\\u003e\"");
+    json_str("q\"b\\", 4, "\"q\\\"b\\\\\"");
+    json_str("\n\r\t", 3, "\"\\n\\r\\t\"");
+    /* Go 1.19 writes \b and \f as \u0008 and \u000c. */
+    json_str("\b\f\x01\x1f", 4, "\"\\u0008\\u000c\\u0001\\u001f\"");
+    json_str("\x7f", 1, "\"\x7f\"");
+    json_str("\0", 1, "\"\\u0000\"");
+    /* Non-ASCII raw; U+2028/2029 escaped; invalid UTF-8 as U+FFFD per byte. */
+    json_str("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 9, "\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"");
+    json_str("\xe2\x80\xa8\xe2\x80\xa9", 6, "\"\\u2028\\u2029\"");
+    json_str("a\xff"
+             "b",
+             3, "\"a\\ufffdb\"");
+    json_str("\xc0\x80", 2, "\"\\ufffd\\ufffd\"");                       /* overlong */
+    json_str("\xed\xa0\x80", 3, "\"\\ufffd\\ufffd\\ufffd\"");            /* surrogate */
+    json_str("\xe2\x82", 2, "\"\\ufffd\\ufffd\"");                       /* truncated */
+    json_str("\xf4\x90\x80\x80", 4, "\"\\ufffd\\ufffd\\ufffd\\ufffd\""); /* > U+10FFFF */
+}
+
+static void test_rfc3339(void **state)
+{
+    (void)state;
+    char out[40];
+    api_format_rfc3339(out, 1795361691754419444LL);
+    assert_string_equal(out, "2026-11-22T15:34:51.754419444Z");
+    api_format_rfc3339(out, 1795361691750000000LL);
+    assert_string_equal(out, "2026-11-22T15:34:51.75Z");
+    api_format_rfc3339(out, 1795361691000000000LL);
+    assert_string_equal(out, "2026-11-22T15:34:51Z");
+    api_format_rfc3339(out, 1795361691000000001LL);
+    assert_string_equal(out, "2026-11-22T15:34:51.000000001Z");
+    api_format_rfc3339(out, 0);
+    assert_string_equal(out, "1970-01-01T00:00:00Z");
+}
+
+static void test_hex_id(void **state)
+{
+    (void)state;
+    char out[20];
+    api_format_hex_id(out, 0x0c10e50d8a558ef9ULL);
+    assert_string_equal(out, "c10e50d8a558ef9");
+    api_format_hex_id(out, 0);
+    assert_string_equal(out, "0");
+}
+
+static void test_node_and_event(void **state)
+{
+    (void)state;
+    store_node_t child = {.key = "/d/<x>",
+                          .key_len = 6,
+                          .value = "",
+                          .value_len = 0,
+                          .modified_index = 3,
+                          .created_index = 2};
+    store_node_t dir = {.key = "/d",
+                        .key_len = 2,
+                        .dir = true,
+                        .expiration_ns = 1795361691500000000LL,
+                        .ttl = 5,
+                        .nodes = &child,
+                        .n_nodes = 1,
+                        .modified_index = 1,
+                        .created_index = 1};
+    store_event_t ev = {.action = STORE_ACTION_GET, .node = dir, .etcd_index = 3};
+    api_buf_t b;
+    api_buf_init(&b, &pool);
+    api_json_event(&b, &ev, false);
+    assert_buf(&b, "{\"action\":\"get\",\"node\":{\"key\":\"/d\",\"dir\":true,"
+                   "\"expiration\":\"2026-11-22T15:34:51.5Z\",\"ttl\":5,\"nodes\":[{\"key\":"
+                   "\"/d/\\u003cx\\u003e\",\"value\":\"\",\"modifiedIndex\":3,\"createdIndex\":2}],"
+                   "\"modifiedIndex\":1,\"createdIndex\":1}}");
+
+    /* The root listing: no key, no indexes; an empty root has no nodes. */
+    store_node_t root = {.dir = true};
+    store_event_t rev = {.action = STORE_ACTION_GET, .node = root};
+    api_buf_init(&b, &pool);
+    api_json_event(&b, &rev, false);
+    assert_buf(&b, "{\"action\":\"get\",\"node\":{\"dir\":true}}");
+
+    /* prevNode after node; noValueOnSuccess drops both. */
+    store_node_t n = {.key = "/k",
+                      .key_len = 2,
+                      .value = "2",
+                      .value_len = 1,
+                      .modified_index = 5,
+                      .created_index = 5};
+    store_node_t p = {.key = "/k",
+                      .key_len = 2,
+                      .value = "1",
+                      .value_len = 1,
+                      .modified_index = 4,
+                      .created_index = 4};
+    store_event_t sev = {
+        .action = STORE_ACTION_CAS, .node = n, .prev_node = p, .has_prev_node = true};
+    api_buf_init(&b, &pool);
+    api_json_event(&b, &sev, false);
+    assert_buf(&b, "{\"action\":\"compareAndSwap\",\"node\":{\"key\":\"/k\",\"value\":\"2\","
+                   "\"modifiedIndex\":5,\"createdIndex\":5},\"prevNode\":{\"key\":\"/k\","
+                   "\"value\":\"1\",\"modifiedIndex\":4,\"createdIndex\":4}}");
+    api_buf_init(&b, &pool);
+    api_json_event(&b, &sev, true);
+    assert_buf(&b, "{\"action\":\"compareAndSwap\"}");
+}
+
+static void test_error_json(void **state)
+{
+    (void)state;
+    api_buf_t b;
+    api_buf_init(&b, &pool);
+    api_json_error(&b, 100, "/a", 7);
+    assert_buf(&b,
+               "{\"errorCode\":100,\"message\":\"Key not found\",\"cause\":\"/a\",\"index\":7}");
+    api_buf_init(&b, &pool);
+    api_json_error(&b, 300, NULL, 0);
+    assert_buf(&b, "{\"errorCode\":300,\"message\":\"Raft Internal Error\",\"index\":0}");
+}
+
+static void clean(const char *in, const char *want)
+{
+    char out[256];
+    size_t n = api_path_clean(in, strlen(in), out);
+    out[n] = '\0';
+    assert_string_equal(out, want);
+}
+
+static void test_path_clean(void **state)
+{
+    (void)state;
+    clean("", ".");
+    clean("/", "/");
+    clean("//a//b/", "/a/b");
+    clean("/a/./b/.", "/a/b");
+    clean("/a/../../b", "/b");
+    clean("/..", "/");
+    clean("/a/b/..", "/a");
+    clean("a/../..", "..");
+    clean("/a/...", "/a/...");
+    clean("/.a/..b", "/.a/..b");
+}
+
+static void path(const char *target, const char *want_path, const char *want_redirect)
+{
+    api_path_t p;
+    assert_int_equal(api_path_parse(&pool, target, strlen(target), &p), 0);
+    assert_int_equal(p.path_len, strlen(want_path));
+    assert_memory_equal(p.path, want_path, p.path_len);
+    if (want_redirect == NULL) {
+        assert_null(p.redirect);
+    } else {
+        assert_non_null(p.redirect);
+        assert_int_equal(p.redirect_len, strlen(want_redirect));
+        assert_memory_equal(p.redirect, want_redirect, p.redirect_len);
+    }
+}
+
+static void test_path_parse(void **state)
+{
+    (void)state;
+    path("/v2/keys/a", "/v2/keys/a", NULL);
+    path("/v2/keys/a/?x=1", "/v2/keys/a/", NULL);
+    path("/v2/keys/a%2Fb", "/v2/keys/a/b", NULL);
+    path("/v2/keys/a+b", "/v2/keys/a+b", NULL);
+    path("/v2/keys//a/../b?recursive=true", "/v2/keys//a/../b", "/v2/keys/b?recursive=true");
+    path("/v2/keys/a%2F%2Fb", "/v2/keys/a//b", "/v2/keys/a/b");
+    path("/v2/keys/./a/", "/v2/keys/./a/", "/v2/keys/a/");
+    path("/v2/keys//<a b>?", "/v2/keys//<a b>", "/v2/keys/%3Ca%20b%3E");
+    api_path_t p;
+    assert_int_equal(api_path_parse(&pool, "/v2/keys/%zz", 12, &p), -1);
+    assert_int_equal(api_path_parse(&pool, "/v2/keys/%2", 11, &p), -1);
+}
+
+static void test_parse_bool_uint(void **state)
+{
+    (void)state;
+    const char *yes[] = {"1", "t", "T", "TRUE", "true", "True"};
+    const char *no[] = {"0", "f", "F", "FALSE", "false", "False"};
+    const char *bad[] = {"", "yes", "tRUE", "2", " true", "on"};
+    bool b;
+    for (int i = 0; i < 6; i++) {
+        assert_int_equal(api_parse_bool(yes[i], strlen(yes[i]), &b), 0);
+        assert_true(b);
+        assert_int_equal(api_parse_bool(no[i], strlen(no[i]), &b), 0);
+        assert_false(b);
+        assert_int_equal(api_parse_bool(bad[i], strlen(bad[i]), &b), -1);
+    }
+    uint64_t v;
+    assert_int_equal(api_parse_uint64("007", 3, &v), 0);
+    assert_int_equal(v, 7);
+    assert_int_equal(api_parse_uint64("18446744073709551615", 20, &v), 0);
+    assert_true(v == UINT64_MAX);
+    assert_int_equal(api_parse_uint64("18446744073709551616", 20, &v), -1);
+    assert_int_equal(api_parse_uint64("", 0, &v), -1);
+    assert_int_equal(api_parse_uint64("-1", 2, &v), -1);
+    assert_int_equal(api_parse_uint64("+1", 2, &v), -1);
+    assert_int_equal(api_parse_uint64("1.5", 3, &v), -1);
+    assert_int_equal(api_parse_uint64(" 5", 2, &v), -1);
+}
+
+static void test_form_parse(void **state)
+{
+    (void)state;
+    api_form_t f = {0};
+    api_parse_error_t err;
+    const char *q = "a=1&&b&c=x+y%21&a=2&%61=3";
+    assert_int_equal(api_form_parse(&f, &pool, q, strlen(q), &err), 0);
+    assert_int_equal(f.n, 5);
+    assert_string_equal(api_form_get(&f, "a")->value, "1");
+    assert_string_equal(api_form_get(&f, "b")->value, "");
+    assert_string_equal(api_form_get(&f, "c")->value, "x y!");
+    assert_null(api_form_get(&f, "d"));
+
+    api_form_t g = {0};
+    q = "a=%zz&b=1;c=2&d=%4";
+    assert_int_equal(api_form_parse(&g, &pool, q, strlen(q), &err), -1);
+    assert_string_equal(err.cause, "invalid URL escape \"%zz\"");
+    assert_int_equal(g.n, 0);
+}
+
+static int keys(api_method_t m, const char *key, const char *query, const char *ct,
+                const char *body, api_keys_req_t *kr, api_parse_error_t *err)
+{
+    return api_keys_parse(&pool, m, key, strlen(key), query, strlen(query), ct, ct ? strlen(ct) : 0,
+                          body, body ? strlen(body) : 0, kr, err);
+}
+
+static void keys_err(api_method_t m, const char *query, int code, const char *cause)
+{
+    api_keys_req_t kr;
+    api_parse_error_t err;
+    assert_int_equal(keys(m, "/k", query, NULL, NULL, &kr, &err), -1);
+    assert_int_equal(err.code, code);
+    assert_string_equal(err.cause, cause);
+}
+
+static void test_keys_parse(void **state)
+{
+    (void)state;
+    api_keys_req_t kr;
+    api_parse_error_t err;
+    const char *form = "application/x-www-form-urlencoded";
+
+    assert_int_equal(keys(API_M_PUT, "/a/b/", "value=q&ttl=", form, "value=x+y&value=z", &kr, &err),
+                     0);
+    assert_string_equal(kr.key, "/a/b");
+    assert_string_equal(kr.value, "x y");
+    assert_false(kr.has_ttl);
+    assert_int_equal(kr.prev_exist, -1);
+
+    assert_int_equal(keys(API_M_PUT, "", "", "application/json", "value=x", &kr, &err), 0);
+    assert_string_equal(kr.key, "/");
+    assert_null(kr.value);
+
+    /* DELETE ignores the body. */
+    assert_int_equal(keys(API_M_DELETE, "/a", "", form, "prevValue=", &kr, &err), 0);
+    assert_null(kr.prev_value);
+
+    assert_int_equal(
+        keys(API_M_PUT, "/a", "prevExist=false&prevIndex=5&ttl=10&dir=T", NULL, NULL, &kr, &err),
+        0);
+    assert_int_equal(kr.prev_exist, 0);
+    assert_int_equal(kr.prev_index, 5);
+    assert_true(kr.has_ttl);
+    assert_int_equal(kr.ttl, 10);
+    assert_true(kr.dir);
+
+    assert_int_equal(keys(API_M_PUT, "/a", "refresh=true&ttl=5&value=", NULL, NULL, &kr, &err), 0);
+    assert_int_equal(kr.refresh, 1);
+
+    keys_err(API_M_PUT, "ttl=abc", 202, "invalid value for \"ttl\"");
+    keys_err(API_M_PUT, "ttl=1.5", 202, "invalid value for \"ttl\"");
+    keys_err(API_M_PUT, "ttl=99999999999999999999", 202, "invalid value for \"ttl\"");
+    keys_err(API_M_PUT, "prevValue=", 201, "\"prevValue\" cannot be empty");
+    keys_err(API_M_DELETE, "prevValue=", 201, "\"prevValue\" cannot be empty");
+    keys_err(API_M_PUT, "prevIndex=", 203, "invalid value for \"prevIndex\"");
+    keys_err(API_M_GET, "waitIndex=-1", 203, "invalid value for \"waitIndex\"");
+    keys_err(API_M_GET, "recursive=", 209, "invalid value for \"recursive\"");
+    keys_err(API_M_GET, "sorted=x", 209, "invalid value for \"sorted\"");
+    keys_err(API_M_GET, "quorum=x", 209, "invalid value for \"quorum\"");
+    keys_err(API_M_GET, "stream=x", 209, "invalid value for \"stream\"");
+    keys_err(API_M_PUT, "noValueOnSuccess=x", 209, "invalid value for \"noValueOnSuccess\"");
+    keys_err(API_M_PUT, "prevExist=x", 209, "invalid value for prevExist");
+    keys_err(API_M_PUT, "refresh=x", 209, "invalid value for refresh");
+    keys_err(API_M_HEAD, "wait=true", 209, "\"wait\" can only be used with GET requests");
+    keys_err(API_M_PUT, "a=%zz", 210, "invalid URL escape \"%zz\"");
+    keys_err(API_M_PUT, "a=%", 210, "invalid URL escape \"%\"");
+    keys_err(API_M_PUT, "a=1;b=2", 210, "invalid semicolon separator in query");
+    keys_err(API_M_PUT, "refresh=true&ttl=5&value=x", 211, "A value was provided on a refresh");
+    keys_err(API_M_PUT, "refresh=true", 212, "No TTL value set");
+    /* etcd's order of checks: prevIndex before recursive before ttl. */
+    keys_err(API_M_PUT, "ttl=x&recursive=x&prevIndex=x", 203, "invalid value for \"prevIndex\"");
+    keys_err(API_M_PUT, "ttl=x&recursive=x", 209, "invalid value for \"recursive\"");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_json_escaping), cmocka_unit_test(test_rfc3339),
+        cmocka_unit_test(test_hex_id),        cmocka_unit_test(test_node_and_event),
+        cmocka_unit_test(test_error_json),    cmocka_unit_test(test_path_clean),
+        cmocka_unit_test(test_path_parse),    cmocka_unit_test(test_parse_bool_uint),
+        cmocka_unit_test(test_form_parse),    cmocka_unit_test(test_keys_parse),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
