@@ -16,6 +16,8 @@
 #define STORE_NS_PER_SEC      1000000000LL
 /* POST names: the new index, zero-padded to 20 digits (etcd: "%020s"). */
 #define STORE_UNIQUE_NAME_LEN 20
+/* Paths are counted in 32 bits inside the tree; nothing legitimate comes close. */
+#define STORE_MAX_KEY_LEN (1u << 30)
 
 /*
  * Allocation inside apply must not fail half-way: every member applies the
