@@ -36,17 +36,17 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     api_t *api = ((struct api_handler *)self)->api;
     api_method_t m = api_method_from(req->method.base, req->method.len);
 
-    /* etcd's CORS wrapper: the headers on every response; OPTIONS answered here. */
-    api_add_cors(req);
-    if (m == API_M_OPTIONS) {
-        api_send(api, req, 200, NULL, "", 0);
-        return 0;
-    }
     api_path_t p;
     if (api_path_parse(&req->pool, req->path.base, req->path.len, &p) != 0) {
         /* Go's server rejects a request line whose path does not unescape. */
         req->http1_is_persistent = 0;
         api_send(api, req, 400, "text/plain; charset=utf-8", H2O_STRLIT("400 Bad Request"));
+        return 0;
+    }
+    /* etcd's CORS wrapper: the headers on every response; OPTIONS answered here. */
+    api_add_cors(req);
+    if (m == API_M_OPTIONS) {
+        api_send(api, req, 200, NULL, "", 0);
         return 0;
     }
     if (p.redirect != NULL) {
@@ -169,6 +169,8 @@ void api_free(api_t *api)
     api_watch_dispose(api);
     api_tickets_dispose(api);
     h2o_context_dispose(&api->ctx);
+    /* h2o 2.2.5 destroys the context's multithread queue but leaves its struct to us. */
+    free(api->ctx.queue);
     h2o_config_dispose(&api->globalconf);
     free(api);
 }
