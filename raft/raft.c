@@ -205,7 +205,8 @@ int raft_step_internal(struct raft *r, const struct raft_message *m)
         return 0; /* ignore other stale messages */
     }
 
-    if (m->type == RAFT_MSG_VOTE_RESP || m->type == RAFT_MSG_PRE_VOTE_RESP)
+    if ((m->type == RAFT_MSG_VOTE_RESP || m->type == RAFT_MSG_PRE_VOTE_RESP) &&
+        r->state != RAFT_LEADER)
         raft_learn_commit_hint(r, m);
     switch (m->type) {
     case RAFT_MSG_HUP:

@@ -134,7 +134,7 @@ void sim_check_chain(struct sim *s, uint64_t index, uint64_t chain)
     }
 }
 
-static void check_node(struct sim *s, struct sim_node *n)
+void sim_check_node(struct sim *s, struct sim_node *n)
 {
     struct raft_status st;
     raft_get_status(n->r, &st);
@@ -142,6 +142,18 @@ static void check_node(struct sim *s, struct sim_node *n)
     if (st.hs.commit < n->last_commit)
         sim_fail(s, "node %llu commit went back from %llu to %llu", (unsigned long long)n->id,
                  (unsigned long long)n->last_commit, (unsigned long long)st.hs.commit);
+    /* Paper 5.4.2 (the rule figure 8 motivates): a leader advances its
+     * commit index only to an entry of its own term; older entries commit
+     * indirectly, with it. */
+    if (st.ss.state == RAFT_LEADER && n->last_state == RAFT_LEADER &&
+        n->last_term == st.hs.term && st.hs.commit > n->last_commit &&
+        raft_log_term_at(n->r, st.hs.commit) != st.hs.term)
+        sim_fail(s, "commit rule: leader %llu of term %llu committed up to %llu of term %llu",
+                 (unsigned long long)n->id, (unsigned long long)st.hs.term,
+                 (unsigned long long)st.hs.commit,
+                 (unsigned long long)raft_log_term_at(n->r, st.hs.commit));
+    n->last_state = st.ss.state;
+    n->last_term = st.hs.term;
     n->last_commit = st.hs.commit;
     /* Record what it considers committed; a committed index never changes
      * its entry. */
@@ -224,7 +236,7 @@ void sim_check_all(struct sim *s)
 {
     for (int k = 0; k < s->n_all; k++)
         if (s->nodes[k].up)
-            check_node(s, &s->nodes[k]);
+            sim_check_node(s, &s->nodes[k]);
 }
 
 /* No committed entry is lost across restarts: what the node persisted as

@@ -232,6 +232,13 @@ static void apply_all(struct sim *s, struct sim_node *n, struct raft_ready *rd)
 
 /* The node loop: persist, send, apply, advance (raft.h). A crash may
  * strike between persisting and the rest. */
+static enum raft_state node_state(struct sim_node *n)
+{
+    struct raft_status st;
+    raft_get_status(n->r, &st);
+    return st.ss.state;
+}
+
 static void process_ready(struct sim *s, struct sim_node *n)
 {
     int rounds = 0;
@@ -250,8 +257,21 @@ static void process_ready(struct sim *s, struct sim_node *n)
             TRACE(s, "node %llu is %s (leader %llu)", (unsigned long long)n->id,
                   raft_state_name(rd.soft_state.state), (unsigned long long)rd.soft_state.lead);
         bool crash_mid = s->crash_after_persist || (s->chaos && sim_one_in(&s->rng, 150));
+        /* A leader that just learned of a commitment dies before telling
+         * anyone: the commitment then survives only in the logs (paper
+         * figure 8 is this case). */
+        if (s->chaos && rd.has_hard_state && rd.hard_state.commit > n->persisted_commit &&
+            node_state(n) == RAFT_LEADER && s->leader_kill && sim_one_in(&s->rng, s->leader_kill))
+            crash_mid = true;
+        /* A new leader dies with its first entry written only locally. */
+        if (s->chaos && rd.has_soft_state && rd.soft_state.state == RAFT_LEADER &&
+            s->leader_kill && sim_one_in(&s->rng, s->leader_kill))
+            crash_mid = true;
+        if (rd.has_hard_state)
+            n->persisted_commit = rd.hard_state.commit;
         if (!SIM_APPLY_BEFORE_PERSIST) {
             persist(s, n, &rd);
+            sim_check_node(s, n); /* records what it now knows committed */
             if (crash_mid) {
                 raft_ready_free(&rd);
                 crash(s, n);
@@ -268,6 +288,7 @@ static void process_ready(struct sim *s, struct sim_node *n)
                 return;
             }
             persist(s, n, &rd);
+            sim_check_node(s, n);
         }
         rc = raft_advance(n->r, &rd);
         if (rc && rc != RAFT_EPROPOSALDROPPED)
@@ -297,6 +318,9 @@ static void start_node(struct sim *s, struct sim_node *n)
     raft_storage_mem_hard_state(n->st, &hs);
     n->up = true;
     n->last_commit = hs.commit;
+    n->persisted_commit = hs.commit;
+    n->last_state = RAFT_FOLLOWER;
+    n->last_term = hs.term;
     n->recorded_commit = 0;
     n->verified_term = n->verified_upto = 0;
 }
@@ -711,6 +735,9 @@ int sim_run(uint64_t seed, bool trace, struct sim_stats *stats, char *why, size_
     };
     s->max_delay = 1 + (unsigned)sim_below(&s->rng, 3);
     s->chaos = true;
+    /* How hard this seed goes after fresh leaders (one in N; 0: never). */
+    static const unsigned kill[4] = {0, 3, 8, 20};
+    s->leader_kill = kill[sim_below(&s->rng, 4)];
     TRACE(s,
           "seed %llu: %d voters + 1 spare, heartbeat %d, check_quorum %d, pre_vote %d, "
           "max msg %llu, inflight %zu",

@@ -36,6 +36,7 @@ struct sim_node {
     /* Bookkeeping for the checks. */
     uint64_t last_commit;                  /* commit index seen in this life */
     uint64_t recorded_commit;              /* committed indexes recorded from this node */
+    uint64_t persisted_commit;              /* commit in the last persisted hard state */
     uint64_t verified_term, verified_upto; /* leader completeness progress */
     enum raft_state last_state;
     uint64_t last_term;
@@ -81,6 +82,7 @@ struct sim {
     unsigned dup_pct;
     unsigned max_delay;
     bool chaos;
+    unsigned leader_kill;
     bool crash_after_persist; /* the next Ready is persisted, then the node dies */
 
     struct sim_index_rec *idx;
@@ -118,6 +120,7 @@ void sim_check_applied(struct sim *s, struct sim_node *n, uint64_t index, uint64
                        uint64_t hash);
 void sim_check_chain(struct sim *s, uint64_t index, uint64_t chain);
 void sim_check_all(struct sim *s);
+void sim_check_node(struct sim *s, struct sim_node *n);
 void sim_check_restart(struct sim *s, struct sim_node *n);
 void sim_check_read(struct sim *s, struct sim_node *n, const struct raft_read_state *rs);
 void sim_check_free(struct sim *s);
