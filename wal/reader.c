@@ -47,8 +47,8 @@ typedef struct reader {
     size_t err_len;
 } reader_t;
 
-static int push_entry(reader_t *r, uint64_t index, uint64_t term, const uint8_t *data, size_t len,
-                      const char *file, size_t off)
+static int push_entry(reader_t *r, uint64_t index, uint64_t term, uint8_t type, const uint8_t *data,
+                      size_t len, const char *file, size_t off)
 {
     wal_read_result_t *res = r->res;
     if (index <= r->snap_index)
@@ -75,6 +75,7 @@ static int push_entry(reader_t *r, uint64_t index, uint64_t term, const uint8_t 
     wal_entry_t *e = &res->entries[res->n_entries++];
     e->index = index;
     e->term = term;
+    e->type = type;
     e->data = data;
     e->len = len;
     return 0;
@@ -240,14 +241,14 @@ int wal_open(wal_t **out, const wal_options_t *opt, uint64_t snap_index, uint64_
                 }
                 break;
             case WAL_REC_ENTRY:
-                if (rec.len < 16) {
+                if (rec.len < 17) {
                     what = "short entry record";
                     d = WAL_DEC_CORRUPT;
                     break;
                 }
                 t.last_index = wal_get64(p);
-                rc =
-                    push_entry(&r, wal_get64(p), wal_get64(p + 8), p + 16, rec.len - 16, name, off);
+                rc = push_entry(&r, wal_get64(p), wal_get64(p + 8), p[16], p + 17, rec.len - 17,
+                                name, off);
                 if (rc) {
                     close(fd);
                     goto fail;

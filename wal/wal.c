@@ -465,12 +465,14 @@ static int append(wal_t *w, int type, const uint8_t *pre, size_t pre_len, const 
     return 0;
 }
 
-int wal_append_entry(wal_t *w, uint64_t index, uint64_t term, const void *data, size_t len)
+int wal_append_entry(wal_t *w, uint64_t index, uint64_t term, uint8_t type, const void *data,
+                     size_t len)
 {
-    uint8_t pre[16];
+    uint8_t pre[17];
     wal_put64(pre, index);
     wal_put64(pre + 8, term);
-    int rc = append(w, WAL_REC_ENTRY, pre, 16, data, len);
+    pre[16] = type;
+    int rc = append(w, WAL_REC_ENTRY, pre, 17, data, len);
     if (!rc)
         w->loop_last_index = index;
     return rc;

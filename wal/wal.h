@@ -32,6 +32,23 @@
  * loop calls wal_poll(), which invokes `on_sync` once per batch id, in
  * increasing order. Only after `on_sync` reports status 0 for the batch
  * holding an entry may anything that depends on that entry be acknowledged.
+ *
+ * How the server uses it with raft and snap (etcd's etcdserver does the same):
+ *   start:    wal_read_markers(waldir) lists the snapshot markers;
+ *             snap_load_newest(snapdir, accept = "has a marker") picks the
+ *             snapshot; wal_open(waldir, snap.index, snap.term) returns the
+ *             metadata, hard state and entries after it (-ENOENT: a new
+ *             member, wal_create() with the cluster/member ids as metadata).
+ *   ready:    wal_append_hard_state() if it changed, wal_append_entry() for
+ *             each entry, wal_sync_async(); on_sync(status 0) then lets the
+ *             loop send what depended on it, answer clients, raft_advance().
+ *             A failure: answer the batch's proposals with error 300, apply
+ *             nothing, and re-append from result->last_index + 1.
+ *   snapshot: snap_save*() (on a worker), then wal_append_snapshot(index,
+ *             term) and a sync, then wal_release_to(index) and snap_purge().
+ *             A crash between the two leaves a snapshot file without a
+ *             marker, which the accept callback at start skips (etcd 3.5's
+ *             order and check).
  */
 #ifndef METCD_WAL_H
 #define METCD_WAL_H
@@ -44,7 +61,7 @@
 #define WAL_DEFAULT_SEGMENT_SIZE (64u * 1024 * 1024)
 #define WAL_DEFAULT_MAX_WALS     5u
 /* Largest payload of one record (the length field has 24 bits). An entry's
- * payload is its data plus 16 bytes of index and term. */
+ * payload is its data plus 17 bytes of index, term and type. */
 #define WAL_MAX_RECORD_PAYLOAD ((1u << 24) - 1)
 
 typedef struct wal wal_t;
@@ -86,6 +103,7 @@ typedef struct wal_options {
 typedef struct wal_entry {
     uint64_t index;
     uint64_t term;
+    uint8_t type;        /* the caller's entry type (raft: normal, conf change) */
     const uint8_t *data; /* valid until wal_read_result_free() */
     size_t len;
 } wal_entry_t;
@@ -161,7 +179,8 @@ bool wal_exists(const char *dir);
  * Buffer one record for the next batch (loop thread; no I/O). The bytes are
  * copied. Return 0, -ENOMEM, or -E2BIG (payload over WAL_MAX_RECORD_PAYLOAD).
  */
-int wal_append_entry(wal_t *w, uint64_t index, uint64_t term, const void *data, size_t len);
+int wal_append_entry(wal_t *w, uint64_t index, uint64_t term, uint8_t type, const void *data,
+                     size_t len);
 int wal_append_hard_state(wal_t *w, const wal_hard_state_t *hs);
 /* Records that a snapshot at (index, term) exists; wal_open() later checks
  * the caller's snapshot against these markers, as etcd does. */

@@ -86,7 +86,7 @@ static void setup(void)
     uint8_t buf[128];
     for (uint64_t i = 1; i <= ENTRIES; i++) {
         fill(buf, i, len_of(i));
-        wal_append_entry(w, i, 1, buf, len_of(i));
+        wal_append_entry(w, i, 1, 0, buf, len_of(i));
         if (i % 7 == 0)
             wal_sync(w);
     }

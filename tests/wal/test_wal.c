@@ -47,7 +47,7 @@ static void append_range(wal_t *w, uint64_t from, uint64_t to, uint64_t term)
     for (uint64_t i = from; i <= to; i++) {
         size_t l = len_of(i);
         fill(buf, i, term, l);
-        assert_int_equal(wal_append_entry(w, i, term, buf, l), 0);
+        assert_int_equal(wal_append_entry(w, i, term, (uint8_t)(i % 3), buf, l), 0);
     }
 }
 
@@ -59,6 +59,7 @@ static void check_entries(const wal_read_result_t *r, uint64_t first, uint64_t l
         const wal_entry_t *e = &r->entries[k];
         assert_int_equal(e->index, first + k);
         assert_int_equal(e->term, term);
+        assert_int_equal(e->type, e->index % 3);
         assert_int_equal(e->len, len_of(e->index));
         fill(buf, e->index, term, e->len);
         assert_memory_equal(e->data, buf, e->len);
@@ -354,7 +355,7 @@ static void test_torn_every_truncation_point(void **state)
     assert_int_equal(wal_sync(w), 0);
     wal_close(w);
     size_t end = end_offset(dir, seg);
-    size_t last = wal_record_size(16 + len_of(20));
+    size_t last = wal_record_size(17 + len_of(20));
     char path[4200];
     seg_path(dir, 0, path, sizeof(path));
     uint8_t *orig;
@@ -397,9 +398,9 @@ static void test_zeroed_tail(void **state)
     append_range(w, 1, 5, 1);
     uint8_t big[3000];
     fill(big, 6, 1, sizeof(big));
-    assert_int_equal(wal_append_entry(w, 6, 1, big, sizeof(big)), 0);
+    assert_int_equal(wal_append_entry(w, 6, 1, 0, big, sizeof(big)), 0);
     assert_int_equal(wal_sync(w), 0);
-    size_t end = w->tail.offset, start = end - wal_record_size(16 + sizeof(big));
+    size_t end = w->tail.offset, start = end - wal_record_size(17 + sizeof(big));
     wal_close(w);
     char path[4200];
     seg_path(dir, 0, path, sizeof(path));
@@ -975,7 +976,7 @@ static void test_big_group_and_big_record(void **state)
     /* a record larger than a segment gets a segment of its own */
     uint8_t *big = malloc(10000);
     memset(big, 7, 10000);
-    assert_int_equal(wal_append_entry(w, 3001, 1, big, 10000), 0);
+    assert_int_equal(wal_append_entry(w, 3001, 1, 0, big, 10000), 0);
     append_range(w, 3002, 3002, 1);
     assert_int_equal(wal_sync(w), 0);
     wal_close(w);

@@ -64,7 +64,7 @@ static void child(const char *dir, int wfd, unsigned seed)
         for (int i = 0; i < n; i++, next++) {
             size_t l = len_of(next);
             fill(buf, next, l);
-            if (wal_append_entry(w, next, 1, buf, l))
+            if (wal_append_entry(w, next, 1, 0, buf, l))
                 _exit(3);
         }
         wal_hard_state_t hs = {1, 1, next - 1};

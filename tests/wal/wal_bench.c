@@ -56,7 +56,7 @@ static void batches(const char *base, int batch, double secs)
     double t0 = now(), t;
     do {
         for (int i = 0; i < batch; i++)
-            wal_append_entry(w, ++index, 1, data, sizeof(data));
+            wal_append_entry(w, ++index, 1, 0, data, sizeof(data));
         if (wal_sync(w)) {
             fprintf(stderr, "sync failed\n");
             exit(1);
@@ -101,7 +101,7 @@ static void pipelined(const char *base, int batch, double secs)
             wal_poll(w);
         }
         for (int i = 0; i < batch; i++)
-            wal_append_entry(w, ++index, 1, data, sizeof(data));
+            wal_append_entry(w, ++index, 1, 0, data, sizeof(data));
         submitted = wal_sync_async(w);
         wal_poll(w);
         t = now();
@@ -125,7 +125,7 @@ static void replay(const char *base, uint64_t n)
     memset(data, 'y', sizeof(data));
     double t0 = now();
     for (uint64_t i = 1; i <= n; i++) {
-        wal_append_entry(w, i, 1, data, sizeof(data));
+        wal_append_entry(w, i, 1, 0, data, sizeof(data));
         if (i % 10000 == 0 && wal_sync(w))
             exit(1);
     }
