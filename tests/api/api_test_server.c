@@ -28,6 +28,7 @@ static const char *client_urls[1];
 static const char *peer_urls[1] = {"http://127.0.0.1:2380"};
 static api_member_t member;
 static int64_t start_ns;
+static api_t *api; /* global: reachable at exit for LeakSanitizer */
 
 static int64_t now_ns(void)
 {
@@ -135,7 +136,7 @@ int main(int argc, char **argv)
                         .cluster_version = "3.4.0"};
     api_backend_t be = {
         .ctx = NULL, .store = store, .propose = propose, .server_info = server_info};
-    api_t *api = api_new(loop, &cfg, &be);
+    api = api_new(loop, &cfg, &be);
     if (api == NULL || api_listen(api, fd) != 0)
         return 1;
     h2o_timeout_init(loop, &sync_timeout, 500);
