@@ -1036,3 +1036,187 @@ S('seq', 'seq_set_same_value', ('PUT', '{P}/a?value=1'), ('PUT', '{P}/a?value=1'
 S('seq', 'seq_body_params_all', ('PUT', '{P}/a', 'value=1&ttl=100&prevExist=false'),
   ('PUT', '{P}/a', 'value=2&prevIndex={b+1}'), ('PUT', '{P}/d', 'dir=true'),
   ('GET', '{P}?sorted=true'))
+
+
+# ---------------------------------------------------------------- more edges
+
+S('edge', 'edge_value_nul_and_bad_utf8', ('PUT', '{P}/a?value=x%00y'), ('GET', '{P}/a'),
+  ('PUT', '{P}/b?value=%FF%FEz'), ('GET', '{P}/b'))
+S('edge', 'edge_key_nul', ('PUT', '{P}/a%00b?value=1'), ('GET', '{P}?sorted=true'))
+S('edge', 'edge_key_dot_encoded', ('PUT', '{P}/a?value=1'), ('GET', '{P}/x/%2E%2E/a'),
+  ('GET', '{P}/%2E/a'))
+S('edge', 'edge_key_trailing_dot', ('PUT', '{P}/a.?value=1'), ('PUT', '{P}/.b?value=2'),
+  ('GET', '{P}?sorted=true'))
+S('edge', 'edge_key_long', ('PUT', '{P}/' + 'k' * 2000 + '?value=1'), ('GET', '{P}'))
+S('edge', 'edge_key_utf8_sorted', ('PUT', '{P}/%C3%A9?value=1'), ('PUT', '{P}/z?value=2'),
+  ('PUT', '{P}/Z?value=3'), ('PUT', '{P}/%E2%82%AC?value=4'), ('GET', '{P}?sorted=true'))
+S('edge', 'edge_param_case', ('PUT', '{P}/a?Value=1'), ('PUT', '{P}/b?value=1&TTL=5'),
+  ('GET', '{P}/b'))
+S('edge', 'edge_ctype_upper', ('PUT', '{P}/a', 'value=x',
+                               [('Content-Type', 'APPLICATION/X-WWW-FORM-URLENCODED')]))
+S('edge', 'edge_ctype_nospace', ('PUT', '{P}/a', 'value=x',
+                                 [('Content-Type', 'application/x-www-form-urlencoded;charset=UTF-8')]))
+S('edge', 'edge_ctype_multipart', ('PUT', '{P}/a',
+                                   '--XX\r\nContent-Disposition: form-data; name="value"\r\n\r\nm\r\n--XX--\r\n',
+                                   [('Content-Type', 'multipart/form-data; boundary=XX')]),
+  ('GET', '{P}/a'))
+S('edge', 'edge_body_chunked', ('PUT', '{P}/a', '7\r\nvalue=c\r\n0\r\n\r\n',
+                                [('Content-Type', 'application/x-www-form-urlencoded'),
+                                 ('Transfer-Encoding', 'chunked'), ('Content-Length', None)]),
+  ('GET', '{P}/a'))
+S('edge', 'edge_post_query_and_body', ('POST', '{P}/q?value=query', 'value=body'),
+  ('POST', '{P}/q?ttl=abc', 'value=body'))
+S('edge', 'edge_waitindex_without_wait', ('PUT', '{P}/a?value=1'), ('GET', '{P}/a?waitIndex=1'),
+  ('GET', '{P}/a?waitIndex=x'))
+S('edge', 'edge_recursive_on_put', ('PUT', '{P}/a?value=1&recursive=true'),
+  ('PUT', '{P}/b?value=1&sorted=true&quorum=true'))
+S('edge', 'edge_update_missing_dir', ('PUT', '{P}/d?dir=true&prevExist=true'),
+  ('PUT', '{P}/d?dir=true&prevExist=false&ttl=100'), ('GET', '{P}/d'))
+S('edge', 'edge_create_empty_ttl', ('PUT', '{P}/a?value=1&prevExist=false&ttl='), ('GET', '{P}/a'))
+S('edge', 'edge_delete_dir_recursive_file', ('PUT', '{P}/f?value=1'),
+  ('DELETE', '{P}/f?dir=true&recursive=true'))
+S('edge', 'edge_cad_dir_recursive', ('PUT', '{P}/d/x?value=1'),
+  ('DELETE', '{P}/d?recursive=true&prevValue=x'), ('DELETE', '{P}/d?recursive=true&prevIndex={b+1}'))
+S('edge', 'edge_post_under_file', ('PUT', '{P}/f?value=1'), ('POST', '{P}/f/q?value=1'),
+  ('DELETE', '{P}/f/q'))
+S('edge', 'edge_sorted_file', ('PUT', '{P}/f?value=1'), ('GET', '{P}/f?sorted=true'))
+S('edge', 'edge_empty_dirs_listing', ('PUT', '{P}/d/e1?dir=true'), ('PUT', '{P}/d/e2/x?value=1'),
+  ('GET', '{P}/d?recursive=true&sorted=true'))
+S('edge', 'edge_huge_prevIndex', ('PUT', '{P}/a?value=1'),
+  ('PUT', '{P}/a?value=2&prevIndex=18446744073709551615'),
+  ('PUT', '{P}/a?value=2&prevIndex=18446744073709551616'))
+S('edge', 'edge_huge_ttl', ('PUT', '{P}/a?value=1&ttl=9223372036854775807'),
+  ('PUT', '{P}/b?value=1&ttl=18446744073709551615'), ('PUT', '{P}/c?value=1&ttl=4294967296'),
+  ('GET', '{P}/c'))
+S('edge', 'edge_nvos_error_body', ('PUT', '{P}/a?value=1&prevValue=x&noValueOnSuccess=true'))
+S('edge', 'edge_connection_close', ('PUT', '{P}/a?value=1', None, [('Connection', 'close')]),
+  ('GET', '{P}/a', None, [('Connection', 'close')]))
+S('edge', 'edge_value_2mb', ('PUT', '{P}/a', 'value=' + 'y' * (2 * 1024 * 1024)),
+  ('HEAD', '{P}/a'))
+S('edge', 'edge_value_1mb', ('PUT', '{P}/a', 'value=' + 'y' * (1024 * 1024 - 200)),
+  ('HEAD', '{P}/a'))
+
+S('http2', 'members_bad_requests', ('POST', '/v2/members', '{"peerURLs":'
+                                    , [('Content-Type', 'application/json')]),
+  ('POST', '/v2/members', 'x', [('Content-Type', 'text/plain')]),
+  ('DELETE', '/v2/members/abcdef0123'),
+  ('DELETE', '/v2/members/nothex'),
+  ('PUT', '/v2/members/abcdef0123', '{"peerURLs":["http://127.0.0.1:1"]}',
+   [('Content-Type', 'application/json')]),
+  ('PATCH', '/v2/members'))
+S('auth', 'auth_v2_reads', ('GET', '/v2/auth/enable'), ('GET', '/v2/auth/users'),
+  ('GET', '/v2/auth/roles'), ('GET', '/v2/auth/roles/root'), ('GET', '/v2/auth/users/root'))
+S('http2', 'head_misc', ('HEAD', '/health'), ('HEAD', '/v2/members'), ('HEAD', '/v2/stats/store'))
+S('http2', 'health_variants', ('GET', '/health?serializable=true'), ('POST', '/health'))
+S('http2', 'keys_prefix_variants', ('GET', '/v2/keys/?wait=false'), ('GET', '/v2//keys/'),
+  ('GET', '/v2/keys/./'), ('GET', '//v2/keys/'))
+
+
+@case('http2')
+def pipelined_requests(c):
+    """Two requests written at once on one connection are answered in order."""
+    import rawhttp
+    conn = rawhttp.Conn(c.host, c.port, 5)
+    host = '127.0.0.1:%d' % c.port
+    try:
+        conn.sock.sendall(('PUT %s/a?value=1 HTTP/1.1\r\nHost: %s\r\nContent-Length: 0\r\n\r\n'
+                           'GET %s/a HTTP/1.1\r\nHost: %s\r\n\r\n'
+                           % (c.P, host, c.P, host)).encode())
+        for m, t in (('PUT', c.P + '/a?value=1'), ('GET', c.P + '/a')):
+            conn.method = m
+            conn.resp = None
+            r = conn.read_headers(5)
+            conn.read_body(5)
+            c.record('pipelined %s' % m, r, t)
+    finally:
+        conn.close()
+
+
+@case('watch')
+def watch_root_recursive(c):
+    """A recursive watch on the root sees a write anywhere."""
+    w = c.watch('/v2/keys/?wait=true&recursive=true')
+    c.req('PUT', '{P}/x?value=1')
+    c.watch_body(w)
+
+
+@case('watch')
+def watch_waitindex_next(c):
+    """waitIndex = current+1 waits for the next write."""
+    c.req('PUT', '{P}/k?value=1')
+    w = c.watch('{P}/k?wait=true&waitIndex={b+2}')
+    c.watch_pending(w, 0.5)
+    c.req('PUT', '{P}/k?value=2')
+    c.watch_body(w)
+
+
+@case('watch')
+def watch_401_recursive(c):
+    """401 from a recursive watch, with its cause."""
+    c.req('PUT', '{P}/d/k?value=first')
+    for i in range(1002):
+        c.raw('PUT', '{P}/d/f?value=%d' % i)
+    c.req('GET', '{P}/d?wait=true&recursive=true&waitIndex={b+1}')
+    c.req('GET', '{P}/d?wait=true&recursive=true&waitIndex={b+3}')
+
+
+@case('watch')
+def watch_stream_client_gone(c):
+    """A stream reader that goes away does not disturb later requests."""
+    w = c.watch('{P}/k?wait=true&stream=true')
+    c.req('PUT', '{P}/k?value=1')
+    c.stream_events(w, 1, 3)
+    w.close()
+    c.req('PUT', '{P}/k?value=2')
+    c.req('PUT', '{P}/k?value=3')
+    c.req('GET', '{P}/k')
+
+
+@case('watch')
+def watch_dir_expire_recursive(c):
+    """A recursive watcher on a dir with a TTL sees the dir expire."""
+    c.req('PUT', '{P}/d?dir=true&ttl=1')
+    c.req('PUT', '{P}/d/x?value=1')
+    w = c.watch('{P}/d?wait=true&recursive=true&waitIndex={b+3}')
+    c.watch_body(w, 5)
+
+
+@case('watch')
+def watch_post_ttl_expire(c):
+    """An in-order key with a TTL expires; its expire event is in history."""
+    c.req('POST', '{P}/q?value=job&ttl=1')
+    c.wait_gone('{P}/q/{B+1}', 4)
+    c.req('GET', '{P}/q?wait=true&recursive=true&waitIndex={b+2}', timeout=5)
+    c.req('GET', '{P}/q')
+
+
+@case('watch')
+def watch_hidden_root_recursive(c):
+    """A recursive root watch does not see a hidden top-level key live."""
+    w = c.watch('{P}?wait=true&recursive=true')
+    c.req('PUT', '{P}/_h?value=1')
+    c.req('PUT', '{P}/_d/x?value=1')
+    c.watch_pending(w, 0.6)
+    c.req('PUT', '{P}/v?value=1')
+    c.watch_body(w)
+
+
+@case('ttl')
+def ttl_rounding(c):
+    """ttl is rounded up: 2 right after the write and still 2 0.6 s later."""
+    c.req('PUT', '{P}/a?value=1&ttl=3')
+    c.sleep(0.6)
+    r = c.raw('GET', '{P}/a')
+    try:
+        c.note('ttl after 0.6s of 3', r.json()['node']['ttl'])
+    except (ValueError, KeyError) as e:
+        c.note('ttl after 0.6s of 3', 'error %s' % e)
+
+
+@case('ttl')
+def ttl_expire_watch_dir_child(c):
+    """A watch on a child of an expiring dir gets the dir's expire event."""
+    c.req('PUT', '{P}/d?dir=true&ttl=1')
+    c.req('PUT', '{P}/d/s/k?value=1')
+    w = c.watch('{P}/d/s/k?wait=true')
+    c.watch_body(w, 5)

@@ -282,6 +282,8 @@ class Ctx:
             # etcd answers request-parsing errors with index 0
             return 0
         d = v - self.base
+        if abs(d) > 10 ** 12:
+            return v  # a huge literal (e.g. prevIndex=2^64-1), not an index
         return 'b+%d' % d if d >= 0 else 'b-%d' % -d
 
     def norm_text(self, s):

@@ -56,8 +56,9 @@ def build_request(method, target, host, body=None, headers=None):
     lines = ['%s %s HTTP/1.1' % (method, target), 'Host: %s' % host]
     names = set()
     for k, v in headers or []:
-        lines.append('%s: %s' % (k, v))
         names.add(k.lower())
+        if v is not None:  # None: suppress a header that would be added
+            lines.append('%s: %s' % (k, v))
     if body is not None and 'content-length' not in names:
         lines.append('Content-Length: %d' % len(body))
     if 'user-agent' not in names:

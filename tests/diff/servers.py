@@ -95,6 +95,7 @@ class Server:
             try:
                 r = rawhttp.request('127.0.0.1', self.port, 'GET', '/v2/keys/', timeout=2.0)
                 if r.status == 200 and r.header('X-Etcd-Index') is not None:
+                    self._settle(deadline)
                     return self
                 last = 'status %d' % r.status
             except (OSError, rawhttp.HTTPError) as e:
@@ -102,6 +103,24 @@ class Server:
             time.sleep(0.1)
         raise ServerError('%s did not answer GET /v2/keys/ within %.0fs (%s):\n%s'
                           % (self.kind, ready_timeout, last, self.log_tail()))
+
+    def _settle(self, deadline):
+        """etcd writes to its v2 store on its own just after it starts
+        (publishing the member, setting the cluster version). Wait until the
+        store index has been still for a second, so that no case sees
+        those writes."""
+        last, since = None, time.monotonic()
+        while time.monotonic() < deadline:
+            try:
+                r = rawhttp.request('127.0.0.1', self.port, 'GET', '/v2/keys/', timeout=2.0)
+                idx = r.header('X-Etcd-Index')
+            except (OSError, rawhttp.HTTPError):
+                idx = None
+            if idx != last:
+                last, since = idx, time.monotonic()
+            elif time.monotonic() - since >= 1.0:
+                return
+            time.sleep(0.1)
 
     def log_tail(self, n=30):
         try:
