@@ -11,15 +11,22 @@
 
 #include "store/store_int.h"
 
-/* Deadline of a TTL given at time_ns, saturating instead of overflowing. */
-static int64_t deadline_of(const store_request_t *req)
+/*
+ * The deadline of a TTL, computed as etcd does: the API turns ttl into
+ * time.Duration(ttl) * time.Second and now.Add(that).UnixNano(), both of
+ * which wrap around in 64 bits, and the store treats a result before
+ * 2000-01-01 (or 0) as "no TTL". So ttl=2^63-1 gives a deadline one second
+ * in the past (ttl -1, gone at the next sweep), as etcd answers. Returns
+ * false when the node is to be permanent.
+ */
+static bool deadline_of(const store_request_t *req, int64_t *out)
 {
-    if (req->ttl_sec > (uint64_t)(INT64_MAX / STORE_NS_PER_SEC))
-        return INT64_MAX;
-    int64_t d = (int64_t)req->ttl_sec * STORE_NS_PER_SEC, r;
-    if (__builtin_add_overflow(req->time_ns, d, &r))
-        return INT64_MAX;
-    return r;
+    uint64_t d = req->ttl_sec * (uint64_t)STORE_NS_PER_SEC;
+    int64_t e = (int64_t)((uint64_t)req->time_ns + d);
+    if (e < STORE_MIN_EXPIRE_NS)
+        return false;
+    *out = e;
+    return true;
 }
 
 static void ttl_of(bool has, int64_t expire_ns, int64_t now_ns, int64_t *exp, int64_t *ttl)
@@ -84,8 +91,9 @@ static int internal_create(store_t *s, const char *key, size_t len, const store_
     tnode_t *n = tnode_new(key, len, req->dir, next);
     if (!req->dir)
         tnode_set_value(n, value, value_len);
-    if (req->has_ttl) {
-        n->expire_ns = deadline_of(req);
+    int64_t expire;
+    if (req->has_ttl && deadline_of(req, &expire)) {
+        n->expire_ns = expire;
         ttl_heap_push(&s->heap, n);
     }
     store_node_t view, prev;
@@ -191,14 +199,15 @@ static int modify(store_t *s, tnode_t *n, const store_request_t *req, store_acti
         value = n->value ? n->value : "";
         value_len = n->value_len;
     }
-    int64_t expire = req->has_ttl ? deadline_of(req) : 0;
+    int64_t expire = 0;
+    bool has_ttl = req->has_ttl && deadline_of(req, &expire);
     store_node_t view, prev;
     tnode_view(n, req->time_ns, &prev);
     view = prev;
     view.value = n->dir ? NULL : value;
     view.value_len = n->dir ? 0 : value_len;
     view.modified_index = next;
-    ttl_of(req->has_ttl, expire, req->time_ns, &view.expiration_ns, &view.ttl);
+    ttl_of(has_ttl, expire, req->time_ns, &view.expiration_ns, &view.ttl);
     store_event_t *ev = store_event_new(action, &view, &prev, next);
     if (!n->dir && !req->refresh)
         tnode_set_value(n, value, value_len);
@@ -207,7 +216,7 @@ static int modify(store_t *s, tnode_t *n, const store_request_t *req, store_acti
      * reports the new one (a later GET disagrees); we store what we report.
      */
     n->modified_index = next;
-    store_node_set_expire(s, n, req->has_ttl, expire);
+    store_node_set_expire(s, n, has_ttl, expire);
     s->index = next;
     finish(s, ev, req->refresh, ev_out);
     return 0;
@@ -365,15 +374,9 @@ int store_op_apply(store_t *s, const store_request_t *req, store_event_t **ev_ou
         return store_error_set(err, STORE_E_RAFT_INTERNAL, "key too long", s->index);
     }
     char small[256], *heap = NULL, *clean = NULL;
-    if (!store_path_is_clean(key, len) || memchr(key, '\0', len)) {
+    if (!store_path_is_clean(key, len)) {
         clean = len + 2 <= sizeof(small) ? small : (heap = store_xmalloc(len + 2));
         len = store_path_clean(key, len, clean);
-        /* A NUL inside a key would cut the NUL-terminated path short. */
-        if (memchr(clean, '\0', len)) {
-            free(heap);
-            count(s, req->op, false);
-            return store_error_set(err, STORE_E_RAFT_INTERNAL, "invalid key", s->index);
-        }
         key = clean;
     }
     int rc;

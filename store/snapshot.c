@@ -303,8 +303,6 @@ static bool load_event_node(reader_t *r, store_node_t *n)
     n->ttl = (int64_t)r_u64(r);
     n->modified_index = r_uvarint(r);
     n->created_index = r_uvarint(r);
-    if (n->key_len && memchr(n->key, '\0', n->key_len))
-        return false;
     return !r->bad;
 }
 
@@ -343,7 +341,7 @@ store_t *store_load(const store_config_t *cfg, const uint8_t *data, size_t len, 
         if (r.bad)
             return load_fail(s, err, err_len, "truncated node %" PRIu64, i);
         if ((flags & ~(NODE_DIR | NODE_TTL)) || plen < 2 || !store_path_is_clean(path, plen) ||
-            memchr(path, '\0', plen) || created > s->index || modified > s->index)
+            created > s->index || modified > s->index)
             return load_fail(s, err, err_len, "bad node %" PRIu64, i);
         if (store_lookup(s, path, plen))
             return load_fail(s, err, err_len, "duplicate node %.*s", (int)plen, path);

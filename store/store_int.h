@@ -18,6 +18,8 @@
 #define STORE_UNIQUE_NAME_LEN 20
 /* Paths are counted in 32 bits inside the tree; nothing legitimate comes close. */
 #define STORE_MAX_KEY_LEN (1u << 30)
+/* etcd's minExpireTime: deadlines before 2000-01-01T00:00:00Z mean "permanent". */
+#define STORE_MIN_EXPIRE_NS (946684800LL * STORE_NS_PER_SEC)
 
 /*
  * Allocation inside apply must not fail half-way: every member applies the

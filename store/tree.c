@@ -187,7 +187,7 @@ tnode_t *store_internal_get(const store_t *s, const char *path, size_t len, stor
         while (end < len && path[end] != '/')
             end++;
         if (!cur->dir) {
-            store_error_set(err, STORE_E_NOT_DIR, cur->path, s->index);
+            store_error_setn(err, STORE_E_NOT_DIR, cur->path, cur->path_len, s->index);
             return NULL;
         }
         tnode_t *next = store_lookup(s, path, end);
@@ -217,7 +217,7 @@ tnode_t *store_ensure_dir(store_t *s, const char *path, size_t len, uint64_t ind
     if (n) {
         if (n->dir)
             return n;
-        store_error_set(err, STORE_E_NOT_DIR, n->path, s->index);
+        store_error_setn(err, STORE_E_NOT_DIR, n->path, n->path_len, s->index);
         return NULL;
     }
     /* etcd's walk(checkDir): missing directories take the new node's index. */
@@ -231,7 +231,7 @@ tnode_t *store_ensure_dir(store_t *s, const char *path, size_t len, uint64_t ind
         if (!next) {
             next = store_insert_node(s, cur, path, end, true, index);
         } else if (!next->dir) {
-            store_error_set(err, STORE_E_NOT_DIR, next->path, s->index);
+            store_error_setn(err, STORE_E_NOT_DIR, next->path, next->path_len, s->index);
             return NULL;
         }
         cur = next;

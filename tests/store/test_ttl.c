@@ -173,10 +173,36 @@ static void test_deadline_changes(void **state)
     sync_at(s, T0);
     assert_int_equal(store_index(s), 7);
     get_fail(s, "/r", STORE_E_KEY_NOT_FOUND, "/r");
-    /* A huge TTL saturates instead of overflowing. */
+    /*
+     * Huge TTLs wrap around as in etcd (Duration(ttl) * Second, UnixNano):
+     * 2^63-1 and 2^64-1 seconds are both one second in the past.
+     */
     store_event_t *ev = ok_req(s, STORE_OP_SET, "/big", OPTS(.value = "v", .ttl = INT64_MAX));
-    assert_int_equal(ev->node.expiration_ns, INT64_MAX);
+    assert_int_equal(ev->node.expiration_ns, T0 - SEC);
+    assert_int_equal(ev->node.ttl, -1);
     store_event_release(ev);
+    store_request_t r = {.op = STORE_OP_SET,
+                         .time_ns = T0,
+                         .key = "/max",
+                         .key_len = 4,
+                         .has_ttl = true,
+                         .ttl_sec = UINT64_MAX};
+    uint8_t *buf;
+    size_t len;
+    assert_int_equal(store_request_encode(&r, &buf, &len), 0);
+    assert_int_equal(store_apply(s, buf, len, &ev, NULL), 0);
+    free(buf);
+    assert_int_equal(ev->node.ttl, -1);
+    store_event_release(ev);
+    /* A deadline that wraps below 2000-01-01 means no TTL at all. */
+    ev = ok_req(s, STORE_OP_SET, "/wrap", OPTS(.value = "v", .ttl = 9000000000LL));
+    assert_int_equal(ev->node.expiration_ns, 0);
+    assert_int_equal(ev->node.ttl, 0);
+    store_event_release(ev);
+    uint64_t before = store_index(s);
+    sync_at(s, T0);
+    assert_int_equal(store_index(s), before + 2); /* /big and /max */
+    get_fail(s, "/big", STORE_E_KEY_NOT_FOUND, "/big");
     ev = ok_req(s, STORE_OP_SET, "/large", OPTS(.value = "v", .ttl = 3153600000));
     assert_int_equal(ev->node.ttl, 3153600000);
     store_event_release(ev);
