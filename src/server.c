@@ -22,7 +22,7 @@
 #include "src/server.h"
 
 /* etcd's leader proposes a SYNC every 500 ms while keys with a TTL exist
- * (etcdserver/server.go, monitorStore... "SyncTicker"). */
+ * (etcdserver/server.go, the SyncTicker of EtcdServer.run). */
 #define SYNC_INTERVAL_MS 500
 
 struct server {
@@ -153,17 +153,14 @@ static void on_sync_tick(h2o_timeout_entry_t *entry)
 {
     server_t *s = H2O_STRUCT_FROM_MEMBER(server_t, sync_entry, entry);
     /*
-     * etcd proposes a SYNC every 500 ms while TTL keys exist; applying it
-     * expires whatever is due. We propose only when a deadline has passed:
-     * the store ends in the same state and the log is spared the no-ops.
-     * A ttl=1 key is thus gone 1.0-1.5 s after it was set, as in etcd.
+     * etcd's leader proposes a SYNC carrying its clock every 500 ms while
+     * the store holds TTL keys (EtcdServer.run: "if HasTTLKeys() sync()"),
+     * whether or not one is due: each SYNC takes a raft index, as in etcd.
+     * Applying it expires whatever is due, so a ttl=1 key is gone 1.0-1.5 s
+     * after it was set.
      */
-    int64_t next = store_next_expiration(s->store);
-    if (next != 0) {
-        int64_t now = now_ns();
-        if (next <= now)
-            propose_sync(s, now);
-    }
+    if (store_next_expiration(s->store) != 0)
+        propose_sync(s, now_ns());
     h2o_timeout_link(s->loop, &s->sync_timeout, &s->sync_entry);
 }
 
