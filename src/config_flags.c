@@ -51,6 +51,8 @@ int config_flags_scan(config_raw_t *raw, int argc, char **argv, char *err, size_
         }
         if (config_raw_set(raw, (config_opt_t)opt, value, strlen(value)) != 0)
             return config_errf(err, err_len, "out of memory");
+        if (opt == CONFIG_OPT_HELP)
+            return 0; /* Go stops parsing at -h: what follows is not checked */
     }
     if (i < argc)
         return config_errf(err, err_len, "'%s' is not a valid flag. See 'metcd --help'.", argv[i]);

@@ -189,6 +189,12 @@ static void test_version_help(void **state)
         assert_true(c.show_help);
         config_free(&c);
     }
+    /* Go stops at -h: a bad flag after it is not reported, one before it is. */
+    assert_int_equal(PARSE(&c, "-h", "--bogus", "stray"), 0);
+    assert_true(c.show_help);
+    config_free(&c);
+    assert_int_equal(PARSE(&c, "--bogus", "-h"), -1);
+    assert_string_equal(err, "flag provided but not defined: -bogus");
     assert_non_null(strstr(config_usage(), "--listen-client-urls 'http://localhost:2379'"));
     assert_non_null(strstr(config_usage(), "--data-dir '${name}.metcd'"));
     assert_non_null(strstr(config_usage(), "--watch-history '1000'"));
