@@ -124,10 +124,9 @@ void wal_free(wal_t *w)
         free_batch(b);
     }
     free_batch(w->pending);
-    wal_completion_t *c, *nc;
-    for (c = w->done; c; c = nc) {
-        nc = c->next;
-        free(c);
+    for (b = w->done; b; b = nb) {
+        nb = b->next;
+        free_batch(b);
     }
     if (w->tail.fd >= 0)
         close(w->tail.fd);
@@ -310,33 +309,30 @@ static int write_group(wal_t *w, wal_batch_t *group, bool *broken)
     return rc;
 }
 
-static void complete(wal_t *w, uint64_t id, int status, uint64_t gen, uint64_t last_index)
+/* mu held */
+static void complete(wal_t *w, wal_batch_t *b, int status, uint64_t last_index)
 {
-    /* mu held */
-    wal_completion_t *c = malloc(sizeof(*c));
-    if (c) {
-        c->next = NULL;
-        c->r.batch = id;
-        c->r.status = status;
-        c->r.last_index = last_index;
-        c->gen = gen;
-        *w->done_tail = c;
-        w->done_tail = &c->next;
-    }
-    if (id > w->done_id)
-        w->done_id = id;
+    b->result.batch = b->id;
+    b->result.status = status;
+    b->result.last_index = last_index;
+    b->next = NULL;
+    *w->done_tail = b;
+    w->done_tail = &b->next;
+    if (b->id > w->done_id)
+        w->done_id = b->id;
 }
 
+/* mu held; keep a few buffers for reuse, not unbounded memory */
 static void recycle(wal_t *w, wal_batch_t *b)
 {
-    /* mu held; keep one or two buffers around, not unbounded memory */
-    if (b->cap > (8u << 20)) {
+    if (b->cap > (8u << 20) || w->n_free >= 4) {
         free_batch(b);
         return;
     }
     b->len = 0;
     b->next = w->free_batches;
     w->free_batches = b;
+    w->n_free++;
 }
 
 static void *worker_main(void *arg)
@@ -377,13 +373,11 @@ static void *worker_main(void *arg)
         pthread_mutex_lock(&w->mu);
         for (wal_batch_t *b = cancel, *nb; b; b = nb) {
             nb = b->next;
-            complete(w, b->id, broken ? -EIO : fail_status, b->gen, w->tail.last_index);
-            recycle(w, b);
+            complete(w, b, broken ? -EIO : fail_status, w->tail.last_index);
         }
         for (wal_batch_t *b = group, *nb; b; b = nb) {
             nb = b->next;
-            complete(w, b->id, status, b->gen, w->tail.last_index);
-            recycle(w, b);
+            complete(w, b, status, w->tail.last_index);
         }
         w->protect_seq = w->tail.seq;
         if (status && group) {
@@ -422,8 +416,10 @@ static uint8_t *reserve(wal_t *w, size_t size)
     if (!b) {
         pthread_mutex_lock(&w->mu);
         b = w->free_batches;
-        if (b)
+        if (b) {
             w->free_batches = b->next;
+            w->n_free--;
+        }
         pthread_mutex_unlock(&w->mu);
         if (!b && !(b = calloc(1, sizeof(*b))))
             return NULL;
@@ -529,19 +525,19 @@ int wal_poll(wal_t *w)
         /* EAGAIN: nothing signalled; completions may still be queued */
     }
     pthread_mutex_lock(&w->mu);
-    wal_completion_t *list = w->done;
+    wal_batch_t *list = w->done;
     w->done = NULL;
     w->done_tail = &w->done;
     bool discard = false;
     uint64_t last = 0;
-    for (wal_completion_t *c = list; c; c = c->next) {
+    for (wal_batch_t *c = list; c; c = c->next) {
         /* The first failure of the current generation: everything appended
          * before now is dropped and later batches start a new generation. */
-        if (c->r.status && c->gen == w->gen) {
+        if (c->result.status && c->gen == w->gen) {
             w->gen++;
             w->poisoned = false;
             discard = true;
-            last = c->r.last_index;
+            last = c->result.last_index;
         }
     }
     pthread_mutex_unlock(&w->mu);
@@ -551,14 +547,19 @@ int wal_poll(wal_t *w)
         w->loop_last_index = last;
     }
     int n = 0;
-    for (wal_completion_t *c = list, *nc; c; c = nc) {
-        nc = c->next;
-        if (c->r.batch == w->sync_waiting)
-            w->sync_status = c->r.status;
+    for (wal_batch_t *c = list; c; c = c->next, n++) {
+        if (c->result.batch == w->sync_waiting)
+            w->sync_status = c->result.status;
         if (w->on_sync)
-            w->on_sync(w->on_sync_arg, &c->r);
-        free(c);
-        n++;
+            w->on_sync(w->on_sync_arg, &c->result);
+    }
+    if (list) {
+        pthread_mutex_lock(&w->mu);
+        for (wal_batch_t *c = list, *nc; c; c = nc) {
+            nc = c->next;
+            recycle(w, c);
+        }
+        pthread_mutex_unlock(&w->mu);
     }
     return n;
 }

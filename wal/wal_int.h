@@ -104,13 +104,9 @@ typedef struct wal_batch {
     uint64_t gen;
     uint8_t *buf;
     size_t len, cap;
+    wal_sync_result_t result; /* filled by the worker when done: a completion
+                                 never needs an allocation */
 } wal_batch_t;
-
-typedef struct wal_completion {
-    struct wal_completion *next;
-    wal_sync_result_t r;
-    uint64_t gen;
-} wal_completion_t;
 
 /* Where the log ends on disk. Owned by the worker once it runs. */
 typedef struct wal_tail {
@@ -159,7 +155,8 @@ struct wal {
     uint64_t gen; /* bumped by the loop when it sees a failure */
     wal_batch_t *queue, **queue_tail;
     wal_batch_t *free_batches;
-    wal_completion_t *done, **done_tail;
+    wal_batch_t *done, **done_tail; /* completed, not yet delivered */
+    size_t n_free;
     uint64_t done_id;    /* highest batch id completed */
     wal_segment_t *segs; /* every segment on disk, by seq */
     size_t n_segs, cap_segs;
