@@ -440,6 +440,14 @@ static const char *pick_endpoints(const globals_t *g)
     return "http://127.0.0.1:2379,http://127.0.0.1:4001";
 }
 
+/* --debug: the endpoint list on stderr, as etcdctl prints it. */
+static void print_endpoints(const ctl_client_t *c, const char *sep)
+{
+    for (size_t i = 0; i < c->n_eps; i++) {
+        fprintf(stderr, "%s%s", i > 0 ? sep : "", c->eps[i].url);
+    }
+}
+
 int main(int argc, char **argv)
 {
     globals_t g = {.output = "simple"};
@@ -512,6 +520,11 @@ int main(int argc, char **argv)
     }
     if (cmd->sync && !g.no_sync) {
         ctl_cluster_error_t cerr;
+        if (g.debug) {
+            fprintf(stderr, "start to sync cluster using endpoints(");
+            print_endpoints(&ctx.client, ",");
+            fprintf(stderr, ")\n");
+        }
         int rc = ctl_client_sync(&ctx.client, &cerr);
         if (rc == -1) {
             /* etcdctl: a sync that cannot connect is ExitBadConnection. */
@@ -529,6 +542,16 @@ int main(int argc, char **argv)
             code = CTL_EXIT_SERVER_ERROR;
             goto out;
         }
+    }
+    if (g.debug) {
+        if (cmd->sync && !g.no_sync) {
+            fprintf(stderr, "got endpoints(");
+            print_endpoints(&ctx.client, ",");
+            fprintf(stderr, ") after sync\n");
+        }
+        fprintf(stderr, "Cluster-Endpoints: ");
+        print_endpoints(&ctx.client, ", ");
+        fprintf(stderr, "\n");
     }
     code = cmd->fn(&ctx);
 out:
