@@ -13,6 +13,7 @@
 #include "api/api_int.h"
 
 #define DEFAULT_MAX_REQUEST_BYTES (1536 * 1024)
+#define IDLE_TIMEOUT_MS (3600 * 1000)
 
 struct api_handler {
     h2o_handler_t super;
@@ -110,6 +111,13 @@ api_t *api_new(void *loop, const api_config_t *cfg, const api_backend_t *backend
     api->globalconf.server_name = h2o_iovec_init(H2O_STRLIT(""));
     /* A larger body gets 413 from h2o before any handler runs: nothing changes. */
     api->globalconf.max_request_entity_size = api->cfg.max_request_bytes;
+    /*
+     * etcd's Go server never closes an idle keep-alive connection; h2o would
+     * after 10 s, and clients that reuse pooled connections for a PUT would
+     * see resets. Keep idle connections for an hour.
+     */
+    api->globalconf.http1.req_timeout = IDLE_TIMEOUT_MS;
+    api->globalconf.http2.idle_timeout = IDLE_TIMEOUT_MS;
     h2o_hostconf_t *host =
         h2o_config_register_host(&api->globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
