@@ -145,9 +145,8 @@ void sim_check_node(struct sim *s, struct sim_node *n)
     /* Paper 5.4.2 (the rule figure 8 motivates): a leader advances its
      * commit index only to an entry of its own term; older entries commit
      * indirectly, with it. */
-    if (st.ss.state == RAFT_LEADER && n->last_state == RAFT_LEADER &&
-        n->last_term == st.hs.term && st.hs.commit > n->last_commit &&
-        raft_log_term_at(n->r, st.hs.commit) != st.hs.term)
+    if (st.ss.state == RAFT_LEADER && n->last_state == RAFT_LEADER && n->last_term == st.hs.term &&
+        st.hs.commit > n->last_commit && raft_log_term_at(n->r, st.hs.commit) != st.hs.term)
         sim_fail(s, "commit rule: leader %llu of term %llu committed up to %llu of term %llu",
                  (unsigned long long)n->id, (unsigned long long)st.hs.term,
                  (unsigned long long)st.hs.commit,

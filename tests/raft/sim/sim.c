@@ -10,7 +10,7 @@
 #include <string.h>
 
 #define ELECTION_TICK    10
-#define CHAOS_TICKS      240
+#define CHAOS_TICKS      400
 #define HEAL_LIMIT_TICKS 500
 
 /* Set to true to apply and send before persisting (a deliberate bug the
@@ -79,13 +79,6 @@ static bool conf_has(const struct raft_conf_state *c, uint64_t id)
 /* Takes ownership of *next. */
 static void set_conf(struct sim_node *n, struct raft_conf_state *next)
 {
-    for (uint64_t id = 1; id <= SIM_MAX_NODES; id++) {
-        bool was = conf_has(&n->conf, id), is = conf_has(next, id);
-        if (was && !is)
-            n->removed[id] = true;
-        if (is)
-            n->removed[id] = false;
-    }
     raft_conf_state_free(&n->conf);
     n->conf = *next;
 }
@@ -256,15 +249,17 @@ static void process_ready(struct sim *s, struct sim_node *n)
         if (rd.has_soft_state)
             TRACE(s, "node %llu is %s (leader %llu)", (unsigned long long)n->id,
                   raft_state_name(rd.soft_state.state), (unsigned long long)rd.soft_state.lead);
-        bool crash_mid = s->crash_after_persist || (s->chaos && sim_one_in(&s->rng, 150));
+        bool crash_mid =
+            s->crash_after_persist || (s->chaos && s->storm && sim_one_in(&s->rng, 150));
         /* A leader that just learned of a commitment dies before telling
          * anyone: the commitment then survives only in the logs (paper
          * figure 8 is this case). */
-        if (s->chaos && rd.has_hard_state && rd.hard_state.commit > n->persisted_commit &&
-            node_state(n) == RAFT_LEADER && s->leader_kill && sim_one_in(&s->rng, s->leader_kill))
+        if (s->chaos && s->storm && rd.has_hard_state &&
+            rd.hard_state.commit > n->persisted_commit && node_state(n) == RAFT_LEADER &&
+            s->leader_kill && sim_one_in(&s->rng, s->leader_kill))
             crash_mid = true;
         /* A new leader dies with its first entry written only locally. */
-        if (s->chaos && rd.has_soft_state && rd.soft_state.state == RAFT_LEADER &&
+        if (s->chaos && s->storm && rd.has_soft_state && rd.soft_state.state == RAFT_LEADER &&
             s->leader_kill && sim_one_in(&s->rng, s->leader_kill))
             crash_mid = true;
         if (rd.has_hard_state)
@@ -341,10 +336,22 @@ static void trace_msg(struct sim *s, const char *what, const struct raft_message
           m->reject ? " reject" : "", m->type == RAFT_MSG_SNAP ? " (snapshot)" : "");
 }
 
+/* Like etcd's transport, which refuses traffic from removed members, the
+ * network drops messages from a node that no other node's configuration
+ * includes: a removed node that never learned of its removal would
+ * otherwise disrupt elections forever (thesis 4.2.3). */
+static bool removed(struct sim *s, uint64_t from)
+{
+    for (int i = 0; i < s->n_all; i++)
+        if (s->nodes[i].id != from && conf_has(&s->nodes[i].conf, from))
+            return false;
+    return true;
+}
+
 static void deliver(struct sim *s, struct sim_msg *sm)
 {
     struct sim_node *to = node(s, sm->to);
-    bool lost = !to || !to->up || s->cut[sm->from][sm->to] || to->removed[sm->from];
+    bool lost = !to || !to->up || s->cut[sm->from][sm->to] || removed(s, sm->from);
     if (!lost && s->drop_pct && sim_below(&s->rng, 100) < s->drop_pct) {
         lost = true;
         s->stats.faults++;
@@ -599,7 +606,7 @@ static void tick_all(struct sim *s)
         if (!n->up)
             continue;
         /* A paused node (GC, slow disk) misses ticks now and then. */
-        if (s->chaos && sim_one_in(&s->rng, 50))
+        if (s->chaos && s->storm && sim_one_in(&s->rng, 50))
             continue;
         s->stats.steps++;
         raft_tick(n->r);
@@ -608,7 +615,7 @@ static void tick_all(struct sim *s)
     }
 }
 
-static void chaos_step(struct sim *s)
+static void faults(struct sim *s)
 {
     struct sim_node *n;
     if (sim_one_in(&s->rng, 40))
@@ -618,17 +625,14 @@ static void chaos_step(struct sim *s)
     /* Leaders die young: the paper's figure 8 needs leaders that crash
      * before their entries spread, leaving different uncommitted entries
      * at the same index on different nodes. */
-    if (sim_one_in(&s->rng, 30) && (n = leader(s)))
+    if (sim_one_in(&s->rng, 60) && (n = leader(s)))
         crash(s, n);
-    if (sim_one_in(&s->rng, 25) && (n = leader(s))) {
+    if (sim_one_in(&s->rng, 40) && (n = leader(s))) {
         propose(s, n);
         s->crash_after_persist = true;
         process_ready(s, n);
         s->crash_after_persist = false;
     }
-    for (int i = 0; i < s->n_all; i++)
-        if (!s->nodes[i].up && sim_one_in(&s->rng, 15))
-            restart(s, &s->nodes[i]);
     if (sim_one_in(&s->rng, 60)) {
         s->drop_pct = (unsigned)sim_below(&s->rng, 25);
         s->dup_pct = (unsigned)sim_below(&s->rng, 10);
@@ -636,6 +640,28 @@ static void chaos_step(struct sim *s)
         s->stats.faults++;
         TRACE(s, "network: drop %u%% dup %u%% delay <= %u", s->drop_pct, s->dup_pct, s->max_delay);
     }
+}
+
+static void chaos_step(struct sim *s)
+{
+    struct sim_node *n;
+    /* Storms of faults alternate with calm spells in which the cluster
+     * repairs itself (catch-up, snapshots, commits). */
+    if (sim_one_in(&s->rng, 40)) {
+        s->storm = !s->storm;
+        TRACE(s, "%s", s->storm ? "storm" : "calm");
+        if (!s->storm) {
+            memset(s->cut, 0, sizeof(s->cut));
+            s->drop_pct = (unsigned)sim_below(&s->rng, 3);
+            s->dup_pct = (unsigned)sim_below(&s->rng, 3);
+            s->max_delay = 1 + (unsigned)sim_below(&s->rng, 2);
+        }
+    }
+    if (s->storm)
+        faults(s);
+    for (int i = 0; i < s->n_all; i++)
+        if (!s->nodes[i].up && sim_one_in(&s->rng, s->storm ? 15 : 4))
+            restart(s, &s->nodes[i]);
     if (sim_one_in(&s->rng, 3) && (n = random_up(s)))
         propose(s, n);
     if (sim_one_in(&s->rng, 50))
@@ -735,6 +761,7 @@ int sim_run(uint64_t seed, bool trace, struct sim_stats *stats, char *why, size_
     };
     s->max_delay = 1 + (unsigned)sim_below(&s->rng, 3);
     s->chaos = true;
+    s->storm = true;
     /* How hard this seed goes after fresh leaders (one in N; 0: never). */
     static const unsigned kill[4] = {0, 3, 8, 20};
     s->leader_kill = kill[sim_below(&s->rng, 4)];

@@ -29,14 +29,10 @@ struct sim_node {
     uint64_t applied;
     uint64_t chain;
     struct raft_conf_state conf; /* configuration as of `applied` */
-    /* Members this node saw removed: like etcd's transport, it refuses
-     * their messages (a removed node that never learned of its removal
-     * would otherwise disrupt elections forever, thesis 4.2.3). */
-    bool removed[SIM_MAX_NODES + 1];
     /* Bookkeeping for the checks. */
     uint64_t last_commit;                  /* commit index seen in this life */
     uint64_t recorded_commit;              /* committed indexes recorded from this node */
-    uint64_t persisted_commit;              /* commit in the last persisted hard state */
+    uint64_t persisted_commit;             /* commit in the last persisted hard state */
     uint64_t verified_term, verified_upto; /* leader completeness progress */
     enum raft_state last_state;
     uint64_t last_term;
@@ -83,6 +79,7 @@ struct sim {
     unsigned max_delay;
     bool chaos;
     unsigned leader_kill;
+    bool storm;
     bool crash_after_persist; /* the next Ready is persisted, then the node dies */
 
     struct sim_index_rec *idx;
