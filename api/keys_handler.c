@@ -220,7 +220,7 @@ void api_handle_keys(api_t *api, h2o_req_t *req, api_method_t m, const char *key
     api_add_cluster_id(api, req);
     if (req->entity.base != NULL && req->entity.len > api->cfg.max_request_bytes) {
         api_send(api, req, 413, "text/plain; charset=utf-8",
-                 H2O_STRLIT("http: request body too large\n"));
+                 H2O_STRLIT("request entity is too large"));
         return;
     }
     const char *query = NULL;

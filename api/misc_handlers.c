@@ -106,7 +106,7 @@ static void send_members_message(api_t *api, h2o_req_t *req, int status, const c
     api_buf_init(&b, &req->pool);
     api_buf_append_str(&b, "{\"message\":");
     api_json_string(&b, msg, strlen(msg));
-    api_buf_append_str(&b, "}\n");
+    api_buf_append_str(&b, "}");
     api_send(api, req, status, "application/json", b.data, b.len);
 }
 

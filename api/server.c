@@ -109,8 +109,12 @@ api_t *api_new(void *loop, const api_config_t *cfg, const api_backend_t *backend
     h2o_config_init(&api->globalconf);
     /* etcd sends no Server header. */
     api->globalconf.server_name = h2o_iovec_init(H2O_STRLIT(""));
-    /* A larger body gets 413 from h2o before any handler runs: nothing changes. */
-    api->globalconf.max_request_entity_size = api->cfg.max_request_bytes;
+    /*
+     * Bodies over max_request_bytes get 413 from the keys handler. h2o's own
+     * limit sits higher: past it HTTP/1 gets h2o's 413 and HTTP/2 a refused
+     * stream (h2o 2.2.5), before any body is buffered. Nothing changes either way.
+     */
+    api->globalconf.max_request_entity_size = api->cfg.max_request_bytes + (1 << 20);
     /*
      * etcd's Go server never closes an idle keep-alive connection; h2o would
      * after 10 s, and clients that reuse pooled connections for a PUT would

@@ -598,8 +598,24 @@ def test_h2c(srv):
 def test_413(binary):
     srv = Server(binary, max_request_bytes=1024)
     try:
-        st, _, _ = srv.request("PUT", "/v2/keys/big", "value=" + "x" * 4096)
-        eq(st, 413, "413 for a body over max_request_bytes")
+        st, _, body = srv.request("PUT", "/v2/keys/big", "value=" + "x" * 4096)
+        eq((st, body), (413, b"request entity is too large"), "413 for a body over max_request_bytes")
+        # Past h2o's own limit the answer may come before the body is sent.
+        s = srv.connect(10)
+        try:
+            s.sendall(build_request("PUT", "/v2/keys/big", "value=" + "x" * (3 << 20)))
+        except OSError:
+            pass
+        st, _, _ = read_response(s, "PUT")
+        s.close()
+        eq(st, 413, "413 for a body past h2o's own limit")
+        curl = shutil.which("curl")
+        if curl:
+            out = subprocess.run([curl, "-s", "-i", "--http2-prior-knowledge", "-X", "PUT",
+                                  "--data-binary", "value=" + "x" * 4096,
+                                  "http://127.0.0.1:%d/v2/keys/big" % srv.port],
+                                 capture_output=True, timeout=10).stdout
+            check(out.startswith(b"HTTP/2 413"), "413 over HTTP/2: %r" % out[:40])
         st, _, _ = srv.request("GET", "/v2/keys/big")
         eq(st, 404, "nothing written")
         st, _, _ = srv.request("PUT", "/v2/keys/small", "value=ok")
