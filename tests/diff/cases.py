@@ -1220,3 +1220,83 @@ def ttl_expire_watch_dir_child(c):
     c.req('PUT', '{P}/d/s/k?value=1')
     w = c.watch('{P}/d/s/k?wait=true')
     c.watch_body(w, 5)
+
+
+# ---------------------------------------------------------------- load-shaped cases
+
+@case('load')
+def load_concurrent_writes(c):
+    """200 writes from 8 threads: every index from b+1 to b+200 used once."""
+    import threading
+    errs = []
+
+    def worker(t):
+        for i in range(25):
+            try:
+                r = c.raw('PUT', '{P}/t%d/k%02d?value=%d' % (t, i, i))
+                if r.status not in (200, 201):
+                    errs.append(r.status)
+            except OSError as e:
+                errs.append(str(e))
+    ts = [threading.Thread(target=worker, args=(t,)) for t in range(8)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(60)
+    c.note('errors', errs)
+    r = c.raw('GET', '{P}?recursive=true&sorted=true')
+    idx = []
+    keys = []
+    for d in r.json()['node'].get('nodes', []):
+        for n in d.get('nodes', []):
+            idx.append(n['modifiedIndex'])
+            keys.append(n['key'])
+    c.note('count', len(keys))
+    got = sorted(i - c.base for i in idx)
+    c.note('indexes b+1..b+200 each once', got == list(range(1, 201)) or got)
+    c.note('X-Etcd-Index', c.rel(int(r.header('X-Etcd-Index'))))
+
+
+@case('load')
+def load_many_watchers(c):
+    """50 watchers on one key all get the same event."""
+    c.req('PUT', '{P}/k?value=0')
+    ws = [c.watch('{P}/k?wait=true', label='w%d' % i) for i in range(50)]
+    c.req('PUT', '{P}/k?value=1')
+    bodies = set()
+    for w in ws:
+        try:
+            if not c._late_headers(w, 5):
+                bodies.add('no headers')
+                continue
+            w.read_body(5)
+            bodies.add(json.dumps(c.norm_json(json.loads(w.resp.body), {}, False), sort_keys=True))
+        except Exception as e:  # noqa: B902
+            bodies.add('error %s' % e)
+    c.records = [r for r in c.records if not r['step'].startswith('w')]
+    c.note('distinct bodies', sorted(bodies))
+
+
+@case('load')
+def load_list_1000(c):
+    """A sorted recursive listing of 1000 keys in 10 dirs."""
+    for i in range(1000):
+        c.raw('PUT', '{P}/d%d/k%03d?value=v%d' % (i % 10, i, i))
+    c.req('GET', '{P}?recursive=true&sorted=true')
+    c.req('GET', '{P}/d3?sorted=true')
+
+
+@case('load')
+def load_refresh_loop(c):
+    """A ttl=1 key refreshed every 0.4 s for 2.5 s stays alive."""
+    c.req('PUT', '{P}/k?value=alive&ttl=1')
+    import time as _t
+    end = _t.monotonic() + 2.5
+    n = 0
+    while _t.monotonic() < end:
+        _t.sleep(0.4)
+        r = c.raw('PUT', '{P}/k?refresh=true&ttl=1&prevExist=true')
+        n += 1 if r.status == 200 else 0
+    c.note('refreshes ok', n >= 5)
+    r = c.raw('GET', '{P}/k')
+    c.note('still there', [r.status, r.json().get('node', {}).get('value')])
