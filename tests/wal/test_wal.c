@@ -697,12 +697,39 @@ static void test_group_commit_one_fsync(void **state)
     uint64_t id = wal_sync_async(w);
     assert_int_equal(id, 2);                 /* batch 1 was the creation */
     assert_int_equal(wal_sync_async(w), id); /* nothing new */
-    wait_done(w, &seen, 1);
+    /* the event fd becomes readable when the batch is done, and is drained
+     * by wal_poll() */
+    struct pollfd p = {.fd = wal_event_fd(w), .events = POLLIN};
+    assert_int_equal(poll(&p, 1, 10000), 1);
+    assert_int_equal(wal_poll(w), 1);
+    p.revents = 0;
+    assert_int_equal(poll(&p, 1, 0), 0);
+    assert_int_equal(wal_poll(w), 0);
     assert_int_equal(seen.batch[0], id);
     assert_int_equal(seen.status[0], 0);
     assert_int_equal(seen.last[0], 500);
     assert_int_equal(faults_fdatasyncs(), 1);
     wal_close(w);
+    rm_rf(dir);
+    free(dir);
+}
+
+static void test_close_finishes_submitted(void **state)
+{
+    (void)state;
+    char *dir;
+    seen_t seen;
+    wal_t *w = fresh(&dir, 1 << 20, &seen);
+    append_range(w, 1, 40, 1);
+    wal_sync_async(w);
+    append_range(w, 41, 50, 1); /* never submitted: dropped by close */
+    wal_close(w);
+    wal_read_result_t r;
+    char err[512];
+    assert_int_equal(open_dir(dir, 1 << 20, 0, 0, &w, &r, err), 0);
+    check_entries(&r, 1, 40, 1);
+    wal_close(w);
+    wal_read_result_free(&r);
     rm_rf(dir);
     free(dir);
 }
@@ -1042,6 +1069,7 @@ int main(void)
         cmocka_unit_test(test_release_purge),
         cmocka_unit_test(test_group_commit_one_fsync),
         cmocka_unit_test(test_group_commit_merge_and_order),
+        cmocka_unit_test(test_close_finishes_submitted),
         cmocka_unit_test(test_enospc_short_write),
         cmocka_unit_test(test_fsync_error_then_recover),
         cmocka_unit_test(test_failure_cancels_queued),
