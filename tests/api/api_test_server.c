@@ -49,11 +49,62 @@ static int apply(const store_request_t *req, store_event_t **ev, store_error_t *
     return rc;
 }
 
+/*
+ * With API_TEST_PROPOSE_DELAY_MS set, proposals wait that long before they
+ * are applied (as behind raft and a disk), so that a client can go away
+ * while its write is in flight.
+ */
+typedef struct delayed {
+    uint8_t *buf;
+    size_t len;
+    api_propose_cb done;
+    void *done_ctx;
+    struct delayed *next;
+} delayed_t;
+
+static delayed_t *delayed_head, **delayed_tail = &delayed_head;
+static unsigned propose_delay_ms;
+static h2o_timeout_t delay_timeout;
+static h2o_timeout_entry_t delay_entry;
+static h2o_loop_t *loop;
+
+static void on_delay(h2o_timeout_entry_t *e)
+{
+    (void)e;
+    delayed_t *d = delayed_head;
+    delayed_head = NULL;
+    delayed_tail = &delayed_head;
+    while (d != NULL) {
+        delayed_t *next = d->next;
+        store_event_t *ev = NULL;
+        store_error_t err = {0};
+        raft_index++;
+        int rc = store_apply(store, d->buf, d->len, &ev, &err);
+        d->done(d->done_ctx, rc, rc == 0 ? ev : NULL, rc == 0 ? NULL : &err);
+        free(d->buf);
+        free(d);
+        d = next;
+    }
+}
+
 static int propose(void *ctx, const store_request_t *req, api_propose_cb done, void *done_ctx,
                    store_error_t *err)
 {
     (void)ctx;
-    (void)err;
+    if (propose_delay_ms != 0) {
+        delayed_t *d = calloc(1, sizeof(*d));
+        if (d == NULL || store_request_encode(req, &d->buf, &d->len) != 0) {
+            free(d);
+            return store_error_set(err, STORE_E_RAFT_INTERNAL, "encode", store_index(store));
+        }
+        d->done = done;
+        d->done_ctx = done_ctx;
+        *delayed_tail = d;
+        delayed_tail = &d->next;
+        if (!h2o_timeout_is_linked(&delay_entry))
+            h2o_timeout_link(loop, &delay_timeout, &delay_entry);
+        return 0;
+    }
     store_event_t *ev = NULL;
     store_error_t aerr = {0};
     int rc = apply(req, &ev, &aerr);
@@ -79,7 +130,6 @@ static void server_info(void *ctx, api_server_info_t *out)
 static void on_sync(h2o_timeout_entry_t *e);
 static h2o_timeout_t sync_timeout;
 static h2o_timeout_entry_t sync_entry = {.cb = on_sync};
-static h2o_loop_t *loop;
 
 static void on_sync(h2o_timeout_entry_t *e)
 {
@@ -139,6 +189,10 @@ int main(int argc, char **argv)
     api = api_new(loop, &cfg, &be);
     if (api == NULL || api_listen(api, fd) != 0)
         return 1;
+    const char *delay = getenv("API_TEST_PROPOSE_DELAY_MS");
+    propose_delay_ms = delay ? (unsigned)atoi(delay) : 0;
+    h2o_timeout_init(loop, &delay_timeout, propose_delay_ms);
+    delay_entry.cb = on_delay;
     h2o_timeout_init(loop, &sync_timeout, 500);
     h2o_timeout_link(loop, &sync_timeout, &sync_entry);
     struct sigaction sact = {.sa_handler = on_signal};

@@ -31,7 +31,7 @@ def free_port():
 
 
 class Server:
-    def __init__(self, binary, max_request_bytes=None):
+    def __init__(self, binary, max_request_bytes=None, env=None):
         self.port = free_port()
         self.tmp = tempfile.mkdtemp(prefix="metcd-api-test-")
         use_metcd = binary is None or os.environ.get("METCD_API_TESTS_USE_METCD") == "1"
@@ -50,7 +50,10 @@ class Server:
             if max_request_bytes:
                 args.append(str(max_request_bytes))
         self.log = open(self.tmp + "/server.log", "wb")
-        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
+        full_env = dict(os.environ)
+        full_env.update(env or {})
+        self.metcd = use_metcd
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, env=full_env)
         deadline = time.time() + 15
         while True:
             try:
@@ -593,6 +596,16 @@ def test_h2c(srv):
     finally:
         p.kill()
         p.wait()
+    # A dropped HTTP/2 watcher is freed too.
+    base = stats_watchers(srv)
+    p = subprocess.Popen([curl, "-s", "-N", "--http2-prior-knowledge", url + "?wait=true"],
+                         stdout=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: stats_watchers(srv) == base + 1, 3, "h2 watcher registered")
+    finally:
+        p.kill()
+        p.wait()
+    wait_until(lambda: stats_watchers(srv) == base, 1.5, "h2 watcher freed")
 
 
 def test_413(binary):
@@ -624,10 +637,39 @@ def test_413(binary):
         srv.stop()
 
 
+def test_client_gone_before_the_write_is_answered(binary):
+    """The answer to a write whose client left must not touch the freed request."""
+    if binary is None or os.environ.get("METCD_API_TESTS_USE_METCD") == "1":
+        print("  (api-test-server only)")
+        return
+    srv = Server(binary, env={"API_TEST_PROPOSE_DELAY_MS": "300"})
+    try:
+        for i in range(20):
+            s = srv.connect()
+            s.sendall(build_request("PUT", "/v2/keys/gone/%d" % i, "value=v"))
+            s.close()
+        h2 = subprocess.Popen(["curl", "-s", "--http2-prior-knowledge", "-X", "PUT", "-d", "value=v",
+                               "http://127.0.0.1:%d/v2/keys/gone/h2" % srv.port])
+        time.sleep(0.1)
+        h2.kill()
+        h2.wait()
+        time.sleep(0.6)
+        st, _, body = srv.request("GET", "/v2/keys/gone?recursive=true")
+        eq(st, 200, "listing after the writes")
+        check(len(json.loads(body)["node"].get("nodes", [])) >= 20, "the writes were applied")
+        st, _, body = srv.request("PUT", "/v2/keys/gone/last", "value=x")
+        eq(st, 201, "a waiting client gets its answer")
+        check(srv.proc.poll() is None, "server alive")
+    finally:
+        rc = srv.stop()
+    check(rc in (0, -15), "server exit status %r" % rc)
+
+
 def main():
     binary = sys.argv[1] if len(sys.argv) > 1 else None
     srv = Server(binary)
-    tests = [v for k, v in sorted(globals().items()) if k.startswith("test_") and k != "test_413"]
+    separate = ("test_413", "test_client_gone_before_the_write_is_answered")
+    tests = [v for k, v in sorted(globals().items()) if k.startswith("test_") and k not in separate]
     ok = 0
     try:
         for t in tests:
@@ -644,14 +686,15 @@ def main():
     if rc not in (0, -15):
         failures.append("server exit status %r" % rc)
         print("FAIL server exited with", rc)
-    try:
-        test_413(binary)
-        ok += 1
-        print("ok   test_413")
-    except Exception:
-        failures.append("test_413")
-        print("FAIL test_413")
-        traceback.print_exc()
+    for t in (test_413, test_client_gone_before_the_write_is_answered):
+        try:
+            t(binary)
+            ok += 1
+            print("ok   " + t.__name__)
+        except Exception:
+            failures.append(t.__name__)
+            print("FAIL " + t.__name__)
+            traceback.print_exc()
     print("%d passed, %d failed" % (ok, len(failures)))
     return 1 if failures else 0
 
