@@ -384,13 +384,13 @@ static void *worker_main(void *arg)
             w->poisoned = true;
             w->fail_status = status;
         }
-        pthread_cond_broadcast(&w->done_cond);
-        pthread_mutex_unlock(&w->mu);
+        /* signalled under mu, and drained under mu by wal_poll(): the fd is
+         * readable exactly while completions wait */
         uint64_t one = 1;
         if (write(w->event_fd, &one, sizeof(one)) < 0) {
-            /* the counter cannot overflow in practice; the loop still polls */
+            /* cannot overflow in practice; wal_poll() drains it */
         }
-        pthread_mutex_lock(&w->mu);
+        pthread_cond_broadcast(&w->done_cond);
     }
     pthread_mutex_unlock(&w->mu);
     return NULL;
@@ -521,10 +521,10 @@ uint64_t wal_last_index(const wal_t *w)
 int wal_poll(wal_t *w)
 {
     uint64_t cnt;
-    if (read(w->event_fd, &cnt, sizeof(cnt)) < 0) {
-        /* EAGAIN: nothing signalled; completions may still be queued */
-    }
     pthread_mutex_lock(&w->mu);
+    if (read(w->event_fd, &cnt, sizeof(cnt)) < 0) {
+        /* EAGAIN: nothing signalled */
+    }
     wal_batch_t *list = w->done;
     w->done = NULL;
     w->done_tail = &w->done;
