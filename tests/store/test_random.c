@@ -1,0 +1,239 @@
+/*
+ * tests/store/test_random.c: random operations on a small key space, with
+ * the store's internal invariants checked after every step: the tree, the
+ * path table, the TTL heap, the history, and the one-index-per-success rule.
+ */
+#include "store_test.h"
+#include "store/store_int.h"
+
+static uint64_t rng_state;
+static uint32_t rnd(uint32_t n)
+{
+    rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
+    return (uint32_t)(rng_state >> 33) % n;
+}
+
+static size_t check_subtree(const store_t *s, const tnode_t *dir)
+{
+    size_t count = 0;
+    assert_true(dir->dir);
+    for (uint32_t i = 0; i < dir->n_children; i++) {
+        const tnode_t *c = dir->children[i];
+        assert_ptr_equal(c->parent, dir);
+        assert_int_equal(c->parent_pos, i);
+        assert_ptr_equal(store_lookup(s, c->path, c->path_len), c);
+        /* The path is the parent's path plus one component. */
+        size_t plen = dir->path_len == 1 ? 0 : dir->path_len;
+        assert_memory_equal(c->path, dir->path, plen);
+        assert_int_equal(c->path[plen], '/');
+        assert_int_equal(c->name_off, plen + 1);
+        assert_null(memchr(c->path + plen + 1, '/', c->path_len - plen - 1));
+        assert_true(c->created_index <= s->index);
+        assert_true(c->modified_index <= s->index);
+        assert_true(c->created_index <= c->modified_index);
+        if (tnode_has_ttl(c))
+            assert_ptr_equal(s->heap.a[c->heap_pos], c);
+        if (!c->dir)
+            assert_int_equal(c->n_children, 0);
+        if (i && dir->sorted) {
+            size_t la, lb;
+            const char *a = tnode_name(dir->children[i - 1], &la);
+            const char *b = tnode_name(c, &lb);
+            int cmp = memcmp(a, b, la < lb ? la : lb);
+            assert_true(cmp < 0 || (cmp == 0 && la < lb));
+        }
+        count += 1 + (c->dir ? check_subtree(s, c) : 0);
+    }
+    return count;
+}
+
+static void check_store(const store_t *s)
+{
+    size_t n = check_subtree(s, s->root);
+    assert_int_equal(n, store_node_count(s));
+    assert_int_equal(s->table.count, n + 1);
+    for (uint32_t i = 0; i < s->heap.n; i++) {
+        assert_int_equal(s->heap.a[i]->heap_pos, i);
+        if (i)
+            assert_true(s->heap.a[(i - 1) / 2]->expire_ns <= s->heap.a[i]->expire_ns);
+        assert_ptr_equal(store_lookup(s, s->heap.a[i]->path, s->heap.a[i]->path_len), s->heap.a[i]);
+    }
+    /* One event per index, the newest being the current index. */
+    if (s->history.count) {
+        assert_int_equal(event_history_last(&s->history), s->index);
+        for (uint32_t i = 1; i < s->history.count; i++)
+            assert_int_equal(event_history_at(&s->history, i)->node.modified_index,
+                             event_history_at(&s->history, i - 1)->node.modified_index + 1);
+    }
+    assert_int_equal(store_next_expiration(s), s->heap.n ? s->heap.a[0]->expire_ns : 0);
+}
+
+static const char *names[] = {"a", "b", "_h", "c"};
+
+static void random_key(char *buf)
+{
+    int depth = 1 + (int)rnd(3);
+    size_t o = 0;
+    for (int i = 0; i < depth; i++) {
+        buf[o++] = '/';
+        const char *n = names[rnd(4)];
+        size_t l = strlen(n);
+        memcpy(buf + o, n, l);
+        o += l;
+    }
+    buf[o] = '\0';
+}
+
+typedef struct counter {
+    int events;
+} counter_t;
+
+static void count_cb(void *ctx, store_event_t *ev)
+{
+    counter_t *c = ctx;
+    if (ev) {
+        c->events++;
+        assert_false(ev->refresh);
+    }
+}
+
+static int mem_write(void *ctx, const void *buf, size_t len)
+{
+    uint8_t **pp = ctx;
+    size_t *lenp = (size_t *)(pp + 1);
+    uint8_t *p = realloc(*pp, *lenp + len);
+    assert_non_null(p);
+    memcpy(p + *lenp, buf, len);
+    *pp = p;
+    *lenp += len;
+    return 0;
+}
+
+static void run_seed(uint64_t seed)
+{
+    rng_state = seed;
+    store_t *s = new_store(50);
+    int64_t now = T0;
+    store_watcher_t *ws[16] = {0};
+    counter_t counters[16] = {{0}};
+    char key[64];
+    for (int step = 0; step < 400; step++) {
+        random_key(key);
+        store_op_t op = (store_op_t)(1 + rnd(8));
+        req_opts_t o = OPTS(.time_ns = now);
+        if (rnd(3))
+            o.value = rnd(2) ? "x" : "y";
+        if (rnd(3) == 0)
+            o.ttl = rnd(4);
+        if (op == STORE_OP_CAS || op == STORE_OP_CAD || op == STORE_OP_UPDATE) {
+            /* Aim at an existing file half of the time. */
+            size_t start = rnd((uint32_t)s->table.mask + 1);
+            bool aim = rnd(2);
+            for (size_t k = 0; aim && k <= s->table.mask; k++) {
+                tnode_t *f = s->table.slots[(start + k) & s->table.mask];
+                if (f && !f->dir) {
+                    memcpy(key, f->path, f->path_len + 1);
+                    break;
+                }
+            }
+        }
+        if (op == STORE_OP_CAS || op == STORE_OP_CAD) {
+            tnode_t *cur = store_lookup(s, key, strlen(key));
+            if (cur && !cur->dir && rnd(2)) {
+                /* Conditions that hold, so that successes are common too. */
+                o.prev_index = rnd(2) ? cur->modified_index : 0;
+                if (cur->value_len && (rnd(2) || !o.prev_index))
+                    o.prev_value = cur->value;
+                if (!o.prev_value && !o.prev_index)
+                    o.prev_index = cur->modified_index;
+            } else {
+                if (rnd(2))
+                    o.prev_value = rnd(2) ? "x" : "y";
+                if (rnd(2) || !o.prev_value)
+                    o.prev_index = rnd((uint32_t)store_index(s) + 2);
+            }
+        }
+        o.dir = rnd(4) == 0;
+        o.recursive = rnd(4) == 0;
+        if (rnd(6) == 0 && o.ttl != NO_TTL && (op == STORE_OP_SET || op == STORE_OP_UPDATE)) {
+            o.refresh = true;
+            o.value = NULL;
+        }
+        if (op == STORE_OP_SYNC) {
+            now += rnd(3) * SEC;
+            o.time_ns = now;
+        }
+        uint64_t before = store_index(s);
+        uint32_t hist_before = s->history.count;
+        store_event_t *ev = NULL;
+        store_error_t err = {0};
+        int rc = apply_req(s, op, key, o, &ev, &err);
+        if (op == STORE_OP_SYNC) {
+            assert_int_equal(rc, 0);
+            assert_null(ev);
+        } else if (rc == 0) {
+            assert_int_equal(store_index(s), before + 1);
+            assert_non_null(ev);
+            assert_int_equal(ev->etcd_index, before + 1);
+            assert_int_equal(ev->node.modified_index, before + 1);
+            store_event_release(ev);
+        } else {
+            assert_int_equal(store_index(s), before);
+            assert_null(ev);
+            assert_int_equal(err.index, before);
+            assert_int_equal(-rc, err.code);
+            assert_int_equal(s->history.count, hist_before);
+        }
+        store_error_clear(&err);
+        check_store(s);
+
+        /* Watchers come and go. */
+        int wi = (int)rnd(16);
+        if (ws[wi] && rnd(2)) {
+            store_watcher_remove(s, ws[wi]);
+            ws[wi] = NULL;
+        } else if (!ws[wi]) {
+            random_key(key);
+            store_watch(s, key, strlen(key), rnd(2), true, 0, count_cb, &counters[wi], &ws[wi],
+                        NULL);
+        }
+        /* A listing now and then (sorted ones reorder children). */
+        if (rnd(10) == 0) {
+            store_event_t *g = NULL;
+            if (store_get(s, "/", 1, true, rnd(2), now, &g, NULL) == 0)
+                store_event_release(g);
+        }
+    }
+    /* The snapshot of the result loads, and saves back to the same bytes. */
+    struct {
+        uint8_t *p;
+        size_t len;
+    } a = {0}, b = {0};
+    assert_int_equal(store_save(s, mem_write, &a), 0);
+    store_config_t cfg = {.history_size = 50};
+    store_t *l = store_load(&cfg, a.p, a.len, NULL, 0);
+    assert_non_null(l);
+    check_store(l);
+    assert_int_equal(store_save(l, mem_write, &b), 0);
+    assert_int_equal(a.len, b.len);
+    assert_memory_equal(a.p, b.p, a.len);
+    free(a.p);
+    free(b.p);
+    store_free(l);
+    store_free(s);
+}
+
+static void test_random_ops(void **state)
+{
+    (void)state;
+    for (uint64_t seed = 1; seed <= 60; seed++)
+        run_seed(seed);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_random_ops),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
