@@ -159,6 +159,10 @@ def main(title, steps, argv):
         for s in started:
             s.stop()
     bad = 0
+    for s in started:
+        if s.sanitizer_report:
+            bad += 1
+            print('FAIL: sanitizer report in %s\'s log:\n%s' % (s.kind, s.sanitizer_report))
     for name, _ in steps:
         if verbose:
             for who, res in results.items():

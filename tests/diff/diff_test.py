@@ -241,6 +241,10 @@ def main():
     finally:
         for s in started:
             s.stop()
+        for s in started:
+            if s.sanitizer_report:
+                print('FAIL: sanitizer report in %s\'s log:\n%s' % (s.kind, s.sanitizer_report))
+                return 1
 
 
 if __name__ == '__main__':

@@ -56,6 +56,7 @@ class Server:
         self.port = None
         self.peer_port = None
         self.log = None
+        self.sanitizer_report = ''
 
     @property
     def url(self):
@@ -150,9 +151,28 @@ class Server:
             self.proc = None
         if self in _live:
             _live.remove(self)
+        if self.log and os.path.exists(self.log):
+            self.sanitizer_report = sanitizer_findings(self.log)
         if self.tmp:
             shutil.rmtree(self.tmp, ignore_errors=True)
             self.tmp = None
+
+
+SANITIZER_MARKERS = ('ERROR: AddressSanitizer', 'ERROR: LeakSanitizer', 'runtime error:',
+                     'ERROR: ThreadSanitizer')
+
+
+def sanitizer_findings(log):
+    """The lines around any ASan/LSan/UBSan report in a server log."""
+    try:
+        with open(log, 'rb') as f:
+            lines = f.read().decode('utf-8', 'replace').splitlines()
+    except OSError:
+        return ''
+    for i, ln in enumerate(lines):
+        if any(m in ln for m in SANITIZER_MARKERS):
+            return '\n'.join(lines[max(0, i - 2):i + 40])
+    return ''
 
 
 def _cleanup():
