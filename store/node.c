@@ -26,7 +26,6 @@ tnode_t *tnode_new(const char *path, size_t path_len, bool dir, uint64_t index)
     n->modified_index = index;
     n->heap_pos = STORE_NO_POS;
     n->parent_pos = STORE_NO_POS;
-    n->hash = store_hash(path, path_len);
     return n;
 }
 

@@ -14,12 +14,16 @@ store_t *store_new(const store_config_t *cfg)
     if (!s)
         return NULL;
     s->history_size = cfg && cfg->history_size ? cfg->history_size : STORE_DEFAULT_HISTORY;
-    if (node_table_init(&s->table) < 0 || event_history_init(&s->history, s->history_size) < 0) {
+    /* Hash seeds: the store's address, randomised by ASLR (see store_hash). */
+    uint64_t seed = (uint64_t)(uintptr_t)s * 0x9e3779b97f4a7c15ull;
+    seed ^= seed >> 29;
+    if (node_table_init(&s->table, seed) < 0 ||
+        event_history_init(&s->history, s->history_size) < 0) {
         node_table_destroy(&s->table);
         free(s);
         return NULL;
     }
-    watcher_hub_init(&s->hub);
+    watcher_hub_init(&s->hub, seed * 0xbf58476d1ce4e5b9ull + 1);
     /* The root exists from the start with indexes 0 (etcd's "/1" namespace dir). */
     s->root = tnode_new("/", 1, true, 0);
     node_table_insert(&s->table, s->root);

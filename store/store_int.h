@@ -89,13 +89,20 @@ void tnode_view(const tnode_t *n, int64_t now_ns, store_node_t *out);
 /* ---- Node table: full path -> node (store/tree.c) ---- */
 
 typedef struct node_table {
+    uint64_t seed;
     tnode_t **slots;
     size_t mask;
     size_t count;
 } node_table_t;
 
-uint64_t store_hash(const char *p, size_t n);
-int node_table_init(node_table_t *t);
+/*
+ * A 64-bit hash of a path, keyed by `seed`. Each store picks its seed from
+ * where its memory lies (randomised by the OS), so clients cannot choose keys
+ * that all land in one probe chain; nothing observable depends on it.
+ */
+uint64_t store_hash(uint64_t seed, const char *p, size_t n);
+int node_table_init(node_table_t *t, uint64_t seed);
+/* Inserts n, computing n->hash. */
 void node_table_destroy(node_table_t *t);
 tnode_t *node_table_find(const node_table_t *t, const char *path, size_t len, uint64_t hash);
 void node_table_insert(node_table_t *t, tnode_t *n);
@@ -170,6 +177,7 @@ bool store_event_matches(const store_event_t *ev, const char *key, size_t key_le
 typedef struct watch_entry watch_entry_t;
 
 typedef struct watcher_hub {
+    uint64_t seed;
     watch_entry_t **buckets;
     size_t mask;
     size_t n_entries;
@@ -180,7 +188,7 @@ typedef struct watcher_hub {
     store_watcher_t *graveyard; /* removed during callbacks, freed afterwards */
 } watcher_hub_t;
 
-void watcher_hub_init(watcher_hub_t *h);
+void watcher_hub_init(watcher_hub_t *h, uint64_t seed);
 /* Ends every watcher with cb(ctx, NULL), then frees the hub. */
 void watcher_hub_destroy(watcher_hub_t *h);
 store_watcher_t *watcher_hub_add(watcher_hub_t *h, const char *key, size_t key_len, bool recursive,

@@ -15,9 +15,9 @@ static inline uint64_t mix64(uint64_t a, uint64_t b)
     return (uint64_t)r ^ (uint64_t)(r >> 64);
 }
 
-uint64_t store_hash(const char *p, size_t n)
+uint64_t store_hash(uint64_t seed, const char *p, size_t n)
 {
-    uint64_t h = 0x9e3779b97f4a7c15ull ^ (uint64_t)n;
+    uint64_t h = seed ^ 0x9e3779b97f4a7c15ull ^ (uint64_t)n;
     while (n >= 8) {
         uint64_t v;
         memcpy(&v, p, 8);
@@ -31,8 +31,9 @@ uint64_t store_hash(const char *p, size_t n)
     return h ^ (h >> 31);
 }
 
-int node_table_init(node_table_t *t)
+int node_table_init(node_table_t *t, uint64_t seed)
 {
+    t->seed = seed;
     t->mask = 63;
     t->count = 0;
     t->slots = calloc(t->mask + 1, sizeof(*t->slots));
@@ -68,6 +69,7 @@ static void table_place(tnode_t **slots, size_t mask, tnode_t *n)
 
 void node_table_insert(node_table_t *t, tnode_t *n)
 {
+    n->hash = store_hash(t->seed, n->path, n->path_len);
     if ((t->count + 1) * 10 > (t->mask + 1) * 7) {
         size_t mask = t->mask * 2 + 1;
         tnode_t **slots = store_xcalloc(mask + 1, sizeof(*slots));
@@ -167,7 +169,7 @@ bool store_path_is_clean(const char *p, size_t len)
 
 tnode_t *store_lookup(const store_t *s, const char *path, size_t len)
 {
-    return node_table_find(&s->table, path, len, store_hash(path, len));
+    return node_table_find(&s->table, path, len, store_hash(s->table.seed, path, len));
 }
 
 tnode_t *store_internal_get(const store_t *s, const char *path, size_t len, store_error_t *err)

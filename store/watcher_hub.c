@@ -37,9 +37,10 @@ struct store_watcher {
     bool removed;
 };
 
-void watcher_hub_init(watcher_hub_t *h)
+void watcher_hub_init(watcher_hub_t *h, uint64_t seed)
 {
     memset(h, 0, sizeof(*h));
+    h->seed = seed;
 }
 
 static watch_entry_t *entry_find(const watcher_hub_t *h, const char *path, size_t len,
@@ -106,7 +107,7 @@ static watch_entry_t *entry_new(watcher_hub_t *h, const char *path, size_t len, 
 /* The entry of `path`, created with its missing ancestors (no recursion: keys can be deep). */
 static watch_entry_t *entry_get(watcher_hub_t *h, const char *path, size_t len)
 {
-    uint64_t hash = store_hash(path, len);
+    uint64_t hash = store_hash(h->seed, path, len);
     watch_entry_t *e = entry_find(h, path, len, hash);
     if (e)
         return e;
@@ -115,18 +116,18 @@ static watch_entry_t *entry_get(watcher_hub_t *h, const char *path, size_t len)
     watch_entry_t *anc = NULL;
     while (!(l == 1 && path[0] == '/')) {
         l = parent_len(path, l);
-        anc = entry_find(h, path, l, store_hash(path, l));
+        anc = entry_find(h, path, l, store_hash(h->seed, path, l));
         if (anc)
             break;
     }
     /* ...then every missing one below it, down to `path`. */
     if (!anc)
-        anc = entry_new(h, "/", 1, store_hash("/", 1), NULL);
+        anc = entry_new(h, "/", 1, store_hash(h->seed, "/", 1), NULL);
     while (anc->path_len != len) {
         size_t next = anc->path_len == 1 ? 1 : anc->path_len + 1;
         while (next < len && path[next] != '/')
             next++;
-        anc = entry_new(h, path, next, store_hash(path, next), anc);
+        anc = entry_new(h, path, next, store_hash(h->seed, path, next), anc);
     }
     return anc;
 }
@@ -261,7 +262,7 @@ void watcher_hub_notify(watcher_hub_t *h, store_event_t *ev)
     watch_entry_t *e = NULL;
     size_t l = len;
     for (;;) {
-        e = entry_find(h, key, l, store_hash(key, l));
+        e = entry_find(h, key, l, store_hash(h->seed, key, l));
         if (e || (l == 1 && key[0] == '/'))
             break;
         l = parent_len(key, l);

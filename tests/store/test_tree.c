@@ -502,7 +502,7 @@ static void test_node_table_churn(void **state)
     (void)state;
     enum { N = 20000 };
     node_table_t t;
-    assert_int_equal(node_table_init(&t), 0);
+    assert_int_equal(node_table_init(&t, 42), 0);
     static tnode_t *nodes[N];
     static bool live[N];
     char path[32];
