@@ -39,6 +39,7 @@ struct api_watch {
     char chunk_head[24]; /* own chunk framing (HTTP/1.1), see flush() */
     bool own_chunked;
     bool in_list, started, sending, final_queued, finished, stream, overflow;
+    bool hung_up; /* the client left while a send was in flight */
 };
 
 static void list_remove(api_t *api, api_watch_t *w)
@@ -128,9 +129,13 @@ static void flush(api_watch_t *w)
 
 static void on_proceed(h2o_generator_t *gen, h2o_req_t *req)
 {
-    (void)req;
     api_watch_t *w = (api_watch_t *)gen;
     w->sending = false;
+    if (w->hung_up && !w->finished) {
+        w->finished = true;
+        h2o_send(req, NULL, 0, H2O_SEND_STATE_ERROR);
+        return;
+    }
     flush(w);
 }
 
@@ -189,8 +194,10 @@ static void on_hup(h2o_socket_t *sock, const char *err)
         hup_remove(api, w);
         if (w->req == NULL || w->finished)
             continue;
-        if (w->sending)
-            continue; /* the write in flight fails and h2o closes the connection */
+        if (w->sending) {
+            w->hung_up = true; /* ended when the write in flight completes */
+            continue;
+        }
         /* An error state closes the HTTP/1 connection, which disposes the request. */
         w->finished = true;
         h2o_send(w->req, NULL, 0, H2O_SEND_STATE_ERROR);
