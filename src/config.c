@@ -468,6 +468,31 @@ static int finalize(config_t *cfg, const bool *set, char *err, size_t err_len)
     return 0;
 }
 
+/*
+ * Messages quote what the user gave; control characters in it (a newline in
+ * an argument) are written as escapes so that the message stays one line.
+ */
+static void escape_controls(char *err, size_t err_len)
+{
+    if (err_len == 0)
+        return;
+    char out[1024];
+    size_t j = 0;
+    for (const unsigned char *p = (const unsigned char *)err; *p && j + 5 < sizeof(out); p++) {
+        if (*p >= 0x20 && *p != 0x7f) {
+            out[j++] = (char)*p;
+        } else if (*p == '\n') {
+            out[j++] = '\\', out[j++] = 'n';
+        } else if (*p == '\t') {
+            out[j++] = '\\', out[j++] = 't';
+        } else {
+            j += (size_t)snprintf(out + j, sizeof(out) - j, "\\x%02x", *p);
+        }
+    }
+    out[j] = '\0';
+    snprintf(err, err_len, "%s", out);
+}
+
 int config_parse(config_t *cfg, int argc, char **argv, char **envp, char *err, size_t err_len)
 {
     memset(cfg, 0, sizeof(*cfg));
@@ -520,8 +545,10 @@ out:
     config_raw_free(&flags);
     config_raw_free(&env);
     config_raw_free(&file);
-    if (rc != 0)
+    if (rc != 0) {
         config_free(cfg);
+        escape_controls(err, err_len);
+    }
     return rc;
 }
 
