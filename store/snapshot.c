@@ -21,6 +21,7 @@
 #define EVNODE_DIR      0x01
 #define EVNODE_VALUE    0x02
 #define SAVE_BUF_SIZE   65536
+#define STATS_COUNT     15
 
 /* ---- CRC-32C (Castagnoli, reflected polynomial 0x82F63B78) ---- */
 
@@ -151,6 +152,25 @@ int store_save(const store_t *s, int (*write)(void *ctx, const void *buf, size_t
     w_u64(&w, s->index);
     w_uvarint(&w, s->table.count - 1);
     w_uvarint(&w, s->history.count);
+    /* etcd keeps its store counters in its snapshots too. */
+    const store_stats_t *st = &s->stats;
+    const uint64_t counters[STATS_COUNT] = {st->gets_success,
+                                            st->gets_fail,
+                                            st->sets_success,
+                                            st->sets_fail,
+                                            st->delete_success,
+                                            st->delete_fail,
+                                            st->update_success,
+                                            st->update_fail,
+                                            st->create_success,
+                                            st->create_fail,
+                                            st->compare_and_swap_success,
+                                            st->compare_and_swap_fail,
+                                            st->compare_and_delete_success,
+                                            st->compare_and_delete_fail,
+                                            st->expire_count};
+    for (int i = 0; i < STATS_COUNT; i++)
+        w_uvarint(&w, counters[i]);
 
     /*
      * Pre-order, without recursion: every parent comes before its children.
@@ -327,8 +347,26 @@ store_t *store_load(const store_config_t *cfg, const uint8_t *data, size_t len, 
     s->index = r_u64(&r);
     uint64_t n_nodes = r_uvarint(&r);
     uint64_t n_events = r_uvarint(&r);
+    uint64_t c[STATS_COUNT];
+    for (int i = 0; i < STATS_COUNT; i++)
+        c[i] = r_uvarint(&r);
     if (r.bad)
         return load_fail(s, err, err_len, "truncated snapshot header");
+    s->stats = (store_stats_t){.gets_success = c[0],
+                               .gets_fail = c[1],
+                               .sets_success = c[2],
+                               .sets_fail = c[3],
+                               .delete_success = c[4],
+                               .delete_fail = c[5],
+                               .update_success = c[6],
+                               .update_fail = c[7],
+                               .create_success = c[8],
+                               .create_fail = c[9],
+                               .compare_and_swap_success = c[10],
+                               .compare_and_swap_fail = c[11],
+                               .compare_and_delete_success = c[12],
+                               .compare_and_delete_fail = c[13],
+                               .expire_count = c[14]};
 
     for (uint64_t i = 0; i < n_nodes; i++) {
         uint8_t flags = r_u8(&r);
