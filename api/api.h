@@ -46,7 +46,7 @@ typedef struct api_server_info {
     uint64_t raft_index; /* X-Raft-Index: the commit index */
     uint64_t raft_term;  /* X-Raft-Term */
     bool is_leader;
-    int64_t start_time_ns;       /* Unix ns when this member started */
+    int64_t start_time_ns;        /* Unix ns when this member started */
     int64_t leader_start_time_ns; /* when this member became leader (if leader) */
     uint64_t recv_append_requests, send_append_requests;
     const api_member_t *members;
@@ -68,11 +68,22 @@ typedef struct api_backend {
                    store_error_t *err);
     /* Fills *out; the pointers in it stay valid until the next loop turn. */
     void (*server_info)(void *ctx, api_server_info_t *out);
+    /*
+     * Optional (NULL: quorum=true GETs are served at once, which is right
+     * for a single member). A linearizable-read barrier for quorum=true GETs
+     * (ReadIndex, Raft thesis 6.4): call done(done_ctx, 0, NULL) once this
+     * member's store has applied everything committed before the call, or
+     * done(done_ctx, -code, err) (e.g. LEADER_ELECT); the callee clears err.
+     * Returns 0 when accepted (done is called once, possibly before it
+     * returns), or -code with err filled (done is not called).
+     */
+    int (*read_barrier)(void *ctx, void (*done)(void *done_ctx, int rc, store_error_t *err),
+                        void *done_ctx, store_error_t *err);
 } api_backend_t;
 
 typedef struct api_config {
-    uint64_t max_request_bytes; /* bodies over this get 413 and change nothing */
-    const char *version;        /* "3.4.23": what /version reports as etcdserver */
+    uint64_t max_request_bytes;  /* bodies over this get 413 and change nothing */
+    const char *version;         /* "3.4.23": what /version reports as etcdserver */
     const char *cluster_version; /* "3.4.0" */
 } api_config_t;
 

@@ -31,6 +31,7 @@ struct api_ticket {
     ticket_slot_t *slot;
     int64_t start_ns; /* for the apply-latency histogram */
     bool no_value_on_success;
+    api_keys_req_t read; /* a quorum read waiting for its barrier (strings in req's pool) */
     api_ticket_t *next_free;
 };
 
@@ -189,12 +190,7 @@ static void do_write(api_t *api, h2o_req_t *req, const api_keys_req_t *kr)
     }
 }
 
-/*
- * GET without wait. quorum=true is served like a plain GET while there is a
- * single member; the ReadIndex round (confirm leadership, wait for the
- * applied index) belongs here when the backend offers it.
- */
-static void do_read(api_t *api, h2o_req_t *req, const api_keys_req_t *kr)
+static void read_now(api_t *api, h2o_req_t *req, const api_keys_req_t *kr)
 {
     store_event_t *ev = NULL;
     store_error_t err = {0};
@@ -207,6 +203,43 @@ static void do_read(api_t *api, h2o_req_t *req, const api_keys_req_t *kr)
     }
     send_event(api, req, ev, false);
     store_event_release(ev);
+}
+
+static void on_read_barrier(void *ctx, int rc, store_error_t *err)
+{
+    api_ticket_t *t = ctx;
+    if (t->req != NULL) {
+        if (rc == 0)
+            read_now(t->api, t->req, &t->read);
+        else
+            api_send_v2_error(t->api, t->req, err->code ? err->code : STORE_E_RAFT_INTERNAL,
+                              err->cause, err->index);
+    }
+    if (rc != 0 && err != NULL)
+        store_error_clear(err);
+    ticket_release(t);
+}
+
+/*
+ * GET without wait. quorum=true goes through the backend's read barrier
+ * (ReadIndex) when it has one; without one (a single member) it is served
+ * like a plain GET, from the local store.
+ */
+static void do_read(api_t *api, h2o_req_t *req, const api_keys_req_t *kr)
+{
+    if (!kr->quorum || api->backend.read_barrier == NULL) {
+        read_now(api, req, kr);
+        return;
+    }
+    api_ticket_t *t = ticket_new(api, req);
+    t->read = *kr;
+    store_error_t err = {0};
+    if (api->backend.read_barrier(api->backend.ctx, on_read_barrier, t, &err) != 0) {
+        api_send_v2_error(api, req, err.code ? err.code : STORE_E_RAFT_INTERNAL, err.cause,
+                          err.index);
+        store_error_clear(&err);
+        ticket_release(t);
+    }
 }
 
 void api_handle_keys(api_t *api, h2o_req_t *req, api_method_t m, const char *key_part,

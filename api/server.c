@@ -13,7 +13,7 @@
 #include "api/api_int.h"
 
 #define DEFAULT_MAX_REQUEST_BYTES (1536 * 1024)
-#define IDLE_TIMEOUT_MS (3600 * 1000)
+#define IDLE_TIMEOUT_MS           (3600 * 1000)
 
 struct api_handler {
     h2o_handler_t super;

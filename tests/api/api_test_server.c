@@ -58,6 +58,7 @@ typedef struct delayed {
     uint8_t *buf;
     size_t len;
     api_propose_cb done;
+    void (*read_done)(void *done_ctx, int rc, store_error_t *err); /* a read barrier */
     void *done_ctx;
     struct delayed *next;
 } delayed_t;
@@ -76,6 +77,12 @@ static void on_delay(h2o_timeout_entry_t *e)
     delayed_tail = &delayed_head;
     while (d != NULL) {
         delayed_t *next = d->next;
+        if (d->read_done != NULL) {
+            d->read_done(d->done_ctx, 0, NULL);
+            free(d);
+            d = next;
+            continue;
+        }
         store_event_t *ev = NULL;
         store_error_t err = {0};
         raft_index++;
@@ -109,6 +116,24 @@ static int propose(void *ctx, const store_request_t *req, api_propose_cb done, v
     store_error_t aerr = {0};
     int rc = apply(req, &ev, &aerr);
     done(done_ctx, rc, rc == 0 ? ev : NULL, rc == 0 ? NULL : &aerr);
+    return 0;
+}
+
+/* With a delay, quorum reads wait for it too (as a ReadIndex round would). */
+static int read_barrier(void *ctx, void (*done)(void *, int, store_error_t *), void *done_ctx,
+                        store_error_t *err)
+{
+    (void)ctx;
+    (void)err;
+    delayed_t *d = calloc(1, sizeof(*d));
+    if (d == NULL)
+        abort();
+    d->read_done = done;
+    d->done_ctx = done_ctx;
+    *delayed_tail = d;
+    delayed_tail = &d->next;
+    if (!h2o_timeout_is_linked(&delay_entry))
+        h2o_timeout_link(loop, &delay_timeout, &delay_entry);
     return 0;
 }
 
@@ -184,13 +209,16 @@ int main(int argc, char **argv)
     api_config_t cfg = {.max_request_bytes = argc > 2 ? strtoull(argv[2], NULL, 10) : 1572864,
                         .version = "3.4.23",
                         .cluster_version = "3.4.0"};
-    api_backend_t be = {
-        .ctx = NULL, .store = store, .propose = propose, .server_info = server_info};
+    const char *delay = getenv("API_TEST_PROPOSE_DELAY_MS");
+    propose_delay_ms = delay ? (unsigned)atoi(delay) : 0;
+    api_backend_t be = {.ctx = NULL,
+                        .store = store,
+                        .propose = propose,
+                        .server_info = server_info,
+                        .read_barrier = propose_delay_ms ? read_barrier : NULL};
     api = api_new(loop, &cfg, &be);
     if (api == NULL || api_listen(api, fd) != 0)
         return 1;
-    const char *delay = getenv("API_TEST_PROPOSE_DELAY_MS");
-    propose_delay_ms = delay ? (unsigned)atoi(delay) : 0;
     h2o_timeout_init(loop, &delay_timeout, propose_delay_ms);
     delay_entry.cb = on_delay;
     h2o_timeout_init(loop, &sync_timeout, 500);

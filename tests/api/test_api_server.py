@@ -659,6 +659,15 @@ def test_client_gone_before_the_write_is_answered(binary):
         check(len(json.loads(body)["node"].get("nodes", [])) >= 20, "the writes were applied")
         st, _, body = srv.request("PUT", "/v2/keys/gone/last", "value=x")
         eq(st, 201, "a waiting client gets its answer")
+        # quorum=true reads wait for the read barrier; a client may leave meanwhile.
+        t0 = time.time()
+        st, _, body = srv.request("GET", "/v2/keys/gone/last?quorum=true")
+        eq((st, json.loads(body)["node"]["value"]), (200, "x"), "quorum read")
+        check(time.time() - t0 >= 0.25, "the quorum read waited for the barrier")
+        s = srv.connect()
+        s.sendall(build_request("GET", "/v2/keys/gone/last?quorum=true"))
+        s.close()
+        time.sleep(0.5)
         check(srv.proc.poll() is None, "server alive")
     finally:
         rc = srv.stop()
