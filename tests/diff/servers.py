@@ -17,7 +17,9 @@ import time
 
 import rawhttp
 
-ETCD_BIN = '/usr/bin/etcd'
+# DIFF_ETCD_BIN overrides where etcd is looked for (a missing path simulates
+# a machine without etcd).
+ETCD_BIN = os.environ.get('DIFF_ETCD_BIN', '/usr/bin/etcd')
 _live = []
 
 
