@@ -123,6 +123,12 @@ int raft_switch_to_conf(struct raft *r, const struct raft_conf_state *cs)
         return rc;
     struct raft_progress *self = raft_tracker_get(&r->trk, r->id);
     r->is_learner = self && self->is_learner;
+    if ((r->state == RAFT_CANDIDATE || r->state == RAFT_PRE_CANDIDATE) && !raft_promotable(r)) {
+        /* An election started under the previous configuration must not
+         * be won under one that no longer lets us lead. */
+        raft_become_follower(r, r->term, RAFT_NONE);
+        return 0;
+    }
     if (r->state != RAFT_LEADER)
         return 0;
     if (!raft_tracker_is_voter(&r->trk, r->id)) {

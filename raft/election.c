@@ -154,6 +154,10 @@ int raft_handle_vote_response(struct raft *r, const struct raft_message *m)
         return rc;
     switch (raft_tracker_tally(&r->trk)) {
     case RAFT_VOTE_WON:
+        if (!raft_promotable(r)) {
+            raft_become_follower(r, r->term, RAFT_NONE);
+            return 0;
+        }
         if (pre)
             return campaign(r, false, false);
         rc = raft_become_leader(r);

@@ -273,7 +273,8 @@ static bool committed_in_current_term(struct raft *r)
 static int serve_read_index(struct raft *r, const struct raft_message *m)
 {
     uint64_t from = m->from == r->id ? RAFT_NONE : m->from;
-    if (r->trk.conf.n_voters == 1 && r->trk.conf.n_voters_outgoing == 0) {
+    if (r->trk.conf.n_voters == 1 && r->trk.conf.n_voters_outgoing == 0 &&
+        r->trk.conf.voters[0] == r->id) {
         /* A single voter is its own quorum. */
         if (from == RAFT_NONE)
             return raft_add_read_state(r, r->log.committed, m->context, m->context_len);

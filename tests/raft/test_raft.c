@@ -430,6 +430,27 @@ static void test_joint_consensus(void **state)
     tc_free(c);
 }
 
+/* A candidate whose configuration drops it mid-election (it applied the
+ * change meanwhile) must not win: found by the simulator (seed 13019). */
+static void test_candidate_removed_mid_election(void **state)
+{
+    (void)state;
+    struct tc *c = tc_new(3);
+    c->drop_type[RAFT_MSG_VOTE_RESP] = true;
+    tc_campaign(c, 3);
+    assert_int_equal(tc_status(c, 3).ss.state, RAFT_CANDIDATE);
+    struct raft_conf_change_single ch = {RAFT_CC_REMOVE_NODE, 3};
+    struct raft_conf_change cc = {.changes = &ch, .n_changes = 1};
+    assert_int_equal(raft_apply_conf_change(tc_node(c, 3)->r, &cc, NULL), 0);
+    struct raft_message grant = {
+        .type = RAFT_MSG_VOTE_RESP, .from = 1, .to = 3, .term = tc_status(c, 3).hs.term};
+    raft_step(tc_node(c, 3)->r, &grant);
+    grant.from = 2;
+    raft_step(tc_node(c, 3)->r, &grant);
+    assert_int_not_equal(tc_status(c, 3).ss.state, RAFT_LEADER);
+    tc_free(c);
+}
+
 /* A change while another is pending is replaced by an empty entry. */
 static void test_one_conf_change_at_a_time(void **state)
 {
@@ -554,6 +575,7 @@ int main(void)
         cmocka_unit_test(test_membership),
         cmocka_unit_test(test_joint_consensus),
         cmocka_unit_test(test_one_conf_change_at_a_time),
+        cmocka_unit_test(test_candidate_removed_mid_election),
         cmocka_unit_test(test_snapshot_catch_up),
         cmocka_unit_test(test_rejection_hint),
         cmocka_unit_test(test_api_contract),
