@@ -34,6 +34,8 @@ void api_buf_append_str(api_buf_t *b, const char *s);
 void api_buf_append_u64(api_buf_t *b, uint64_t v);
 void api_buf_append_i64(api_buf_t *b, int64_t v);
 void api_buf_free(api_buf_t *b); /* malloc'd buffers only */
+/* Decimal digits of v into out (21 bytes); returns the length. */
+size_t api_format_u64(char *out, uint64_t v);
 
 /* ---- Go-compatible JSON (json_writer.c). ---- */
 

@@ -24,8 +24,8 @@ static void add_header_by_str(h2o_req_t *req, const char *lcname, const char *or
 void api_add_header_u64(h2o_req_t *req, const char *lcname, const char *orig_name, uint64_t v)
 {
     char *s = h2o_mem_alloc_pool(&req->pool, 24);
-    int n = snprintf(s, 24, "%" PRIu64, v);
-    add_header_by_str(req, lcname, orig_name, s, (size_t)n);
+    size_t n = api_format_u64(s, v);
+    add_header_by_str(req, lcname, orig_name, s, n);
 }
 
 /* etcd wraps its client handler in a CORS handler: these three on every response. */

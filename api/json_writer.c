@@ -54,18 +54,34 @@ void api_buf_append_str(api_buf_t *b, const char *s)
     api_buf_append(b, s, strlen(s));
 }
 
+size_t api_format_u64(char *out, uint64_t v)
+{
+    char tmp[20];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    for (size_t i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    out[n] = '\0';
+    return n;
+}
+
 void api_buf_append_u64(api_buf_t *b, uint64_t v)
 {
     char tmp[24];
-    int n = snprintf(tmp, sizeof(tmp), "%" PRIu64, v);
-    api_buf_append(b, tmp, (size_t)n);
+    api_buf_append(b, tmp, api_format_u64(tmp, v));
 }
 
 void api_buf_append_i64(api_buf_t *b, int64_t v)
 {
-    char tmp[24];
-    int n = snprintf(tmp, sizeof(tmp), "%" PRId64, v);
-    api_buf_append(b, tmp, (size_t)n);
+    if (v < 0) {
+        api_buf_append(b, "-", 1);
+        api_buf_append_u64(b, (uint64_t)0 - (uint64_t)v);
+        return;
+    }
+    api_buf_append_u64(b, (uint64_t)v);
 }
 
 void api_buf_free(api_buf_t *b)

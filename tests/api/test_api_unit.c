@@ -84,6 +84,21 @@ static void test_rfc3339(void **state)
     assert_string_equal(out, "1970-01-01T00:00:00Z");
 }
 
+static void test_numbers(void **state)
+{
+    (void)state;
+    api_buf_t b;
+    api_buf_init(&b, &pool);
+    api_buf_append_u64(&b, 0);
+    api_buf_append(&b, " ", 1);
+    api_buf_append_u64(&b, UINT64_MAX);
+    api_buf_append(&b, " ", 1);
+    api_buf_append_i64(&b, -1);
+    api_buf_append(&b, " ", 1);
+    api_buf_append_i64(&b, INT64_MIN);
+    assert_buf(&b, "0 18446744073709551615 -1 -9223372036854775808");
+}
+
 static void test_hex_id(void **state)
 {
     (void)state;
@@ -345,11 +360,12 @@ static void test_keys_parse(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_json_escaping), cmocka_unit_test(test_rfc3339),
-        cmocka_unit_test(test_hex_id),        cmocka_unit_test(test_node_and_event),
-        cmocka_unit_test(test_error_json),    cmocka_unit_test(test_path_clean),
-        cmocka_unit_test(test_path_parse),    cmocka_unit_test(test_parse_bool_uint),
-        cmocka_unit_test(test_form_parse),    cmocka_unit_test(test_keys_parse),
+        cmocka_unit_test(test_json_escaping),   cmocka_unit_test(test_rfc3339),
+        cmocka_unit_test(test_hex_id),          cmocka_unit_test(test_numbers),
+        cmocka_unit_test(test_node_and_event),  cmocka_unit_test(test_error_json),
+        cmocka_unit_test(test_path_clean),      cmocka_unit_test(test_path_parse),
+        cmocka_unit_test(test_parse_bool_uint), cmocka_unit_test(test_form_parse),
+        cmocka_unit_test(test_keys_parse),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
