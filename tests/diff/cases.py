@@ -1300,3 +1300,80 @@ def load_refresh_loop(c):
     c.note('refreshes ok', n >= 5)
     r = c.raw('GET', '{P}/k')
     c.note('still there', [r.status, r.json().get('node', {}).get('value')])
+
+
+# ---------------------------------------------------------------- parsing edges
+
+S('parse', 'parse_raw_percent', ('PUT', '{P}/a?value=100%'), ('PUT', '{P}/a', 'value=100%'),
+  ('PUT', '{P}/a?value=%2'))
+S('parse', 'parse_semicolon_body', ('PUT', '{P}/a', 'value=1;ttl=5'))
+S('parse', 'parse_empty_param_names', ('PUT', '{P}/a?=x&&value=1&'), ('GET', '{P}/a?&'))
+S('parse', 'parse_key_quotes', ('PUT', '{P}/%22q%22%5C?value=1'), ('GET', '{P}/%22q%22%5C'),
+  ('GET', '{P}/%22q%22%5C/x'), ('PUT', '{P}/%22q%22%5C?value=2&prevExist=false'))
+S('parse', 'parse_cause_unicode', ('GET', '{P}/%C3%A9t%C3%A9/x'), ('GET', '{P}/%3Cb%3E'))
+S('parse', 'parse_lowercase_method', ('get', '{P}/a'), ('put', '{P}/a?value=1'))
+S('parse', 'parse_refresh_dir_no_ttl', ('PUT', '{P}/d?dir=true'),
+  ('PUT', '{P}/d?dir=true&refresh=true&prevExist=true'))
+S('parse', 'parse_update_dir_value_dirtrue', ('PUT', '{P}/d?dir=true'),
+  ('PUT', '{P}/d?dir=true&value=x&prevExist=true'))
+S('parse', 'parse_cas_dir_dirtrue', ('PUT', '{P}/d?dir=true'),
+  ('PUT', '{P}/d?dir=true&prevValue=x'), ('PUT', '{P}/d?dir=true&prevIndex={b+1}'))
+S('parse', 'parse_delete_json_body', ('PUT', '{P}/a?value=1'),
+  ('DELETE', '{P}/a', '{"prevValue":"x"}', JSONCT))
+S('parse', 'parse_fragment_in_target', ('PUT', '{P}/a?value=1'), ('GET', '{P}/a#frag'))
+S('parse', 'parse_many_params', ('PUT', '{P}/a?' + '&'.join('p%d=%d' % (i, i) for i in range(300))
+                                 + '&value=many'), ('GET', '{P}/a'))
+S('parse', 'parse_ttl_leading_zero', ('PUT', '{P}/a?value=1&ttl=007'), ('PUT', '{P}/b?value=1&ttl=-0'),
+  ('PUT', '{P}/c?value=1&ttl=00'))
+S('parse', 'parse_index_leading_zero', ('PUT', '{P}/a?value=1'),
+  ('PUT', '{P}/a?value=2&prevIndex=0{b+1}'), ('PUT', '{P}/a?value=3&prevIndex=-0'))
+S('parse', 'parse_bool_space', ('GET', '{P}/a?recursive=%20true'), ('GET', '{P}/a?recursive=true%20'))
+
+
+@case('parse')
+def parse_no_host(c):
+    """An HTTP/1.1 request without Host."""
+    import socket as so
+    s = so.create_connection((c.host, c.port), timeout=5)
+    try:
+        s.sendall(('GET %s/a HTTP/1.1\r\n\r\n' % c.P).encode())
+        s.settimeout(3)
+        data = b''
+        try:
+            while b'\r\n\r\n' not in data:
+                d = s.recv(4096)
+                if not d:
+                    break
+                data += d
+        except so.timeout:
+            pass
+    finally:
+        s.close()
+    line = data.split(b'\r\n', 1)[0].decode('latin-1')
+    c.note('status', line.split(' ')[1] if ' ' in line else line)
+
+
+@case('parse')
+def parse_bad_request_line(c):
+    """A request line with a space in the target, and garbage."""
+    import socket as so
+    out = []
+    for raw in (b'GET /v2/keys/a b HTTP/1.1\r\nHost: x\r\n\r\n', b'HELLO\r\n\r\n'):
+        s = so.create_connection((c.host, c.port), timeout=5)
+        try:
+            s.sendall(raw)
+            s.settimeout(3)
+            data = b''
+            try:
+                while b'\r\n' not in data:
+                    d = s.recv(4096)
+                    if not d:
+                        break
+                    data += d
+            except so.timeout:
+                pass
+        finally:
+            s.close()
+        line = data.split(b'\r\n', 1)[0].decode('latin-1')
+        out.append(line.split(' ')[1] if line.startswith('HTTP/') else line)
+    c.note('statuses', out)
