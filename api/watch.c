@@ -58,7 +58,7 @@ static void list_remove(api_t *api, api_watch_t *w)
 
 static void hup_remove(api_t *api, api_watch_t *w)
 {
-    if (w->fd >= 0) {
+    if (w->fd >= 0 && api != NULL) {
         epoll_ctl(api->hup_epfd, EPOLL_CTL_DEL, w->fd, NULL);
         w->fd = -1;
     }
@@ -69,6 +69,13 @@ static void on_watch_dispose(void *p)
 {
     api_watch_t *w = p;
     api_t *api = w->api;
+    if (api == NULL) {
+        /* The API was freed first (api_free): only the buffers are left. */
+        api_buf_free(&w->pending);
+        api_buf_free(&w->inflight);
+        w->req = NULL;
+        return;
+    }
     if (w->sw != NULL) {
         store_watcher_remove(api->backend.store, w->sw);
         w->sw = NULL;
@@ -217,13 +224,23 @@ void api_watch_init(api_t *api)
 
 void api_watch_dispose(api_t *api)
 {
-    /* End pending watches: their requests are disposed with their connections. */
-    for (api_watch_t *w = api->watches; w != NULL; w = w->next) {
+    /*
+     * Detach pending watches: their requests are disposed with their
+     * connections, possibly after the API is gone, and then touch nothing.
+     */
+    api_watch_t *next;
+    for (api_watch_t *w = api->watches; w != NULL; w = next) {
+        next = w->next;
         if (w->sw != NULL) {
             store_watcher_remove(api->backend.store, w->sw);
             w->sw = NULL;
         }
+        hup_remove(api, w);
+        w->in_list = false;
+        w->api = NULL;
     }
+    api->watches = NULL;
+    api->n_watches = 0;
     if (api->hup_sock != NULL) {
         h2o_socket_read_stop(api->hup_sock);
         h2o_socket_close(api->hup_sock); /* closes the epoll fd */
