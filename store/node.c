@@ -11,15 +11,17 @@
 
 #include "store/store_int.h"
 
-tnode_t *tnode_new(const char *path, size_t path_len, bool dir, uint64_t index)
+static tnode_t *alloc_node(const char *path, size_t path_len, bool dir, uint64_t index,
+                           size_t inline_cap)
 {
-    tnode_t *n = store_xmalloc(sizeof(*n) + path_len + 1);
+    tnode_t *n = store_xmalloc(sizeof(*n) + path_len + 1 + inline_cap);
     memset(n, 0, sizeof(*n));
     memcpy(n->path, path, path_len);
     n->path[path_len] = '\0';
     n->path_len = (uint32_t)path_len;
     const char *slash = memrchr(path, '/', path_len);
     n->name_off = slash ? (uint32_t)(slash - path + 1) : 0;
+    n->inline_cap = (uint32_t)inline_cap;
     n->dir = dir;
     n->sorted = true;
     n->created_index = index;
@@ -29,27 +31,53 @@ tnode_t *tnode_new(const char *path, size_t path_len, bool dir, uint64_t index)
     return n;
 }
 
+static char *inline_area(tnode_t *n)
+{
+    return n->path + n->path_len + 1;
+}
+
+tnode_t *tnode_new(const char *path, size_t path_len, bool dir, uint64_t index)
+{
+    return alloc_node(path, path_len, dir, index, 0);
+}
+
+tnode_t *tnode_new_file(const char *path, size_t path_len, const char *value, size_t value_len,
+                        uint64_t index)
+{
+    size_t cap = value_len && value_len < UINT32_MAX ? value_len + 1 : 0;
+    tnode_t *n = alloc_node(path, path_len, false, index, cap);
+    tnode_set_value(n, value, value_len);
+    return n;
+}
+
+static void release_value(tnode_t *n, const char *keep)
+{
+    if (n->value && n->value != inline_area(n) && n->value != keep)
+        free(n->value);
+}
+
 void tnode_free(tnode_t *n)
 {
     if (!n)
         return;
     free(n->children);
-    free(n->value);
+    release_value(n, NULL);
     free(n);
 }
 
 void tnode_set_value(tnode_t *n, const char *value, size_t len)
 {
-    if (len == 0) {
-        free(n->value);
-        n->value = NULL;
-        n->value_len = 0;
-        return;
+    char *v = NULL;
+    if (len && len < n->inline_cap) {
+        v = inline_area(n); /* an update that fits where the value already lives */
+        memmove(v, value, len);
+    } else if (len) {
+        v = store_xmalloc(len + 1);
+        memcpy(v, value, len);
     }
-    char *v = store_xmalloc(len + 1);
-    memcpy(v, value, len);
-    v[len] = '\0';
-    free(n->value);
+    if (v)
+        v[len] = '\0';
+    release_value(n, v);
     n->value = v;
     n->value_len = len;
 }

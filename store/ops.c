@@ -88,9 +88,8 @@ static int internal_create(store_t *s, const char *key, size_t len, const store_
             return store_error_setn(err, STORE_E_NOT_FILE, key, len, s->index);
     }
 
-    tnode_t *n = tnode_new(key, len, req->dir, next);
-    if (!req->dir)
-        tnode_set_value(n, value, value_len);
+    tnode_t *n = req->dir ? tnode_new(key, len, true, next)
+                          : tnode_new_file(key, len, value, value_len, next);
     int64_t expire;
     if (req->has_ttl && deadline_of(req, &expire)) {
         n->expire_ns = expire;

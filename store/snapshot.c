@@ -388,10 +388,11 @@ store_t *store_load(const store_config_t *cfg, const uint8_t *data, size_t len, 
         tnode_t *parent = store_lookup(s, path, dlen);
         if (!parent || !parent->dir)
             return load_fail(s, err, err_len, "node %.*s has no parent directory", (int)plen, path);
-        tnode_t *n = store_insert_node(s, parent, path, plen, flags & NODE_DIR, created);
+        tnode_t *n = (flags & NODE_DIR) ? tnode_new(path, plen, true, created)
+                                        : tnode_new_file(path, plen, value, vlen, created);
+        node_table_insert(&s->table, n);
+        tnode_add_child(parent, n);
         n->modified_index = modified;
-        if (value)
-            tnode_set_value(n, value, vlen);
         if (flags & NODE_TTL)
             store_node_set_expire(s, n, true, expire);
     }

@@ -39,7 +39,7 @@ typedef struct store_tnode tnode_t;
 struct store_tnode {
     tnode_t *parent;
     tnode_t **children; /* dirs: n_children live entries, unordered unless `sorted` */
-    char *value;        /* files: malloc'd and NUL-terminated; NULL means "" */
+    char *value;        /* files: NUL-terminated, NULL means ""; in this allocation or malloc'd */
     size_t value_len;
     uint64_t hash; /* of path, for the node table */
     uint64_t created_index;
@@ -50,7 +50,8 @@ struct store_tnode {
     uint32_t n_children;
     uint32_t cap_children;
     uint32_t path_len;
-    uint32_t name_off; /* path + name_off is the last component */
+    uint32_t name_off;   /* path + name_off is the last component */
+    uint32_t inline_cap; /* bytes for a value after the path, in this allocation */
     bool dir;
     bool sorted; /* children[] is known to be in bytewise name order */
     char path[]; /* full path, NUL-terminated ("/" for the root) */
@@ -58,6 +59,9 @@ struct store_tnode {
 
 /* Ownership: the node is malloc'd; free with tnode_free (not its children). */
 tnode_t *tnode_new(const char *path, size_t path_len, bool dir, uint64_t index);
+/* A file whose value lives in the node's own allocation (one malloc a key). */
+tnode_t *tnode_new_file(const char *path, size_t path_len, const char *value, size_t value_len,
+                        uint64_t index);
 void tnode_free(tnode_t *n);
 /* Replaces a file's value (copies it). */
 void tnode_set_value(tnode_t *n, const char *value, size_t len);

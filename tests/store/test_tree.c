@@ -199,6 +199,24 @@ static void test_update(void **state)
     store_free(s);
 }
 
+static void test_update_value_sizes(void **state)
+{
+    (void)state;
+    store_t *s = new_store(0);
+    put(s, "/k", "abcdef");
+    const char *vals[] = {
+        "a much longer value than the first one", "z", "", "abcdef", "abcdefg", "", "q"};
+    for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
+        store_event_t *ev = ok_req(s, STORE_OP_UPDATE, "/k", OPTS(.value = vals[i]));
+        check_node(&ev->node, "/k", vals[i], 2 + i, 1, false);
+        store_event_release(ev);
+        ev = get_ok(s, "/k", false, false);
+        check_node(&ev->node, "/k", vals[i], 2 + i, 1, false);
+        store_event_release(ev);
+    }
+    store_free(s);
+}
+
 static void test_cas(void **state)
 {
     (void)state;
@@ -548,6 +566,7 @@ int main(void)
         cmocka_unit_test(test_create),
         cmocka_unit_test(test_create_unique),
         cmocka_unit_test(test_update),
+        cmocka_unit_test(test_update_value_sizes),
         cmocka_unit_test(test_cas),
         cmocka_unit_test(test_delete),
         cmocka_unit_test(test_cad),
