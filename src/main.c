@@ -20,19 +20,6 @@ extern char **environ;
 #define METCD_ARCH "unknown"
 #endif
 
-/*
- * LeakSanitizer hook (read only by sanitizer builds). api_free() disposes
- * h2o's context, and h2o 2.2.5's h2o_context_dispose() destroys the
- * context's multithread queue without freeing its struct (the owner must
- * free ctx->queue). Until api_free() does, that one block is not reported;
- * every other leak still is.
- */
-const char *__lsan_default_suppressions(void);
-const char *__lsan_default_suppressions(void)
-{
-    return "leak:h2o_multithread_create_queue\n";
-}
-
 int main(int argc, char **argv)
 {
     config_t cfg;
