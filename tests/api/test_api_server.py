@@ -501,6 +501,33 @@ def test_watch_stream(srv):
     s.close()
 
 
+def test_watch_with_a_standard_client(srv):
+    """http.client's chunked parser reads the early-flushed framing as plain chunks."""
+    import http.client
+    c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=5)
+    c.request("GET", "/v2/keys/w6?wait=true&stream=true")
+    resp = c.getresponse()
+    eq(resp.status, 200, "stream status via http.client")
+    eq(resp.getheader("Transfer-Encoding"), "chunked", "chunked")
+    srv.request("PUT", "/v2/keys/w6", "value=1")
+    line = resp.readline()
+    eq(json.loads(line)["node"]["value"], "1", "first streamed event")
+    srv.request("PUT", "/v2/keys/w6", "value=2")
+    line = resp.readline()
+    eq(json.loads(line)["node"]["value"], "2", "second streamed event")
+    c.close()
+    c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=5)
+    c.request("GET", "/v2/keys/w6?wait=true")
+    resp = c.getresponse()
+    srv.request("PUT", "/v2/keys/w6", "value=3")
+    body = resp.read()
+    eq(json.loads(body)["node"]["value"], "3", "one-shot event via http.client")
+    check(body.endswith(b"\n"), "newline")
+    c.request("GET", "/v2/keys/w6")  # the same connection is reused
+    eq(json.loads(c.getresponse().read())["node"]["value"], "3", "keep-alive after a watch")
+    c.close()
+
+
 def test_dropped_watchers_freed(srv):
     base = stats_watchers(srv)
     socks = [open_watch(srv, "/v2/keys/w4/%d?wait=true" % i) for i in range(20)]
