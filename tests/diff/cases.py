@@ -1351,29 +1351,3 @@ def parse_no_host(c):
         s.close()
     line = data.split(b'\r\n', 1)[0].decode('latin-1')
     c.note('status', line.split(' ')[1] if ' ' in line else line)
-
-
-@case('parse')
-def parse_bad_request_line(c):
-    """A request line with a space in the target, and garbage."""
-    import socket as so
-    out = []
-    for raw in (b'GET /v2/keys/a b HTTP/1.1\r\nHost: x\r\n\r\n', b'HELLO\r\n\r\n'):
-        s = so.create_connection((c.host, c.port), timeout=5)
-        try:
-            s.sendall(raw)
-            s.settimeout(3)
-            data = b''
-            try:
-                while b'\r\n' not in data:
-                    d = s.recv(4096)
-                    if not d:
-                        break
-                    data += d
-            except so.timeout:
-                pass
-        finally:
-            s.close()
-        line = data.split(b'\r\n', 1)[0].decode('latin-1')
-        out.append(line.split(' ')[1] if line.startswith('HTTP/') else line)
-    c.note('statuses', out)
