@@ -14,16 +14,19 @@
 /*
  * The deadline of a TTL, computed as etcd does: the API turns ttl into
  * time.Duration(ttl) * time.Second and now.Add(that).UnixNano(), both of
- * which wrap around in 64 bits, and the store treats a result before
- * 2000-01-01 (or 0) as "no TTL". So ttl=2^63-1 gives a deadline one second
- * in the past (ttl -1, gone at the next sweep), as etcd answers. Returns
- * false when the node is to be permanent.
+ * which wrap around in 64 bits, and 0 means "no TTL". Set and Create
+ * (internalCreate) also treat a deadline before 2000-01-01 as permanent;
+ * Update and CompareAndSwap take it as it is (it expires at the next sweep).
+ * So ttl=2^63-1 gives a deadline one second in the past (ttl -1), as etcd
+ * answers. Returns false when the node is to be permanent.
  */
-static bool deadline_of(const store_request_t *req, int64_t *out)
+static bool deadline_of(const store_request_t *req, bool creating, int64_t *out)
 {
+    if (!req->has_ttl)
+        return false;
     uint64_t d = req->ttl_sec * (uint64_t)STORE_NS_PER_SEC;
     int64_t e = (int64_t)((uint64_t)req->time_ns + d);
-    if (e < STORE_MIN_EXPIRE_NS)
+    if (e == 0 || (creating && e < STORE_MIN_EXPIRE_NS))
         return false;
     *out = e;
     return true;
@@ -91,7 +94,7 @@ static int internal_create(store_t *s, const char *key, size_t len, const store_
     tnode_t *n = req->dir ? tnode_new(key, len, true, next)
                           : tnode_new_file(key, len, value, value_len, next);
     int64_t expire;
-    if (req->has_ttl && deadline_of(req, &expire)) {
+    if (deadline_of(req, true, &expire)) {
         n->expire_ns = expire;
         ttl_heap_push(&s->heap, n);
     }
@@ -199,7 +202,7 @@ static int modify(store_t *s, tnode_t *n, const store_request_t *req, store_acti
         value_len = n->value_len;
     }
     int64_t expire = 0;
-    bool has_ttl = req->has_ttl && deadline_of(req, &expire);
+    bool has_ttl = deadline_of(req, false, &expire);
     store_node_t view, prev;
     tnode_view(n, req->time_ns, &prev);
     view = prev;

@@ -199,9 +199,15 @@ static void test_deadline_changes(void **state)
     assert_int_equal(ev->node.expiration_ns, 0);
     assert_int_equal(ev->node.ttl, 0);
     store_event_release(ev);
+    /* An update takes such a deadline as it is (etcd's UpdateTTL has no floor). */
+    ev = ok_req(s, STORE_OP_UPDATE, "/wrap", OPTS(.value = "w", .ttl = 9000000000LL));
+    int64_t wrapped = (int64_t)((uint64_t)T0 + 9000000000ull * 1000000000ull);
+    assert_true(wrapped < T0);
+    assert_int_equal(ev->node.expiration_ns, wrapped);
+    store_event_release(ev);
     uint64_t before = store_index(s);
     sync_at(s, T0);
-    assert_int_equal(store_index(s), before + 2); /* /big and /max */
+    assert_int_equal(store_index(s), before + 3); /* /big, /max and /wrap */
     get_fail(s, "/big", STORE_E_KEY_NOT_FOUND, "/big");
     ev = ok_req(s, STORE_OP_SET, "/large", OPTS(.value = "v", .ttl = 3153600000));
     assert_int_equal(ev->node.ttl, 3153600000);
