@@ -155,7 +155,17 @@ static void html_escape(api_buf_t *b, const char *s, size_t len)
 void api_send_redirect(api_t *api, h2o_req_t *req, api_method_t m, const char *location, size_t len)
 {
     add_header_by_str(req, "location", "Location", location, len);
-    if (m == API_M_GET || m == API_M_HEAD) {
+    if (m == API_M_HEAD) {
+        /* Go writes no body for HEAD, so it sends no Content-Length either. */
+        req->res.status = 301;
+        req->res.reason = "Moved Permanently";
+        api_add_header(req, H2O_TOKEN_CONTENT_TYPE, "Content-Type",
+                       H2O_STRLIT("text/html; charset=utf-8"));
+        api_metrics_count(api, m, 301);
+        h2o_send_inline(req, "", 0);
+        return;
+    }
+    if (m == API_M_GET) {
         api_buf_t b;
         api_buf_init(&b, &req->pool);
         api_buf_append_str(&b, "<a href=\"");

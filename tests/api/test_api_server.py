@@ -374,6 +374,16 @@ def test_redirects(srv):
     check("Content-Type" not in h, "PUT 301 has no Content-Type")
     st, _, _ = srv.request("GET", "/v2/keys/t8/c")
     eq(st, 404, "a redirected PUT writes nothing")
+    s = srv.connect()
+    s.sendall(build_request("HEAD", "/v2//keys") + build_request("GET", "/version"))
+    r = Reader(s)
+    st, h, _ = read_response(s, "HEAD", r)
+    eq((st, h.get("Location"), h.get("Content-Type")), (301, "/v2/keys", "text/html; charset=utf-8"),
+       "HEAD 301")
+    check("Content-Length" not in h, "HEAD 301 without Content-Length, as Go")
+    st, _, body = read_response(s, "GET", r)
+    eq(st, 200, "the connection stays usable after a HEAD 301")
+    s.close()
 
 
 def test_head(srv):
