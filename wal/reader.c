@@ -154,18 +154,19 @@ int wal_open(wal_t **out, const wal_options_t *opt, uint64_t snap_index, uint64_
         }
     }
     /* The reader starts at the last segment whose first index is at most
-     * snap_index+1: every entry after the snapshot is in it or later ones
-     * (a segment is named after the index following its predecessor's
-     * last entry). */
+     * snap_index (etcd: searchIndex). A segment is named after the index
+     * following the last entry or snapshot marker written before it, so
+     * every entry after the snapshot, and the snapshot's marker, are in that
+     * segment or later ones. */
     size_t start = SIZE_MAX;
     for (size_t i = 0; i < n; i++)
-        if (segs[i].first_index <= snap_index + 1)
+        if (segs[i].first_index <= snap_index)
             start = i;
     if (start == SIZE_MAX) {
         wal_seterr(err, err_len,
                    "%s: the oldest segment starts after index %" PRIu64
                    ": entries after the snapshot are missing",
-                   opt->dir, snap_index + 1);
+                   opt->dir, snap_index);
         rc = -ERANGE;
         goto fail;
     }
@@ -270,6 +271,9 @@ int wal_open(wal_t **out, const wal_options_t *opt, uint64_t snap_index, uint64_
                     d = WAL_DEC_CORRUPT;
                     break;
                 }
+                /* a snapshot moves the log forward (etcd: SaveSnapshot) */
+                if (wal_get64(p) > t.last_index)
+                    t.last_index = wal_get64(p);
                 if (wal_get64(p) == snap_index && snap_index != 0) {
                     /* etcd: ErrSnapshotMismatch */
                     if (wal_get64(p + 8) != snap_term) {

@@ -220,6 +220,8 @@ static void note_record(wal_tail_t *t, const uint8_t *rec)
     const uint8_t *p = rec + WAL_HDR_SIZE;
     if (type == WAL_REC_ENTRY)
         t->last_index = wal_get64(p);
+    else if (type == WAL_REC_SNAPSHOT && wal_get64(p) > t->last_index)
+        t->last_index = wal_get64(p); /* a snapshot moves the log forward, as in etcd */
     else if (type == WAL_REC_HARD_STATE) {
         t->hs.term = wal_get64(p);
         t->hs.vote = wal_get64(p + 8);
@@ -586,11 +588,11 @@ int wal_release_to(wal_t *w, uint64_t index)
     pthread_mutex_lock(&w->mu);
     if (index > w->released_index)
         w->released_index = index;
-    /* keep the last segment that may hold index+1 and all after it (the
-     * reader starts there, see wal_open) */
+    /* keep the segment a reader with this snapshot starts at (the last one
+     * whose first index is <= index, see wal_open) and all after it */
     size_t keep = 0;
     for (size_t i = 0; i < w->n_segs; i++)
-        if (w->segs[i].first_index <= w->released_index + 1)
+        if (w->segs[i].first_index <= w->released_index)
             keep = i;
     /* never the tail segment of a group in flight (a rollback returns to it) */
     size_t del = 0;

@@ -134,7 +134,7 @@ int wal_create(wal_t **out, const wal_options_t *opt, const void *metadata, size
 /*
  * Opens an existing WAL after the caller loaded the snapshot (snap_index,
  * snap_term) (0, 0 when none). Verifies the CRC chain of every record from
- * the segment that holds snap_index+1 to the end, and fills *res with the
+ * the segment that holds the snapshot's marker to the end, and fills *res with the
  * metadata, the last hard state and the entries after snap_index. A raft
  * entry that reappears with a lower or equal index replaces the entries from
  * that index on (a new leader overwrote the uncommitted tail, Raft paper

@@ -656,6 +656,80 @@ static void test_snapshot_marker_checks(void **state)
     free(dir);
 }
 
+/* The snapshot marker sits in the segment before the one that starts right
+ * after it; and a follower's snapshot install jumps the index forward. */
+static void append_big(wal_t *w, uint64_t index)
+{
+    uint8_t big[3000];
+    fill(big, index, 1, sizeof(big));
+    assert_int_equal(wal_append_entry(w, index, 1, 0, big, sizeof(big)), 0);
+}
+
+static void check_big(const wal_entry_t *e, uint64_t index)
+{
+    uint8_t big[3000];
+    fill(big, index, 1, sizeof(big));
+    assert_int_equal(e->index, index);
+    assert_int_equal(e->len, sizeof(big));
+    assert_memory_equal(e->data, big, sizeof(big));
+}
+
+static void test_marker_segment_boundaries(void **state)
+{
+    (void)state;
+    const uint64_t seg = 4096;
+    char *dir = make_tmpdir();
+    wal_options_t o = opts(dir, seg);
+    wal_t *w;
+    char err[512];
+    assert_int_equal(wal_create(&w, &o, "m", 1, err, sizeof(err)), 0);
+    append_range(w, 1, 10, 1);
+    assert_int_equal(wal_append_snapshot(w, 10, 1), 0);
+    append_big(w, 11); /* does not fit: the next segment starts at 11, after the marker */
+    append_range(w, 12, 200, 1);
+    assert_int_equal(wal_sync(w), 0);
+    wal_close(w);
+    wal_segment_t *s;
+    size_t n;
+    assert_int_equal(wal_segment_list(dir, &s, &n), 0);
+    assert_true(n > 3);
+    assert_int_equal(s[1].first_index, 11);
+    free(s);
+    wal_read_result_t r;
+    assert_int_equal(open_dir(dir, seg, 10, 1, &w, &r, err), 0);
+    assert_int_equal(r.n_entries, 190);
+    check_big(&r.entries[0], 11);
+    check_entries(&(wal_read_result_t){.entries = r.entries + 1, .n_entries = 189}, 12, 200, 1);
+    wal_read_result_free(&r);
+    /* a snapshot from the leader at 1000 (entries 201-1000 never reach this
+     * log), and the next segment cut right after its marker */
+    assert_int_equal(wal_append_snapshot(w, 1000, 1), 0);
+    append_big(w, 1001);
+    append_range(w, 1002, 1300, 1);
+    assert_int_equal(wal_sync(w), 0);
+    assert_int_equal(wal_release_to(w, 1000), 0); /* max_wals 0: nothing deleted */
+    wal_close(w);
+    assert_int_equal(open_dir(dir, seg, 1000, 1, &w, &r, err), 0);
+    assert_int_equal(r.n_entries, 300);
+    check_big(&r.entries[0], 1001);
+    check_entries(&(wal_read_result_t){.entries = r.entries + 1, .n_entries = 299}, 1002, 1300, 1);
+    wal_close(w);
+    wal_read_result_free(&r);
+    /* the older snapshot meets a hole: refused, not silently served */
+    assert_int_equal(open_dir(dir, seg, 10, 1, &w, &r, err), -ERANGE);
+    o.max_wals = 1;
+    assert_int_equal(wal_open(&w, &o, 1000, 1, &r, err, sizeof(err)), 0);
+    wal_read_result_free(&r);
+    assert_true(wal_release_to(w, 1000) > 0);
+    wal_close(w);
+    assert_int_equal(open_dir(dir, seg, 1000, 1, &w, &r, err), 0);
+    assert_int_equal(r.n_entries, 300);
+    wal_close(w);
+    wal_read_result_free(&r);
+    rm_rf(dir);
+    free(dir);
+}
+
 /* ---- release and purge ---- */
 
 static void test_release_purge(void **state)
@@ -1136,6 +1210,7 @@ int main(void)
         cmocka_unit_test(test_corrupt_inside_last_segment),
         cmocka_unit_test(test_missing_or_swapped_segment),
         cmocka_unit_test(test_snapshot_marker_checks),
+        cmocka_unit_test(test_marker_segment_boundaries),
         cmocka_unit_test(test_release_purge),
         cmocka_unit_test(test_group_commit_one_fsync),
         cmocka_unit_test(test_group_commit_merge_and_order),
