@@ -1351,3 +1351,56 @@ def parse_no_host(c):
         s.close()
     line = data.split(b'\r\n', 1)[0].decode('latin-1')
     c.note('status', line.split(' ')[1] if ' ' in line else line)
+
+
+# ---------------------------------------------------------------- more TTL and stats
+
+@case('ttl')
+def ttl_two_expire_in_order(c):
+    """Two keys expiring in one sweep: each expiry has its own index, in
+    order of expiration."""
+    c.req('PUT', '{P}/a?value=1&ttl=1')
+    c.sleep(0.05)
+    c.req('PUT', '{P}/b?value=2&ttl=1')
+    c.wait_gone('{P}/b', 4)
+    c.req('GET', '{P}?wait=true&recursive=true&waitIndex={b+3}', timeout=5)
+    c.req('GET', '{P}?wait=true&recursive=true&waitIndex={b+4}', timeout=5)
+    c.req('GET', '{P}')
+
+
+@case('ttl')
+def ttl_zero_dir(c):
+    c.req('PUT', '{P}/d?dir=true&ttl=0')
+    c.wait_gone('{P}/d', 3)
+    c.req('GET', '{P}/d')
+
+
+S('ttl', 'ttl_refresh_cas_ok', ('PUT', '{P}/a?value=1&ttl=100'),
+  ('PUT', '{P}/a?refresh=true&ttl=50&prevValue=1'), ('PUT', '{P}/a?refresh=true&ttl=40&prevIndex={b+2}'),
+  ('GET', '{P}/a'))
+S('ttl', 'ttl_hidden_key', ('PUT', '{P}/_h?value=1&ttl=100&prevExist=false'), ('GET', '{P}/_h'),
+  ('GET', '{P}'))
+
+
+@case('stats')
+def stats_store_counters(c):
+    """The /v2/stats/store counters move as etcd's do for a fixed sequence."""
+    def snap():
+        r = c.raw('GET', '/v2/stats/store')
+        try:
+            return r.json()
+        except ValueError:
+            return {}
+    before = snap()
+    for m, t in [('PUT', '{P}/a?value=1'), ('PUT', '{P}/a?value=2'),
+                 ('PUT', '{P}/b?value=1&prevExist=false'), ('PUT', '{P}/b?value=1&prevExist=false'),
+                 ('PUT', '{P}/a?value=3&prevExist=true'), ('PUT', '{P}/z?value=3&prevExist=true'),
+                 ('PUT', '{P}/a?value=4&prevValue=3'), ('PUT', '{P}/a?value=5&prevValue=x'),
+                 ('DELETE', '{P}/b?prevValue=1'), ('DELETE', '{P}/a?prevValue=x'),
+                 ('DELETE', '{P}/a'), ('DELETE', '{P}/a'),
+                 ('GET', '{P}'), ('GET', '{P}/nope'), ('GET', '{P}/a?value=1&ttl=x'),
+                 ('POST', '{P}/q?value=1')]:
+        c.raw(m, t)
+    after = snap()
+    c.note('deltas', {k: (after.get(k, 0) - before.get(k, 0)) for k in sorted(after)
+                      if isinstance(after.get(k), int)})
