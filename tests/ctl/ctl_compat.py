@@ -38,15 +38,19 @@ def free_port():
 class Member:
     """One server process with its own data dir and ports."""
 
-    def __init__(self, kind, binary):
+    def __init__(self, kind, binary, dead_advertise=False):
         self.kind = kind
         self.member_id = None
         self.dir = tempfile.mkdtemp(prefix="ctl-compat-")
         self.cport, self.pport = free_port(), free_port()
         self.url = "http://127.0.0.1:%d" % self.cport
+        # dead_advertise: publish a client URL where nothing listens, to
+        # exercise the unreachable-member paths of sync and cluster-health.
+        self.aport = free_port() if dead_advertise else self.cport
+        advertise = "http://127.0.0.1:%d" % self.aport
         peer = "http://127.0.0.1:%d" % self.pport
         args = [binary, "--name", "default", "--data-dir", os.path.join(self.dir, "data"),
-                "--listen-client-urls", self.url, "--advertise-client-urls", self.url,
+                "--listen-client-urls", self.url, "--advertise-client-urls", advertise,
                 "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
                 "--initial-cluster", "default=" + peer]
         if kind == "etcd":
@@ -107,6 +111,7 @@ def run(tool, member, args, stdin=None, timeout=None, env_extra=None):
 
 def mask(text, member):
     text = text.replace(str(member.cport), "CPORT").replace(str(member.pport), "PPORT")
+    text = text.replace(str(member.aport), "APORT")
     if member.member_id:
         text = re.sub(r"\b%s\b" % member.member_id, "MEMBERID", text)
     text = re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", "TIME", text)
@@ -254,6 +259,14 @@ STEPS = [
     (["watch", "--after-index", "2", "/nope/never"], None),
 ]
 
+DEAD_ADVERTISE_STEPS = [
+    ["cluster-health"],
+    ["member", "list"],
+    ["get", "/x"],
+    ["--no-sync", "get", "/x"],
+    ["--no-sync", "-o", "json", "set", "/x", "1"],
+]
+
 ENV_STEPS = [
     (["get", "/neg"], {"ETCDCTL_ENDPOINTS": "{URL}"}),
     (["get", "/neg"], {"ETCDCTL_ENDPOINT": "{URL}"}),
@@ -336,7 +349,19 @@ def main():
     finally:
         a.stop()
         b.stop()
-    total = len(STEPS) + len(ENV_STEPS) + 5
+    # A member that advertises a client URL nobody listens on.
+    a, b = Member(opts.server, binary, True), Member(opts.server, binary, True)
+    try:
+        if a.wait_ready() and b.wait_ready():
+            for args in DEAD_ADVERTISE_STEPS:
+                compare("dead-advertise " + " ".join(args), run(ETCDCTL, a, args),
+                        run(metcdctl, b, args))
+        else:
+            failures.append("dead-advertise members did not start")
+    finally:
+        a.stop()
+        b.stop()
+    total = len(STEPS) + len(ENV_STEPS) + 5 + len(DEAD_ADVERTISE_STEPS)
     if failures:
         print("%d of %d cases differ" % (len(failures), total))
         return 1
