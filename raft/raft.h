@@ -36,6 +36,14 @@
  * buffer it hands out names its owner below. Buffers passed in are borrowed
  * for the duration of the call only: the core copies what it keeps.
  *
+ * Membership (thesis 4): a configuration takes effect when its entry is
+ * applied (raft_apply_conf_change), as in etcd. The leader accepts a new
+ * change only once the previous one is applied; a node with a committed but
+ * unapplied change does not campaign; a leader removed from the
+ * configuration steps down (after a TimeoutNow to the most up-to-date
+ * voter). The transport should refuse messages from removed members, as
+ * etcd's does, so that a removed node cannot disrupt elections.
+ *
  * Thread safety: none; one thread owns a `struct raft` and its storage.
  */
 #ifndef METCD_RAFT_H
@@ -262,7 +270,9 @@ struct raft_storage_mem *raft_storage_mem_new(void);
 void raft_storage_mem_free(struct raft_storage_mem *m);
 struct raft_storage *raft_storage_mem_iface(struct raft_storage_mem *m);
 int raft_storage_mem_set_hard_state(struct raft_storage_mem *m, const struct raft_hard_state *hs);
-/* Bootstrap a new cluster: the configuration in force at index 0. */
+/* Bootstrap a new cluster: the configuration in force at index 0. Every
+ * member, including one added later, starts from the same bootstrap
+ * configuration (configuration changes are replayed on top of it). */
 int raft_storage_mem_set_conf_state(struct raft_storage_mem *m, const struct raft_conf_state *cs);
 /* Appends entries (copied), truncating any conflicting suffix. Entries
  * already covered by the snapshot are ignored. */

@@ -125,6 +125,7 @@ static int dup_ids(uint64_t **dst, const uint64_t *src, size_t n)
 int raft_conf_state_copy(struct raft_conf_state *dst, const struct raft_conf_state *src)
 {
     struct raft_conf_state c = *src;
+    c.voters = c.voters_outgoing = c.learners = NULL;
     if (dup_ids(&c.voters, src->voters, src->n_voters) ||
         dup_ids(&c.voters_outgoing, src->voters_outgoing, src->n_voters_outgoing) ||
         dup_ids(&c.learners, src->learners, src->n_learners)) {
