@@ -393,6 +393,7 @@ static int url_ptr_cmp(const void *a, const void *b)
 /* Derived defaults and the checks etcd makes before it starts. */
 static int finalize(config_t *cfg, const bool *set, char *err, size_t err_len)
 {
+    cfg->max_request_bytes_set = set[CONFIG_OPT_MAX_REQUEST_BYTES];
     if (!set[CONFIG_OPT_DATA_DIR]) {
         free(cfg->data_dir);
         if (asprintf(&cfg->data_dir, "%s.metcd", cfg->name) < 0) {

@@ -60,6 +60,7 @@ typedef struct config {
     unsigned election_timeout_ms;   /* default 1000 */
     uint64_t snapshot_count;        /* default 10000 */
     uint64_t max_request_bytes;     /* default 1572864 (1.5 MiB) */
+    bool max_request_bytes_set;     /* given by a flag, variable or the file */
     unsigned max_wals;              /* --max-wals, default 5 */
     unsigned max_snapshots;         /* --max-snapshots, default 5 */
     char *config_file;              /* --config-file, NULL when none */

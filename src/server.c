@@ -25,6 +25,9 @@
  * (etcdserver/server.go, the SyncTicker of EtcdServer.run). */
 #define SYNC_INTERVAL_MS 500
 
+/* Go's net/http ParseForm reads at most 10 MiB of a form body (maxFormSize). */
+#define V2_FORM_LIMIT (UINT64_C(10) << 20)
+
 struct server {
     const config_t *cfg;
     h2o_evloop_t *loop;
@@ -375,9 +378,15 @@ int server_new(const config_t *cfg, server_t **out, char *err, size_t err_len)
                                  .store = s->store,
                                  .propose = backend_propose,
                                  .server_info = backend_server_info};
-    api_config_t acfg = {.max_request_bytes = cfg->max_request_bytes,
-                         .version = "3.4.23",
-                         .cluster_version = "3.4.0"};
+    /*
+     * etcd applies --max-request-bytes to v3 requests only; its v2 API takes
+     * any form body up to Go's ParseForm limit of 10 MiB (a 2 MiB value is
+     * accepted by default). metcd does the same unless the flag is given,
+     * in which case the v2 API honours it too.
+     */
+    uint64_t body_limit = cfg->max_request_bytes_set ? cfg->max_request_bytes : V2_FORM_LIMIT;
+    api_config_t acfg = {
+        .max_request_bytes = body_limit, .version = "3.4.23", .cluster_version = "3.4.0"};
     s->api = api_new(s->loop, &acfg, &s->backend);
     if (s->api == NULL) {
         snprintf(err, err_len, "cannot create the HTTP API");

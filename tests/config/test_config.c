@@ -68,6 +68,7 @@ static void test_defaults(void **state)
     assert_int_equal(c.election_timeout_ms, 1000);
     assert_int_equal(c.snapshot_count, 10000);
     assert_int_equal(c.max_request_bytes, 1572864);
+    assert_false(c.max_request_bytes_set);
     assert_int_equal(c.max_wals, 5);
     assert_int_equal(c.max_snapshots, 5);
     assert_null(c.config_file);
@@ -141,6 +142,7 @@ static void test_all_flags(void **state)
     assert_int_equal(c.election_timeout_ms, 500);
     assert_int_equal(c.snapshot_count, 123);
     assert_int_equal(c.max_request_bytes, 1024);
+    assert_true(c.max_request_bytes_set);
     assert_int_equal(c.max_wals, 0);
     assert_int_equal(c.max_snapshots, 7);
     assert_true(c.enable_v2);
