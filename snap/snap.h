@@ -79,7 +79,9 @@ typedef bool (*snap_accept_cb)(void *arg, uint64_t term, uint64_t index);
  * `accept` (may be NULL) accepts. A file that does not verify (bad magic,
  * length, CRC, or a header that disagrees with its name) is renamed to
  * "<name>.broken" with a warning, and the next older one is tried, as etcd
- * does. Leftover "*.snap.tmp" files are removed. Returns 0 with *out filled
+ * does. Leftover "*.snap.tmp" files are removed, so call it only while
+ * holding the data directory's lock (wal_lock_dir()): another process may be
+ * saving there otherwise. Returns 0 with *out filled
  * (release with snap_release()), -ENOENT if there is no usable snapshot, or
  * another negative errno.
  */

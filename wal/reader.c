@@ -123,17 +123,21 @@ int wal_open(wal_t **out, const wal_options_t *opt, uint64_t snap_index, uint64_
     wal_tail_t t = {.fd = -1};
     wal_segment_t *segs = NULL;
     size_t n = 0;
-    int rc = wal_segment_list(opt->dir, &segs, &n);
-    if (rc || n == 0) {
-        free(segs);
+    if (!wal_exists(opt->dir)) {
         wal_seterr(err, err_len, "no WAL in %s", opt->dir);
-        return rc == 0 || rc == -ENOENT ? -ENOENT : rc;
+        return -ENOENT;
     }
     wal_t *w;
-    rc = wal_alloc(&w, opt, err, err_len);
-    if (rc) {
-        free(segs);
+    int rc = wal_alloc(&w, opt, err, err_len); /* takes the lock */
+    if (rc)
         return rc;
+    wal_segment_remove_tmp(w->dir);
+    rc = wal_segment_list(w->dir, &segs, &n);
+    if (rc || n == 0) {
+        wal_seterr(err, err_len, "no WAL in %s", opt->dir);
+        free(segs);
+        wal_free(w);
+        return rc ? rc : -ENOENT;
     }
     read_priv_t *priv = calloc(1, sizeof(*priv));
     if (priv) {

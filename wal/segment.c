@@ -44,12 +44,6 @@ int wal_segment_list(const char *dir, wal_segment_t **out, size_t *n)
     struct dirent *de;
     int rc = 0;
     while ((de = readdir(d)) != NULL) {
-        size_t l = strlen(de->d_name);
-        /* a segment that was being prepared when the process died */
-        if (l > 8 && strcmp(de->d_name + l - 8, ".wal.tmp") == 0) {
-            unlinkat(dirfd(d), de->d_name, 0);
-            continue;
-        }
         wal_segment_t s;
         if (!parse_name(de->d_name, &s))
             continue;
@@ -74,6 +68,20 @@ int wal_segment_list(const char *dir, wal_segment_t **out, size_t *n)
     *out = v;
     *n = cnt;
     return 0;
+}
+
+void wal_segment_remove_tmp(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        size_t l = strlen(de->d_name);
+        if (l > 8 && strcmp(de->d_name + l - 8, ".wal.tmp") == 0)
+            unlinkat(dirfd(d), de->d_name, 0);
+    }
+    closedir(d);
 }
 
 int wal_fsync_dir(const wal_io_t *io, const char *dir)

@@ -646,6 +646,7 @@ int wal_create(wal_t **out, const wal_options_t *opt, const void *metadata, size
     rc = wal_alloc(&w, opt, err, err_len);
     if (rc)
         return rc;
+    wal_segment_remove_tmp(w->dir);
     if (wal_exists(w->dir)) {
         wal_seterr(err, err_len, "%s already holds a WAL", w->dir);
         wal_free(w);

@@ -89,9 +89,12 @@ typedef struct wal_segment {
 
 /* "%016lx-%016lx.wal" into buf (>= 40 bytes). */
 void wal_segment_name(char *buf, size_t len, uint64_t seq, uint64_t first_index);
-/* Lists dir's segments sorted by seq (malloc'd array, caller frees), and
- * removes leftover "*.wal.tmp" files. -ENOENT if dir is missing. */
+/* Lists dir's segments sorted by seq (malloc'd array, caller frees).
+ * -ENOENT if dir is missing. */
 int wal_segment_list(const char *dir, wal_segment_t **out, size_t *n);
+/* Removes "*.wal.tmp" files (segments being prepared when a process died).
+ * Only under the directory lock: another process may be preparing one. */
+void wal_segment_remove_tmp(const char *dir);
 /* fsync a directory through io. */
 int wal_fsync_dir(const wal_io_t *io, const char *dir);
 
