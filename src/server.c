@@ -92,8 +92,13 @@ int server_submit(server_t *s, uint8_t *data, size_t len, server_apply_cb cb, vo
     free(data);
     if (cb != NULL) {
         cb(cb_ctx, rc, rc == 0 ? ev : NULL, rc == 0 ? NULL : &err);
-    } else if (ev != NULL) {
-        store_event_release(ev);
+    } else {
+        /* An internal request (SYNC): nobody waits for it, and it cannot fail. */
+        if (rc != 0)
+            log_line('E', "etcdserver", "applying an internal request failed: %s (%d)",
+                     store_error_message(err.code) ? store_error_message(err.code) : "?", err.code);
+        if (ev != NULL)
+            store_event_release(ev);
     }
     store_error_clear(&err);
     return 0;
