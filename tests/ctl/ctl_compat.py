@@ -118,12 +118,30 @@ def mask(text, member):
     return text
 
 
+def watchers(member):
+    """The number of watchers the member's store has (/v2/stats/store), or None."""
+    import urllib.request
+    try:
+        with urllib.request.urlopen(member.url + "/v2/stats/store", timeout=2) as r:
+            return int(json.load(r)["watchers"])
+    except Exception:
+        return None
+
+
 def watch_case(tool, member, watch_args, writes, writer, settle=1.0):
     """Starts a watch, performs writes with the reference tool, collects output."""
     env = dict(os.environ, ETCDCTL_API="2")
     argv = [tool, "--endpoints", member.url] + watch_args
+    before = watchers(member)
     p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    time.sleep(settle)
+    # Write only once the watch is registered (the store's watcher count
+    # goes up), so a slow start (sanitizers, a loaded machine) cannot make
+    # the watch miss the event.
+    deadline = time.time() + 15
+    while before is not None and watchers(member) <= before and time.time() < deadline:
+        time.sleep(0.05)
+    if before is None:
+        time.sleep(settle)
     for w in writes:
         run(writer, member, w)
     try:
