@@ -185,12 +185,13 @@ def main(title, steps, argv):
 
 
 def wait_pipe_line(proc, timeout):
-    """Read one line from proc.stdout within timeout (None if none)."""
+    """Read one line from proc.stdout within timeout (None if none). Bytes
+    after the line are kept for the next call."""
     import select
     deadline = time.monotonic() + timeout
-    buf = b''
+    buf = getattr(proc, '_linebuf', b'')
     fd = proc.stdout.fileno()
-    while time.monotonic() < deadline:
+    while b'\n' not in buf and time.monotonic() < deadline:
         r, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
         if not r:
             break
@@ -198,9 +199,11 @@ def wait_pipe_line(proc, timeout):
         if not d:
             break
         buf += d
-        if b'\n' in buf:
-            return buf.split(b'\n', 1)[0].decode('utf-8', 'replace')
-    return None
+    if b'\n' not in buf:
+        proc._linebuf = buf
+        return None
+    line, proc._linebuf = buf.split(b'\n', 1)
+    return line.decode('utf-8', 'replace')
 
 
 def stop_proc(p):

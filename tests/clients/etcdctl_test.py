@@ -229,7 +229,39 @@ def s_ttl_expire(c):
     return o + '\n' + run(c, ['get', c.K + '/k'])
 
 
+def s_quorum_reads(c):
+    return run(c, ['set', c.K + '/d/a', '1'], ['get', '--quorum', c.K + '/d/a'],
+               ['ls', '--quorum', '--recursive', c.K])
+
+
+def s_dash_value(c):
+    return run(c, ['set', '--', c.K + '/k', '-dash'], ['get', c.K + '/k'])
+
+
+def s_rmdir_missing(c):
+    return run(c, ['rmdir', c.K + '/nope'], ['rm', '--dir', c.K + '/nope'])
+
+
+def s_watch_forever_recursive(c):
+    env = dict(os.environ, ETCDCTL_API='2')
+    p = subprocess.Popen([ETCDCTL, '--endpoints', c.url, 'watch', '--forever', '--recursive',
+                          '--after-index', str(c.base), c.K], env=env, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    lines = []
+    try:
+        ctl(c, 'set', c.K + '/a', 'one')
+        lines.append(wait_pipe_line(p, 5))
+        lines.append(wait_pipe_line(p, 5))
+        ctl(c, 'rm', c.K + '/a')
+        lines.append(wait_pipe_line(p, 5))
+        lines.append(wait_pipe_line(p, 5))
+    finally:
+        stop_proc(p)
+    return lines
+
+
 STEPS = [(f.__name__[2:], f) for f in [
+    s_quorum_reads, s_dash_value, s_rmdir_missing, s_watch_forever_recursive,
     s_set_get, s_set_ttl_extended, s_get_json, s_get_missing, s_mk, s_mk_in_order, s_mkdir,
     s_setdir_updatedir, s_rm, s_rm_with_value, s_rm_with_index, s_rmdir, s_rm_recursive,
     s_ls_recursive, s_ls_missing, s_get_dir, s_update, s_swap, s_json_output, s_watch,

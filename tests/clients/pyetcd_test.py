@@ -276,7 +276,28 @@ def s_lock_object(c):
             'second_after': other2}
 
 
+def s_quorum_read(c):
+    cl = client(c)
+    cl.write(c.K + '/k', 'q')
+    return [attempt(lambda: cl.read(c.K + '/k', quorum=True)),
+            attempt(lambda: cl.get(c.K + '/nope'))]
+
+
+def s_write_refresh(c):
+    cl = client(c)
+    return [attempt(lambda: cl.write(c.K + '/k', 'v', ttl=100)),
+            attempt(lambda: cl.write(c.K + '/k', None, ttl=50, refresh=True, prevExist=True)),
+            attempt(lambda: cl.read(c.K + '/k'))]
+
+
+def s_unicode(c):
+    cl = client(c)
+    return [attempt(lambda: cl.write(c.K + '/cl\u00e9', 'v\u00e9<&>\u2028')),
+            attempt(lambda: cl.read(c.K, recursive=True))]
+
+
 STEPS = [(f.__name__[2:], f) for f in [
+    s_quorum_read, s_write_refresh, s_unicode,
     s_write_read, s_set_get, s_write_ttl, s_read_missing, s_delete, s_test_and_set, s_lock_create,
     s_update_prevexist, s_dirs, s_append, s_watch, s_watch_index, s_watch_recursive,
     s_watch_timeout, s_eternal_watch, s_refresh, s_errors, s_ttl_expire, s_cluster_info,
