@@ -308,7 +308,11 @@ int wal_open(wal_t **out, const wal_options_t *opt, uint64_t snap_index, uint64_
             what = "truncated record in a sealed segment";
             d = WAL_DEC_CORRUPT;
         }
-        if (d == WAL_DEC_CORRUPT || (last && nrec < 3)) {
+        if (d == WAL_DEC_CORRUPT && nrec == 0 && i > start)
+            what = "crc chain broken between segments (the previous one lost records?)";
+        /* every segment starts with three header records, written before
+         * its name appeared */
+        if (d == WAL_DEC_CORRUPT || nrec < 3) {
             wal_seterr(err, err_len, "%s: corrupt at offset %zu: %s; refusing to open", path, off,
                        what ? what : "incomplete segment header");
             rc = -EBADMSG;

@@ -615,6 +615,28 @@ static void test_missing_or_swapped_segment(void **state)
     char err[512];
     assert_int_equal(open_dir(dir, seg, 0, 0, &w, &r, err), -EBADMSG);
     assert_non_null(strstr(err, "missing"));
+    /* a sealed segment emptied */
+    write_file(p1, (const uint8_t *)"", 0);
+    assert_int_equal(open_dir(dir, seg, 0, 0, &w, &r, err), -EBADMSG);
+    /* a sealed segment that lost its last record, cut cleanly at a record
+     * boundary: only the chain into the next segment shows it */
+    uint8_t *b1;
+    size_t l1, off = 0, prev = 0;
+    assert_int_equal(rename(t, p1), 0);
+    read_file(p1, &b1, &l1);
+    while (off < l1) {
+        prev = off;
+        off += wal_record_size(wal_get64(b1 + off) & 0xffffff);
+    }
+    assert_int_equal(off, l1);
+    write_file(p1, b1, prev);
+    assert_int_equal(open_dir(dir, seg, 0, 0, &w, &r, err), -EBADMSG);
+    assert_non_null(strstr(err, "crc chain broken"));
+    write_file(p1, b1, l1);
+    free(b1);
+    assert_int_equal(open_dir(dir, seg, 0, 0, &w, &r, err), 0);
+    wal_close(w);
+    wal_read_result_free(&r);
     uint8_t *b2;
     size_t l2;
     read_file(p2, &b2, &l2);
