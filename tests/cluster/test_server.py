@@ -86,6 +86,53 @@ def case_known_etcd_ids():
         eq(m.stop(), 0, "exit status")
 
 
+def case_ids_match_real_etcd():
+    # The same configuration given to the real etcd and to metcd, one after
+    # the other on the same ports: /v2/members and X-Etcd-Cluster-Id match.
+    etcd = shutil.which("etcd") or ("/usr/bin/etcd" if os.path.exists("/usr/bin/etcd") else None)
+    if etcd is None:
+        raise Skip("etcd not installed")
+    import tempfile
+    c1, c2, p1, p2 = free_port(), free_port(), free_port(), free_port()
+    curls = "http://127.0.0.1:%d,http://127.0.0.1:%d" % (c2, c1)
+    purls = "http://127.0.0.1:%d,http://127.0.0.1:%d" % (p2, p1)
+    args = ["--name", "cmp", "--listen-client-urls", curls, "--advertise-client-urls", curls,
+            "--listen-peer-urls", purls, "--initial-advertise-peer-urls", purls,
+            "--initial-cluster", ",".join("cmp=" + u for u in purls.split(",")),
+            "--initial-cluster-token", "cmp-token-%d" % p1]
+    url = "http://127.0.0.1:%d" % c1
+    answers = []
+    with tempfile.TemporaryDirectory(prefix="metcd-etcd-") as d:
+        for argv in ([etcd, "--enable-v2=true", "--data-dir", os.path.join(d, "etcd")] + args,
+                     [METCD_BIN, "--data-dir", os.path.join(d, "metcd")] + args):
+            log = open(os.path.join(d, "log"), "wb")
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                    env=clean_env(), cwd=d)
+            try:
+                deadline = time.monotonic() + 30
+                got = None
+                while time.monotonic() < deadline and proc.poll() is None:
+                    try:
+                        status, headers, body = http("GET", url + "/v2/members", timeout=2)
+                        if status == 200 and json_body(body)["members"][0]["clientURLs"]:
+                            got = (headers.get("X-Etcd-Cluster-Id"), json_body(body))
+                            break
+                    except OSError:
+                        pass
+                    time.sleep(0.1)
+                check(got is not None, "%s did not answer /v2/members" % argv[0])
+                answers.append(got)
+            finally:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(timeout=10)
+                log.close()
+    eq(answers[1], answers[0], "metcd (cluster id, members) vs etcd")
+
+
 def case_env_config():
     c, p = free_port(), free_port()
     curl, purl = "http://127.0.0.1:%d" % c, "http://127.0.0.1:%d" % p
@@ -354,6 +401,7 @@ def case_valgrind_clean():
 CASES = {
     "start_and_answer": case_start_and_answer,
     "known_etcd_ids": case_known_etcd_ids,
+    "ids_match_real_etcd": case_ids_match_real_etcd,
     "env_config": case_env_config,
     "flag_beats_env_and_two_listeners": case_flag_beats_env_and_two_listeners,
     "yaml_config": case_yaml_config,
