@@ -1404,3 +1404,48 @@ def stats_store_counters(c):
     after = snap()
     c.note('deltas', {k: (after.get(k, 0) - before.get(k, 0)) for k in sorted(after)
                       if isinstance(after.get(k), int)})
+
+
+# ---------------------------------------------------------------- restarts (run last)
+
+@case('restart', order=2)
+def restart_keeps_data(c):
+    """Keys, dirs, TTLs, in-order keys and the index survive a clean restart."""
+    c.req('PUT', '{P}/a?value=1')
+    c.req('PUT', '{P}/d/x?value=2')
+    c.req('PUT', '{P}/t?value=3&ttl=100')
+    c.req('POST', '{P}/q?value=job')
+    c.req('PUT', '{P}/a?value=4&prevValue=1')
+    c.req('DELETE', '{P}/d/x')
+    c.restart()
+    c.req('GET', '{P}?recursive=true&sorted=true')
+    c.req('PUT', '{P}/a?value=5&prevIndex={b+5}')
+    c.req('GET', '{P}/a')
+
+
+@case('restart', order=2)
+def restart_after_kill(c):
+    """Acknowledged writes survive SIGKILL."""
+    for i in range(20):
+        c.raw('PUT', '{P}/k%02d?value=%d' % (i, i))
+    c.req('PUT', '{P}/last?value=end')
+    c.restart(kill=True)
+    c.req('GET', '{P}?recursive=true&sorted=true')
+
+
+@case('restart', order=2)
+def restart_ttl_expires_after(c):
+    """A key with a short TTL still expires after a restart."""
+    c.req('PUT', '{P}/t?value=1&ttl=3')
+    c.restart()
+    c.wait_gone('{P}/t', 8)
+    c.req('GET', '{P}/t')
+
+
+@case('restart', order=2)
+def restart_history(c):
+    """Watch history after a restart (what waitIndex finds)."""
+    c.req('PUT', '{P}/k?value=1')
+    c.req('PUT', '{P}/k?value=2')
+    c.restart()
+    c.req('GET', '{P}/k?wait=true&waitIndex={b+1}', timeout=3)

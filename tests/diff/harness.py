@@ -106,6 +106,8 @@ class Ctx:
         self.base = 0
         self.watches = []
         self.cur_prev_index = None
+        self.base2 = None
+        self.last_before = 0
 
     # ---- target templating -------------------------------------------------
     def expand(self, t):
@@ -284,7 +286,25 @@ class Ctx:
         d = v - self.base
         if abs(d) > 10 ** 12:
             return v  # a huge literal (e.g. prevIndex=2^64-1), not an index
+        if self.base2 is not None and v > self.last_before:
+            # written after a restart: relative to the index once restarted
+            return 'r+%d' % (v - self.base2)
         return 'b+%d' % d if d >= 0 else 'b-%d' % -d
+
+    def restart(self, kill=False):
+        """Restart the server on the same data directory. Indexes up to the
+        last one before the restart stay 'b+k'; later ones become 'r+k',
+        relative to the index after the restart (etcd writes to its store
+        on startup, and metcd need not). Records whether the store index
+        survived."""
+        self.close_watches()
+        before = self.read_index()
+        self.server.restart(kill=kill)
+        after = self.read_index()
+        self.last_before = before
+        self.base2 = after
+        self.records.append({'step': 'restart%s' % (' (SIGKILL)' if kill else ''),
+                             'index kept': after >= before})
 
     def norm_text(self, s):
         # in-order keys are named after their index, zero-padded to 20 digits

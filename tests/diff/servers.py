@@ -79,12 +79,33 @@ class Server:
                 '--listen-peer-urls', p, '--initial-advertise-peer-urls', p,
                 '--initial-cluster', '%s=%s' % (self.name, p)] + list(extra_args)
         self.log = os.path.join(self.tmp, 'server.log')
+        self.args = args
+        return self._spawn(ready_timeout)
+
+    def restart(self, ready_timeout=30.0, kill=False):
+        """Stop the process (SIGTERM, or SIGKILL when kill) and start it
+        again on the same ports and data directory."""
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                self.proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+        if self in _live:
+            _live.remove(self)
+        # a sanitizer report from the first run must not be lost
+        self.sanitizer_report = sanitizer_findings(self.log)
+        return self._spawn(ready_timeout)
+
+    def _spawn(self, ready_timeout):
+        args = self.args
         env = dict(os.environ)
         # etcd reads ETCD_* variables; keep the environment from leaking in.
         for k in list(env):
             if k.startswith('ETCD_') and k != 'ETCDCTL_API':
                 del env[k]
-        with open(self.log, 'wb') as logf:
+        with open(self.log, 'ab') as logf:
             self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=logf,
                                          stderr=subprocess.STDOUT, env=env,
                                          start_new_session=True)
@@ -153,7 +174,7 @@ class Server:
             self.proc = None
         if self in _live:
             _live.remove(self)
-        if self.log and os.path.exists(self.log):
+        if self.log and os.path.exists(self.log) and not self.sanitizer_report:
             self.sanitizer_report = sanitizer_findings(self.log)
         if self.tmp:
             shutil.rmtree(self.tmp, ignore_errors=True)
