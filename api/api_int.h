@@ -180,6 +180,7 @@ struct api {
     h2o_globalconf_t globalconf;
     h2o_context_t ctx;
     h2o_accept_ctx_t accept_ctx;
+    h2o_iovec_t default_authority; /* what h2o puts in a request without Host */
     h2o_loop_t *loop;
     api_config_t cfg;
     char version[32];
@@ -209,6 +210,8 @@ void api_add_cluster_id(api_t *api, h2o_req_t *req);
 /* Sends status + body (copied), counting it for /metrics. ctype may be NULL. */
 void api_send(api_t *api, h2o_req_t *req, int status, const char *ctype, const char *body,
               size_t len);
+/* 400 text/plain, connection closed after the body (Go's server-level rejections). */
+void api_send_bad_request_close(api_t *api, h2o_req_t *req, const char *body);
 /* 404 "404 page not found\n" (Go's http.NotFound). */
 void api_send_not_found(api_t *api, h2o_req_t *req);
 /* 405 with Allow: allow, body "Method Not Allowed\n" (Go's http.Error). */
@@ -232,6 +235,8 @@ void api_handle_version(api_t *api, h2o_req_t *req, api_method_t m);
 void api_handle_health(api_t *api, h2o_req_t *req, api_method_t m);
 void api_handle_machines(api_t *api, h2o_req_t *req, api_method_t m);
 void api_handle_members(api_t *api, h2o_req_t *req, api_method_t m, const char *sub, size_t len);
+/* etcd's grpc-gateway (/v3/...): this member has no v3 API, so every path is its 404. */
+void api_send_v3_not_found(api_t *api, h2o_req_t *req);
 void api_handle_stats(api_t *api, h2o_req_t *req, api_method_t m, const char *which, size_t len);
 void api_handle_metrics(api_t *api, h2o_req_t *req, api_method_t m);
 

@@ -96,6 +96,22 @@ void api_send(api_t *api, h2o_req_t *req, int status, const char *ctype, const c
     h2o_send_inline(req, body, len);
 }
 
+/*
+ * Go's server rejects some requests before any handler (a path that does not
+ * unescape, an HTTP/1.1 request without Host): plain text, no CORS, and the
+ * connection closes after the body (no Content-Length).
+ */
+void api_send_bad_request_close(api_t *api, h2o_req_t *req, const char *body)
+{
+    req->http1_is_persistent = 0;
+    req->res.status = 400;
+    req->res.reason = "Bad Request";
+    api_add_header(req, H2O_TOKEN_CONTENT_TYPE, "Content-Type",
+                   H2O_STRLIT("text/plain; charset=utf-8"));
+    api_metrics_count(api, api_method_from(req->method.base, req->method.len), 400);
+    h2o_send_inline(req, body, strlen(body));
+}
+
 void api_send_not_found(api_t *api, h2o_req_t *req)
 {
     add_header_by_str(req, "x-content-type-options", "X-Content-Type-Options",

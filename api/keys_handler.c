@@ -170,8 +170,13 @@ static void build_write(const api_keys_req_t *kr, store_request_t *sr)
 
 static void do_write(api_t *api, h2o_req_t *req, const api_keys_req_t *kr)
 {
-    /* Root is read only for PUT and DELETE, whatever the flags (POST may create under it). */
-    if ((kr->method == API_M_PUT || kr->method == API_M_DELETE) && kr->key_len == 1) {
+    /*
+     * Root is read only: PUT and a plain DELETE fail with 107 whatever the
+     * flags, so they need no proposal. POST may create under the root, and a
+     * compareAndDelete of the root is the store's 102 (etcd checks it later).
+     */
+    bool cond = kr->prev_index > 0 || kr->prev_value != NULL;
+    if (kr->key_len == 1 && (kr->method == API_M_PUT || (kr->method == API_M_DELETE && !cond))) {
         api_send_v2_error(api, req, STORE_E_ROOT_RONLY, "/", store_index(api->backend.store));
         return;
     }
@@ -280,7 +285,8 @@ void api_handle_keys(api_t *api, h2o_req_t *req, api_method_t m, const char *key
     switch (m) {
     case API_M_GET:
     case API_M_HEAD:
-        if (kr.wait) {
+        /* etcd turns a quorum GET into a QGET before it looks at wait: no watch. */
+        if (kr.wait && !kr.quorum) {
             api_watch_start(api, req, &kr);
             return;
         }

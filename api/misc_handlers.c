@@ -110,14 +110,111 @@ static void send_members_message(api_t *api, h2o_req_t *req, int status, const c
     api_send(api, req, status, "application/json", b.data, b.len);
 }
 
+/* Go's strconv.ParseUint(s, 16, 64), as types.IDFromString uses it. */
+static int parse_hex_id(const char *s, size_t len, uint64_t *out)
+{
+    if (len == 0 || len > 16)
+        return -1;
+    uint64_t v = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        int d = c >= '0' && c <= '9'   ? c - '0'
+                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                       : -1;
+        if (d < 0)
+            return -1;
+        v = v << 4 | (uint64_t)d;
+    }
+    *out = v;
+    return 0;
+}
+
 /*
- * etcd's membersHandler. Membership changes (POST, PUT, DELETE) are not
- * offered: this member answers them with 405.
+ * Whether a JSON text ends before its value does (Go: "unexpected end of
+ * JSON input"): nothing but spaces, an open string, or open brackets.
+ */
+static bool json_truncated(const char *s, size_t len)
+{
+    size_t depth = 0, i = 0;
+    bool in_string = false, seen_value = false;
+    for (; i < len; i++) {
+        char c = s[i];
+        if (in_string) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_string = false;
+            continue;
+        }
+        if (c == ' ' || c == '\t' || c == '\n' || c == '\r')
+            continue;
+        seen_value = true;
+        if (c == '"')
+            in_string = true;
+        else if (c == '{' || c == '[')
+            depth++;
+        else if ((c == '}' || c == ']') && depth > 0)
+            depth--;
+    }
+    return !seen_value || in_string || depth > 0 || i > len;
+}
+
+/*
+ * etcd's unmarshalRequest: the media type must be application/json (415),
+ * and the body must decode. Returns 0 when the body may be used.
+ */
+static int check_json_request(api_t *api, h2o_req_t *req)
+{
+    const char *ct = "";
+    size_t ct_len = 0;
+    ssize_t hi = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
+    if (hi != -1) {
+        ct = req->headers.entries[hi].value.base;
+        ct_len = req->headers.entries[hi].value.len;
+    }
+    char media[128];
+    const char *semi = memchr(ct, ';', ct_len);
+    size_t ml = semi ? (size_t)(semi - ct) : ct_len;
+    if (ml >= sizeof(media))
+        ml = sizeof(media) - 1;
+    memcpy(media, ct, ml);
+    media[ml] = '\0';
+    if (semi != NULL) {
+        /* Only a media type with parameters is trimmed and lower-cased. */
+        char *b = media;
+        while (*b == ' ' || *b == '\t')
+            b++;
+        size_t l = strlen(b);
+        while (l > 0 && (b[l - 1] == ' ' || b[l - 1] == '\t'))
+            b[--l] = '\0';
+        for (size_t i = 0; i < l; i++)
+            if (b[i] >= 'A' && b[i] <= 'Z')
+                b[i] = (char)(b[i] - 'A' + 'a');
+        memmove(media, b, l + 1);
+    }
+    if (strcmp(media, "application/json") != 0) {
+        char msg[192];
+        snprintf(msg, sizeof(msg), "Bad Content-Type %s, accept application/json", media);
+        send_members_message(api, req, 415, msg);
+        return -1;
+    }
+    if (json_truncated(req->entity.base, req->entity.len)) {
+        send_members_message(api, req, 400, "unexpected end of JSON input");
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * etcd's membersHandler. Listing and the leader are served; membership
+ * changes (POST, PUT, DELETE) are checked as etcd checks them, and a valid
+ * one is refused with 500: this member cannot change the cluster.
  */
 void api_handle_members(api_t *api, h2o_req_t *req, api_method_t m, const char *sub, size_t len)
 {
-    if (m != API_M_GET) {
-        api_send_method_not_allowed(api, req, "GET");
+    if (m != API_M_GET && m != API_M_POST && m != API_M_DELETE && m != API_M_PUT) {
+        api_send_method_not_allowed(api, req, "GET,POST,DELETE,PUT");
         return;
     }
     api_add_cluster_id(api, req);
@@ -125,6 +222,33 @@ void api_handle_members(api_t *api, h2o_req_t *req, api_method_t m, const char *
     get_info(api, &info);
     api_buf_t b;
     api_buf_init(&b, &req->pool);
+    if (m == API_M_POST) {
+        if (check_json_request(api, req) == 0)
+            send_members_message(api, req, 500, "membership changes are not supported");
+        return;
+    }
+    if (m == API_M_DELETE || m == API_M_PUT) {
+        uint64_t id;
+        char msg[160];
+        if (parse_hex_id(sub, len, &id) != 0) {
+            snprintf(msg, sizeof(msg), "No such member: %.*s", (int)(len > 100 ? 100 : len), sub);
+            send_members_message(api, req, 404, msg);
+            return;
+        }
+        if (m == API_M_PUT && check_json_request(api, req) != 0)
+            return;
+        for (size_t i = 0; i < info.n_members; i++) {
+            if (info.members[i].id == id) {
+                send_members_message(api, req, 500, "membership changes are not supported");
+                return;
+            }
+        }
+        char hex[20];
+        api_format_hex_id(hex, id);
+        snprintf(msg, sizeof(msg), "No such member: %s", hex);
+        send_members_message(api, req, 404, msg);
+        return;
+    }
     if (len == 0) {
         api_buf_append_str(&b, "{\"members\":[");
         for (size_t i = 0; i < info.n_members; i++) {
@@ -149,6 +273,12 @@ void api_handle_members(api_t *api, h2o_req_t *req, api_method_t m, const char *
         return;
     }
     send_members_message(api, req, 404, "Not found");
+}
+
+/* grpc-gateway's answer to a path it does not know. */
+void api_send_v3_not_found(api_t *api, h2o_req_t *req)
+{
+    api_send(api, req, 404, "text/plain; charset=utf-8", H2O_STRLIT("Not Found\n"));
 }
 
 /* Go's time.Duration.String for a non-negative duration. */

@@ -38,10 +38,14 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     api_method_t m = api_method_from(req->method.base, req->method.len);
 
     api_path_t p;
+    /* h2o gives a request without Host the default host's name: Go rejects it. */
+    if (req->version == 0x101 && req->input.authority.base == api->default_authority.base) {
+        api_send_bad_request_close(api, req, "400 Bad Request: missing required Host header");
+        return 0;
+    }
     if (api_path_parse(&req->pool, req->path.base, req->path.len, &p) != 0) {
         /* Go's server rejects a request line whose path does not unescape. */
-        req->http1_is_persistent = 0;
-        api_send(api, req, 400, "text/plain; charset=utf-8", H2O_STRLIT("400 Bad Request"));
+        api_send_bad_request_close(api, req, "400 Bad Request");
         return 0;
     }
     /* etcd's CORS wrapper: the headers on every response; OPTIONS answered here. */
@@ -73,6 +77,9 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         api_handle_health(api, req, m);
     } else if (path_is(&p, "/metrics")) {
         api_handle_metrics(api, req, m);
+    } else if (path_has_prefix(&p, "/v3/") || path_has_prefix(&p, "/v3beta/") ||
+               path_has_prefix(&p, "/v3alpha/")) {
+        api_send_v3_not_found(api, req);
     } else {
         api_send_not_found(api, req);
     }
@@ -124,6 +131,7 @@ api_t *api_new(void *loop, const api_config_t *cfg, const api_backend_t *backend
     api->globalconf.http2.idle_timeout = IDLE_TIMEOUT_MS;
     h2o_hostconf_t *host =
         h2o_config_register_host(&api->globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    api->default_authority = host->authority.hostport;
     h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
     struct api_handler *h = (void *)h2o_create_handler(path, sizeof(*h));
     h->super.on_req = on_req;

@@ -362,6 +362,45 @@ def test_plain_errors(srv):
     check_cors(h)
 
 
+def test_server_level_rejections(srv):
+    # An HTTP/1.1 request without Host, and a path that does not unescape:
+    # Go's server answers 400 and closes the connection.
+    for raw in (b"GET /v2/keys/ HTTP/1.1\r\n\r\n", b"GET /v2/keys/a%zz HTTP/1.1\r\nHost: x\r\n\r\n"):
+        s = srv.connect()
+        s.sendall(raw)
+        st, h, body = read_response(s, "GET")
+        s.close()
+        eq(st, 400, "400 for %r" % raw)
+        check("Content-Length" not in h and "Access-Control-Allow-Origin" not in h,
+              "no length, no CORS: %r" % h)
+        check(body.startswith(b"400 Bad Request"), "body %r" % body)
+    st, h, body = srv.request("GET", "/v3/kv/range")
+    eq((st, body), (404, b"Not Found\n"), "/v3 paths")
+
+
+def test_members_changes_checked(srv):
+    st, h, body = srv.request("POST", "/v2/members", "{}", headers={"Content-Type": "text/plain"})
+    eq((st, body), (415, b'{"message":"Bad Content-Type text/plain, accept application/json"}'), "415")
+    st, h, body = srv.request("POST", "/v2/members", '{"peerURLs":',
+                              headers={"Content-Type": "application/json"})
+    eq((st, body), (400, b'{"message":"unexpected end of JSON input"}'), "truncated JSON")
+    st, h, body = srv.request("DELETE", "/v2/members/nothex")
+    eq((st, body), (404, b'{"message":"No such member: nothex"}'), "bad id")
+    st, h, body = srv.request("DELETE", "/v2/members/00abcdef0123")
+    eq((st, body), (404, b'{"message":"No such member: abcdef0123"}'), "unknown id")
+    st, h, body = srv.request("PATCH", "/v2/members")
+    eq((st, h.get("Allow")), (405, "GET,POST,DELETE,PUT"), "members 405")
+    st, h, body = srv.request("GET", "/v2/members/nope")
+    eq((st, body), (404, b'{"message":"Not found"}'), "members 404")
+
+
+def test_quorum_wait_is_a_read(srv):
+    srv.request("PUT", "/v2/keys/q1", "value=1")
+    st, h, body = srv.request("GET", "/v2/keys/q1?wait=true&quorum=true", timeout=3)
+    eq((st, json.loads(body)["action"]), (200, "get"), "quorum=true turns wait into a read")
+    check("Content-Length" in h, "not a watch")
+
+
 def test_redirects(srv):
     st, h, body = srv.request("GET", "/v2/keys/t8//a/../b?recursive=true")
     eq(st, 301, "301")
