@@ -39,10 +39,103 @@ static bool has_unapplied_conf_change(struct raft *r)
     return found;
 }
 
+/* The configuration the log will lead to once every configuration change
+ * in it beyond the applied index is applied. Configurations take effect
+ * when applied (as in etcd), but a candidate also needs a majority of this
+ * one, as the thesis (4.1, 4.3) has servers use the latest configuration in
+ * their log: otherwise members of an old configuration that did not learn
+ * that a newer one was committed could elect a leader among themselves
+ * while the new configuration commits without them. */
+static int projected_conf(struct raft *r, struct raft_conf_state *out, bool *differs)
+{
+    *differs = false;
+    int rc = raft_conf_state_copy(out, &r->trk.conf);
+    if (rc)
+        return rc;
+    uint64_t lo = r->log.applied + 1, first = raft_log_first_index(&r->log);
+    uint64_t hi = raft_log_last_index(&r->log) + 1;
+    if (lo < first)
+        lo = first;
+    if (lo >= hi)
+        return 0;
+    struct raft_entry *ents;
+    size_t n;
+    rc = raft_log_slice(&r->log, lo, hi, UINT64_MAX, &ents, &n);
+    if (rc) {
+        raft_conf_state_free(out);
+        return rc;
+    }
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (ents[i].type != RAFT_ENTRY_CONF_CHANGE)
+            continue;
+        struct raft_conf_change cc;
+        if (raft_decode_conf_change(ents[i].data, ents[i].len, &cc) != 0)
+            continue;
+        struct raft_conf_state next;
+        rc = raft_conf_apply(out, &cc, &next);
+        raft_conf_change_free(&cc);
+        if (rc == RAFT_ECONFCHANGE) {
+            rc = 0; /* refused when applied, everywhere: no effect */
+            continue;
+        }
+        if (rc)
+            break;
+        raft_conf_state_free(out);
+        *out = next;
+        *differs = true;
+    }
+    raft_entries_free(ents, n);
+    if (rc)
+        raft_conf_state_free(out);
+    return rc;
+}
+
+/* Election result: a majority of the applied configuration and, if the log
+ * holds later changes, of the projected one. */
+static enum raft_vote_result election_result(struct raft *r)
+{
+    enum raft_vote_result a = raft_tracker_tally(&r->trk);
+    if (!r->has_campaign_conf)
+        return a;
+    enum raft_vote_result b = raft_tracker_tally_conf(&r->trk, &r->campaign_conf);
+    if (a == RAFT_VOTE_LOST || b == RAFT_VOTE_LOST)
+        return RAFT_VOTE_LOST;
+    return a == RAFT_VOTE_WON && b == RAFT_VOTE_WON ? RAFT_VOTE_WON : RAFT_VOTE_PENDING;
+}
+
+static void send_vote_requests(struct raft *r, const struct raft_conf_state *c, uint8_t type,
+                               uint64_t term, bool transfer, uint64_t *sent, size_t *n_sent)
+{
+    uint64_t li = raft_log_last_index(&r->log), lt = raft_log_last_term(&r->log);
+    const uint64_t *lists[2] = {c->voters, c->voters_outgoing};
+    size_t counts[2] = {c->n_voters, c->n_voters_outgoing};
+    for (int h = 0; h < 2; h++) {
+        for (size_t i = 0; i < counts[h]; i++) {
+            uint64_t id = lists[h][i];
+            if (id == r->id || raft_ids_contains(sent, *n_sent, id))
+                continue;
+            if (*n_sent < 64)
+                sent[(*n_sent)++] = id;
+            struct raft_message m = {
+                .type = type, .to = id, .term = term, .index = li, .log_term = lt};
+            if (transfer) {
+                m.context = raft_memdup("transfer", 8);
+                m.context_len = m.context ? 8 : 0;
+            }
+            raft_send(r, &m);
+        }
+    }
+}
+
 static int campaign(struct raft *r, bool pre, bool transfer)
 {
     if (!raft_promotable(r))
         return 0;
+    struct raft_conf_state proj;
+    bool differs;
+    int prc = projected_conf(r, &proj, &differs);
+    if (prc)
+        return prc;
     uint64_t term;
     uint8_t type;
     if (pre) {
@@ -54,10 +147,16 @@ static int campaign(struct raft *r, bool pre, bool transfer)
         type = RAFT_MSG_VOTE;
         term = r->term;
     }
+    raft_conf_state_free(&r->campaign_conf);
+    r->has_campaign_conf = differs;
+    if (differs)
+        r->campaign_conf = proj;
+    else
+        raft_conf_state_free(&proj);
     int rc = raft_tracker_record_vote(&r->trk, r->id, true);
     if (rc)
         return rc;
-    if (raft_tracker_tally(&r->trk) == RAFT_VOTE_WON) {
+    if (election_result(r) == RAFT_VOTE_WON) {
         /* A single-voter configuration wins at once. */
         if (pre)
             return campaign(r, false, transfer);
@@ -66,23 +165,11 @@ static int campaign(struct raft *r, bool pre, bool transfer)
             raft_bcast_append(r); /* learners */
         return rc;
     }
-    uint64_t li = raft_log_last_index(&r->log), lt = raft_log_last_term(&r->log);
-    const uint64_t *lists[2] = {r->trk.conf.voters, r->trk.conf.voters_outgoing};
-    size_t counts[2] = {r->trk.conf.n_voters, r->trk.conf.n_voters_outgoing};
-    for (int h = 0; h < 2; h++) {
-        for (size_t i = 0; i < counts[h]; i++) {
-            uint64_t id = lists[h][i];
-            if (id == r->id || (h == 1 && raft_ids_contains(lists[0], counts[0], id)))
-                continue;
-            struct raft_message m = {
-                .type = type, .to = id, .term = term, .index = li, .log_term = lt};
-            if (transfer) {
-                m.context = raft_memdup("transfer", 8);
-                m.context_len = m.context ? 8 : 0;
-            }
-            raft_send(r, &m);
-        }
-    }
+    uint64_t sent[64];
+    size_t n_sent = 0;
+    send_vote_requests(r, &r->trk.conf, type, term, transfer, sent, &n_sent);
+    if (r->has_campaign_conf)
+        send_vote_requests(r, &r->campaign_conf, type, term, transfer, sent, &n_sent);
     return 0;
 }
 
@@ -152,7 +239,7 @@ int raft_handle_vote_response(struct raft *r, const struct raft_message *m)
     int rc = raft_tracker_record_vote(&r->trk, m->from, !m->reject);
     if (rc)
         return rc;
-    switch (raft_tracker_tally(&r->trk)) {
+    switch (election_result(r)) {
     case RAFT_VOTE_WON:
         if (!raft_promotable(r)) {
             raft_become_follower(r, r->term, RAFT_NONE);

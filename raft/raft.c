@@ -496,6 +496,7 @@ void raft_free(struct raft *r)
         return;
     raft_log_close(&r->log);
     raft_tracker_close(&r->trk);
+    raft_conf_state_free(&r->campaign_conf);
     raft_read_only_close(&r->ro);
     free_pending_reads(r);
     free(r->pending_reads);

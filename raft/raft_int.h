@@ -125,6 +125,9 @@ uint64_t raft_tracker_committed(const struct raft_tracker *t);
 void raft_tracker_reset_votes(struct raft_tracker *t);
 int raft_tracker_record_vote(struct raft_tracker *t, uint64_t id, bool granted);
 enum raft_vote_result raft_tracker_tally(const struct raft_tracker *t);
+/* The same votes counted against another configuration. */
+enum raft_vote_result raft_tracker_tally_conf(const struct raft_tracker *t,
+                                              const struct raft_conf_state *c);
 bool raft_tracker_quorum_active(const struct raft_tracker *t, uint64_t self);
 /* Result of a vote where `acks` (n ids) granted and nobody refused. */
 enum raft_vote_result raft_tracker_acks(const struct raft_tracker *t, const uint64_t *acks,
@@ -182,6 +185,10 @@ struct raft {
 
     uint64_t lead_transferee;
     uint64_t pending_conf_index;
+    /* During an election: the configuration the log leads to, when it
+     * differs from the applied one (election.c). */
+    bool has_campaign_conf;
+    struct raft_conf_state campaign_conf;
 
     struct raft_read_only ro;
     /* ReadIndex requests waiting for a commit in the leader's term. */

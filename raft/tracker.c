@@ -202,6 +202,13 @@ enum raft_vote_result raft_tracker_tally(const struct raft_tracker *t)
                         half_result(t, t->conf.voters_outgoing, t->conf.n_voters_outgoing));
 }
 
+enum raft_vote_result raft_tracker_tally_conf(const struct raft_tracker *t,
+                                              const struct raft_conf_state *c)
+{
+    return joint_result(half_result(t, c->voters, c->n_voters),
+                        half_result(t, c->voters_outgoing, c->n_voters_outgoing));
+}
+
 static size_t count_in(const uint64_t *ids, size_t n, const uint64_t *acks, size_t na)
 {
     size_t c = 0;

@@ -77,8 +77,16 @@ static bool conf_has(const struct raft_conf_state *c, uint64_t id)
 }
 
 /* Takes ownership of *next. */
-static void set_conf(struct sim_node *n, struct raft_conf_state *next)
+static void set_conf(struct sim *s, struct sim_node *n, struct raft_conf_state *next)
 {
+    /* A member removed by a configuration that took effect is retired for
+     * good, as in etcd, where member IDs are never reused. */
+    const uint64_t *lists[3] = {n->conf.voters, n->conf.voters_outgoing, n->conf.learners};
+    size_t counts[3] = {n->conf.n_voters, n->conf.n_voters_outgoing, n->conf.n_learners};
+    for (int l = 0; l < 3; l++)
+        for (size_t i = 0; i < counts[l]; i++)
+            if (!conf_has(next, lists[l][i]) && lists[l][i] <= SIM_MAX_NODES)
+                s->retired[lists[l][i]] = true;
     raft_conf_state_free(&n->conf);
     n->conf = *next;
 }
@@ -99,7 +107,7 @@ static void app_restore(struct sim *s, struct sim_node *n, const struct raft_sna
     struct raft_conf_state c;
     if (raft_conf_state_copy(&c, &snap->meta.conf))
         abort();
-    set_conf(n, &c);
+    set_conf(s, n, &c);
 }
 
 static void apply_entry(struct sim *s, struct sim_node *n, const struct raft_entry *e)
@@ -125,7 +133,7 @@ static void apply_entry(struct sim *s, struct sim_node *n, const struct raft_ent
     struct raft_conf_state out;
     int rc = raft_apply_conf_change(n->r, &cc, &out);
     if (rc == 0) {
-        set_conf(n, &out);
+        set_conf(s, n, &out);
         TRACE(s, "node %llu applies conf change at %llu: %zu voters, %zu outgoing, %zu learners",
               (unsigned long long)n->id, (unsigned long long)e->index, n->conf.n_voters,
               n->conf.n_voters_outgoing, n->conf.n_learners);
@@ -297,6 +305,9 @@ static void start_node(struct sim *s, struct sim_node *n)
     struct raft_storage *st = raft_storage_mem_iface(n->st);
     if (st->snapshot(st->ctx, &snap) != 0)
         abort();
+    /* The state machine restarts from the snapshot: forget the old one
+     * (so that no member seems removed by going back in time). */
+    raft_conf_state_free(&n->conf);
     app_restore(s, n, &snap);
     struct raft_config cfg = s->base_cfg;
     cfg.id = n->id;
@@ -337,21 +348,20 @@ static void trace_msg(struct sim *s, const char *what, const struct raft_message
 }
 
 /* Like etcd's transport, which refuses traffic from removed members, the
- * network drops messages from a node that no other node's configuration
- * includes: a removed node that never learned of its removal would
- * otherwise disrupt elections forever (thesis 4.2.3). */
-static bool removed(struct sim *s, uint64_t from)
+ * network drops vote requests from retired nodes: a removed node that never
+ * learned of its removal would otherwise disrupt elections forever (thesis
+ * 4.2.3). Its answers still flow: a remaining member may need its refusal
+ * (which carries the commit index) to learn that its removal committed. */
+static bool removed(struct sim *s, uint64_t from, uint8_t type)
 {
-    for (int i = 0; i < s->n_all; i++)
-        if (s->nodes[i].id != from && conf_has(&s->nodes[i].conf, from))
-            return false;
-    return true;
+    return from <= SIM_MAX_NODES && s->retired[from] &&
+           (type == RAFT_MSG_VOTE || type == RAFT_MSG_PRE_VOTE);
 }
 
 static void deliver(struct sim *s, struct sim_msg *sm)
 {
     struct sim_node *to = node(s, sm->to);
-    bool lost = !to || !to->up || s->cut[sm->from][sm->to] || removed(s, sm->from);
+    bool lost = !to || !to->up || s->cut[sm->from][sm->to] || removed(s, sm->from, sm->type);
     if (!lost && s->drop_pct && sim_below(&s->rng, 100) < s->drop_pct) {
         lost = true;
         s->stats.faults++;
@@ -505,6 +515,8 @@ static void conf_change(struct sim *s)
     struct raft_conf_change_single ch[2];
     struct raft_conf_change cc = {.changes = ch};
     uint64_t x = 1 + sim_below(&s->rng, (uint64_t)s->n_all);
+    if (s->retired[x])
+        return;
     bool voter = false, learner = false;
     for (size_t i = 0; i < c->n_voters; i++)
         voter |= c->voters[i] == x;
@@ -530,7 +542,7 @@ static void conf_change(struct sim *s)
         bool yv = false;
         for (size_t i = 0; i < c->n_voters; i++)
             yv |= c->voters[i] == y;
-        if (y != x) {
+        if (y != x && (yv || !s->retired[y])) {
             ch[1] =
                 (struct raft_conf_change_single){yv ? RAFT_CC_REMOVE_NODE : RAFT_CC_ADD_NODE, y};
             cc.n_changes = 2;
@@ -750,7 +762,7 @@ int sim_run(uint64_t seed, bool trace, struct sim_stats *stats, char *why, size_
     s->rng.s = seed * 0xD1B54A32D192ED03ull + 12345;
     static const int sizes[3] = {3, 5, 7};
     s->n_nodes = sizes[sim_below(&s->rng, 3)];
-    s->n_all = s->n_nodes + 1;
+    s->n_all = s->n_nodes + 2;
     s->base_cfg = (struct raft_config){
         .election_tick = ELECTION_TICK,
         .heartbeat_tick = 1 + (int)sim_below(&s->rng, 3),
@@ -766,13 +778,13 @@ int sim_run(uint64_t seed, bool trace, struct sim_stats *stats, char *why, size_
     static const unsigned kill[4] = {0, 3, 8, 20};
     s->leader_kill = kill[sim_below(&s->rng, 4)];
     TRACE(s,
-          "seed %llu: %d voters + 1 spare, heartbeat %d, check_quorum %d, pre_vote %d, "
+          "seed %llu: %d voters + 2 spares, heartbeat %d, check_quorum %d, pre_vote %d, "
           "max msg %llu, inflight %zu",
           (unsigned long long)seed, s->n_nodes, s->base_cfg.heartbeat_tick,
           s->base_cfg.check_quorum, s->base_cfg.pre_vote,
           (unsigned long long)s->base_cfg.max_size_per_msg, s->base_cfg.max_inflight_msgs);
 
-    /* Every node, the spare included, knows the bootstrap configuration. */
+    /* Every node, the spares included, knows the bootstrap configuration. */
     uint64_t voters[SIM_MAX_NODES];
     for (int i = 0; i < s->n_nodes; i++)
         voters[i] = (uint64_t)i + 1;

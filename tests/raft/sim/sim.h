@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define SIM_MAX_NODES 8
+#define SIM_MAX_NODES 10
 
 struct sim_rng {
     uint64_t s;
@@ -64,7 +64,7 @@ struct sim {
     uint64_t seed;
     bool trace;
     struct sim_rng rng;
-    int n_nodes; /* initial voters 1..n_nodes; node n_nodes+1 is a spare */
+    int n_nodes; /* initial voters 1..n_nodes; two spares follow */
     int n_all;
     struct sim_node nodes[SIM_MAX_NODES];
     struct raft_config base_cfg;
@@ -79,6 +79,7 @@ struct sim {
     unsigned max_delay;
     bool chaos;
     unsigned leader_kill;
+    bool retired[SIM_MAX_NODES + 1]; /* removed for good: never re-added */
     bool storm;
     bool crash_after_persist; /* the next Ready is persisted, then the node dies */
 
