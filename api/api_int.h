@@ -235,6 +235,7 @@ void api_handle_version(api_t *api, h2o_req_t *req, api_method_t m);
 void api_handle_health(api_t *api, h2o_req_t *req, api_method_t m);
 void api_handle_machines(api_t *api, h2o_req_t *req, api_method_t m);
 void api_handle_members(api_t *api, h2o_req_t *req, api_method_t m, const char *sub, size_t len);
+void api_handle_auth(api_t *api, h2o_req_t *req, api_method_t m, const char *sub, size_t len);
 /* etcd's grpc-gateway (/v3/...): this member has no v3 API, so every path is its 404. */
 void api_send_v3_not_found(api_t *api, h2o_req_t *req);
 void api_handle_stats(api_t *api, h2o_req_t *req, api_method_t m, const char *which, size_t len);

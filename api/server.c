@@ -77,6 +77,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         api_handle_health(api, req, m);
     } else if (path_is(&p, "/metrics")) {
         api_handle_metrics(api, req, m);
+    } else if (path_has_prefix(&p, "/v2/auth/")) {
+        api_handle_auth(api, req, m, p.path + 8, p.path_len - 8);
     } else if (path_has_prefix(&p, "/v3/") || path_has_prefix(&p, "/v3beta/") ||
                path_has_prefix(&p, "/v3alpha/")) {
         api_send_v3_not_found(api, req);

@@ -394,6 +394,16 @@ def test_members_changes_checked(srv):
     eq((st, body), (404, b'{"message":"Not found"}'), "members 404")
 
 
+def test_auth_reads(srv):
+    st, h, body = srv.request("GET", "/v2/auth/enable")
+    eq((st, body), (200, b'{"enabled":false}\n'), "auth enable")
+    check(CLUSTER_ID_RE.match(h.get("X-Etcd-Cluster-Id", "")), "auth cluster id")
+    st, h, body = srv.request("GET", "/v2/auth/users/root")
+    eq((st, body), (404, b'{"message":"auth: User root does not exist."}'), "no users")
+    st, h, body = srv.request("PUT", "/v2/auth/enable")
+    eq((st, h.get("Allow")), (405, "GET,PUT,DELETE"), "auth changes refused")
+
+
 def test_quorum_wait_is_a_read(srv):
     srv.request("PUT", "/v2/keys/q1", "value=1")
     st, h, body = srv.request("GET", "/v2/keys/q1?wait=true&quorum=true", timeout=3)
