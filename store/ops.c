@@ -333,9 +333,34 @@ static void op_sync(store_t *s, const store_request_t *req)
     }
 }
 
-static void count(store_t *s, store_op_t op, bool ok)
+/*
+ * Which outcomes etcd counts as a success in /v2/stats/store. Its counters
+ * are bumped by a deferred check of an `err` variable that some error paths
+ * return without assigning, so: Update counts 107 and 102 as successes,
+ * compareAndSwap and Delete count 107, compareAndDelete counts 102 and 101.
+ * A create whose parent walk meets a file (104) also bumps setsFail.
+ */
+static bool etcd_counts_success(store_op_t op, int code)
+{
+    if (code == 0)
+        return true;
+    switch (op) {
+    case STORE_OP_UPDATE:
+        return code == STORE_E_ROOT_RONLY || code == STORE_E_NOT_FILE;
+    case STORE_OP_CAS:
+    case STORE_OP_DELETE:
+        return code == STORE_E_ROOT_RONLY;
+    case STORE_OP_CAD:
+        return code == STORE_E_NOT_FILE || code == STORE_E_TEST_FAILED;
+    default:
+        return false;
+    }
+}
+
+static void count(store_t *s, store_op_t op, int code)
 {
     store_stats_t *st = &s->stats;
+    bool ok = etcd_counts_success(op, code);
     switch (op) {
     case STORE_OP_SET:
         ok ? st->sets_success++ : st->sets_fail++;
@@ -343,6 +368,8 @@ static void count(store_t *s, store_op_t op, bool ok)
     case STORE_OP_CREATE:
     case STORE_OP_CREATE_UNIQUE:
         ok ? st->create_success++ : st->create_fail++;
+        if (code == STORE_E_NOT_DIR)
+            st->sets_fail++;
         break;
     case STORE_OP_UPDATE:
         ok ? st->update_success++ : st->update_fail++;
@@ -372,7 +399,7 @@ int store_op_apply(store_t *s, const store_request_t *req, store_event_t **ev_ou
     const char *key = req->key ? req->key : "/";
     size_t len = req->key ? req->key_len : 1;
     if (len > STORE_MAX_KEY_LEN) {
-        count(s, req->op, false);
+        count(s, req->op, STORE_E_RAFT_INTERNAL);
         return store_error_set(err, STORE_E_RAFT_INTERNAL, "key too long", s->index);
     }
     char small[256], *heap = NULL, *clean = NULL;
@@ -409,6 +436,6 @@ int store_op_apply(store_t *s, const store_request_t *req, store_event_t **ev_ou
         break;
     }
     free(heap);
-    count(s, req->op, rc == 0);
+    count(s, req->op, -rc);
     return rc;
 }

@@ -448,6 +448,56 @@ static void test_stats(void **state)
     store_free(s);
 }
 
+/* The write sequence of the etcd comparison case stats_store_counters. */
+static void test_stats_like_etcd(void **state)
+{
+    (void)state;
+    store_t *s = new_store(0);
+    store_stats_t st;
+    store_event_release(ok_req(s, STORE_OP_SET, "/a", OPTS(.value = "1")));
+    store_event_release(ok_req(s, STORE_OP_SET, "/a", OPTS(.value = "2")));
+    store_event_release(ok_req(s, STORE_OP_CREATE, "/b", OPTS(.value = "1")));
+    fail_req(s, STORE_OP_CREATE, "/b", OPTS(.value = "1"), STORE_E_NODE_EXIST, "/b", 3);
+    store_event_release(ok_req(s, STORE_OP_UPDATE, "/a", OPTS(.value = "3")));
+    fail_req(s, STORE_OP_UPDATE, "/z", OPTS(.value = "3"), STORE_E_KEY_NOT_FOUND, "/z", 4);
+    store_event_release(ok_req(s, STORE_OP_CAS, "/a", OPTS(.value = "4", .prev_value = "3")));
+    fail_req(s, STORE_OP_CAS, "/a", OPTS(.value = "5", .prev_value = "x"), STORE_E_TEST_FAILED,
+             "[x != 4]", 5);
+    store_event_release(ok_req(s, STORE_OP_CAD, "/b", OPTS(.prev_value = "1")));
+    fail_req(s, STORE_OP_CAD, "/a", OPTS(.prev_value = "x"), STORE_E_TEST_FAILED, "[x != 4]", 6);
+    store_event_release(ok_req(s, STORE_OP_DELETE, "/a", OPTS(0)));
+    fail_req(s, STORE_OP_DELETE, "/a", OPTS(0), STORE_E_KEY_NOT_FOUND, "/a", 7);
+    store_event_release(ok_req(s, STORE_OP_CREATE_UNIQUE, "/q", OPTS(.value = "1")));
+    store_get_stats(s, &st);
+    /* etcd 3.4.23's deltas for this sequence. */
+    assert_int_equal(st.sets_success, 2);
+    assert_int_equal(st.sets_fail, 0);
+    assert_int_equal(st.create_success, 2);
+    assert_int_equal(st.create_fail, 1);
+    assert_int_equal(st.update_success, 1);
+    assert_int_equal(st.update_fail, 1);
+    assert_int_equal(st.compare_and_swap_success, 1);
+    assert_int_equal(st.compare_and_swap_fail, 1);
+    assert_int_equal(st.compare_and_delete_success, 2); /* etcd counts 101 here as a success */
+    assert_int_equal(st.compare_and_delete_fail, 0);
+    assert_int_equal(st.delete_success, 1);
+    assert_int_equal(st.delete_fail, 1);
+    /* The other quirks of etcd's counters. */
+    put(s, "/f", "1");
+    fail_req(s, STORE_OP_CREATE, "/f/x", OPTS(0), STORE_E_NOT_DIR, "/f", 9);
+    fail_req(s, STORE_OP_UPDATE, "/", OPTS(0), STORE_E_ROOT_RONLY, "/", 9);
+    fail_req(s, STORE_OP_CAS, "/", OPTS(.prev_index = 1), STORE_E_ROOT_RONLY, "/", 9);
+    fail_req(s, STORE_OP_DELETE, "/", OPTS(0), STORE_E_ROOT_RONLY, "/", 9);
+    fail_req(s, STORE_OP_SET, "/", OPTS(0), STORE_E_ROOT_RONLY, "/", 9);
+    store_get_stats(s, &st);
+    assert_int_equal(st.create_fail, 2);
+    assert_int_equal(st.sets_fail, 2); /* the 104 create, and the root set */
+    assert_int_equal(st.update_success, 2);
+    assert_int_equal(st.compare_and_swap_success, 2);
+    assert_int_equal(st.delete_success, 2);
+    store_free(s);
+}
+
 static void test_many_keys(void **state)
 {
     (void)state;
@@ -575,6 +625,7 @@ int main(void)
         cmocka_unit_test(test_ttl_fields),
         cmocka_unit_test(test_path_cleaning),
         cmocka_unit_test(test_stats),
+        cmocka_unit_test(test_stats_like_etcd),
         cmocka_unit_test(test_many_keys),
         cmocka_unit_test(test_node_table_churn),
         cmocka_unit_test(test_deep_tree),
