@@ -293,7 +293,10 @@ static void conn_close(worker_t *w, conn_t *c)
     c->out_len = c->out_off = 0;
 }
 
-/* Builds the next request of this connection into c->out. */
+/*
+ * Builds the next request of this connection into c->out (malloc'd, owned
+ * by the connection: replaced here, freed by bench_run()).
+ */
 static int build_request(worker_t *w, conn_t *c)
 {
     const bench_config_t *cfg = w->cfg;
@@ -345,6 +348,7 @@ static int build_request(worker_t *w, conn_t *c)
     return 0;
 }
 
+/* Appends a sample to w->lat_us (owned by the worker, freed by bench_run()). */
 static void record_latency(worker_t *w, uint64_t ns)
 {
     uint64_t us = ns / 1000;

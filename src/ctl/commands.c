@@ -155,7 +155,10 @@ static const char *bool_text(bool b)
     return b ? "true" : "false";
 }
 
-/* etcdctl's argOrStdin: the argument, else all of stdin (empty is an error). */
+/*
+ * etcdctl's argOrStdin: the argument, else all of stdin (empty is an error).
+ * Returns a malloc'd copy the caller frees, or NULL when there is no value.
+ */
 static char *arg_or_stdin(const ctl_ctx_t *ctx, int i)
 {
     if (i < ctx->nargs) {
@@ -199,8 +202,11 @@ struct set_opts {
     bool dir;
 };
 
-/* The Go client's setAction: dir/prevExist/prevIndex/prevValue in the query
- * (url.Values.Encode sorts by name), ttl and value in the form. */
+/*
+ * The Go client's setAction: dir/prevExist/prevIndex/prevValue in the query
+ * (url.Values.Encode sorts by name), ttl and value in the form. Returns -1
+ * with *r filled (free with ctl_keys_result_free()), or an exit code.
+ */
 static int set_call(ctl_ctx_t *ctx, const char *key, const struct set_opts *o, ctl_keys_result_t *r)
 {
     char *query = NULL, *form = strdup("");
@@ -595,7 +601,10 @@ int ctl_cmd_exec_watch(ctl_ctx_t *ctx)
 
 /* ---- members ---- */
 
-/* GET a members path; returns the parsed body or NULL after printing. */
+/*
+ * GETs a members path. Returns the parsed body (a new reference: the caller
+ * json_decref()s it), or NULL after printing the error.
+ */
 static json_t *members_get(ctl_ctx_t *ctx, const char *target, bool *conn_failed)
 {
     ctl_response_t res;
