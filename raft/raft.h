@@ -285,8 +285,9 @@ int raft_storage_mem_apply_snapshot(struct raft_storage_mem *m, const struct raf
 int raft_storage_mem_create_snapshot(struct raft_storage_mem *m, uint64_t index,
                                      const struct raft_conf_state *cs, const void *data,
                                      size_t len);
-/* Drops entries up to and including `index` (which must be <= the last
- * index and covered by a snapshot if the log is ever to be replayed). */
+/* Drops entries up to and including `index`, which a snapshot must cover
+ * (RAFT_EUNAVAILABLE otherwise; RAFT_ECOMPACTED if already dropped).
+ * Compacting below the snapshot keeps entries for slow followers. */
 int raft_storage_mem_compact(struct raft_storage_mem *m, uint64_t index);
 void raft_storage_mem_hard_state(const struct raft_storage_mem *m, struct raft_hard_state *hs);
 
@@ -345,7 +346,9 @@ void raft_free(struct raft *r);
 
 /* Advances logical time by one tick. */
 int raft_tick(struct raft *r);
-/* Feeds a message received from a peer. Local types are refused. */
+/* Feeds a message received from a peer (borrowed for the call). Local
+ * types are refused (RAFT_ESTEPLOCAL); responses from peers outside the
+ * configuration give RAFT_ESTEPPEERNOTFOUND, which the caller may ignore. */
 int raft_step(struct raft *r, const struct raft_message *m);
 /* Proposes opaque data (copied). RAFT_ENOLEADER when no leader is known,
  * RAFT_EPROPOSALDROPPED when the leader cannot take it (transfer in
