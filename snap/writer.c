@@ -66,8 +66,26 @@ static int mkdir_p(const char *dir)
         if (buf[i] == '/' || buf[i] == 0) {
             char c = buf[i];
             buf[i] = 0;
-            if (mkdir(buf, 0700) < 0 && errno != EEXIST)
+            if (mkdir(buf, 0700) == 0) {
+                /* a new directory is durable once its parent is fsynced */
+                char *slash = strrchr(buf, '/');
+                char parent[4096];
+                if (slash == buf)
+                    strcpy(parent, "/");
+                else if (slash)
+                    snprintf(parent, sizeof(parent), "%.*s", (int)(slash - buf), buf);
+                else
+                    strcpy(parent, ".");
+                int fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (fd >= 0) {
+                    int rc = fsync(fd);
+                    close(fd);
+                    if (rc < 0)
+                        return -errno;
+                }
+            } else if (errno != EEXIST) {
                 return -errno;
+            }
             buf[i] = c;
         }
     }
