@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <h2o.h>
 
@@ -29,7 +30,15 @@ typedef struct api_buf {
 
 void api_buf_init(api_buf_t *b, h2o_mem_pool_t *pool);
 void api_buf_reserve(api_buf_t *b, size_t extra);
-void api_buf_append(api_buf_t *b, const void *data, size_t len);
+static inline void api_buf_append(api_buf_t *b, const void *data, size_t len)
+{
+    if (len == 0)
+        return;
+    if (b->len + len > b->cap)
+        api_buf_reserve(b, len);
+    memcpy(b->data + b->len, data, len);
+    b->len += len;
+}
 void api_buf_append_str(api_buf_t *b, const char *s);
 void api_buf_append_u64(api_buf_t *b, uint64_t v);
 void api_buf_append_i64(api_buf_t *b, int64_t v);
@@ -47,6 +56,8 @@ void api_json_string(api_buf_t *b, const char *s, size_t len);
  * bytes; returns the length (no NUL counted, one written).
  */
 size_t api_format_rfc3339(char *out, int64_t unix_ns);
+/* A size to reserve before encoding ev: exact when nothing needs escaping. */
+size_t api_json_event_size_hint(const store_event_t *ev);
 /* Appends a node in etcd's field order (Go omitempty rules, see store.h). */
 void api_json_node(api_buf_t *b, const store_node_t *n);
 /*
@@ -207,7 +218,10 @@ void api_add_header(h2o_req_t *req, const h2o_token_t *token, const char *orig_n
                     const char *value, size_t len);
 void api_add_header_u64(h2o_req_t *req, const char *lcname, const char *orig_name, uint64_t v);
 void api_add_cluster_id(api_t *api, h2o_req_t *req);
-/* Sends status + body (copied), counting it for /metrics. ctype may be NULL. */
+/*
+ * Sends status + body, counting it for /metrics. ctype may be NULL. The body
+ * is not copied: it must live as long as the request (request pool or static).
+ */
 void api_send(api_t *api, h2o_req_t *req, int status, const char *ctype, const char *body,
               size_t len);
 /* 400 text/plain, connection closed after the body (Go's server-level rejections). */

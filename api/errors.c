@@ -90,10 +90,14 @@ void api_send(api_t *api, h2o_req_t *req, int status, const char *ctype, const c
     if (ctype != NULL)
         api_add_header(req, H2O_TOKEN_CONTENT_TYPE, "Content-Type", ctype, strlen(ctype));
     api_metrics_count(api, api_method_from(req->method.base, req->method.len), status);
-    /* h2o_send_inline leaves the length unset: without it HTTP/1.1 goes chunked (200) or
-     * closes the connection (other statuses). */
+    /* Without a length HTTP/1.1 goes chunked (200) or closes the connection (others). */
     req->res.content_length = len;
-    h2o_send_inline(req, body, len);
+    /* No copy (h2o_send_inline would make one): the body outlives the request. */
+    static h2o_generator_t generator = {NULL, NULL};
+    h2o_start_response(req, &generator);
+    h2o_iovec_t buf = h2o_iovec_init(body, len);
+    bool head = req->input.method.len == 4 && memcmp(req->input.method.base, "HEAD", 4) == 0;
+    h2o_send(req, &buf, head || len == 0 ? 0 : 1, H2O_SEND_STATE_FINAL);
 }
 
 /*

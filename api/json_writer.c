@@ -40,15 +40,6 @@ void api_buf_reserve(api_buf_t *b, size_t extra)
     b->cap = cap;
 }
 
-void api_buf_append(api_buf_t *b, const void *data, size_t len)
-{
-    if (len == 0)
-        return;
-    api_buf_reserve(b, len);
-    memcpy(b->data + b->len, data, len);
-    b->len += len;
-}
-
 void api_buf_append_str(api_buf_t *b, const char *s)
 {
     api_buf_append(b, s, strlen(s));
@@ -129,6 +120,22 @@ static size_t utf8_decode(const unsigned char *s, size_t len, uint32_t *cp)
     return 4;
 }
 
+/* ASCII bytes Go writes as they are (htmlSafeSet): not control, ", \\, <, >, &. */
+static const uint8_t ascii_safe[128] = {
+    ['\x20'] = 1, ['!'] = 1, ['#'] = 1,    ['$'] = 1, ['%'] = 1, ['\''] = 1, ['('] = 1, [')'] = 1,
+    ['*'] = 1,    ['+'] = 1, [','] = 1,    ['-'] = 1, ['.'] = 1, ['/'] = 1,  ['0'] = 1, ['1'] = 1,
+    ['2'] = 1,    ['3'] = 1, ['4'] = 1,    ['5'] = 1, ['6'] = 1, ['7'] = 1,  ['8'] = 1, ['9'] = 1,
+    [':'] = 1,    [';'] = 1, ['='] = 1,    ['?'] = 1, ['@'] = 1, ['A'] = 1,  ['B'] = 1, ['C'] = 1,
+    ['D'] = 1,    ['E'] = 1, ['F'] = 1,    ['G'] = 1, ['H'] = 1, ['I'] = 1,  ['J'] = 1, ['K'] = 1,
+    ['L'] = 1,    ['M'] = 1, ['N'] = 1,    ['O'] = 1, ['P'] = 1, ['Q'] = 1,  ['R'] = 1, ['S'] = 1,
+    ['T'] = 1,    ['U'] = 1, ['V'] = 1,    ['W'] = 1, ['X'] = 1, ['Y'] = 1,  ['Z'] = 1, ['['] = 1,
+    [']'] = 1,    ['^'] = 1, ['_'] = 1,    ['`'] = 1, ['a'] = 1, ['b'] = 1,  ['c'] = 1, ['d'] = 1,
+    ['e'] = 1,    ['f'] = 1, ['g'] = 1,    ['h'] = 1, ['i'] = 1, ['j'] = 1,  ['k'] = 1, ['l'] = 1,
+    ['m'] = 1,    ['n'] = 1, ['o'] = 1,    ['p'] = 1, ['q'] = 1, ['r'] = 1,  ['s'] = 1, ['t'] = 1,
+    ['u'] = 1,    ['v'] = 1, ['w'] = 1,    ['x'] = 1, ['y'] = 1, ['z'] = 1,  ['{'] = 1, ['|'] = 1,
+    ['}'] = 1,    ['~'] = 1, ['\x7f'] = 1,
+};
+
 /*
  * Go's encodeState.string with HTML escaping on (json.Marshal and
  * json.NewEncoder default): \" \\ \n \r \t; other control bytes and < > &
@@ -140,12 +147,12 @@ void api_json_string(api_buf_t *b, const char *str, size_t len)
     static const char hex[] = "0123456789abcdef";
     const unsigned char *s = (const unsigned char *)str;
     api_buf_reserve(b, len + 2);
-    api_buf_append(b, "\"", 1);
+    b->data[b->len++] = '"';
     size_t start = 0, i = 0;
     while (i < len) {
         unsigned char c = s[i];
         if (c < 0x80) {
-            if (c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&') {
+            if (ascii_safe[c]) {
                 i++;
                 continue;
             }
@@ -194,6 +201,23 @@ void api_json_string(api_buf_t *b, const char *str, size_t len)
     }
     api_buf_append(b, s + start, len - start);
     api_buf_append(b, "\"", 1);
+}
+
+static size_t node_size_hint(const store_node_t *n)
+{
+    /* Field names, punctuation, two indexes, an expiration and a ttl: under 160. */
+    size_t sz = 160 + n->key_len + n->value_len;
+    for (size_t i = 0; i < n->n_nodes; i++)
+        sz += node_size_hint(&n->nodes[i]);
+    return sz;
+}
+
+size_t api_json_event_size_hint(const store_event_t *ev)
+{
+    size_t sz = 32 + node_size_hint(&ev->node);
+    if (ev->has_prev_node)
+        sz += node_size_hint(&ev->prev_node);
+    return sz;
 }
 
 size_t api_format_rfc3339(char *out, int64_t unix_ns)

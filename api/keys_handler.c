@@ -99,6 +99,7 @@ static void send_event(api_t *api, h2o_req_t *req, const store_event_t *ev, bool
                      ev->action == STORE_ACTION_CREATE || ev->action == STORE_ACTION_UPDATE);
     api_buf_t b;
     api_buf_init(&b, &req->pool);
+    api_buf_reserve(&b, shrink ? 64 : api_json_event_size_hint(ev));
     api_json_event(&b, ev, shrink);
     api_buf_append(&b, "\n", 1);
     api_add_header_u64(req, "x-etcd-index", "X-Etcd-Index", ev->etcd_index);
