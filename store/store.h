@@ -239,6 +239,12 @@ int store_get(store_t *s, const char *key, size_t key_len, bool recursive, bool 
  */
 typedef struct store_watcher store_watcher_t;
 typedef void (*store_watch_cb)(void *ctx, store_event_t *ev);
+/*
+ * Inside a callback the caller may remove any watcher (its own included) and
+ * register new ones; a watcher removed there is not called again, even for
+ * the event being delivered. An event replayed from history is the stored
+ * one: its etcd_index is its own index, not the index at registration.
+ */
 
 /*
  * Registers a watch on key. since_index == 0 means "the next event"; a
