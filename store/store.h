@@ -297,13 +297,14 @@ uint64_t store_node_count(const store_t *s);
 
 /*
  * Snapshots (format: docs/snapshot-format.md). The whole store: every node
- * with its indexes, value and TTL deadline, the current index, and the event
- * history (so that waitIndex keeps working across a restart), in a
- * versioned binary form ending in a CRC-32C. Watchers are not saved.
+ * with its indexes, value and TTL deadline, the current index, the
+ * /v2/stats/store counters, and the event history (so that waitIndex keeps
+ * working across a restart), in a versioned binary form ending in a CRC-32C.
+ * Watchers are not saved. Members holding the same data write the same bytes.
  *
  * store_save streams the snapshot through write(ctx, buf, len) in pieces;
- * buf is only valid during the call. Returns 0, or the first negative value
- * write returned (the output is then incomplete).
+ * buf is only valid during the call. Returns 0, -1 when out of memory, or the
+ * first negative value write returned (the output is then incomplete).
  */
 int store_save(const store_t *s, int (*write)(void *ctx, const void *buf, size_t len), void *ctx);
 
