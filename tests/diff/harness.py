@@ -398,6 +398,14 @@ class Ctx:
             loc = r.header('Location')
             if loc is not None:
                 h['Location'] = self.norm_text(loc)
+            # Go always sends Date and never Server; Connection only to
+            # announce a close.
+            if r.header('Date') is not None:
+                h['Date'] = 'present'
+            for name in ('Server', 'Connection'):
+                v = r.header(name)
+                if v is not None:
+                    h[name] = v
             h['framing'] = r.framing
             if getattr(r, 'interim', None):
                 h['interim'] = r.interim
