@@ -394,6 +394,11 @@ static void conn_step(worker_t *w, conn_t *c)
             return;
         }
         if (c->out_off < c->out_len) {
+            if (c->out_off == 0) {
+                /* The clock starts when the first byte leaves, so a
+                 * connection still being set up does not count. */
+                c->started_ns = now_ns();
+            }
             ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
             if (n < 0) {
                 if (errno == EAGAIN || errno == ENOTCONN) {
