@@ -360,6 +360,11 @@ int ctl_http_request(const ctl_endpoint_t *ep, const char *method, const char *t
             }
         }
         size_t body_have = len - head_len;
+        if (chunked && got > 0 && !(body_have >= 5 && memcmp(buf + len - 5, "0\r\n\r\n", 5) == 0)) {
+            /* Not at the last chunk yet (Go's server sends no trailers):
+             * keep reading instead of decoding the whole body again. */
+            continue;
+        }
         if (chunked) {
             /* Decode into a scratch copy; the raw bytes stay for the next pass. */
             char *tmp = malloc(body_have + 1);
