@@ -410,9 +410,18 @@ int main(int argc, char **argv)
     double rps_b = sum_b.seconds > 0 ? (double)sum_b.requests / sum_b.seconds : 0;
     if (json) {
         printf("{\"compare\":true,\"op\":\"%s\",\"a_rps\":%.1f,\"b_rps\":%.1f,\"rps_ratio\":%.3f,"
-               "\"a_p99_ms\":%.3f,\"b_p99_ms\":%.3f,\"p99_ratio\":%.3f}\n",
-               op_name(cfg.op), rps_a, rps_b, ratio(rps_b, rps_a), sum_a.p99_ms, sum_b.p99_ms,
-               ratio(sum_b.p99_ms, sum_a.p99_ms));
+               "\"a_p50_ms\":%.3f,\"b_p50_ms\":%.3f,\"a_p99_ms\":%.3f,\"b_p99_ms\":%.3f,"
+               "\"p99_ratio\":%.3f,\"a_max_ms\":%.3f,\"b_max_ms\":%.3f,"
+               "\"a_cpu_us\":%.1f,\"b_cpu_us\":%.1f,\"a_errors\":%llu,\"b_errors\":%llu,"
+               "\"a_events_per_s\":%.1f,\"b_events_per_s\":%.1f,"
+               "\"a_resyncs\":%llu,\"b_resyncs\":%llu}\n",
+               op_name(cfg.op), rps_a, rps_b, ratio(rps_b, rps_a), sum_a.p50_ms, sum_b.p50_ms,
+               sum_a.p99_ms, sum_b.p99_ms, ratio(sum_b.p99_ms, sum_a.p99_ms), sum_a.max_ms,
+               sum_b.max_ms, a_pid ? cpu_a : -1.0, b_pid ? cpu_b : -1.0,
+               (unsigned long long)sum_a.errors, (unsigned long long)sum_b.errors,
+               sum_a.seconds > 0 ? (double)sum_a.events / sum_a.seconds : 0,
+               sum_b.seconds > 0 ? (double)sum_b.events / sum_b.seconds : 0,
+               (unsigned long long)sum_a.resyncs, (unsigned long long)sum_b.resyncs);
         return 0;
     }
     printf("\nop=%s conns=%u threads=%u keys=%u value=%uB, %llu rounds of %.1fs each\n",
