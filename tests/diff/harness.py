@@ -398,14 +398,14 @@ class Ctx:
             loc = r.header('Location')
             if loc is not None:
                 h['Location'] = self.norm_text(loc)
-            # Go always sends Date and never Server; Connection only to
-            # announce a close.
+            # Go always sends Date and never Server. Connection matters only
+            # when it announces a close ("keep-alive" is HTTP/1.1's default).
             if r.header('Date') is not None:
                 h['Date'] = 'present'
-            for name in ('Server', 'Connection'):
-                v = r.header(name)
-                if v is not None:
-                    h[name] = v
+            if r.header('Server') is not None:
+                h['Server'] = r.header('Server')
+            if 'close' in (r.header('Connection') or '').lower():
+                h['Connection'] = 'close'
             h['framing'] = r.framing
             if getattr(r, 'interim', None):
                 h['interim'] = r.interim
