@@ -1450,3 +1450,28 @@ def restart_history(c):
     c.req('PUT', '{P}/k?value=2')
     c.restart()
     c.req('GET', '{P}/k?wait=true&waitIndex={b+1}', timeout=3)
+
+
+@case('watch')
+def watch_hidden_intermediate(c):
+    """A key below a hidden dir is hidden from a recursive watch above it,
+    and visible to one on the hidden dir itself."""
+    c.req('PUT', '{P}/d/v?value=0')
+    w = c.watch('{P}/d?wait=true&recursive=true', label='above')
+    w2 = c.watch('{P}/d/_h?wait=true&recursive=true', label='on hidden dir')
+    c.req('PUT', '{P}/d/_h/x?value=1')
+    c.watch_pending(w, 0.6)
+    c.watch_body(w2)
+    c.req('PUT', '{P}/d/v?value=2')
+    c.watch_body(w)
+
+
+@case('watch')
+def watch_hidden_expire(c):
+    """The expiry of a hidden key is not delivered to a recursive watcher."""
+    c.req('PUT', '{P}/d/_h?value=1&ttl=1')
+    w = c.watch('{P}/d?wait=true&recursive=true')
+    c.wait_gone('{P}/d/_h', 4)
+    c.watch_pending(w, 0.3)
+    c.req('PUT', '{P}/d/v?value=2')
+    c.watch_body(w)
