@@ -43,11 +43,21 @@ def selected(args):
 
 
 def run_all(server, cs, out, progress=None):
+    stuck = 0
     for c in cs:
         if not server.alive():
             out[c.name] = [{'step': 'server', 'error': '%s is not running' % server.kind}]
             continue
+        if stuck >= 5:
+            # keep inside meson's timeout when the server stops answering
+            out[c.name] = [{'step': 'server', 'error': '%s stopped answering' % server.kind}]
+            continue
         out[c.name] = harness.run_case(server, c)
+        if any('timeout' in str(r.get('error', '')) for r in out[c.name]
+               if r.get('step') == 'exception'):
+            stuck += 1
+        else:
+            stuck = 0
         if progress:
             progress(server, c)
 
