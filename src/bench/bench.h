@@ -18,7 +18,8 @@
 #define BENCH_MAX_ENDPOINTS   16
 #define BENCH_MAX_SAMPLES     (64u * 1024 * 1024) /* latency samples kept per run */
 
-typedef enum bench_op { BENCH_GET, BENCH_PUT, BENCH_MIXED, BENCH_WATCH } bench_op_t;
+/* FILL writes each of the keys 0..keys-1 exactly once, then stops. */
+typedef enum bench_op { BENCH_GET, BENCH_PUT, BENCH_MIXED, BENCH_WATCH, BENCH_FILL } bench_op_t;
 
 /* A resolved loopback endpoint. */
 typedef struct bench_target {

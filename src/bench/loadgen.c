@@ -232,6 +232,7 @@ typedef struct worker {
     uint64_t rng;
     uint64_t deadline_ns;
     uint64_t *global_requests; /* shared counter for --requests */
+    uint64_t *next_key;        /* fill: the next key to write, shared */
     /* results */
     uint32_t *lat_us;
     size_t n_lat, cap_lat;
@@ -295,16 +296,24 @@ static void conn_close(worker_t *w, conn_t *c)
 
 /*
  * Builds the next request of this connection into c->out (malloc'd, owned
- * by the connection: replaced here, freed by bench_run()).
+ * by the connection: replaced here, freed by bench_run()). Returns 0, 1 when
+ * a fill has no key left to write, -1 when out of memory.
  */
 static int build_request(worker_t *w, conn_t *c)
 {
     const bench_config_t *cfg = w->cfg;
     unsigned key = (unsigned)(next_rand(w) % cfg->keys);
     bool write;
+    if (cfg->op == BENCH_FILL) {
+        uint64_t k = __atomic_fetch_add(w->next_key, 1, __ATOMIC_RELAXED);
+        if (k >= cfg->keys) {
+            return 1;
+        }
+        key = (unsigned)k;
+    }
     if (c->role == ROLE_WATCHER) {
         write = false;
-    } else if (cfg->op == BENCH_PUT || cfg->op == BENCH_WATCH) {
+    } else if (cfg->op == BENCH_PUT || cfg->op == BENCH_WATCH || cfg->op == BENCH_FILL) {
         write = true;
     } else if (cfg->op == BENCH_MIXED) {
         write = next_rand(w) % 100 < cfg->write_percent;
@@ -482,7 +491,7 @@ static void conn_step(worker_t *w, conn_t *c)
             conn_close(w, c);
             return;
         }
-        if (t >= w->deadline_ns || !budget_left(w) || build_request(w, c) < 0) {
+        if (t >= w->deadline_ns || !budget_left(w) || build_request(w, c) != 0) {
             c->out_len = c->out_off = 0;
             return;
         }
@@ -503,12 +512,23 @@ static void *worker_main(void *arg)
             conn_step(w, c);
         }
     }
+    bool fill = w->cfg->op == BENCH_FILL;
     struct epoll_event evs[256];
     uint64_t last_retry = now_ns();
     for (;;) {
         uint64_t t = now_ns();
         if (t >= w->deadline_ns || !budget_left(w)) {
             break;
+        }
+        if (fill && __atomic_load_n(w->next_key, __ATOMIC_RELAXED) >= w->cfg->keys) {
+            /* Every key is handed out: done when nothing is in flight here. */
+            bool busy = false;
+            for (unsigned i = 0; i < w->n_conns && !busy; i++) {
+                busy = w->conns[i].fd >= 0 && w->conns[i].out_len > 0;
+            }
+            if (!busy) {
+                break;
+            }
         }
         int timeout = (int)((w->deadline_ns - t) / 1000000) + 1;
         if (timeout > 100) {
@@ -569,7 +589,7 @@ int bench_run(const bench_target_t *targets, size_t n_targets, const bench_confi
         conns[i].target = &targets[i % n_targets];
         conns[i].role = i % 2 == 0 && i / 2 < watchers ? ROLE_WATCHER : ROLE_NORMAL;
     }
-    uint64_t global_requests = 0;
+    uint64_t global_requests = 0, next_key = 0;
     uint64_t start = now_ns();
     uint64_t deadline = start + (uint64_t)cfg->duration_ms * 1000000u;
     unsigned next = 0;
@@ -585,6 +605,7 @@ int bench_run(const bench_target_t *targets, size_t n_targets, const bench_confi
         w->rng = 0x9E3779B97F4A7C15ull * (i + 1) ^ start;
         w->deadline_ns = deadline;
         w->global_requests = &global_requests;
+        w->next_key = &next_key;
         w->value = value;
         if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
             snprintf(err, err_len, "pthread_create failed");

@@ -27,10 +27,11 @@ static void usage(FILE *out)
             "  --threads N        worker threads (default 2, at most %d)\n"
             "  --duration D       run time: 10s, 500ms, 1m (default 10s, at most 600s)\n"
             "  --requests N       stop after N requests (default: time only)\n"
-            "  --op OP            get | put | mixed | watch (default get)\n"
+            "  --op OP            get | put | mixed | watch | fill (default get)\n"
             "                       mixed: GETs with --write-percent PUTs (default 10)\n"
             "                       watch: half the connections long-poll a recursive\n"
             "                       watch on the prefix, the other half PUT\n"
+            "                       fill: PUT each of the --keys keys once, then stop\n"
             "  --keys N           distinct keys (default 1000)\n"
             "  --value-size B     value bytes for PUTs and the initial keys (default 100)\n"
             "  --prefix P         key prefix (default /bench)\n"
@@ -91,6 +92,8 @@ static const char *op_name(bench_op_t op)
         return "mixed";
     case BENCH_WATCH:
         return "watch";
+    case BENCH_FILL:
+        return "fill";
     }
     return "?";
 }
@@ -295,6 +298,8 @@ int main(int argc, char **argv)
                 cfg.op = BENCH_MIXED;
             } else if (strcmp(v, "watch") == 0) {
                 cfg.op = BENCH_WATCH;
+            } else if (strcmp(v, "fill") == 0) {
+                cfg.op = BENCH_FILL;
             } else {
                 bad = 1;
             }

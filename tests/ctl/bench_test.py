@@ -73,6 +73,15 @@ def main():
         nodes = listing["node"].get("nodes", [])
         check(len(nodes) > 0 and all(n["value"] == "x" * 100 for n in nodes),
               "put run left %d keys of 100 bytes" % len(nodes))
+        # fill writes each key exactly once and stops by itself.
+        rc, out, err = bench("--endpoints", a.url, "--op", "fill", "--keys", "500", "--conns", "8",
+                             "--duration", "60s", "--json", "--prefix", "/fill")
+        r = json.loads(out.strip().splitlines()[-1]) if rc == 0 else {}
+        with urllib.request.urlopen(a.url + "/v2/keys/fill", timeout=5) as resp:
+            names = sorted(n["key"] for n in json.load(resp)["node"].get("nodes", []))
+        check(rc == 0 and r.get("requests") == 500 and r.get("errors") == 0 and
+              names == sorted("/fill/k%d" % i for i in range(500)),
+              "fill wrote keys 0..499 once each (%s, %d keys)" % (out.strip(), len(names)))
         rc, out, err = bench("compare", "--a", a.url, "--b", b.url, "--op", "get", "--conns", "4",
                              "--duration", "300ms", "--rounds", "2", "--keys", "10")
         check(rc == 0 and "requests/s" in out and a.url in out and b.url in out,
