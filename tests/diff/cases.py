@@ -1475,3 +1475,24 @@ def watch_hidden_expire(c):
     c.watch_pending(w, 0.3)
     c.req('PUT', '{P}/d/v?value=2')
     c.watch_body(w)
+
+
+@case('stats')
+def stats_self_fields(c):
+    """The values of /v2/stats/self and /v2/stats/leader that a single
+    member fixes: its name, state, leader, and how the ids relate."""
+    import re as _re
+    s = c.raw('GET', '/v2/stats/self').json()
+    ld = c.raw('GET', '/v2/stats/leader').json()
+    ms = c.raw('GET', '/v2/members').json()
+    li = s.get('leaderInfo', {})
+    c.note('self', {'name': s.get('name'), 'state': s.get('state'),
+                    'id is member id': s.get('id') == ms['members'][0]['id'],
+                    'leader is self': li.get('leader') == s.get('id'),
+                    'startTime RFC3339': bool(_re.match(r'^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d',
+                                                        str(s.get('startTime')))),
+                    'leaderInfo keys': sorted(li.keys()),
+                    'uptime looks like a Go duration': bool(_re.match(r'^[0-9hms.µn]+$',
+                                                                      str(li.get('uptime'))))})
+    c.note('leader', {'leader is self': ld.get('leader') == s.get('id'),
+                      'followers': ld.get('followers')})
