@@ -975,6 +975,9 @@ def watch_401(c):
         c.raw('PUT', '{P}/f?value=%d' % i)
     c.req('GET', '{P}/k?wait=true&waitIndex={b+1}')
     c.req('GET', '{P}/f?wait=true&waitIndex={b+10}')
+    # the ring's edges: the oldest kept event, and the one before it
+    c.req('GET', '{P}/f?wait=true&waitIndex={b+7}')
+    c.req('GET', '{P}/f?wait=true&waitIndex={b+6}')
 
 
 @case('watch')
