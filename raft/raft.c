@@ -200,7 +200,13 @@ int raft_step_internal(struct raft *r, const struct raft_message *m)
         } else if (m->type == RAFT_MSG_PRE_VOTE) {
             struct raft_message resp = {
                 .type = RAFT_MSG_PRE_VOTE_RESP, .to = m->from, .term = r->term, .reject = true};
+            resp.commit = r->log.committed;
+            resp.log_term = raft_log_term_or_zero(&r->log, r->log.committed);
             return raft_send(r, &resp);
+        } else if ((m->type == RAFT_MSG_VOTE_RESP || m->type == RAFT_MSG_PRE_VOTE_RESP) &&
+                   r->state != RAFT_LEADER) {
+            /* A stale refusal still tells what the voter knows committed. */
+            raft_learn_commit_hint(r, m);
         }
         return 0; /* ignore other stale messages */
     }
