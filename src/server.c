@@ -19,6 +19,7 @@
 #include "src/listener.h"
 #include "src/log.h"
 #include "src/member_id.h"
+#include "src/raft_node.h"
 #include "src/server.h"
 
 /* etcd's leader proposes a SYNC every 500 ms while keys with a TTL exist
@@ -32,6 +33,7 @@ struct server {
     const config_t *cfg;
     h2o_evloop_t *loop;
     store_t *store;
+    raft_node_t *node;
     api_t *api;
     api_backend_t backend;
     int lock_fd;
@@ -79,29 +81,14 @@ uint64_t server_cluster_id(const server_t *s)
 
 /* ---- The write path. ---- */
 
-int server_submit(server_t *s, uint8_t *data, size_t len, server_apply_cb cb, void *cb_ctx)
+int server_submit(server_t *s, uint8_t *data, size_t len, server_apply_cb cb, void *cb_ctx,
+                  store_error_t *err)
 {
-    /*
-     * One member and no log yet: the request is committed as soon as it is
-     * proposed, so it is applied here. With raft, this appends `data` to the
-     * log and the apply happens when the entry commits.
-     */
-    store_event_t *ev = NULL;
-    store_error_t err = {0};
-    int rc = store_apply(s->store, data, len, &ev, &err);
+    /* Proposed through raft: cb runs once the entry is durable and applied
+     * (or failed), never before this returns. */
+    int rc = raft_node_propose(s->node, data, len, cb, cb_ctx, err);
     free(data);
-    if (cb != NULL) {
-        cb(cb_ctx, rc, rc == 0 ? ev : NULL, rc == 0 ? NULL : &err);
-    } else {
-        /* An internal request (SYNC): nobody waits for it, and it cannot fail. */
-        if (rc != 0)
-            log_line('E', "etcdserver", "applying an internal request failed: %s (%d)",
-                     store_error_message(err.code) ? store_error_message(err.code) : "?", err.code);
-        if (ev != NULL)
-            store_event_release(ev);
-    }
-    store_error_clear(&err);
-    return 0;
+    return rc;
 }
 
 /* api_backend_t.propose: stamp the proposer's clock, encode, submit. */
@@ -119,7 +106,7 @@ static int backend_propose(void *ctx, const store_request_t *req, api_propose_cb
     size_t len = 0;
     if (store_request_encode(&r, &data, &len) != 0)
         return store_error_set(err, STORE_E_RAFT_INTERNAL, NULL, store_index(s->store));
-    return server_submit(s, data, len, done, done_ctx);
+    return server_submit(s, data, len, done, done_ctx, err);
 }
 
 /* api_backend_t.server_info. */
@@ -129,14 +116,12 @@ static void backend_server_info(void *ctx, api_server_info_t *out)
     memset(out, 0, sizeof(*out));
     out->cluster_id = s->cluster_id;
     out->self_id = s->member_id;
-    out->leader_id = s->member_id; /* a one-member cluster leads itself */
-    out->is_leader = true;
-    /*
-     * No raft log yet: the commit index stands in as the store index and the
-     * term is 1. Both become the real raft values with the raft log.
-     */
-    out->raft_index = store_index(s->store);
-    out->raft_term = 1;
+    raft_node_info_t info;
+    raft_node_get_info(s->node, &info);
+    out->leader_id = info.leader;
+    out->is_leader = info.is_leader;
+    out->raft_index = info.commit;
+    out->raft_term = info.term;
     out->start_time_ns = s->start_time_ns;
     out->leader_start_time_ns = s->start_time_ns;
     out->members = &s->self;
@@ -154,7 +139,9 @@ static void propose_sync(server_t *s, int64_t now)
         log_line('E', "etcdserver", "cannot encode a SYNC request: out of memory");
         return;
     }
-    server_submit(s, data, len, NULL, NULL);
+    store_error_t err = {0};
+    if (server_submit(s, data, len, NULL, NULL, &err) != 0)
+        store_error_clear(&err); /* no leader now: the next tick tries again */
 }
 
 static void on_sync_tick(h2o_timeout_entry_t *entry)
@@ -167,7 +154,9 @@ static void on_sync_tick(h2o_timeout_entry_t *entry)
      * Applying it expires whatever is due, so a ttl=1 key is gone 1.0-1.5 s
      * after it was set.
      */
-    if (store_next_expiration(s->store) != 0)
+    raft_node_info_t info;
+    raft_node_get_info(s->node, &info);
+    if (info.is_leader && store_next_expiration(s->store) != 0)
         propose_sync(s, now_ns());
     h2o_timeout_link(s->loop, &s->sync_timeout, &s->sync_entry);
 }
@@ -372,10 +361,17 @@ int server_new(const config_t *cfg, server_t **out, char *err, size_t err_len)
         goto fail;
     }
     s->loop = h2o_evloop_create();
-    store_config_t scfg = {.history_size = cfg->watch_history};
-    s->store = store_new(&scfg);
-    if (s->store == NULL) {
-        snprintf(err, err_len, "cannot create the store: out of memory");
+    raft_node_config_t ncfg = {.loop = s->loop,
+                               .data_dir = cfg->data_dir,
+                               .member_id = s->member_id,
+                               .cluster_id = s->cluster_id,
+                               .heartbeat_ms = cfg->heartbeat_interval_ms,
+                               .election_ms = cfg->election_timeout_ms,
+                               .snapshot_count = cfg->snapshot_count,
+                               .max_wals = cfg->max_wals,
+                               .max_snapshots = cfg->max_snapshots,
+                               .watch_history = cfg->watch_history};
+    if (raft_node_open(&s->node, &s->store, &ncfg, err, err_len) != 0) {
         rc = SERVER_E_RUNTIME;
         goto fail;
     }
@@ -409,6 +405,11 @@ int server_new(const config_t *cfg, server_t **out, char *err, size_t err_len)
     s->sync_timeout_ready = true;
     s->sync_entry.cb = on_sync_tick;
     h2o_timeout_link(s->loop, &s->sync_timeout, &s->sync_entry);
+    if (raft_node_start(s->node) != 0) {
+        snprintf(err, err_len, "cannot watch the write-ahead log: %s", strerror(errno));
+        rc = SERVER_E_RUNTIME;
+        goto fail;
+    }
 
     log_line('I', "etcdserver", "starting member %" PRIx64 " in cluster %" PRIx64, s->member_id,
              s->cluster_id);
@@ -447,14 +448,22 @@ static void drain(server_t *s)
 
 int server_run(server_t *s)
 {
-    log_line('I', "raft", "%" PRIx64 " became leader at term 1 (single member)", s->member_id);
+    raft_node_process(s->node);
+    raft_node_info_t info;
+    raft_node_get_info(s->node, &info);
+    log_line('I', "raft", "%" PRIx64 " is %s at term %" PRIu64 " (single member)", s->member_id,
+             info.is_leader ? "leader" : "campaigning", info.term);
     for (size_t i = 0; i < s->n_client_addrs; i++)
         log_line('I', "embed", "ready to serve client requests on %s", s->client_addrs[i]);
     while (!s->stopping) {
         /* -1 with EINTR when a signal arrives: the self-pipe then wakes us. */
         h2o_evloop_run(s->loop, INT32_MAX);
+        /* Work the turn produced (proposals, a durable batch) goes to the
+         * WAL now: one Ready per turn at most, the rest waits for the next. */
+        raft_node_process(s->node);
     }
     log_line('I', "etcdserver", "stopping member %" PRIx64, s->member_id);
+    raft_node_stop(s->node);
     drain(s);
     return 0;
 }
@@ -473,6 +482,9 @@ void server_free(server_t *s)
      * With connections still open h2o would abort in h2o_context_dispose:
      * leave the API to the exiting process then.
      */
+    /* Writes still waiting are answered (error 300) while the API exists. */
+    if (s->node != NULL)
+        raft_node_stop(s->node);
     if (s->api != NULL && !s->undrained)
         api_free(s->api);
     for (size_t i = 0; i < s->n_peer_listeners; i++)
@@ -482,6 +494,8 @@ void server_free(server_t *s)
         h2o_socket_close(s->signal_sock);
         remove_signals();
     }
+    if (s->node != NULL)
+        raft_node_free(s->node);
     if (s->store != NULL)
         store_free(s->store);
     if (s->loop != NULL) {

@@ -2,13 +2,11 @@
  * The server: one cluster member (etcd calls this etcdserver). It owns the
  * event loop, the store and the HTTP API, and joins them:
  *
- *   api -> propose() -> stamp the time, encode -> server_submit() -> apply
+ *   api -> propose() -> stamp the time, encode -> server_submit()
+ *       -> raft (src/raft_node.h): WAL, group commit, fsync -> apply -> answer
  *
- * server_submit() is the seam the raft log takes over: today (one member, no
- * log yet) it applies the encoded request at once; with raft it appends the
- * bytes to the log and applies them when they are committed.
- *
- * Threads: everything runs on the loop thread.
+ * Threads: everything runs on the loop thread; the WAL's worker thread and
+ * the snapshot child process stay behind wal/ and src/snapshotter.h.
  */
 #ifndef METCD_SERVER_H
 #define METCD_SERVER_H
@@ -51,11 +49,14 @@ void server_free(server_t *s);
 typedef api_propose_cb server_apply_cb;
 
 /*
- * Submits one encoded request (from store_request_encode()); takes ownership
- * of `data` (malloc'd). cb (may be NULL) is called exactly once when the
- * request is applied, possibly before this returns. Returns 0.
+ * Proposes one encoded request (from store_request_encode()) through raft;
+ * takes ownership of `data` (malloc'd). Returns 0 when accepted: cb (may be
+ * NULL) is then called exactly once, after this returns, when the entry is
+ * durable in the WAL and applied, or when it failed (error 300). Returns
+ * -code with err filled when it cannot be proposed (no leader).
  */
-int server_submit(server_t *s, uint8_t *data, size_t len, server_apply_cb cb, void *cb_ctx);
+int server_submit(server_t *s, uint8_t *data, size_t len, server_apply_cb cb, void *cb_ctx,
+                  store_error_t *err);
 
 /* The IDs etcd would give this member and its cluster. */
 uint64_t server_member_id(const server_t *s);

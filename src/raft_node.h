@@ -1,0 +1,101 @@
+/*
+ * The raft node driver (etcd's etcdserver/raft.go): it joins the raft core,
+ * the WAL, the snapshot files and the store of one member.
+ *
+ *   propose: the request, wrapped in an envelope (src/envelope.h), goes to
+ *            raft_propose(); its client waits in a FIFO keyed by request id.
+ *   ready:   after each loop turn that produced work, one Ready is taken:
+ *            hard state and entries are appended to the WAL and handed to
+ *            its worker (wal_sync_async()); the loop goes on serving.
+ *   synced:  on the WAL's eventfd completion the entries join the in-memory
+ *            raft storage, committed entries are applied to the store in
+ *            order, their clients are answered, raft_advance() runs and the
+ *            next Ready is taken. Only one Ready is outstanding, so every
+ *            proposal that arrives while an fsync is in flight goes into the
+ *            next batch: that is the group commit.
+ *   snapshot: every --snapshot-count applied entries a forked child saves
+ *            the store (src/snapshotter.h); then the WAL gets a snapshot
+ *            marker, and once that is durable old segments and snapshots are
+ *            released and the in-memory log is compacted, keeping a tail of
+ *            entries for slow followers (etcd keeps 5000).
+ *   failure: a WAL write or fsync failure (ENOSPC, EIO) fails every waiting
+ *            write with v2 error 300, applies nothing of the failed batch,
+ *            and rebuilds the raft node from what is durable; it campaigns
+ *            again at the next tick, so writes work again once the disk does.
+ *
+ * Threads: everything runs on the loop thread (the WAL's worker and the
+ * snapshot child are behind wal/ and snapshotter).
+ */
+#ifndef METCD_RAFT_NODE_H
+#define METCD_RAFT_NODE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <h2o.h>
+
+#include "api/api.h"
+#include "store/store.h"
+
+typedef struct raft_node raft_node_t;
+
+typedef struct raft_node_config {
+    h2o_evloop_t *loop;
+    const char *data_dir; /* the WAL is <data_dir>/member/wal, snapshots <data_dir>/member/snap */
+    uint64_t member_id;
+    uint64_t cluster_id;
+    unsigned heartbeat_ms;
+    unsigned election_ms;
+    uint64_t snapshot_count;
+    unsigned max_wals;
+    unsigned max_snapshots;
+    unsigned watch_history;
+} raft_node_config_t;
+
+/*
+ * Loads the newest usable snapshot, opens (or creates, for a new member) the
+ * WAL, checks that it belongs to this member and cluster, rebuilds the store
+ * and replays every committed entry into it. On success *out (free with
+ * raft_node_free()) and *store_out (owned by the caller, who frees it after
+ * the node) are set. Returns 0 or -1 with one line in err.
+ */
+int raft_node_open(raft_node_t **out, store_t **store_out, const raft_node_config_t *cfg, char *err,
+                   size_t err_len);
+
+/* Starts the tick timer and the WAL completions, and campaigns (a one-voter
+ * cluster elects itself at once). */
+int raft_node_start(raft_node_t *n);
+
+/*
+ * Proposes a store request (bytes of store_request_encode(), borrowed). cb
+ * (NULL for internal requests) is called once the entry is applied or has
+ * failed. Returns 0 when accepted (cb will be called), or -code with err
+ * filled when it cannot be proposed (no leader: error 300).
+ */
+int raft_node_propose(raft_node_t *n, const uint8_t *req, size_t len, api_propose_cb cb,
+                      void *cb_ctx, store_error_t *err);
+
+/* Takes and starts persisting the next Ready if none is outstanding. Call
+ * after every loop turn. */
+void raft_node_process(raft_node_t *n);
+
+typedef struct raft_node_info {
+    uint64_t commit;
+    uint64_t term;
+    uint64_t leader;
+    bool is_leader;
+    uint64_t applied;
+} raft_node_info_t;
+void raft_node_get_info(raft_node_t *n, raft_node_info_t *out);
+
+/*
+ * Stops: waits (bounded, 3 s) for the batch in flight, then fails the
+ * writes still waiting with error 300 and stops a running snapshot.
+ */
+void raft_node_stop(raft_node_t *n);
+
+/* Closes the WAL and frees the node (not the store). */
+void raft_node_free(raft_node_t *n);
+
+#endif /* METCD_RAFT_NODE_H */

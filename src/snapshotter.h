@@ -1,0 +1,47 @@
+/*
+ * Taking a store snapshot without stopping the loop. A forked child holds a
+ * copy-on-write image of the store as it was at the fork, streams
+ * store_save() into snap_save_stream() and exits; the parent keeps serving
+ * and learns the outcome when the child's end of a pipe closes. Only one
+ * snapshot runs at a time.
+ */
+#ifndef METCD_SNAPSHOTTER_H
+#define METCD_SNAPSHOTTER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <h2o.h>
+
+#include "store/store.h"
+
+/* status: 0 when the snapshot file (term, index) is durable, else -1. */
+typedef void (*snapshotter_done_cb)(void *arg, int status, uint64_t index, uint64_t term);
+
+typedef struct snapshotter {
+    h2o_evloop_t *loop;
+    const char *dir; /* borrowed */
+    snapshotter_done_cb done;
+    void *done_arg;
+    pid_t pid; /* > 0 while a child runs */
+    h2o_socket_t *sock;
+    uint64_t index, term;
+} snapshotter_t;
+
+void snapshotter_init(snapshotter_t *ss, h2o_evloop_t *loop, const char *dir,
+                      snapshotter_done_cb done, void *done_arg);
+
+/*
+ * Starts saving `store` (the state after applying raft entry `index` of
+ * `term`). Returns 0, or -1 (fork or pipe failed: nothing started). done is
+ * called later on the loop thread.
+ */
+int snapshotter_start(snapshotter_t *ss, const store_t *store, uint64_t index, uint64_t term);
+
+bool snapshotter_busy(const snapshotter_t *ss);
+
+/* Kills a running child and waits for it (shutdown); done is not called. */
+void snapshotter_cancel(snapshotter_t *ss);
+
+#endif /* METCD_SNAPSHOTTER_H */
