@@ -1499,3 +1499,7 @@ def stats_self_fields(c):
                                                                       str(li.get('uptime'))))})
     c.note('leader', {'leader is self': ld.get('leader') == s.get('id'),
                       'followers': ld.get('followers')})
+
+
+S('err', 'e203_empty_forms', ('GET', '{P}/a?wait=true&waitIndex='), ('GET', '{P}/a?waitIndex='),
+  ('PUT', '{P}/a?value=1&prevIndex='), ('DELETE', '{P}/a?prevIndex='))

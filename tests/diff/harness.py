@@ -108,6 +108,7 @@ class Ctx:
         self.cur_prev_index = None
         self.base2 = None
         self.last_before = 0
+        self.cur_parse_error = False
 
     # ---- target templating -------------------------------------------------
     def expand(self, t):
@@ -280,8 +281,8 @@ class Ctx:
     def rel(self, v):
         if not isinstance(v, int) or isinstance(v, bool):
             return v
-        if v == 0 and self.base != 0:
-            # etcd answers request-parsing errors with index 0
+        if v == 0 and (self.base != 0 or self.cur_parse_error):
+            # etcd answers request-parsing errors (2xx codes) with index 0
             return 0
         d = v - self.base
         if abs(d) > 10 ** 12:
@@ -367,6 +368,12 @@ class Ctx:
     def record(self, label, r, target, sorted_listing=None, headers_only=False,
                body_only=False):
         rec = {'step': label}
+        self.cur_parse_error = False
+        try:
+            code = json.loads(r.body.decode('utf-8')).get('errorCode')
+            self.cur_parse_error = isinstance(code, int) and 200 <= code < 300
+        except (ValueError, AttributeError):
+            pass
         q = parse_qs_raw(target)
         self.cur_prev_index = q['prevIndex'][0] if q.get('prevIndex') else None
         if not body_only:
