@@ -1503,3 +1503,5 @@ def stats_self_fields(c):
 
 S('err', 'e203_empty_forms', ('GET', '{P}/a?wait=true&waitIndex='), ('GET', '{P}/a?waitIndex='),
   ('PUT', '{P}/a?value=1&prevIndex='), ('DELETE', '{P}/a?prevIndex='))
+S('ttl', 'ttl_refresh_dir_noprev', ('PUT', '{P}/d?dir=true&ttl=100'), ('PUT', '{P}/d/x?value=1'),
+  ('PUT', '{P}/d?dir=true&refresh=true&ttl=50'), ('GET', '{P}/d?recursive=true'))
