@@ -52,12 +52,13 @@ for side in "etcd $ETCD_PID $EC" "metcd $METCD_PID $MC"; do
         --value-size "$VSIZE" --duration 600s --json >"$TMP/fill.json"
     end=$(date +%s.%N)
     after=$(rss $2)
+    peak_fill=$(sed -n 's/^VmHWM:\s*//p' /proc/$2/status)
     t0=$(date +%s.%N)
     bytes=$(curl -s --max-time 120 -o /dev/null -w '%{size_download}' \
         "http://127.0.0.1:$3/v2/keys/bench?recursive=true&sorted=true")
     t1=$(date +%s.%N)
     peak=$(sed -n 's/^VmHWM:\s*//p' /proc/$2/status)
-    echo "$1: RSS before $before, after the fill $after (peak $peak);" \
+    echo "$1: RSS before $before, after the fill $after (peak $peak_fill; after the GET $peak);" \
         "fill $(python3 -c "print('%.1f' % ($end - $start))") s" \
         "($(python3 -c "import json; r=json.load(open('$TMP/fill.json')); print('%.0f req/s, %d errors' % (r['rps'], r['errors']))"));" \
         "sorted recursive GET of all keys: $bytes bytes in $(python3 -c "print('%.2f' % ($t1 - $t0))") s"
