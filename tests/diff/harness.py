@@ -354,7 +354,13 @@ class Ctx:
                 items.sort(key=lambda n: str(n.get('key')) if isinstance(n, dict) else '')
             return items
         if isinstance(v, str):
-            return self.norm_text(v)
+            v = self.norm_text(v)
+            if len(v) > 512:
+                # long values: compared exactly, stored short
+                import hashlib
+                return '<%d chars sha256:%s>' % (
+                    len(v), hashlib.sha256(v.encode('utf-8', 'surrogatepass')).hexdigest()[:16])
+            return v
         return v
 
     def norm_json_text(self, text, target):
