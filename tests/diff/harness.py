@@ -278,7 +278,9 @@ class Ctx:
         self.watches = []
 
     # ---- normalisation ------------------------------------------------------
-    def rel(self, v):
+    def rel(self, v, current=False):
+        """v relative to the base. current: v is a store index at answer
+        time (X-Etcd-Index, an error's index) rather than a node's."""
         if not isinstance(v, int) or isinstance(v, bool):
             return v
         if v == 0 and (self.base != 0 or self.cur_parse_error):
@@ -287,7 +289,7 @@ class Ctx:
         d = v - self.base
         if abs(d) > 10 ** 12:
             return v  # a huge literal (e.g. prevIndex=2^64-1), not an index
-        if self.base2 is not None and v > self.last_before:
+        if self.base2 is not None and (v > self.last_before or (current and v >= self.base2)):
             # written after a restart: relative to the index once restarted
             return 'r+%d' % (v - self.base2)
         return 'b+%d' % d if d >= 0 else 'b-%d' % -d
@@ -320,7 +322,7 @@ class Ctx:
             out = {}
             for k, x in v.items():
                 if k in INDEX_KEYS and isinstance(x, int):
-                    out[k] = self.rel(x)
+                    out[k] = self.rel(x, current=(k == 'index'))
                 elif k == 'expiration' and isinstance(x, str):
                     out[k] = '<exp>' if EXP_RE.match(x) else '<bad-exp %s>' % x
                 elif k in ID_KEYS and isinstance(x, str) and re.match(r'^[0-9a-f]{1,16}$', x):
@@ -392,7 +394,7 @@ class Ctx:
                 v = r.header(name)
                 if v is not None:
                     try:
-                        h[name] = self.rel(int(v))
+                        h[name] = self.rel(int(v), current=True)
                     except ValueError:
                         h[name] = 'bad:' + v
             for name in ('X-Raft-Index', 'X-Raft-Term'):
