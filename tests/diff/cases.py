@@ -1505,3 +1505,28 @@ S('err', 'e203_empty_forms', ('GET', '{P}/a?wait=true&waitIndex='), ('GET', '{P}
   ('PUT', '{P}/a?value=1&prevIndex='), ('DELETE', '{P}/a?prevIndex='))
 S('ttl', 'ttl_refresh_dir_noprev', ('PUT', '{P}/d?dir=true&ttl=100'), ('PUT', '{P}/d/x?value=1'),
   ('PUT', '{P}/d?dir=true&refresh=true&ttl=50'), ('GET', '{P}/d?recursive=true'))
+
+
+@case('restart', order=2)
+def restart_many_writes(c):
+    """1200 writes, a restart, then the data, the index and recent history."""
+    for i in range(1200):
+        c.raw('PUT', '{P}/k%d?value=%d' % (i % 40, i))
+    c.req('PUT', '{P}/last?value=end&ttl=100')
+    c.restart()
+    c.req('GET', '{P}?recursive=true&sorted=true')
+    c.req('GET', '{P}/k39?wait=true&waitIndex={b+1190}', timeout=3)
+    # the remaining ttl depends on how long each server took to restart
+    n = c.raw('GET', '{P}/last').json().get('node', {})
+    c.note('last', [n.get('value'), 80 <= n.get('ttl', 0) <= 100])
+
+
+@case('restart', order=2)
+def restart_dir_ttl(c):
+    """A dir with a TTL and its children survive a restart, then expire."""
+    c.req('PUT', '{P}/d?dir=true&ttl=4')
+    c.req('PUT', '{P}/d/x?value=1')
+    c.restart()
+    c.req('GET', '{P}/d?recursive=true')
+    c.wait_gone('{P}/d', 8)
+    c.req('GET', '{P}/d/x')
