@@ -323,6 +323,10 @@ class Ctx:
             for k, x in v.items():
                 if k in INDEX_KEYS and isinstance(x, int):
                     out[k] = self.rel(x, current=(k == 'index'))
+                elif k == 'ttl' and isinstance(x, int) and self.base2 is not None:
+                    # after a restart the remaining time depends on how long
+                    # each server took to come back
+                    out[k] = 'positive' if x > 0 else x
                 elif k == 'expiration' and isinstance(x, str):
                     out[k] = '<exp>' if EXP_RE.match(x) else '<bad-exp %s>' % x
                 elif k in ID_KEYS and isinstance(x, str) and re.match(r'^[0-9a-f]{1,16}$', x):
