@@ -31,7 +31,6 @@ int main(int argc, char **argv)
     static bool trace = false, have = false;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--seeds") == 0 && i + 1 < argc) {
-            first = 1;
             last = strtoull(argv[++i], NULL, 10);
             have = true;
         } else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc) {
