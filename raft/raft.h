@@ -91,7 +91,9 @@ enum raft_state {
 const char *raft_state_name(enum raft_state s);
 
 enum raft_entry_type {
-    RAFT_ENTRY_NORMAL = 0,      /* opaque data for the state machine */
+    RAFT_ENTRY_NORMAL = 0,      /* opaque data for the state machine; an empty
+                                   one is a no-op to skip (a new leader's first
+                                   entry, or a refused configuration change) */
     RAFT_ENTRY_CONF_CHANGE = 1, /* data is an encoded struct raft_conf_change */
 };
 
@@ -354,7 +356,9 @@ int raft_step(struct raft *r, const struct raft_message *m);
  * RAFT_EPROPOSALDROPPED when the leader cannot take it (transfer in
  * progress, not a member, forwarding disabled). Success means only that the
  * proposal was appended or forwarded: it is committed once it shows up in
- * Ready.committed. */
+ * Ready.committed, and may be lost silently (a forwarded proposal, or a
+ * leader that loses its term): callers match entries to requests by
+ * content and time out. */
 int raft_propose(struct raft *r, const void *data, size_t len);
 /* Proposes a configuration change (encoded into a conf-change entry). */
 int raft_propose_conf_change(struct raft *r, const struct raft_conf_change *cc);
