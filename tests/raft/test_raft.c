@@ -451,6 +451,72 @@ static void test_candidate_removed_mid_election(void **state)
     tc_free(c);
 }
 
+/* A refused vote carries the voter's commit index; a candidate holding the
+ * same entry there learns it is committed (so that a voter that has not
+ * applied its removal can still finish it; simulator seeds 162, 85860). */
+static void test_commit_hint_in_vote_refusal(void **state)
+{
+    (void)state;
+    uint64_t terms[3] = {1, 1, 1};
+    struct tc *c = tc_new(3);
+    tc_replace(c, 2, tc_node_with_log(2, 3, terms, 3, 1, false, false));
+    struct raft *r = tc_node(c, 2)->r;
+    tc_drop_queue(c);
+    assert_int_equal(raft_campaign(r), 0);
+    uint64_t term = tc_status(c, 2).hs.term;
+    struct raft_message no = {.type = RAFT_MSG_VOTE_RESP,
+                              .from = 3,
+                              .to = 2,
+                              .term = term,
+                              .reject = true,
+                              .commit = 3,
+                              .log_term = 2};
+    assert_int_equal(raft_step(r, &no), 0);
+    assert_int_equal(tc_status(c, 2).hs.commit, 0); /* different entry there */
+    no.from = 1;
+    no.log_term = 1;
+    assert_int_equal(raft_step(r, &no), 0);
+    assert_int_equal(tc_status(c, 2).hs.commit, 3);
+    /* Stale refusals count too. */
+    no.commit = 2;
+    no.term = term - 1;
+    assert_int_equal(raft_step(r, &no), 0);
+    assert_int_equal(tc_status(c, 2).hs.commit, 3);
+    tc_free(c);
+}
+
+/* Thesis 4.1: a candidate also needs a majority of the configuration its
+ * log leads to, not only of the applied one: members of an old
+ * configuration must not elect a leader by themselves. */
+static void test_candidate_needs_projected_configuration(void **state)
+{
+    (void)state;
+    struct tc *c = tc_new(3);
+    /* Node 1 holds an unapplied, uncommitted change removing node 3. */
+    struct raft_conf_change_single ch = {RAFT_CC_REMOVE_NODE, 3};
+    struct raft_conf_change cc = {.changes = &ch, .n_changes = 1};
+    struct raft_buf b = {0};
+    assert_int_equal(raft_encode_conf_change(&b, &cc), 0);
+    struct raft_entry e = {
+        .term = 1, .index = 1, .type = RAFT_ENTRY_CONF_CHANGE, .data = b.data, .len = b.len};
+    struct tc_node *n1 = tc_node(c, 1);
+    raft_free(n1->r);
+    assert_int_equal(raft_storage_mem_append(n1->st, &e, 1), 0);
+    struct raft_hard_state hs = {.term = 1};
+    raft_storage_mem_set_hard_state(n1->st, &hs);
+    struct raft_config cfg = tc_config(1, n1->st);
+    assert_int_equal(raft_new(&cfg, &n1->r), 0);
+    raft_buf_free(&b);
+    /* Node 3's vote alone would be a majority of {1, 2, 3}, not of {1, 2}. */
+    c->drop_to[2] = true;
+    tc_campaign(c, 1);
+    assert_int_not_equal(tc_status(c, 1).ss.state, RAFT_LEADER);
+    c->drop_to[2] = false;
+    tc_campaign(c, 1);
+    assert_int_equal(tc_status(c, 1).ss.state, RAFT_LEADER);
+    tc_free(c);
+}
+
 /* A change while another is pending is replaced by an empty entry. */
 static void test_one_conf_change_at_a_time(void **state)
 {
@@ -576,6 +642,8 @@ int main(void)
         cmocka_unit_test(test_joint_consensus),
         cmocka_unit_test(test_one_conf_change_at_a_time),
         cmocka_unit_test(test_candidate_removed_mid_election),
+        cmocka_unit_test(test_commit_hint_in_vote_refusal),
+        cmocka_unit_test(test_candidate_needs_projected_configuration),
         cmocka_unit_test(test_snapshot_catch_up),
         cmocka_unit_test(test_rejection_hint),
         cmocka_unit_test(test_api_contract),
