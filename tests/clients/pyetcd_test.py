@@ -296,8 +296,16 @@ def s_unicode(c):
             attempt(lambda: cl.read(c.K, recursive=True))]
 
 
+def s_reconnect_client(c):
+    """A client that discovers the cluster (allow_reconnect) at start."""
+    cl = etcd.Client(host=(('127.0.0.1', c.port),), protocol='http', allow_reconnect=True,
+                     read_timeout=5)
+    return [sorted(cl.machines), attempt(lambda: cl.write(c.K + '/k', 'v')),
+            attempt(lambda: cl.read(c.K + '/k'))]
+
+
 STEPS = [(f.__name__[2:], f) for f in [
-    s_quorum_read, s_write_refresh, s_unicode,
+    s_reconnect_client, s_quorum_read, s_write_refresh, s_unicode,
     s_write_read, s_set_get, s_write_ttl, s_read_missing, s_delete, s_test_and_set, s_lock_create,
     s_update_prevexist, s_dirs, s_append, s_watch, s_watch_index, s_watch_recursive,
     s_watch_timeout, s_eternal_watch, s_refresh, s_errors, s_ttl_expire, s_cluster_info,
