@@ -328,7 +328,7 @@ class Ctx:
                     # each server took to come back
                     out[k] = 'positive' if x > 0 else x
                 elif k == 'expiration' and isinstance(x, str):
-                    out[k] = '<exp>' if EXP_RE.match(x) else '<bad-exp %s>' % x
+                    out[k] = check_expiration(x, v.get('ttl'))
                 elif k in ID_KEYS and isinstance(x, str) and re.match(r'^[0-9a-f]{1,16}$', x):
                     if x not in ids:
                         ids[x] = '<id%d>' % (len(ids) + 1)
@@ -454,6 +454,25 @@ class Ctx:
         else:
             rec['body'] = self.norm_text(body)
         self.records.append(rec)
+
+
+def check_expiration(x, ttl):
+    """'<exp>' when x is RFC 3339 UTC with nanoseconds and trimmed zeros
+    and, given the node's ttl, lies about ttl seconds from now (the clock of
+    this machine is the servers' clock); a description of the fault
+    otherwise."""
+    import calendar
+    m = EXP_RE.match(x)
+    if not m:
+        return '<bad-exp %s>' % x
+    if isinstance(ttl, int) and not isinstance(ttl, bool) and 0 < ttl < 10 ** 9:
+        secs = calendar.timegm(time.strptime(x[:19], '%Y-%m-%dT%H:%M:%S'))
+        frac = float('0' + (m.group(1) or ''))
+        off = secs + frac - (time.time() + ttl)
+        # ttl is rounded up, and the answer took a moment to arrive
+        if off > 1.5 or off < -3.0:
+            return '<exp %+.0fs from now+ttl>' % off
+    return '<exp>'
 
 
 def shape(v):
