@@ -72,8 +72,35 @@ int ctl_client_do_url(ctl_client_t *c, const ctl_endpoint_t *ep, const char *met
     return ctl_http_request(ep, method, target, NULL, timeout_ms, res, err, err_len);
 }
 
-int ctl_client_do(ctl_client_t *c, const char *method, const char *target, const char *form,
-                  int timeout_ms, ctl_response_t *res, ctl_cluster_error_t *cerr)
+/* Go's http.StatusText for the 5xx codes. */
+static const char *server_error_text(int status)
+{
+    switch (status) {
+    case 501:
+        return "Not Implemented";
+    case 502:
+        return "Bad Gateway";
+    case 504:
+        return "Gateway Timeout";
+    case 505:
+        return "HTTP Version Not Supported";
+    case 506:
+        return "Variant Also Negotiates";
+    case 507:
+        return "Insufficient Storage";
+    case 508:
+        return "Loop Detected";
+    case 510:
+        return "Not Extended";
+    case 511:
+        return "Network Authentication Required";
+    default:
+        return "";
+    }
+}
+
+static int do_request(ctl_client_t *c, const char *method, const char *target, const char *form,
+                      int timeout_ms, bool one_shot, ctl_response_t *res, ctl_cluster_error_t *cerr)
 {
     /* etcd's client: try each endpoint once, starting at the pinned one; if
      * all fail, report every error in a ClusterError. */
@@ -81,14 +108,36 @@ int ctl_client_do(ctl_client_t *c, const char *method, const char *target, const
                         "client: etcd cluster is unavailable or misconfigured");
     int dlen = 0;
     cerr->detail[0] = '\0';
+    cerr->all_connection = true;
+    cerr->single = false;
     for (size_t i = 0; i < c->n_eps; i++) {
         size_t k = (c->pinned + i) % c->n_eps;
         char err[512];
         debug_curl(c, &c->eps[k], method, target, form);
         if (ctl_http_request(&c->eps[k], method, target, form, timeout_ms, res, err, sizeof(err)) ==
             0) {
-            c->pinned = k;
-            return 0;
+            if (res->status / 100 != 5) {
+                c->pinned = k;
+                return 0;
+            }
+            /* etcd's client treats a 5xx as that member failing. */
+            if (res->status == 500 || res->status == 503) {
+                snprintf(err, sizeof(err), "client: etcd member %s has no leader", c->eps[k].url);
+            } else {
+                snprintf(err, sizeof(err), "client: etcd member %s returns server error [%s]",
+                         c->eps[k].url, server_error_text(res->status));
+            }
+            ctl_response_free(res);
+            cerr->all_connection = false;
+        } else if (strncmp(err, "dial ", 5) != 0 && strncmp(err, "read ", 5) != 0) {
+            /* etcdctl's isConnectionError: dial and read failures only. */
+            cerr->all_connection = false;
+        }
+        if (one_shot) {
+            c->pinned = (k + 1) % c->n_eps;
+            snprintf(cerr->message, sizeof(cerr->message), "%s", err);
+            cerr->single = true;
+            return -1;
         }
         if (mlen >= 0 && (size_t)mlen < sizeof(cerr->message)) {
             mlen += snprintf(cerr->message + mlen, sizeof(cerr->message) - (size_t)mlen,
@@ -102,11 +151,24 @@ int ctl_client_do(ctl_client_t *c, const char *method, const char *target, const
     return -1;
 }
 
+int ctl_client_do(ctl_client_t *c, const char *method, const char *target, const char *form,
+                  int timeout_ms, ctl_response_t *res, ctl_cluster_error_t *cerr)
+{
+    return do_request(c, method, target, form, timeout_ms, false, res, cerr);
+}
+
+int ctl_client_do_once(ctl_client_t *c, const char *method, const char *target, const char *form,
+                       int timeout_ms, ctl_response_t *res, ctl_cluster_error_t *cerr)
+{
+    return do_request(c, method, target, form, timeout_ms, true, res, cerr);
+}
+
 int ctl_client_sync(ctl_client_t *c, ctl_cluster_error_t *cerr)
 {
     ctl_response_t res;
     if (ctl_client_do(c, "GET", "/v2/members", NULL, c->timeout_ms, &res, cerr) < 0) {
-        return -1;
+        /* etcdctl gives up only when it cannot connect at all. */
+        return cerr->all_connection ? -1 : 0;
     }
     json_t *root = NULL;
     if (res.status == 200) {

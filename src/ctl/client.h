@@ -24,6 +24,8 @@ typedef struct ctl_client {
 typedef struct ctl_cluster_error {
     char message[4096];
     char detail[4096];
+    bool all_connection; /* every endpoint failed to connect or read (not 5xx) */
+    bool single;         /* a one-shot request: message is that one error, no detail */
 } ctl_cluster_error_t;
 
 /* A parsed /v2/keys answer: either a success or a v2 error. */
@@ -51,18 +53,30 @@ void ctl_client_free(ctl_client_t *c);
 
 /*
  * Replaces the endpoints by the members' client URLs from /v2/members, as
- * etcdctl does unless --no-sync. Returns 0; -1 with *cerr filled when no
- * endpoint answered; -2 when the cluster published no client URLs.
+ * etcdctl does unless --no-sync. Returns 0 (also when the members could
+ * not be read for another reason: the given endpoints stay); -1 with *cerr
+ * filled when no endpoint could be connected to; -2 when the cluster
+ * published no client URLs.
  */
 int ctl_client_sync(ctl_client_t *c, ctl_cluster_error_t *cerr);
 
 /*
  * Sends a request to the pinned endpoint, failing over to the next ones.
- * timeout_ms < 0 waits forever. Returns 0 with *res filled (any HTTP status),
- * or -1 with *cerr filled. Ownership: free res with ctl_response_free().
+ * As etcd's client does, a 5xx answer counts as a failure of that endpoint
+ * ("has no leader" for 500 and 503). timeout_ms < 0 waits forever. Returns 0
+ * with *res filled (any status below 500), or -1 with *cerr filled. Ownership: free res with
+ * ctl_response_free().
  */
 int ctl_client_do(ctl_client_t *c, const char *method, const char *target, const char *form,
                   int timeout_ms, ctl_response_t *res, ctl_cluster_error_t *cerr);
+
+/*
+ * Same for a request that must not be sent twice (etcd's client marks
+ * create-only sets and deletes "one shot"): the first failure is returned
+ * as it is (cerr->single) and the next endpoint is pinned for later.
+ */
+int ctl_client_do_once(ctl_client_t *c, const char *method, const char *target, const char *form,
+                       int timeout_ms, ctl_response_t *res, ctl_cluster_error_t *cerr);
 
 /* Same, sending to one given endpoint only (cluster-health). */
 int ctl_client_do_url(ctl_client_t *c, const ctl_endpoint_t *ep, const char *method,

@@ -27,6 +27,9 @@ static int fail_text(const char *msg, int code)
 
 static int fail_cluster(const ctl_cluster_error_t *cerr, int code)
 {
+    if (cerr->single) {
+        return fail_text(cerr->message, code);
+    }
     /* ClusterError: Error() then Detail(), each through Println. */
     fprintf(stderr, "Error:  %s\n%s\n", cerr->message, cerr->detail);
     return code;
@@ -36,7 +39,7 @@ static int fail_keys(const ctl_keys_result_t *r)
 {
     if (r->invalid_json) {
         return fail_text("client: response is invalid json. The endpoint is probably not "
-                         "valid etcd cluster endpoint.",
+                         "valid etcd cluster endpoint",
                          CTL_EXIT_SERVER_ERROR);
     }
     /* client.Error.Error(): "<code>: <message> (<cause>) [<index>]" */
@@ -126,13 +129,18 @@ static void print_response(const ctl_ctx_t *ctx, const ctl_keys_result_t *r)
 static int keys_call(ctl_ctx_t *ctx, const char *method, const char *key, const char *query,
                      const char *form, int timeout_ms, ctl_keys_result_t *r)
 {
+    /* etcd's client sends create-only sets and deletes once (one shot). */
+    bool one_shot = strcmp(method, "DELETE") == 0 || (strcmp(method, "PUT") == 0 && query != NULL &&
+                                                      strstr(query, "prevExist=false") != NULL);
     char *target = ctl_keys_target(key, query);
     if (target == NULL) {
         return fail_text("out of memory", CTL_EXIT_BAD_ARGS);
     }
     ctl_response_t res;
     ctl_cluster_error_t cerr;
-    int rc = ctl_client_do(&ctx->client, method, target, form, timeout_ms, &res, &cerr);
+    int rc = one_shot
+                 ? ctl_client_do_once(&ctx->client, method, target, form, timeout_ms, &res, &cerr)
+                 : ctl_client_do(&ctx->client, method, target, form, timeout_ms, &res, &cerr);
     free(target);
     if (rc < 0) {
         return fail_cluster(&cerr, CTL_EXIT_SERVER_ERROR);
@@ -780,4 +788,271 @@ int ctl_cmd_cluster_health(ctl_ctx_t *ctx)
         fflush(stdout);
         sleep(10);
     }
+}
+
+/* ---- member add / remove / update ---- */
+
+/*
+ * Checks a peer URL as etcd's types.NewURLs does. Returns 0, or -1 with
+ * etcd's message in err.
+ */
+static int check_peer_url(const char *url, char *err, size_t err_len)
+{
+    const char *hostport;
+    if (strncmp(url, "http://", 7) == 0) {
+        hostport = url + 7;
+    } else if (strncmp(url, "https://", 8) == 0) {
+        hostport = url + 8;
+    } else {
+        snprintf(err, err_len, "URL scheme must be http, https, unix, or unixs: %s", url);
+        return -1;
+    }
+    const char *slash = strchr(hostport, '/');
+    const char *colon = strrchr(hostport, ':');
+    if (colon == NULL || (slash != NULL && colon > slash) || colon[1] == '\0' || colon[1] == '/') {
+        snprintf(err, err_len, "URL address does not have the form \"host:port\": %s", url);
+        return -1;
+    }
+    if (slash != NULL && slash[1] != '\0') {
+        snprintf(err, err_len, "URL must not contain a path: %s", url);
+        return -1;
+    }
+    return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * Builds {"peerURLs":[...]} from a comma-separated list, sorted as
+ * types.NewURLs sorts them. Returns a malloc'd string the caller frees, or
+ * NULL with a message in err.
+ */
+static char *peer_urls_body(const char *list, char *err, size_t err_len)
+{
+    char *copy = strdup(list);
+    size_t n = 1;
+    for (const char *p = list; *p; p++) {
+        n += *p == ',';
+    }
+    char **urls = calloc(n, sizeof(*urls));
+    json_t *arr = json_array();
+    char *body = NULL;
+    size_t k = 0;
+    if (copy == NULL || urls == NULL || arr == NULL) {
+        snprintf(err, err_len, "out of memory");
+        goto out;
+    }
+    char *save = NULL;
+    for (char *t = strtok_r(copy, ",", &save); t != NULL; t = strtok_r(NULL, ",", &save)) {
+        if (check_peer_url(t, err, err_len) < 0) {
+            goto out;
+        }
+        urls[k++] = t;
+    }
+    qsort(urls, k, sizeof(*urls), cmp_str);
+    for (size_t i = 0; i < k; i++) {
+        json_array_append_new(arr, json_string(urls[i]));
+    }
+    json_t *obj = json_pack("{s:O}", "peerURLs", arr);
+    body = obj != NULL ? json_dumps(obj, JSON_COMPACT) : NULL;
+    json_decref(obj);
+    if (body == NULL) {
+        snprintf(err, err_len, "out of memory");
+    }
+out:
+    json_decref(arr);
+    free(urls);
+    free(copy);
+    return body;
+}
+
+/* Go's %q for the plain strings member names and URLs are. */
+static void print_go_quoted(const char *s)
+{
+    putchar('"');
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\') {
+            putchar('\\');
+        }
+        putchar(*s);
+    }
+    putchar('"');
+}
+
+/* Sends a members request; returns the HTTP status, or -1 after printing. */
+static int members_call(ctl_ctx_t *ctx, const char *method, const char *target, const char *body,
+                        ctl_response_t *res)
+{
+    ctl_cluster_error_t cerr;
+    if (ctl_client_do(&ctx->client, method, target, body, ctx->client.timeout_ms, res, &cerr) < 0) {
+        fprintf(stderr, "%s\n", cerr.message);
+        return -1;
+    }
+    return res->status;
+}
+
+/* The "message" of a members API error body, or Go's status error. */
+static void print_members_error(const ctl_response_t *res, const char *prefix)
+{
+    json_t *e = json_loadb(res->body, res->body_len, JSON_ALLOW_NUL, NULL);
+    const char *msg = json_string_value(json_object_get(e, "message"));
+    if (msg != NULL) {
+        fprintf(stderr, "%s%s\n", prefix, msg);
+    } else {
+        fprintf(stderr, "%sunexpected status code %d\n", prefix, res->status);
+    }
+    json_decref(e);
+}
+
+int ctl_cmd_member_add(ctl_ctx_t *ctx)
+{
+    if (ctx->nargs != 2) {
+        fprintf(stderr, "Provide a name and a single member peerURL\n");
+        return 1;
+    }
+    char err[512];
+    char *body = peer_urls_body(ctx->args[1], err, sizeof(err));
+    if (body == NULL) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    ctl_response_t res;
+    int status = members_call(ctx, "POST", "/v2/members", body, &res);
+    free(body);
+    if (status < 0) {
+        return 1;
+    }
+    if (status != 201) {
+        print_members_error(&res, "");
+        ctl_response_free(&res);
+        return 1;
+    }
+    json_t *added = json_loadb(res.body, res.body_len, JSON_ALLOW_NUL, NULL);
+    ctl_response_free(&res);
+    const char *new_id = node_str(added, "id", NULL);
+    const char *new_name = ctx->args[0];
+    printf("Added member named %s with ID %s to cluster\n", new_name, new_id);
+    bool conn_failed;
+    json_t *root = members_get(ctx, "/v2/members", &conn_failed);
+    const json_t *members = json_object_get(root, "members");
+    if (!json_is_array(members)) {
+        json_decref(root);
+        json_decref(added);
+        return 1;
+    }
+    printf("\nETCD_NAME=");
+    print_go_quoted(new_name);
+    printf("\nETCD_INITIAL_CLUSTER=\"");
+    bool first = true;
+    for (size_t i = 0; i < json_array_size(members); i++) {
+        const json_t *m = json_array_get(members, i);
+        const char *name =
+            strcmp(node_str(m, "id", NULL), new_id) == 0 ? new_name : node_str(m, "name", NULL);
+        const json_t *urls = json_object_get(m, "peerURLs");
+        for (size_t j = 0; j < json_array_size(urls); j++) {
+            printf("%s%s=%s", first ? "" : ",", name, json_string_value(json_array_get(urls, j)));
+            first = false;
+        }
+    }
+    printf("\"\nETCD_INITIAL_CLUSTER_STATE=\"existing\"\n");
+    json_decref(root);
+    json_decref(added);
+    return CTL_EXIT_SUCCESS;
+}
+
+int ctl_cmd_member_remove(ctl_ctx_t *ctx)
+{
+    if (ctx->nargs != 1) {
+        fprintf(stderr, "Provide a single member ID\n");
+        return 1;
+    }
+    const char *id = ctx->args[0];
+    ctl_response_t res;
+    int status = members_call(ctx, "GET", "/v2/members", NULL, &res);
+    if (status < 0) {
+        return 1;
+    }
+    json_t *root = status == 200 ? json_loadb(res.body, res.body_len, JSON_ALLOW_NUL, NULL) : NULL;
+    ctl_response_free(&res);
+    const json_t *members = json_object_get(root, "members");
+    if (!json_is_array(members)) {
+        fprintf(stderr,
+                "Error while verifying ID against known members: unexpected status code "
+                "%d\n",
+                status);
+        json_decref(root);
+        return 1;
+    }
+    bool found = false;
+    for (size_t i = 0; i < json_array_size(members); i++) {
+        const json_t *m = json_array_get(members, i);
+        found |= strcmp(node_str(m, "id", NULL), id) == 0;
+        if (strcmp(node_str(m, "name", NULL), id) == 0) {
+            fprintf(stderr,
+                    "Found a member named %s; if this is correct, please use its ID, eg:\n"
+                    "\tetcdctl member remove %s\n",
+                    id, node_str(m, "id", NULL));
+            fprintf(stderr, "For more details, read the documentation at "
+                            "https://github.com/etcd-io/etcd/blob/master/Documentation/"
+                            "runtime-configuration.md#remove-a-member\n\n");
+        }
+    }
+    json_decref(root);
+    if (!found) {
+        fprintf(stderr, "Couldn't find a member in the cluster with an ID of %s.\n", id);
+        return 1;
+    }
+    char target[128];
+    snprintf(target, sizeof(target), "/v2/members/%.100s", id);
+    status = members_call(ctx, "DELETE", target, NULL, &res);
+    if (status < 0) {
+        return 1;
+    }
+    ctl_response_free(&res);
+    if (status != 204 && status != 410) {
+        /* etcdctl prints this one without a newline. */
+        fprintf(stderr, "Received an error trying to remove member %s: unexpected status code %d",
+                id, status);
+        return 1;
+    }
+    printf("Removed member %s from cluster\n", id);
+    return CTL_EXIT_SUCCESS;
+}
+
+int ctl_cmd_member_update(ctl_ctx_t *ctx)
+{
+    if (ctx->nargs != 2) {
+        fprintf(stderr, "Provide an ID and a list of comma separated peerURL (0xabcd "
+                        "http://example.com,http://example1.com)\n");
+        return 1;
+    }
+    char err[512];
+    char *body = peer_urls_body(ctx->args[1], err, sizeof(err));
+    if (body == NULL) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    char target[128];
+    snprintf(target, sizeof(target), "/v2/members/%.100s", ctx->args[0]);
+    ctl_response_t res;
+    int status = members_call(ctx, "PUT", target, body, &res);
+    free(body);
+    if (status < 0) {
+        return 1;
+    }
+    if (status != 204) {
+        if (status == 404 || status == 409) {
+            print_members_error(&res, "");
+        } else {
+            fprintf(stderr, "unexpected status code %d\n", status);
+        }
+        ctl_response_free(&res);
+        return 1;
+    }
+    ctl_response_free(&res);
+    printf("Updated member with ID %s in cluster\n", ctx->args[0]);
+    return CTL_EXIT_SUCCESS;
 }

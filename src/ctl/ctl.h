@@ -53,6 +53,9 @@ int ctl_cmd_rmdir(ctl_ctx_t *ctx);
 int ctl_cmd_watch(ctl_ctx_t *ctx);
 int ctl_cmd_exec_watch(ctl_ctx_t *ctx);
 int ctl_cmd_member_list(ctl_ctx_t *ctx);
+int ctl_cmd_member_add(ctl_ctx_t *ctx);
+int ctl_cmd_member_remove(ctl_ctx_t *ctx);
+int ctl_cmd_member_update(ctl_ctx_t *ctx);
 int ctl_cmd_cluster_health(ctl_ctx_t *ctx);
 
 #endif

@@ -272,7 +272,9 @@ int ctl_http_request(const ctl_endpoint_t *ep, const char *method, const char *t
     fprintf(f, "%s %s HTTP/1.1\r\nHost: %s:%s\r\nUser-Agent: metcdctl\r\n", method, target,
             ep->host, ep->port);
     if (form != NULL) {
-        fprintf(f, "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: %zu\r\n",
+        /* The members API takes JSON; the keys API takes forms. */
+        fprintf(f, "Content-Type: %s\r\nContent-Length: %zu\r\n",
+                form[0] == '{' ? "application/json" : "application/x-www-form-urlencoded",
                 form_len);
     }
     fprintf(f, "Connection: close\r\n\r\n");

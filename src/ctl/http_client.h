@@ -35,7 +35,8 @@ void ctl_endpoint_free(ctl_endpoint_t *ep);
 /*
  * Sends one request and reads the whole response. target is the path and
  * query ("/v2/keys/a?recursive=true"), already escaped. form is NULL (no
- * body) or an application/x-www-form-urlencoded body. timeout_ms bounds the
+ * body), an application/x-www-form-urlencoded body, or a JSON object (a
+ * body starting with '{', sent as application/json). timeout_ms bounds the
  * whole exchange; a negative value waits forever (watches).
  * Returns 0 with *res filled, or -1 with a Go-style message in err such as
  * "dial tcp 127.0.0.1:1: connect: connection refused".

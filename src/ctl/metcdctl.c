@@ -135,6 +135,24 @@ static const command_def_t commands[] = {
      {INTF("after-index", after_index, "watch after the given index (default: 0)"),
       BOOLF("recursive", "r", recursive, "watch all values for key and child keys")}},
     {"member list", "enumerate existing cluster members", "", ctl_cmd_member_list, true, {{0}}},
+    {"member add",
+     "add a new member to the etcd cluster",
+     "<name> <peerURL>",
+     ctl_cmd_member_add,
+     true,
+     {{0}}},
+    {"member remove",
+     "remove an existing member from the etcd cluster",
+     "<memberID>",
+     ctl_cmd_member_remove,
+     true,
+     {{0}}},
+    {"member update",
+     "update an existing member in the etcd cluster",
+     "<memberID> <peerURLs>",
+     ctl_cmd_member_update,
+     true,
+     {{0}}},
 };
 
 static void print_main_help(FILE *out)
@@ -467,13 +485,18 @@ int main(int argc, char **argv)
     const command_def_t *cmd = NULL;
     int rest = at + 1;
     if (strcmp(word, "member") == 0) {
-        if (rest < argc && strcmp(argv[rest], "list") == 0) {
-            cmd = &commands[sizeof(commands) / sizeof(commands[0]) - 1];
-            rest++;
-        } else {
-            fprintf(stderr, "metcdctl member: only \"list\" is supported\n");
+        char full[64];
+        snprintf(full, sizeof(full), "member %s", rest < argc ? argv[rest] : "");
+        for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+            if (strcmp(commands[i].name, full) == 0) {
+                cmd = &commands[i];
+            }
+        }
+        if (cmd == NULL) {
+            fprintf(stderr, "metcdctl member: use list, add, remove or update\n");
             return CTL_EXIT_BAD_ARGS;
         }
+        rest++;
     } else if (strcmp(word, "help") == 0 || strcmp(word, "h") == 0) {
         print_main_help(stdout);
         return 0;

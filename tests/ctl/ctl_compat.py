@@ -121,6 +121,42 @@ def mask(text, member):
     return text
 
 
+class FakeServer:
+    """A loopback HTTP server that answers every request with one status and
+    body, to compare how the clients handle 5xx and non-etcd answers."""
+
+    def __init__(self, status, body):
+        import http.server
+        import threading
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def answer(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                if n:
+                    self.rfile.read(n)
+                data = body.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "text/plain; charset=utf-8")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_PUT = do_POST = do_DELETE = answer
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.httpd.server_address[1]
+        self.url = "http://127.0.0.1:%d" % self.port
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
 def raw_put(member, key, body):
     import http.client
     conn = http.client.HTTPConnection("127.0.0.1", member.cport, timeout=10)
@@ -260,6 +296,12 @@ STEPS = [
     (["--endpoints", "http://127.0.0.1:1", "get", "/a"], None),
     (["--no-sync", "--endpoints", "http://127.0.0.1:1", "get", "/a"], None),
     (["--no-sync", "get", "/neg"], None),
+    # create-only sets and deletes are sent once: the first error, as it is
+    (["--no-sync", "--endpoints", "http://127.0.0.1:1", "mk", "/x", "1"], None),
+    (["--no-sync", "--endpoints", "http://127.0.0.1:1", "mkdir", "/x"], None),
+    (["--no-sync", "--endpoints", "http://127.0.0.1:1", "rm", "/x"], None),
+    (["--no-sync", "--endpoints", "http://127.0.0.1:1", "rmdir", "/x"], None),
+    (["--no-sync", "--endpoints", "http://127.0.0.1:1", "update", "/x", "1"], None),
     (["set", "/multi", "line1\nline2\x01\x7f"], None),
     (["-o", "json", "get", "/multi"], None),
     (["-o", "extended", "get", "/multi"], None),
@@ -384,6 +426,33 @@ def main():
                      ["-o", "json", "ls", "--sort", "/many"]):
             compare(" ".join(args), run(ETCDCTL, a, args), run(metcdctl, b, args))
 
+        # Endpoints that answer 5xx (etcd's client: "has no leader" for 500
+        # and 503, "returns server error" otherwise, then the next endpoint)
+        # or something that is not etcd at all.
+        fakes = {"500": FakeServer(500, "internal error\n"),
+                 "503": FakeServer(503, "unavailable\n"),
+                 "502": FakeServer(502, "bad gateway\n"),
+                 "404": FakeServer(404, "404 page not found\n")}
+        try:
+            for code, f in sorted(fakes.items()):
+                for args in (["--endpoints", f.url, "get", "/neg"],
+                             ["--no-sync", "--endpoints", f.url, "-o", "json", "set", "/x", "1"],
+                             ["--endpoints", f.url, "member", "list"],
+                             ["--endpoints", f.url, "mkdir", "/x"],
+                             ["--endpoints", f.url, "rm", "-r", "/x"],
+                             ["--endpoints", f.url, "watch", "/x"]):
+                    ref, got = run(ETCDCTL, a, args), run(metcdctl, b, args)
+                    ref = (ref[0], ref[1].replace(str(f.port), "FPORT"),
+                           ref[2].replace(str(f.port), "FPORT"))
+                    got = (got[0], got[1].replace(str(f.port), "FPORT"),
+                           got[2].replace(str(f.port), "FPORT"))
+                    compare("fake %s: %s" % (code, " ".join(args[2:])), ref, got)
+            args = ["--no-sync", "--endpoints", fakes["500"].url + ",{URL}", "get", "/neg"]
+            compare("failover past a 500", run(ETCDCTL, a, args), run(metcdctl, b, args))
+        finally:
+            for f in fakes.values():
+                f.stop()
+
         # Live watches: the writes are made with etcdctl against each member.
         live = [
             (["watch", "/w/a"], [["set", "/w/a", "live"]]),
@@ -418,7 +487,7 @@ def main():
     finally:
         a.stop()
         b.stop()
-    total = len(STEPS) + len(ENV_STEPS) + 11 + len(DEAD_ADVERTISE_STEPS)
+    total = len(STEPS) + len(ENV_STEPS) + 36 + len(DEAD_ADVERTISE_STEPS)
     if failures:
         print("%d of %d cases differ" % (len(failures), total))
         return 1
