@@ -1530,3 +1530,27 @@ def restart_dir_ttl(c):
     c.req('GET', '{P}/d?recursive=true')
     c.wait_gone('{P}/d', 8)
     c.req('GET', '{P}/d/x')
+
+
+@case('http2')
+def keepalive_after_errors(c):
+    """One keep-alive connection through 405, 301, 404 and 400 answers."""
+    import rawhttp
+    conn = rawhttp.Conn(c.host, c.port, 5)
+    out = []
+    try:
+        for m, t in (('PATCH', c.P + '/a'), ('GET', c.P + '//a'), ('GET', c.P + '/missing'),
+                     ('GET', '/v2/foo'), ('PUT', c.P + '/a?ttl=x'), ('PUT', c.P + '/a?value=1'),
+                     ('GET', c.P + '/a')):
+            try:
+                conn.resp = None
+                conn.send(m, t)
+                r = conn.read_headers(5)
+                conn.read_body(5)
+                out.append([m, t.replace(c.P, '{P}'), r.status])
+            except (rawhttp.HTTPError, OSError) as e:
+                out.append([m, t.replace(c.P, '{P}'), 'connection: %s' % type(e).__name__])
+                break
+    finally:
+        conn.close()
+    c.note('answers', out)
