@@ -1554,3 +1554,22 @@ def keepalive_after_errors(c):
     finally:
         conn.close()
     c.note('answers', out)
+
+
+@case('stats')
+def stats_watchers_count(c):
+    """The watchers counter follows open long-polls and drops when their
+    clients go away."""
+    def watchers():
+        try:
+            return c.raw('GET', '/v2/stats/store').json().get('watchers')
+        except ValueError:
+            return None
+    w0 = watchers()
+    ws = [c.watch('{P}/k%d?wait=true' % i, label='w%d' % i) for i in range(3)]
+    c.records = [r for r in c.records if not r['step'].startswith('w')]
+    c.note('while 3 watch', watchers() - w0 if isinstance(w0, int) else None)
+    for w in ws:
+        w.close()
+    c.wait_until(lambda: watchers() == w0, 3.0)
+    c.note('after they left', watchers() - w0 if isinstance(w0, int) else None)
