@@ -1573,3 +1573,24 @@ def stats_watchers_count(c):
         w.close()
     c.wait_until(lambda: watchers() == w0, 3.0)
     c.note('after they left', watchers() - w0 if isinstance(w0, int) else None)
+
+
+@case('http2')
+def metrics_basics(c):
+    """/metrics: Prometheus text with the leader and proposal gauges that
+    monitoring of a v2 cluster reads."""
+    r = c.raw('GET', '/metrics')
+    text = r.body.decode('utf-8', 'replace')
+    names = ['etcd_server_has_leader', 'etcd_server_is_leader',
+             'etcd_server_leader_changes_seen_total', 'etcd_server_proposals_committed_total',
+             'etcd_server_proposals_applied_total', 'etcd_server_proposals_pending',
+             'etcd_server_proposals_failed_total']
+    vals = {}
+    for ln in text.splitlines():
+        parts = ln.split(' ')
+        if len(parts) == 2 and parts[0] in names:
+            vals[parts[0]] = parts[1]
+    c.note('status', [r.status, r.header('Content-Type')])
+    c.note('present', sorted(vals))
+    c.note('has_leader, is_leader', [vals.get('etcd_server_has_leader'),
+                                     vals.get('etcd_server_is_leader')])
