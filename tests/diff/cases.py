@@ -1594,3 +1594,7 @@ def metrics_basics(c):
     c.note('present', sorted(vals))
     c.note('has_leader, is_leader', [vals.get('etcd_server_has_leader'),
                                      vals.get('etcd_server_is_leader')])
+S('http2', 'misc_urls', ('GET', '/v2/stats'), ('GET', '/v2/members/leader/'),
+  ('GET', '/readyz'), ('GET', '/debug/pprof/'), ('GET', '/v2/keys/_etcd'), ('GET', '/v2/keys/0'),
+  ('GET', '/v2/keys/1'), ('GET', '/v2/keys/2'))
+
