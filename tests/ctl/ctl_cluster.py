@@ -114,7 +114,7 @@ def main():
         return ref
 
     try:
-        if not cluster_ready(urls):
+        if not cluster_ready(urls, timeout=20 if opts.server == "etcd" else 10):
             if opts.server == "metcd":
                 print("SKIP: three metcd members did not form a cluster")
                 return 77
