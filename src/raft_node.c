@@ -52,7 +52,9 @@ struct raft_node {
     bool rd_out;       /* a Ready is taken and not advanced */
     uint64_t rd_batch; /* its WAL batch, 0 when it needed none */
 
-    uint64_t applied; /* last raft index applied to the store */
+    uint64_t applied;       /* last raft index applied to the store */
+    uint64_t durable_index; /* last entry index known durable in the WAL */
+    bool rd_applied;        /* the Ready's committed entries are applied already */
     uint64_t snap_index, snap_term;
     uint64_t next_request_id;
 
@@ -229,6 +231,16 @@ static void on_marker_durable(raft_node_t *n)
 static void rebuild_raft(raft_node_t *n);
 static bool single_voter(const raft_node_t *n);
 
+static void apply_committed(raft_node_t *n)
+{
+    struct raft_ready *rd = &n->rd;
+    for (size_t i = 0; i < rd->n_committed; i++)
+        apply_entry(n, &rd->committed[i]);
+    if (rd->n_committed > 0)
+        n->applied = rd->committed[rd->n_committed - 1].index;
+    n->rd_applied = true;
+}
+
 static void finish_ready(raft_node_t *n)
 {
     struct raft_ready *rd = &n->rd;
@@ -236,17 +248,18 @@ static void finish_ready(raft_node_t *n)
         raft_storage_mem_set_hard_state(n->mem, &rd->hard_state);
     if (rd->n_entries > 0 && raft_storage_mem_append(n->mem, rd->entries, rd->n_entries) != 0)
         log_line('E', "raft", "out of memory caching entries");
+    if (rd->n_entries > 0)
+        n->durable_index = rd->entries[rd->n_entries - 1].index;
     /* One member: no messages to send (the peer transport sends them). */
-    for (size_t i = 0; i < rd->n_committed; i++)
-        apply_entry(n, &rd->committed[i]);
-    if (rd->n_committed > 0)
-        n->applied = rd->committed[rd->n_committed - 1].index;
+    if (!n->rd_applied)
+        apply_committed(n);
     if (n->disk_failed && rd->n_entries > 0) {
         n->disk_failed = false;
         log_line('N', "etcdserver", "the write-ahead log is writable again");
     }
     raft_advance(n->raft, rd);
     n->rd_out = false;
+    n->rd_applied = false;
     n->rd_batch = 0;
     maybe_snapshot(n);
 }
@@ -263,6 +276,7 @@ static void fail_ready(raft_node_t *n, int status)
     n->disk_failed = true;
     raft_ready_free(&n->rd);
     n->rd_out = false;
+    n->rd_applied = false;
     n->rd_batch = 0;
     /* Nothing of the failed batch was applied; its clients and every write
      * proposed after it (not yet in the log) fail. */
@@ -316,6 +330,17 @@ void raft_node_process(raft_node_t *n)
             return;
         }
         /*
+         * Committed entries that are already durable here are applied (and
+         * their clients answered) now, while the new entries of this Ready
+         * go to disk, as etcd's server does: a committed entry is durable on
+         * a majority, and these are durable on this member too. The leader
+         * counts its own entries toward commitment only once they are
+         * durable (raft_advance), so under load this saves a whole fsync of
+         * latency per write. Anything else waits for the fsync.
+         */
+        if (rd->n_committed > 0 && rd->committed[rd->n_committed - 1].index <= n->durable_index)
+            apply_committed(n);
+        /*
          * Entries and a changed term or vote must be durable before anything
          * that depends on them (Raft paper, Figure 2: "persistent state ...
          * updated on stable storage before responding to RPCs"). A commit
@@ -360,6 +385,14 @@ static void rebuild_raft(raft_node_t *n)
 {
     raft_free(n->raft);
     n->raft = NULL;
+    /* Entries applied early (above) are durable and committed, though the
+     * commit index that says so may have been in the failed batch. */
+    struct raft_hard_state hs;
+    raft_storage_mem_hard_state(n->mem, &hs);
+    if (hs.commit < n->applied) {
+        hs.commit = n->applied;
+        raft_storage_mem_set_hard_state(n->mem, &hs);
+    }
     int rc = new_raft(n, n->applied);
     if (rc != 0) {
         log_line('E', "raft", "cannot rebuild the raft node: %s", raft_strerror(rc));
@@ -455,6 +488,15 @@ static int check_metadata(raft_node_t *n, const uint8_t *m, size_t len, char *er
         return -1;
     }
     return 0;
+}
+
+/* Everything the WAL held at start is durable. */
+static void note_durable_log(raft_node_t *n)
+{
+    struct raft_storage *st = raft_storage_mem_iface(n->mem);
+    uint64_t last = 0;
+    if (st->last_index(st->ctx, &last) == 0)
+        n->durable_index = last;
 }
 
 /* Applies the committed entries the log holds beyond the snapshot before the
@@ -565,8 +607,7 @@ static int load_state(raft_node_t *n, store_t **store_out, const store_config_t 
      * about other voters' copies), so the restart applies all of them before
      * serving and comes back at the index it acknowledged last.
      */
-    if (single_voter(n) && res.n_entries > 0 &&
-        res.entries[res.n_entries - 1].index > hs.commit)
+    if (single_voter(n) && res.n_entries > 0 && res.entries[res.n_entries - 1].index > hs.commit)
         hs.commit = res.entries[res.n_entries - 1].index;
     raft_storage_mem_set_hard_state(n->mem, &hs);
     if (res.n_entries > 0) {
@@ -660,6 +701,7 @@ int raft_node_open(raft_node_t **out, store_t **store_out, const raft_node_confi
         }
     }
     n->applied = n->snap_index;
+    note_durable_log(n);
     int rc = new_raft(n, n->snap_index);
     if (rc != 0) {
         snprintf(err, err_len, "cannot start raft: %s", raft_strerror(rc));
