@@ -102,7 +102,22 @@ api_t *api_new(void *loop, const api_config_t *cfg, const api_backend_t *backend
  */
 int api_listen(api_t *api, int fd);
 
-/* Ends pending watches and frees the API. Closes its listening sockets. */
+/*
+ * Stops accepting and half-closes every client connection; the loop then
+ * disposes them (pending watches end with their connections). Returns the
+ * number of connections still open: run the loop until
+ * api_connection_count() is 0 (bounded by the caller) before api_free().
+ */
+size_t api_shutdown(api_t *api);
+
+/* Client connections currently open. */
+size_t api_connection_count(const api_t *api);
+
+/*
+ * Ends pending watches and frees the API; closes its listening sockets.
+ * Call it once api_connection_count() is 0: h2o 2.2.5 cannot dispose a
+ * context with open connections. A process that is exiting may skip it.
+ */
 void api_free(api_t *api);
 
 #endif /* METCD_API_H */

@@ -199,6 +199,9 @@ struct api {
     api_backend_t backend;
     h2o_socket_t **listeners;
     size_t n_listeners;
+    /* Accepted client connections still open (server.c), for api_shutdown(). */
+    struct api_conn *conns;
+    size_t n_conns;
     /* Pending watches (intrusive list) and the hang-up detector (watch.c). */
     api_watch_t *watches;
     size_t n_watches;

@@ -5,6 +5,7 @@
  * 404 for the rest), behind etcd's CORS wrapper.
  */
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,6 +146,32 @@ api_t *api_new(void *loop, const api_config_t *cfg, const api_backend_t *backend
     return api;
 }
 
+/*
+ * One accepted connection. h2o owns the socket; its on_close hook (which h2o
+ * calls when it disposes the socket, whatever closed it) unlinks this record,
+ * so the API always knows which connections are open and can end them at
+ * shutdown: h2o 2.2.5 cannot dispose a context while any is open.
+ */
+struct api_conn {
+    api_t *api;
+    h2o_socket_t *sock;
+    struct api_conn *prev, *next;
+};
+
+static void on_conn_close(void *data)
+{
+    struct api_conn *c = data;
+    api_t *api = c->api;
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        api->conns = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    api->n_conns--;
+    free(c);
+}
+
 static void on_accept(h2o_socket_t *listener, const char *err)
 {
     if (err != NULL)
@@ -155,6 +182,18 @@ static void on_accept(h2o_socket_t *listener, const char *err)
         h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
         if (sock == NULL)
             break;
+        struct api_conn *c = malloc(sizeof(*c));
+        if (c == NULL) {
+            h2o_socket_close(sock); /* out of memory: refuse this client */
+            continue;
+        }
+        *c = (struct api_conn){.api = api, .sock = sock, .next = api->conns};
+        if (api->conns != NULL)
+            api->conns->prev = c;
+        api->conns = c;
+        api->n_conns++;
+        sock->on_close.cb = on_conn_close;
+        sock->on_close.data = c;
         h2o_accept(&api->accept_ctx, sock);
     }
 }
@@ -175,19 +214,40 @@ int api_listen(api_t *api, int fd)
     return 0;
 }
 
-/*
- * Call once every client connection has closed (h2o cannot dispose a context
- * with open keep-alive connections); a process that is exiting may skip it.
- */
-void api_free(api_t *api)
+static void close_listeners(api_t *api)
 {
-    if (api == NULL)
-        return;
     for (size_t i = 0; i < api->n_listeners; i++) {
         h2o_socket_read_stop(api->listeners[i]);
         h2o_socket_close(api->listeners[i]);
     }
     free(api->listeners);
+    api->listeners = NULL;
+    api->n_listeners = 0;
+}
+
+size_t api_shutdown(api_t *api)
+{
+    close_listeners(api);
+    /*
+     * Half-close every client connection: h2o sees the end of the stream on
+     * its next read and disposes the connection (pending watches included)
+     * from the loop, which is the only safe place to do it.
+     */
+    for (struct api_conn *c = api->conns; c != NULL; c = c->next)
+        shutdown(h2o_socket_get_fd(c->sock), SHUT_RDWR);
+    return api->n_conns;
+}
+
+size_t api_connection_count(const api_t *api)
+{
+    return api->n_conns;
+}
+
+void api_free(api_t *api)
+{
+    if (api == NULL)
+        return;
+    close_listeners(api);
     api_watch_dispose(api);
     api_tickets_dispose(api);
     h2o_context_dispose(&api->ctx);
