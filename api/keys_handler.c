@@ -283,6 +283,7 @@ void api_handle_keys(api_t *api, h2o_req_t *req, api_method_t m, const char *key
         api_send_v2_error(api, req, perr.code, perr.cause, 0);
         return;
     }
+    store_count_failed_get(api->backend.store); /* etcd's auth-enabled lookup */
     switch (m) {
     case API_M_GET:
     case API_M_HEAD:

@@ -86,6 +86,11 @@ static const char *clean_key(const char *key, size_t *len, char *buf, size_t buf
     return out;
 }
 
+void store_count_failed_get(store_t *s)
+{
+    s->stats.gets_fail++;
+}
+
 int store_get(store_t *s, const char *key, size_t key_len, bool recursive, bool sorted,
               int64_t now_ns, store_event_t **ev_out, store_error_t *err)
 {

@@ -144,9 +144,9 @@ typedef enum store_action {
     STORE_ACTION_SET,
     STORE_ACTION_CREATE,
     STORE_ACTION_UPDATE,
-    STORE_ACTION_CAS,    /* "compareAndSwap" */
+    STORE_ACTION_CAS, /* "compareAndSwap" */
     STORE_ACTION_DELETE,
-    STORE_ACTION_CAD,    /* "compareAndDelete" */
+    STORE_ACTION_CAD, /* "compareAndDelete" */
     STORE_ACTION_EXPIRE,
 } store_action_t;
 
@@ -291,6 +291,14 @@ typedef struct store_stats {
 } store_stats_t;
 
 void store_get_stats(const store_t *s, store_stats_t *out);
+
+/*
+ * Counts one failed GET without reading anything. etcd's v2 keys handler
+ * checks whether auth is enabled for every request that parses, by reading
+ * a key that does not exist in its store, so getsFail grows by one per such
+ * request; the API calls this to keep /v2/stats/store equal to etcd's.
+ */
+void store_count_failed_get(store_t *s);
 
 /* Number of keys (files and dirs, the root excluded). */
 uint64_t store_node_count(const store_t *s);
