@@ -71,7 +71,11 @@ def normalise(v, ctx, ids):
             if m.group(0) not in ids:
                 ids[m.group(0)] = '<id%d>' % (len(ids) + 1)
             return ids[m.group(0)]
+        # member ids are printed with %x: up to 16 hex digits, fewer when
+        # the id starts with zeros
         s = re.sub(r'\b[0-9a-f]{16}\b', idrep, s)
+        s = re.sub(r'(?m)^[0-9a-f]{1,16}(?=: name=)', idrep, s)
+        s = re.sub(r'(?<=member )[0-9a-f]{1,16}(?= is )', idrep, s)
         # etcdctl: "Created-Index: 9", "Index: 9", errors end in "[9]"
         s = re.sub(r'((?:Created-|Modified-)?Index: )(\d+)',
                    lambda m: m.group(1) + rel(int(m.group(2)), ctx), s)
