@@ -469,8 +469,9 @@ def check_expiration(x, ttl):
         secs = calendar.timegm(time.strptime(x[:19], '%Y-%m-%dT%H:%M:%S'))
         frac = float('0' + (m.group(1) or ''))
         off = secs + frac - (time.time() + ttl)
-        # ttl is rounded up, and the answer took a moment to arrive
-        if off > 1.5 or off < -3.0:
+        # ttl is rounded up, the answer took a moment to arrive, and an
+        # event read from history carries the ttl it had back then
+        if off > 1.5 or off < -15.0:
             return '<exp %+.0fs from now+ttl>' % off
     return '<exp>'
 
