@@ -56,6 +56,7 @@ struct raft_node {
     uint64_t durable_index; /* last entry index known durable in the WAL */
     bool rd_applied;        /* the Ready's committed entries are applied already */
     uint64_t snap_index, snap_term;
+    uint64_t snap_failed_at; /* applied index of the last failed attempt */
     uint64_t next_request_id;
 
     waiter_t *waiters; /* FIFO ring, in proposal order */
@@ -174,15 +175,21 @@ static void maybe_snapshot(raft_node_t *n)
 {
     if (n->cfg.snapshot_count == 0 || snapshotter_busy(&n->snapper) || n->marker_batch != 0)
         return;
-    if (n->applied - n->snap_index < n->cfg.snapshot_count)
+    /* After a failed attempt the next one waits for another snapshot-count
+     * of entries, so a disk that cannot take snapshots does not get a fork
+     * per write. */
+    uint64_t since = n->snap_index > n->snap_failed_at ? n->snap_index : n->snap_failed_at;
+    if (n->applied - since < n->cfg.snapshot_count)
         return;
     uint64_t term = raft_log_term_at(n->raft, n->applied);
     if (term == 0)
         return;
     log_line('I', "etcdserver", "start to snapshot (applied: %" PRIu64 ", lastsnap: %" PRIu64 ")",
              n->applied, n->snap_index);
-    if (snapshotter_start(&n->snapper, n->store, n->applied, term) != 0)
+    if (snapshotter_start(&n->snapper, n->store, n->applied, term) != 0) {
         log_line('E', "etcdserver", "cannot start a snapshot: %s", strerror(errno));
+        n->snap_failed_at = n->applied;
+    }
 }
 
 static void on_snapshot_saved(void *arg, int status, uint64_t index, uint64_t term)
@@ -190,6 +197,7 @@ static void on_snapshot_saved(void *arg, int status, uint64_t index, uint64_t te
     raft_node_t *n = arg;
     if (status != 0) {
         log_line('E', "etcdserver", "saving the snapshot at index %" PRIu64 " failed", index);
+        n->snap_failed_at = index;
         return;
     }
     /*
@@ -200,6 +208,7 @@ static void on_snapshot_saved(void *arg, int status, uint64_t index, uint64_t te
      */
     if (wal_append_snapshot(n->wal, index, term) != 0) {
         log_line('E', "etcdserver", "cannot record the snapshot at index %" PRIu64, index);
+        n->snap_failed_at = index;
         return;
     }
     n->marker_index = index;
@@ -291,9 +300,11 @@ static void on_wal_sync(void *arg, const wal_sync_result_t *res)
         n->marker_batch = 0;
         if (res->status == 0)
             on_marker_durable(n);
-        else
+        else {
             log_line('E', "etcdserver", "cannot record the snapshot in the log: %s",
                      strerror(-res->status));
+            n->snap_failed_at = n->marker_index;
+        }
     }
     if (n->rd_out && n->rd_batch != 0 && res->batch == n->rd_batch) {
         if (res->status == 0)
