@@ -230,18 +230,20 @@ def case_bitflip_sealed_segment():
             check(len(wal_segments(m.data_dir)) >= 3, "no sealed segment")
             m.stop()
             sealed = wal_segments(m.data_dir)[1]
-            off = 100 * 1024 + 3
+            with open(sealed, "rb") as f:
+                data = f.read()
+            # A byte inside a value (a record's payload), past the header records.
+            off = data.index(b"x" * 64, 64 * 1024) + 32
             with open(sealed, "r+b") as f:
                 f.seek(off)
-                b = f.read(1)
-                f.seek(off)
-                f.write(bytes([b[0] ^ 0x10]))
+                f.write(bytes([data[off] ^ 0x10]))
             m.start(wait=False)
             rc = m.proc.wait_exit(20)
             check(rc != 0, "metcd started on a corrupt log")
             err = m.proc.stderr()
             check(os.path.basename(sealed) in err, "the file is not named:\n" + err)
             check("offset" in err, "no offset in the message:\n" + err)
+            print([l for l in err.splitlines() if "offset" in l][-1])
         finally:
             m.close()
 
