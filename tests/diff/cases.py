@@ -1598,3 +1598,42 @@ S('http2', 'misc_urls', ('GET', '/v2/stats'), ('GET', '/v2/members/leader/'),
   ('GET', '/readyz'), ('GET', '/debug/pprof/'), ('GET', '/v2/keys/_etcd'), ('GET', '/v2/keys/0'),
   ('GET', '/v2/keys/1'), ('GET', '/v2/keys/2'))
 
+
+
+def _raft_deltas(recs):
+    for r in recs:
+        if r.get('step') == 'raft index deltas':
+            return r.get('value') or {}
+    return {}
+
+
+def _fixed_quorum_no_log(recs, etcd_recs=None):
+    d = _raft_deltas(recs)
+    out = []
+    if d.get('across quorum GET') != 0:
+        out.append('a quorum=true GET moved X-Raft-Index by %s: it wrote to the log '
+                   '(etcd bug 7; ReadIndex needs no entry)' % d.get('across quorum GET'))
+    if not (isinstance(d.get('across PUT'), int) and d.get('across PUT') >= 1):
+        out.append('a PUT did not move X-Raft-Index: %s' % d.get('across PUT'))
+    return out
+
+
+def _bug_quorum_log(recs):
+    d = _raft_deltas(recs)
+    return [] if (d.get('across quorum GET') or 0) >= 1 else ['etcd did not log the quorum read']
+
+
+@case('raft', metcd_check=_fixed_quorum_no_log, etcd_bug=_bug_quorum_log)
+def raft_quorum_read_no_entry(c):
+    """quorum=true reads must not write to the raft log (etcd bug 7)."""
+    c.raw('PUT', '{P}/k?value=1')
+
+    def ri():
+        r = c.raw('GET', '{P}/k')
+        return int(r.header('X-Raft-Index') or -1)
+    r0 = ri()
+    c.raw('GET', '{P}/k?quorum=true')
+    r1 = ri()
+    c.raw('PUT', '{P}/k?value=2')
+    r2 = ri()
+    c.note('raft index deltas', {'across quorum GET': r1 - r0, 'across PUT': r2 - r1})
