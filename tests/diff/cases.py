@@ -1637,3 +1637,30 @@ def raft_quorum_read_no_entry(c):
     c.raw('PUT', '{P}/k?value=2')
     r2 = ri()
     c.note('raft index deltas', {'across quorum GET': r1 - r0, 'across PUT': r2 - r1})
+
+
+def _ttl_back(recs):
+    for r in recs:
+        if r.get('step') == 'GET {P}/t right after the restart':
+            return r
+    return {}
+
+
+def _fixed_ttl_back(recs, etcd_recs=None):
+    r = _ttl_back(recs)
+    if r.get('status') != 200:
+        return ['the ttl=3 key was gone right after 3.5 s without a leader: status %s '
+                '(etcd bug 5: expiring keys should get their time back)' % r.get('status')]
+    return []
+
+
+def _bug_ttl_back(recs):
+    return [] if _ttl_back(recs).get('status') == 404 else ['etcd kept the key']
+
+
+@case('restart', order=2, metcd_check=_fixed_ttl_back, etcd_bug=_bug_ttl_back)
+def restart_ttl_time_back(c):
+    """A TTL that ran out while there was no leader is given back (etcd bug 5)."""
+    c.req('PUT', '{P}/t?value=1&ttl=3')
+    c.restart(down=3.5)
+    c.req('GET', '{P}/t', label='GET {P}/t right after the restart')

@@ -294,7 +294,7 @@ class Ctx:
             return 'r+%d' % (v - self.base2)
         return 'b+%d' % d if d >= 0 else 'b-%d' % -d
 
-    def restart(self, kill=False):
+    def restart(self, kill=False, down=0.0):
         """Restart the server on the same data directory. Indexes up to the
         last one before the restart stay 'b+k'; later ones become 'r+k',
         relative to the index after the restart (etcd writes to its store
@@ -302,7 +302,7 @@ class Ctx:
         survived."""
         self.close_watches()
         before = self.read_index()
-        self.server.restart(kill=kill)
+        self.server.restart(kill=kill, down=down)
         after = self.read_index()
         self.last_before = before
         self.base2 = after

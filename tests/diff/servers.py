@@ -82,9 +82,10 @@ class Server:
         self.args = args
         return self._spawn(ready_timeout)
 
-    def restart(self, ready_timeout=30.0, kill=False):
-        """Stop the process (SIGTERM, or SIGKILL when kill) and start it
-        again on the same ports and data directory."""
+    def restart(self, ready_timeout=30.0, kill=False, down=0.0):
+        """Stop the process (SIGTERM, or SIGKILL when kill), stay down for
+        `down` seconds, and start it again on the same ports and data
+        directory."""
         if self.proc is not None and self.proc.poll() is None:
             try:
                 self.proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
@@ -92,6 +93,8 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=5)
+        if down > 0:
+            time.sleep(down)
         if self in _live:
             _live.remove(self)
         # a sanitizer report from the first run must not be lost
