@@ -1,74 +1,19 @@
 /*
- * The raft node driver. See src/raft_node.h for the sequence; the comments
- * here give the rules and where they come from.
+ * The raft node driver: proposals, the Ready loop with the WAL, apply, and
+ * failures. See src/raft_node.h for the sequence; the comments here give the
+ * rules and where they come from. Start-up is in src/raft_node_open.c,
+ * snapshots in src/raft_node_snapshot.c.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
-#include "raft/raft.h"
-#include "snap/snap.h"
 #include "src/envelope.h"
 #include "src/log.h"
-#include "src/raft_node.h"
-#include "src/snapshotter.h"
-#include "src/wal_faults.h"
-#include "wal/wal.h"
-
-/* Entries kept in memory behind a snapshot for followers that lag (etcd's
- * snapshotCatchUpEntries = 5000). */
-#define CATCH_UP_ENTRIES 5000
-/* WAL metadata: magic, member id, cluster id (etcd stores the same pair). */
-#define WAL_META_MAGIC "METCDWM1"
-#define WAL_META_SIZE  24
-
-typedef struct waiter {
-    uint64_t id;
-    api_propose_cb cb;
-    void *ctx;
-} waiter_t;
-
-struct raft_node {
-    raft_node_config_t cfg;
-    char *wal_dir, *snap_dir;
-    h2o_evloop_t *loop;
-    store_t *store; /* borrowed: the server owns it */
-    struct raft_storage_mem *mem;
-    struct raft *raft;
-    wal_t *wal;
-    h2o_socket_t *wal_sock;
-    uint64_t voters[1];
-    struct raft_conf_state conf;
-
-    h2o_timeout_t tick_timeout;
-    h2o_timeout_entry_t tick_entry;
-    bool started;
-
-    struct raft_ready rd;
-    bool rd_out;       /* a Ready is taken and not advanced */
-    uint64_t rd_batch; /* its WAL batch, 0 when it needed none */
-
-    uint64_t applied;       /* last raft index applied to the store */
-    uint64_t durable_index; /* last entry index known durable in the WAL */
-    bool rd_applied;        /* the Ready's committed entries are applied already */
-    uint64_t snap_index, snap_term;
-    uint64_t snap_failed_at; /* applied index of the last failed attempt */
-    uint64_t next_request_id;
-
-    waiter_t *waiters; /* FIFO ring, in proposal order */
-    size_t w_cap, w_head, w_n;
-
-    bool campaign_pending; /* rebuilt after a disk failure: campaign at the next tick */
-    bool disk_failed;      /* logged once per failure period */
-
-    snapshotter_t snapper;
-    uint64_t marker_batch; /* WAL batch of a snapshot marker in flight */
-    uint64_t marker_index, marker_term;
-};
+#include "src/raft_node_int.h"
 
 /* ---- waiters ---- */
 
@@ -169,76 +114,10 @@ static void apply_entry(raft_node_t *n, const struct raft_entry *e)
     store_error_clear(&err);
 }
 
-/* ---- snapshots ---- */
-
-static void maybe_snapshot(raft_node_t *n)
-{
-    if (n->cfg.snapshot_count == 0 || snapshotter_busy(&n->snapper) || n->marker_batch != 0)
-        return;
-    /* After a failed attempt the next one waits for another snapshot-count
-     * of entries, so a disk that cannot take snapshots does not get a fork
-     * per write. */
-    uint64_t since = n->snap_index > n->snap_failed_at ? n->snap_index : n->snap_failed_at;
-    if (n->applied - since < n->cfg.snapshot_count)
-        return;
-    uint64_t term = raft_log_term_at(n->raft, n->applied);
-    if (term == 0)
-        return;
-    log_line('I', "etcdserver", "start to snapshot (applied: %" PRIu64 ", lastsnap: %" PRIu64 ")",
-             n->applied, n->snap_index);
-    if (snapshotter_start(&n->snapper, n->store, n->applied, term) != 0) {
-        log_line('E', "etcdserver", "cannot start a snapshot: %s", strerror(errno));
-        n->snap_failed_at = n->applied;
-    }
-}
-
-static void on_snapshot_saved(void *arg, int status, uint64_t index, uint64_t term)
-{
-    raft_node_t *n = arg;
-    if (status != 0) {
-        log_line('E', "etcdserver", "saving the snapshot at index %" PRIu64 " failed", index);
-        n->snap_failed_at = index;
-        return;
-    }
-    /*
-     * The snapshot file is durable; now the WAL records that it exists. Only
-     * once that marker is durable may segments before it go (a crash in
-     * between leaves a snapshot without a marker, which the start skips:
-     * etcd 3.5's order).
-     */
-    if (wal_append_snapshot(n->wal, index, term) != 0) {
-        log_line('E', "etcdserver", "cannot record the snapshot at index %" PRIu64, index);
-        n->snap_failed_at = index;
-        return;
-    }
-    n->marker_index = index;
-    n->marker_term = term;
-    n->marker_batch = wal_sync_async(n->wal);
-}
-
-static void on_marker_durable(raft_node_t *n)
-{
-    uint64_t index = n->marker_index;
-    n->snap_index = index;
-    n->snap_term = n->marker_term;
-    log_line('I', "etcdserver", "saved snapshot at index %" PRIu64, index);
-    int rc = wal_release_to(n->wal, index);
-    if (rc < 0)
-        log_line('W', "etcdserver", "cannot release WAL segments: %s", strerror(-rc));
-    rc = snap_purge(n->snap_dir, n->cfg.max_snapshots);
-    if (rc < 0)
-        log_line('W', "etcdserver", "cannot purge old snapshots: %s", strerror(-rc));
-    /* The in-memory log keeps a tail behind the snapshot (etcd: compact to
-     * snapshot index - snapshotCatchUpEntries). */
-    if (raft_storage_mem_create_snapshot(n->mem, index, &n->conf, NULL, 0) == 0 &&
-        index > CATCH_UP_ENTRIES)
-        raft_storage_mem_compact(n->mem, index - CATCH_UP_ENTRIES);
-}
-
 /* ---- Ready ---- */
 
 static void rebuild_raft(raft_node_t *n);
-static bool single_voter(const raft_node_t *n);
+bool raft_node_single_voter(const raft_node_t *n);
 
 static void apply_committed(raft_node_t *n)
 {
@@ -250,7 +129,7 @@ static void apply_committed(raft_node_t *n)
     n->rd_applied = true;
 }
 
-static void finish_ready(raft_node_t *n)
+void raft_node_finish_ready(raft_node_t *n)
 {
     struct raft_ready *rd = &n->rd;
     if (rd->has_hard_state)
@@ -270,7 +149,7 @@ static void finish_ready(raft_node_t *n)
     n->rd_out = false;
     n->rd_applied = false;
     n->rd_batch = 0;
-    maybe_snapshot(n);
+    raft_node_maybe_snapshot(n);
 }
 
 static void fail_ready(raft_node_t *n, int status)
@@ -293,13 +172,13 @@ static void fail_ready(raft_node_t *n, int status)
     rebuild_raft(n);
 }
 
-static void on_wal_sync(void *arg, const wal_sync_result_t *res)
+void raft_node_on_wal_sync(void *arg, const wal_sync_result_t *res)
 {
     raft_node_t *n = arg;
     if (n->marker_batch != 0 && res->batch == n->marker_batch) {
         n->marker_batch = 0;
         if (res->status == 0)
-            on_marker_durable(n);
+            raft_node_on_marker_durable(n);
         else {
             log_line('E', "etcdserver", "cannot record the snapshot in the log: %s",
                      strerror(-res->status));
@@ -308,7 +187,7 @@ static void on_wal_sync(void *arg, const wal_sync_result_t *res)
     }
     if (n->rd_out && n->rd_batch != 0 && res->batch == n->rd_batch) {
         if (res->status == 0)
-            finish_ready(n);
+            raft_node_finish_ready(n);
         else
             fail_ready(n, res->status);
     }
@@ -362,13 +241,13 @@ void raft_node_process(raft_node_t *n)
             n->rd_batch = wal_sync_async(n->wal);
             return;
         }
-        finish_ready(n);
+        raft_node_finish_ready(n);
     }
 }
 
 /* ---- the raft core ---- */
 
-static int new_raft(raft_node_t *n, uint64_t applied)
+int raft_node_new_raft(raft_node_t *n, uint64_t applied)
 {
     int election = n->cfg.heartbeat_ms ? (int)(n->cfg.election_ms / n->cfg.heartbeat_ms) : 10;
     if (election < 2)
@@ -404,7 +283,7 @@ static void rebuild_raft(raft_node_t *n)
         hs.commit = n->applied;
         raft_storage_mem_set_hard_state(n->mem, &hs);
     }
-    int rc = new_raft(n, n->applied);
+    int rc = raft_node_new_raft(n, n->applied);
     if (rc != 0) {
         log_line('E', "raft", "cannot rebuild the raft node: %s", raft_strerror(rc));
         return;
@@ -412,7 +291,7 @@ static void rebuild_raft(raft_node_t *n)
     n->campaign_pending = true;
 }
 
-static bool single_voter(const raft_node_t *n)
+bool raft_node_single_voter(const raft_node_t *n)
 {
     return n->conf.n_voters == 1 && n->conf.voters[0] == n->cfg.member_id;
 }
@@ -424,7 +303,7 @@ static void on_tick(h2o_timeout_entry_t *entry)
         rebuild_raft(n);
     if (n->raft != NULL) {
         raft_tick(n->raft);
-        if (n->campaign_pending && !n->rd_out && single_voter(n)) {
+        if (n->campaign_pending && !n->rd_out && raft_node_single_voter(n)) {
             n->campaign_pending = false;
             raft_campaign(n->raft);
         }
@@ -438,296 +317,6 @@ static void on_wal_event(h2o_socket_t *sock, const char *err)
     (void)err;
     wal_poll(n->wal);
     raft_node_process(n);
-}
-
-/* ---- open ---- */
-
-typedef struct marker_list {
-    wal_marker_t *m;
-    size_t n;
-} marker_list_t;
-
-static bool accept_snapshot(void *arg, uint64_t term, uint64_t index)
-{
-    const marker_list_t *ml = arg;
-    for (size_t i = 0; i < ml->n; i++)
-        if (ml->m[i].index == index && ml->m[i].term == term)
-            return true;
-    return false;
-}
-
-static void wal_log(void *arg, const char *line)
-{
-    (void)arg;
-    log_line('W', "wal", "%s", line);
-}
-
-static void snap_log(void *arg, const char *line)
-{
-    (void)arg;
-    log_line('W', "snap", "%s", line);
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-
-static int check_metadata(raft_node_t *n, const uint8_t *m, size_t len, char *err, size_t err_len)
-{
-    if (len != WAL_META_SIZE || memcmp(m, WAL_META_MAGIC, 8) != 0) {
-        snprintf(err, err_len, "%s: the write-ahead log was not written by metcd", n->wal_dir);
-        return -1;
-    }
-    uint64_t member = get64(m + 8), cluster = get64(m + 16);
-    /* etcd refuses a data dir whose WAL names another member or cluster. */
-    if (member != n->cfg.member_id || cluster != n->cfg.cluster_id) {
-        snprintf(err, err_len,
-                 "data directory %s belongs to member %" PRIx64 " of cluster %" PRIx64
-                 ", not to member %" PRIx64 " of cluster %" PRIx64
-                 " (check --name, --initial-cluster and --initial-cluster-token)",
-                 n->cfg.data_dir, member, cluster, n->cfg.member_id, n->cfg.cluster_id);
-        return -1;
-    }
-    return 0;
-}
-
-/* Everything the WAL held at start is durable. */
-static void note_durable_log(raft_node_t *n)
-{
-    struct raft_storage *st = raft_storage_mem_iface(n->mem);
-    uint64_t last = 0;
-    if (st->last_index(st->ctx, &last) == 0)
-        n->durable_index = last;
-}
-
-/* Applies the committed entries the log holds beyond the snapshot before the
- * member serves (etcd replays them through raft at start the same way). */
-static int replay(raft_node_t *n, char *err, size_t err_len)
-{
-    while (raft_has_ready(n->raft)) {
-        if (raft_ready(n->raft, &n->rd) != 0) {
-            snprintf(err, err_len, "out of memory replaying the log");
-            return -1;
-        }
-        n->rd_out = true;
-        struct raft_ready *rd = &n->rd;
-        if (rd->has_hard_state) {
-            wal_hard_state_t hs = {rd->hard_state.term, rd->hard_state.vote, rd->hard_state.commit};
-            wal_append_hard_state(n->wal, &hs);
-        }
-        for (size_t i = 0; i < rd->n_entries; i++)
-            wal_append_entry(n->wal, rd->entries[i].index, rd->entries[i].term, rd->entries[i].type,
-                             rd->entries[i].data, rd->entries[i].len);
-        if (rd->has_hard_state || rd->n_entries > 0) {
-            int rc = wal_sync(n->wal);
-            if (rc != 0) {
-                snprintf(err, err_len, "cannot write the log in %s: %s", n->wal_dir, strerror(-rc));
-                raft_ready_free(rd);
-                n->rd_out = false;
-                return -1;
-            }
-        }
-        finish_ready(n);
-    }
-    return 0;
-}
-
-static int load_state(raft_node_t *n, store_t **store_out, const store_config_t *scfg,
-                      wal_options_t *wo, char *err, size_t err_len)
-{
-    marker_list_t ml = {0};
-    int rc = wal_read_markers(n->wal_dir, &ml.m, &ml.n);
-    if (rc != 0) {
-        snprintf(err, err_len, "cannot read the log in %s: %s", n->wal_dir, strerror(-rc));
-        return -1;
-    }
-    snap_loaded_t snap;
-    char serr[512] = "";
-    rc = snap_load_newest(n->snap_dir, accept_snapshot, &ml, snap_log, NULL, &snap, serr,
-                          sizeof(serr));
-    free(ml.m);
-    store_t *store = NULL;
-    if (rc == 0) {
-        char lerr[256] = "";
-        store = store_load(scfg, snap.data, snap.len, lerr, sizeof(lerr));
-        n->snap_index = snap.index;
-        n->snap_term = snap.term;
-        snap_release(&snap);
-        if (store == NULL) {
-            snprintf(err, err_len,
-                     "cannot load the snapshot %016" PRIx64 "-%016" PRIx64 ".snap: %s",
-                     n->snap_term, n->snap_index, lerr);
-            return -1;
-        }
-        log_line('I', "etcdserver", "recovered store from snapshot at index %" PRIu64,
-                 n->snap_index);
-    } else if (rc == -ENOENT) {
-        store = store_new(scfg);
-        if (store == NULL) {
-            snprintf(err, err_len, "out of memory");
-            return -1;
-        }
-    } else {
-        snprintf(err, err_len, "cannot load a snapshot from %s: %s", n->snap_dir,
-                 serr[0] ? serr : strerror(-rc));
-        return -1;
-    }
-    *store_out = store;
-    n->store = store;
-
-    wal_read_result_t res = {0};
-    rc = wal_open(&n->wal, wo, n->snap_index, n->snap_term, &res, err, err_len);
-    if (rc != 0) {
-        if (err[0] == '\0')
-            snprintf(err, err_len, "cannot open the log in %s: %s", n->wal_dir, strerror(-rc));
-        return -1;
-    }
-    if (check_metadata(n, res.metadata, res.metadata_len, err, err_len) != 0) {
-        wal_read_result_free(&res);
-        return -1;
-    }
-    if (n->snap_index > 0) {
-        struct raft_snapshot s = {.meta = {.index = n->snap_index, .term = n->snap_term}};
-        s.meta.conf = n->conf;
-        rc = raft_storage_mem_apply_snapshot(n->mem, &s);
-        if (rc != 0) {
-            snprintf(err, err_len, "cannot restore the snapshot: %s", raft_strerror(rc));
-            wal_read_result_free(&res);
-            return -1;
-        }
-    }
-    struct raft_hard_state hs = {res.hard_state.term, res.hard_state.vote, res.hard_state.commit};
-    if (hs.commit < n->snap_index)
-        hs.commit = n->snap_index; /* the snapshot holds only committed state */
-    /*
-     * The commit index of the last batch travels in the next one (a commit
-     * alone needs no fsync, etcd's MustSync), so the log may end with
-     * entries past the last recorded commit. In a cluster whose only voter
-     * has always been this member, an entry durable here is durable on a
-     * majority and therefore committed (Raft paper 5.3; the 5.4.2 caveat is
-     * about other voters' copies), so the restart applies all of them before
-     * serving and comes back at the index it acknowledged last.
-     */
-    if (single_voter(n) && res.n_entries > 0 && res.entries[res.n_entries - 1].index > hs.commit)
-        hs.commit = res.entries[res.n_entries - 1].index;
-    raft_storage_mem_set_hard_state(n->mem, &hs);
-    if (res.n_entries > 0) {
-        struct raft_entry *ents = calloc(res.n_entries, sizeof(*ents));
-        if (ents == NULL) {
-            snprintf(err, err_len, "out of memory");
-            wal_read_result_free(&res);
-            return -1;
-        }
-        for (size_t i = 0; i < res.n_entries; i++)
-            ents[i] = (struct raft_entry){.term = res.entries[i].term,
-                                          .index = res.entries[i].index,
-                                          .type = res.entries[i].type,
-                                          .data = (void *)res.entries[i].data,
-                                          .len = res.entries[i].len};
-        rc = raft_storage_mem_append(n->mem, ents, res.n_entries);
-        free(ents);
-        if (rc != 0) {
-            snprintf(err, err_len, "cannot cache the log: %s", raft_strerror(rc));
-            wal_read_result_free(&res);
-            return -1;
-        }
-    }
-    log_line('I', "etcdserver",
-             "restarting member %" PRIx64 " in cluster %" PRIx64 " at commit index %" PRIu64
-             " (%zu entries after the snapshot)",
-             n->cfg.member_id, n->cfg.cluster_id, hs.commit, res.n_entries);
-    wal_read_result_free(&res);
-    return 0;
-}
-
-int raft_node_open(raft_node_t **out, store_t **store_out, const raft_node_config_t *cfg, char *err,
-                   size_t err_len)
-{
-    *out = NULL;
-    *store_out = NULL;
-    err[0] = '\0';
-    raft_node_t *n = calloc(1, sizeof(*n));
-    if (n == NULL) {
-        snprintf(err, err_len, "out of memory");
-        return -1;
-    }
-    n->cfg = *cfg;
-    n->loop = cfg->loop;
-    n->voters[0] = cfg->member_id;
-    n->conf.voters = n->voters;
-    n->conf.n_voters = 1;
-    if (asprintf(&n->wal_dir, "%s/member/wal", cfg->data_dir) < 0)
-        n->wal_dir = NULL;
-    if (asprintf(&n->snap_dir, "%s/member/snap", cfg->data_dir) < 0)
-        n->snap_dir = NULL;
-    n->mem = raft_storage_mem_new();
-    if (n->wal_dir == NULL || n->snap_dir == NULL || n->mem == NULL) {
-        snprintf(err, err_len, "out of memory");
-        goto fail;
-    }
-    mkdir(n->snap_dir, 0700);
-    /* Bootstrap: this member is the one voter of the configuration in force
-     * at index 0 (raft_storage_mem_set_conf_state). */
-    raft_storage_mem_set_conf_state(n->mem, &n->conf);
-    snapshotter_init(&n->snapper, n->loop, n->snap_dir, on_snapshot_saved, n);
-
-    store_config_t scfg = {.history_size = cfg->watch_history};
-    wal_options_t wo = {.dir = n->wal_dir,
-                        .max_wals = cfg->max_wals,
-                        .on_sync = on_wal_sync,
-                        .on_sync_arg = n,
-                        .log = wal_log,
-                        .io = wal_faults_from_env()};
-    /* Process tests use small segments to cut and release them quickly. */
-    const char *seg = getenv("METCD_TEST_WAL_SEGMENT_SIZE");
-    if (seg != NULL && *seg != '\0')
-        wo.segment_size = strtoull(seg, NULL, 10);
-    if (wal_exists(n->wal_dir)) {
-        if (load_state(n, store_out, &scfg, &wo, err, err_len) != 0)
-            goto fail;
-    } else {
-        uint8_t meta[WAL_META_SIZE];
-        memcpy(meta, WAL_META_MAGIC, 8);
-        put64(meta + 8, cfg->member_id);
-        put64(meta + 16, cfg->cluster_id);
-        if (wal_create(&n->wal, &wo, meta, sizeof(meta), err, err_len) != 0) {
-            if (err[0] == '\0')
-                snprintf(err, err_len, "cannot create the log in %s", n->wal_dir);
-            goto fail;
-        }
-        n->store = *store_out = store_new(&scfg);
-        if (n->store == NULL) {
-            snprintf(err, err_len, "out of memory");
-            goto fail;
-        }
-    }
-    n->applied = n->snap_index;
-    note_durable_log(n);
-    int rc = new_raft(n, n->snap_index);
-    if (rc != 0) {
-        snprintf(err, err_len, "cannot start raft: %s", raft_strerror(rc));
-        goto fail;
-    }
-    if (replay(n, err, err_len) != 0)
-        goto fail;
-    *out = n;
-    return 0;
-fail:
-    raft_node_free(n);
-    if (*store_out != NULL)
-        store_free(*store_out);
-    *store_out = NULL;
-    return -1;
 }
 
 int raft_node_start(raft_node_t *n)
@@ -744,7 +333,7 @@ int raft_node_start(raft_node_t *n)
     n->started = true;
     /* A one-voter cluster need not wait an election timeout: it can only
      * elect itself (etcd fast-forwards its ticks for the same reason). */
-    if (single_voter(n))
+    if (raft_node_single_voter(n))
         raft_campaign(n->raft);
     raft_node_process(n);
     return 0;
