@@ -49,6 +49,12 @@ typedef struct api_server_info {
     int64_t start_time_ns;        /* Unix ns when this member started */
     int64_t leader_start_time_ns; /* when this member became leader (if leader) */
     uint64_t recv_append_requests, send_append_requests;
+    /* For /metrics under etcd's names (etcd_server_*). */
+    uint64_t leader_changes;      /* leaders seen since start */
+    uint64_t proposals_committed; /* raft entries committed */
+    uint64_t proposals_applied;   /* raft entries applied */
+    uint64_t proposals_pending;   /* proposals waiting for their answer */
+    uint64_t proposals_failed;    /* proposals answered with an error */
     const api_member_t *members;
     size_t n_members;
 } api_server_info_t;

@@ -54,7 +54,7 @@ void api_metrics_observe_apply(api_t *api, double seconds)
 static void appendf(api_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void appendf(api_buf_t *b, const char *fmt, ...)
 {
-    char tmp[256];
+    char tmp[512];
     va_list ap;
     va_start(ap, fmt);
     int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
@@ -80,6 +80,45 @@ void api_handle_metrics(api_t *api, h2o_req_t *req, api_method_t m)
                 appendf(&b, "metcd_http_requests_total{method=\"%s\",code=\"%d\"} %llu\n",
                         api_method_name((api_method_t)mi), mt->statuses[c],
                         (unsigned long long)mt->requests[mi][c]);
+    /*
+     * etcd's server gauges, under etcd's names, so that dashboards and
+     * alerts written for an etcd cluster read a metcd member unchanged.
+     */
+    api_server_info_t info = {0};
+    api->backend.server_info(api->backend.ctx, &info);
+    appendf(&b,
+            "# HELP etcd_server_has_leader Whether or not a leader exists. 1 is existence, 0 is "
+            "not.\n# TYPE etcd_server_has_leader gauge\netcd_server_has_leader %d\n",
+            info.leader_id != 0);
+    appendf(&b,
+            "# HELP etcd_server_is_leader Whether or not this member is a leader. 1 if is, 0 "
+            "otherwise.\n# TYPE etcd_server_is_leader gauge\netcd_server_is_leader %d\n",
+            info.is_leader);
+    appendf(&b,
+            "# HELP etcd_server_leader_changes_seen_total The number of leader changes seen.\n"
+            "# TYPE etcd_server_leader_changes_seen_total counter\n"
+            "etcd_server_leader_changes_seen_total %llu\n",
+            (unsigned long long)info.leader_changes);
+    appendf(&b,
+            "# HELP etcd_server_proposals_committed_total The total number of consensus "
+            "proposals committed.\n# TYPE etcd_server_proposals_committed_total gauge\n"
+            "etcd_server_proposals_committed_total %llu\n",
+            (unsigned long long)info.proposals_committed);
+    appendf(&b,
+            "# HELP etcd_server_proposals_applied_total The total number of consensus proposals "
+            "applied.\n# TYPE etcd_server_proposals_applied_total gauge\n"
+            "etcd_server_proposals_applied_total %llu\n",
+            (unsigned long long)info.proposals_applied);
+    appendf(&b,
+            "# HELP etcd_server_proposals_pending The current number of pending proposals to "
+            "commit.\n# TYPE etcd_server_proposals_pending gauge\n"
+            "etcd_server_proposals_pending %llu\n",
+            (unsigned long long)info.proposals_pending);
+    appendf(&b,
+            "# HELP etcd_server_proposals_failed_total The total number of failed proposals "
+            "seen.\n# TYPE etcd_server_proposals_failed_total counter\n"
+            "etcd_server_proposals_failed_total %llu\n",
+            (unsigned long long)info.proposals_failed);
     store_t *s = api->backend.store;
     appendf(&b,
             "# HELP metcd_watchers Pending watch requests.\n# TYPE metcd_watchers gauge\n"

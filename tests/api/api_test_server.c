@@ -140,6 +140,7 @@ static int read_barrier(void *ctx, void (*done)(void *, int, store_error_t *), v
 static void server_info(void *ctx, api_server_info_t *out)
 {
     (void)ctx;
+    memset(out, 0, sizeof(*out));
     out->cluster_id = 0x1535ab9792fc5de1ULL;
     out->self_id = 0xac10e50d8a558ef9ULL;
     out->leader_id = out->self_id;
