@@ -50,7 +50,7 @@ static void waiter_fail(raft_node_t *n, waiter_t w, const char *cause)
     /* etcd answers a write it could not complete with 300 "Raft Internal
      * Error" and the cause, index 0 (v2error.NewError(EcodeRaftInternal)). */
     store_error_set(&err, STORE_E_RAFT_INTERNAL, cause, 0);
-    (void)n;
+    n->proposals_failed++;
     w.cb(w.ctx, -STORE_E_RAFT_INTERNAL, NULL, &err);
     store_error_clear(&err);
 }
@@ -193,6 +193,21 @@ void raft_node_on_wal_sync(void *arg, const wal_sync_result_t *res)
     }
 }
 
+/* Leader changes, for /metrics and /v2/stats (etcd counts every new leader
+ * it sees, including itself). */
+static void note_soft_state(raft_node_t *n, const struct raft_soft_state *ss)
+{
+    if (ss->lead != n->lead && ss->lead != RAFT_NONE) {
+        n->leader_changes++;
+        if (ss->lead == n->cfg.member_id) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            n->leader_since_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+        }
+    }
+    n->lead = ss->lead;
+}
+
 void raft_node_process(raft_node_t *n)
 {
     while (!n->rd_out && n->raft != NULL && raft_has_ready(n->raft)) {
@@ -202,6 +217,8 @@ void raft_node_process(raft_node_t *n)
         }
         n->rd_out = true;
         struct raft_ready *rd = &n->rd;
+        if (rd->has_soft_state)
+            note_soft_state(n, &rd->soft_state);
         int rc = 0;
         if (rd->has_hard_state) {
             wal_hard_state_t hs = {rd->hard_state.term, rd->hard_state.vote, rd->hard_state.commit};
@@ -344,13 +361,15 @@ int raft_node_propose(raft_node_t *n, const uint8_t *req, size_t len, api_propos
 {
     raft_node_info_t info;
     raft_node_get_info(n, &info);
-    if (n->raft == NULL || !info.is_leader)
+    if (n->raft == NULL || !info.is_leader) {
         /* A member without a leader cannot take writes; etcd answers them
          * with 300 once its request times out, we answer at once. */
+        n->proposals_failed++;
         return store_error_set(err, STORE_E_RAFT_INTERNAL,
                                n->disk_failed ? "etcdserver: the write-ahead log cannot be written"
                                               : "etcdserver: no leader",
                                0);
+    }
     uint64_t id = cb != NULL ? ++n->next_request_id : 0;
     uint8_t *data = NULL;
     size_t dlen = 0;
@@ -365,6 +384,7 @@ int raft_node_propose(raft_node_t *n, const uint8_t *req, size_t len, api_propos
     if (rc != 0) {
         if (cb != NULL)
             n->w_n--; /* the waiter just pushed is the newest */
+        n->proposals_failed++;
         return store_error_set(
             err, STORE_E_RAFT_INTERNAL,
             rc == RAFT_ENOLEADER ? "etcdserver: no leader" : "etcdserver: proposal dropped", 0);
@@ -376,6 +396,10 @@ void raft_node_get_info(raft_node_t *n, raft_node_info_t *out)
 {
     memset(out, 0, sizeof(*out));
     out->applied = n->applied;
+    out->leader_since_ns = n->leader_since_ns;
+    out->leader_changes = n->leader_changes;
+    out->pending = n->w_n;
+    out->failed = n->proposals_failed;
     if (n->raft == NULL)
         return;
     struct raft_status st;

@@ -86,6 +86,10 @@ typedef struct raft_node_info {
     uint64_t leader;
     bool is_leader;
     uint64_t applied;
+    int64_t leader_since_ns; /* Unix ns when this member last became leader (0: never) */
+    uint64_t leader_changes; /* leaders seen since start (etcd_server_leader_changes_seen_total) */
+    uint64_t pending;        /* proposals waiting for their answer */
+    uint64_t failed;         /* proposals answered with an error by the server */
 } raft_node_info_t;
 void raft_node_get_info(raft_node_t *n, raft_node_info_t *out);
 

@@ -58,6 +58,11 @@ struct raft_node {
     bool campaign_pending; /* rebuilt after a disk failure: campaign at the next tick */
     bool disk_failed;      /* logged once per failure period */
 
+    uint64_t lead; /* the leader in the last soft state seen */
+    uint64_t leader_changes;
+    int64_t leader_since_ns;
+    uint64_t proposals_failed;
+
     snapshotter_t snapper;
     uint64_t marker_batch; /* WAL batch of a snapshot marker in flight */
     uint64_t marker_index, marker_term;

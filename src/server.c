@@ -123,7 +123,12 @@ static void backend_server_info(void *ctx, api_server_info_t *out)
     out->raft_index = info.commit;
     out->raft_term = info.term;
     out->start_time_ns = s->start_time_ns;
-    out->leader_start_time_ns = s->start_time_ns;
+    out->leader_start_time_ns = info.leader_since_ns ? info.leader_since_ns : s->start_time_ns;
+    out->leader_changes = info.leader_changes;
+    out->proposals_committed = info.commit;
+    out->proposals_applied = info.applied;
+    out->proposals_pending = info.pending;
+    out->proposals_failed = info.failed;
     out->members = &s->self;
     out->n_members = 1;
 }
