@@ -334,6 +334,22 @@ static void op_sync(store_t *s, const store_request_t *req)
 }
 
 /*
+ * STORE_OP_RESUME (see store.h): every deadline moves forward by the time
+ * since the last applied request. Adding the same amount to every deadline
+ * keeps the heap ordered, so no re-heapify is needed.
+ */
+static void op_resume(store_t *s, const store_request_t *req, int64_t last_time_ns)
+{
+    if (last_time_ns <= 0 || req->time_ns <= last_time_ns)
+        return;
+    int64_t gap = req->time_ns - last_time_ns;
+    for (uint32_t i = 0; i < s->heap.n; i++) {
+        tnode_t *n = s->heap.a[i];
+        n->expire_ns = n->expire_ns > INT64_MAX - gap ? INT64_MAX : n->expire_ns + gap;
+    }
+}
+
+/*
  * Which outcomes etcd counts as a success in /v2/stats/store. Its counters
  * are bumped by a deferred check of an `err` variable that some error paths
  * return without assigning, so: Update counts 107 and 102 as successes,
@@ -384,6 +400,7 @@ static void count(store_t *s, store_op_t op, int code)
         ok ? st->compare_and_delete_success++ : st->compare_and_delete_fail++;
         break;
     case STORE_OP_SYNC:
+    case STORE_OP_RESUME:
         break;
     }
 }
@@ -391,8 +408,15 @@ static void count(store_t *s, store_op_t op, int code)
 int store_op_apply(store_t *s, const store_request_t *req, store_event_t **ev_out,
                    store_error_t *err)
 {
+    int64_t last_time_ns = s->last_time_ns;
+    if (req->time_ns > s->last_time_ns)
+        s->last_time_ns = req->time_ns;
     if (req->op == STORE_OP_SYNC) {
         op_sync(s, req);
+        return 0;
+    }
+    if (req->op == STORE_OP_RESUME) {
+        op_resume(s, req, last_time_ns);
         return 0;
     }
     /* Keys arrive clean from the API; clean anything else as etcd does. */

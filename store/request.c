@@ -137,7 +137,7 @@ int store_request_decode(const uint8_t *data, size_t len, store_request_t *req)
     if (!data || len < REQ_HEADER_BYTES || data[0] != REQ_VERSION)
         return -1;
     uint8_t op = data[1], flags = data[2];
-    if (op < STORE_OP_SET || op > STORE_OP_SYNC || (flags & ~F_ALL))
+    if (op < STORE_OP_SET || op > STORE_OP_RESUME || (flags & ~F_ALL))
         return -1;
     uint64_t t = 0;
     for (int i = 0; i < 8; i++)

@@ -12,7 +12,7 @@
 
 #define SNAP_MAGIC      "METCDSTR"
 #define SNAP_MAGIC_LEN  8
-#define SNAP_VERSION    1
+#define SNAP_VERSION    2 /* 2 added last_time_ns; 1 still loads */
 #define SNAP_HEADER_LEN (SNAP_MAGIC_LEN + 1 + 8)
 #define NODE_DIR        0x01
 #define NODE_TTL        0x02
@@ -171,6 +171,7 @@ int store_save(const store_t *s, int (*write)(void *ctx, const void *buf, size_t
                                             st->expire_count};
     for (int i = 0; i < STATS_COUNT; i++)
         w_uvarint(&w, counters[i]);
+    w_u64(&w, (uint64_t)s->last_time_ns);
 
     /*
      * Pre-order, without recursion: every parent comes before its children.
@@ -332,8 +333,9 @@ store_t *store_load(const store_config_t *cfg, const uint8_t *data, size_t len, 
     crc_init();
     if (!data || len < SNAP_HEADER_LEN + 4 || memcmp(data, SNAP_MAGIC, SNAP_MAGIC_LEN) != 0)
         return load_fail(NULL, err, err_len, "not a store snapshot");
-    if (data[SNAP_MAGIC_LEN] != SNAP_VERSION)
-        return load_fail(NULL, err, err_len, "unknown snapshot version %u", data[SNAP_MAGIC_LEN]);
+    uint8_t version = data[SNAP_MAGIC_LEN];
+    if (version != 1 && version != SNAP_VERSION)
+        return load_fail(NULL, err, err_len, "unknown snapshot version %u", version);
     uint32_t want = 0;
     for (int i = 0; i < 4; i++)
         want |= (uint32_t)data[len - 4 + (size_t)i] << (8 * i);
@@ -350,6 +352,8 @@ store_t *store_load(const store_config_t *cfg, const uint8_t *data, size_t len, 
     uint64_t c[STATS_COUNT];
     for (int i = 0; i < STATS_COUNT; i++)
         c[i] = r_uvarint(&r);
+    if (version >= 2)
+        s->last_time_ns = (int64_t)r_u64(&r);
     if (r.bad)
         return load_fail(s, err, err_len, "truncated snapshot header");
     s->stats = (store_stats_t){.gets_success = c[0],

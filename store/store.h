@@ -100,7 +100,19 @@ typedef enum store_op {
     STORE_OP_DELETE,        /* DELETE without prev conditions */
     STORE_OP_CAD,           /* DELETE with prevValue and/or prevIndex */
     STORE_OP_SYNC,          /* leader's clock: expire every node due by time_ns */
+    STORE_OP_RESUME,        /* a new leader took over at time_ns: see below */
 } store_op_t;
+
+/*
+ * STORE_OP_RESUME gives TTL keys back the time they spent without a leader,
+ * when no client could refresh them (etcd bug: keys expiring right after an
+ * election or a restart). The store remembers the latest time_ns of every
+ * request it applied (the last sign of life of the previous leader: with
+ * TTL keys present the leader stamps a SYNC every 500 ms); applying RESUME
+ * moves every deadline forward by (time_ns - that time), when positive. A
+ * deadline that was already due stays due. No index, no event, like SYNC.
+ * A new leader proposes it before it accepts any write of its term.
+ */
 
 /*
  * A decoded request. Strings are not NUL-terminated and are borrowed: from the

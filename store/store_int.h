@@ -212,6 +212,7 @@ struct store {
     watcher_hub_t hub;
     store_stats_t stats;
     uint32_t history_size;
+    int64_t last_time_ns; /* latest time_ns of an applied request (STORE_OP_RESUME) */
 };
 
 /* Lookup by clean absolute path; NULL when missing. */

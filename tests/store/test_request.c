@@ -121,7 +121,7 @@ static void test_rejects_garbage(void **state)
     buf[0] = 1;
     buf[1] = 0; /* unknown op */
     assert_int_equal(store_request_decode(buf, len, &d), -1);
-    buf[1] = 9;
+    buf[1] = STORE_OP_RESUME + 1;
     assert_int_equal(store_request_decode(buf, len, &d), -1);
     buf[1] = STORE_OP_SET;
     buf[2] = 0x40; /* unknown flag */

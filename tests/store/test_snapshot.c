@@ -248,12 +248,31 @@ static void test_write_error(void **state)
     store_free(s);
 }
 
+/* The time of the last request survives a snapshot, so a restart from one
+ * gives back the time the member was down. */
+static void test_resume_after_snapshot(void **state)
+{
+    (void)state;
+    store_t *s = new_store(0);
+    store_event_release(ok_req(s, STORE_OP_SET, "/k", OPTS(.value = "v", .ttl = 10)));
+    assert_int_equal(apply_req(s, STORE_OP_SYNC, NULL, OPTS(.time_ns = T0 + 4 * SEC), NULL, NULL),
+                     0);
+    membuf_t m = save(s);
+    store_t *loaded = load(&m, 0);
+    free(m.p);
+    store_free(s);
+    assert_int_equal(
+        apply_req(loaded, STORE_OP_RESUME, NULL, OPTS(.time_ns = T0 + 100 * SEC), NULL, NULL), 0);
+    assert_int_equal(store_next_expiration(loaded), T0 + 106 * SEC);
+    store_free(loaded);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_roundtrip),       cmocka_unit_test(test_empty_store),
-        cmocka_unit_test(test_smaller_history), cmocka_unit_test(test_damage_is_refused),
-        cmocka_unit_test(test_write_error),
+        cmocka_unit_test(test_resume_after_snapshot), cmocka_unit_test(test_roundtrip),
+        cmocka_unit_test(test_empty_store),           cmocka_unit_test(test_smaller_history),
+        cmocka_unit_test(test_damage_is_refused),     cmocka_unit_test(test_write_error),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

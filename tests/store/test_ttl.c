@@ -215,6 +215,56 @@ static void test_deadline_changes(void **state)
     store_free(s);
 }
 
+static void resume_at(store_t *s, int64_t t)
+{
+    uint64_t before = store_index(s);
+    store_event_t *ev = (store_event_t *)1;
+    assert_int_equal(apply_req(s, STORE_OP_RESUME, NULL, OPTS(.time_ns = t), &ev, NULL), 0);
+    assert_null(ev);
+    assert_int_equal(store_index(s), before); /* no index, no event */
+}
+
+/* A new leader gives TTL keys back the time without a leader (etcd bug 5). */
+static void test_resume_gives_time_back(void **state)
+{
+    (void)state;
+    store_t *s = new_store(0);
+    /* deadlines T0+10 s and T0+2 s; the last request applied is at T0+3 s */
+    store_event_release(ok_req(s, STORE_OP_SET, "/long", OPTS(.value = "l", .ttl = 10)));
+    store_event_release(ok_req(s, STORE_OP_SET, "/due", OPTS(.value = "d", .ttl = 2)));
+    put(s, "/p", "perm"); /* 3 */
+    store_event_release(
+        ok_req(s, STORE_OP_SET, "/w", OPTS(.value = "w", .time_ns = T0 + 3 * SEC))); /* 4 */
+
+    /* 60 s without a leader: every deadline moves 57 s (since T0+3 s). */
+    resume_at(s, T0 + 60 * SEC);
+    store_event_t *ev = get_ok(s, "/long", false, false);
+    assert_int_equal(ev->node.expiration_ns, T0 + 67 * SEC);
+    store_event_release(ev);
+    /* /due was already due at T0+3 s: it stays due and goes at the next sweep. */
+    assert_int_equal(store_next_expiration(s), T0 + 59 * SEC);
+    sync_at(s, T0 + 60 * SEC);
+    get_fail(s, "/due", STORE_E_KEY_NOT_FOUND, "/due");
+    assert_int_equal(store_index(s), 5);
+    /* /long keeps the 7 s it had left at T0+3 s. */
+    sync_at(s, T0 + 67 * SEC - 1);
+    store_event_release(get_ok(s, "/long", false, false));
+    sync_at(s, T0 + 67 * SEC);
+    get_fail(s, "/long", STORE_E_KEY_NOT_FOUND, "/long");
+
+    /* A RESUME no later than the last request applied changes nothing. */
+    store_event_release(
+        ok_req(s, STORE_OP_SET, "/k", OPTS(.value = "k", .ttl = 5, .time_ns = T0 + 100 * SEC)));
+    resume_at(s, T0 + 100 * SEC);
+    resume_at(s, T0 + 90 * SEC);
+    assert_int_equal(store_next_expiration(s), T0 + 105 * SEC);
+    /* A fresh store has no earlier time: nothing to give back. */
+    store_t *fresh = new_store(0);
+    resume_at(fresh, T0);
+    store_free(fresh);
+    store_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -222,6 +272,7 @@ int main(void)
         cmocka_unit_test(test_expire_events),
         cmocka_unit_test(test_dir_expiry_takes_children),
         cmocka_unit_test(test_deadline_changes),
+        cmocka_unit_test(test_resume_gives_time_back),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
