@@ -193,19 +193,44 @@ void raft_node_on_wal_sync(void *arg, const wal_sync_result_t *res)
     }
 }
 
+/*
+ * A new leader's first proposal: STORE_OP_RESUME, so that TTL keys get back
+ * the time nobody could refresh them (no leader, or every member down); etcd
+ * lets them expire right after the election, which its users reported as a
+ * bug. It is proposed before any client write of the term (raft_node_propose
+ * refuses them until the leader is noted here), so no write stamped with the
+ * new leader's clock can come before it in the log.
+ */
+static void propose_resume(raft_node_t *n, int64_t now)
+{
+    store_request_t r = {.op = STORE_OP_RESUME, .time_ns = now, .key = "/", .key_len = 1};
+    uint8_t *data = NULL;
+    size_t len = 0;
+    store_error_t err = {0};
+    if (store_request_encode(&r, &data, &len) != 0 ||
+        raft_node_propose(n, data, len, NULL, NULL, &err) != 0)
+        log_line('W', "etcdserver", "cannot give TTL keys back the time without a leader");
+    store_error_clear(&err);
+    free(data);
+}
+
 /* Leader changes, for /metrics and /v2/stats (etcd counts every new leader
  * it sees, including itself). */
 static void note_soft_state(raft_node_t *n, const struct raft_soft_state *ss)
 {
+    bool became_leader = false;
     if (ss->lead != n->lead && ss->lead != RAFT_NONE) {
         n->leader_changes++;
         if (ss->lead == n->cfg.member_id) {
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
             n->leader_since_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+            became_leader = true;
         }
     }
     n->lead = ss->lead;
+    if (became_leader)
+        propose_resume(n, n->leader_since_ns);
 }
 
 void raft_node_process(raft_node_t *n)
@@ -361,7 +386,8 @@ int raft_node_propose(raft_node_t *n, const uint8_t *req, size_t len, api_propos
 {
     raft_node_info_t info;
     raft_node_get_info(n, &info);
-    if (n->raft == NULL || !info.is_leader) {
+    /* Until the new leader is noted (and its RESUME proposed), no write. */
+    if (n->raft == NULL || !info.is_leader || n->lead != n->cfg.member_id) {
         /* A member without a leader cannot take writes; etcd answers them
          * with 300 once its request times out, we answer at once. */
         n->proposals_failed++;
