@@ -21,7 +21,4 @@ int listener_bind(const config_url_t *url, char *err, size_t err_len);
 /* "127.0.0.1:2379" for the address the fd is bound to (port 0 resolved). */
 void listener_describe(int fd, char *buf, size_t len);
 
-/* The local port the fd is bound to (0 if unknown). */
-uint16_t listener_port(int fd);
-
 #endif /* METCD_LISTENER_H */

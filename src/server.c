@@ -15,7 +15,6 @@
 #include <h2o.h>
 
 #include "src/data_dir.h"
-#include "src/drain.h"
 #include "src/listener.h"
 #include "src/log.h"
 #include "src/member_id.h"
@@ -40,8 +39,7 @@ struct server {
 
     h2o_socket_t **peer_listeners;
     size_t n_peer_listeners;
-    char **client_addrs;    /* "127.0.0.1:2379" per client listener, for the log */
-    uint16_t *client_ports; /* the bound port of each client listener */
+    char **client_addrs; /* "127.0.0.1:2379" per client listener, for the log */
     size_t n_client_addrs;
 
     h2o_timeout_t sync_timeout;
@@ -295,8 +293,7 @@ static int bind_all(server_t *s, char *err, size_t err_len)
     const config_t *cfg = s->cfg;
     s->peer_listeners = calloc(cfg->listen_peer.n, sizeof(*s->peer_listeners));
     s->client_addrs = calloc(cfg->listen_client.n, sizeof(*s->client_addrs));
-    s->client_ports = calloc(cfg->listen_client.n, sizeof(*s->client_ports));
-    if (s->peer_listeners == NULL || s->client_addrs == NULL || s->client_ports == NULL) {
+    if (s->peer_listeners == NULL || s->client_addrs == NULL) {
         snprintf(err, err_len, "out of memory");
         return SERVER_E_RUNTIME;
     }
@@ -324,7 +321,6 @@ static int bind_all(server_t *s, char *err, size_t err_len)
             snprintf(err, err_len, "cannot serve client requests on %s", where);
             return SERVER_E_RUNTIME;
         }
-        s->client_ports[s->n_client_addrs] = listener_port(fd);
         s->client_addrs[s->n_client_addrs++] = strdup(where);
         log_line('I', "embed", "listening for client requests on %s",
                  cfg->listen_client.urls[i].text);
@@ -432,19 +428,25 @@ fail:
  * Ends the open client connections (keep-alive, watches) so that the API and
  * h2o's context can be freed cleanly. Bounded: gives up after 3 s.
  */
+/*
+ * Ends every client connection (api_shutdown) and runs the loop until h2o
+ * has disposed them, at most 3 s: h2o 2.2.5 cannot dispose its context while
+ * any connection is open.
+ */
 static void drain(server_t *s)
 {
     struct timespec start;
     clock_gettime(CLOCK_MONOTONIC, &start);
+    api_shutdown(s->api);
     for (;;) {
-        int left = drain_client_sockets(s->client_ports, s->n_client_addrs);
-        if (left <= 0)
+        size_t left = api_connection_count(s->api);
+        if (left == 0)
             return;
         h2o_evloop_run(s->loop, 20);
         struct timespec now;
         clock_gettime(CLOCK_MONOTONIC, &now);
         if (now.tv_sec - start.tv_sec >= 3) {
-            log_line('W', "etcdserver", "%d client connections still open at exit", left);
+            log_line('W', "etcdserver", "%zu client connections still open at exit", left);
             s->undrained = true;
             return;
         }
@@ -513,7 +515,6 @@ void server_free(server_t *s)
     for (size_t i = 0; i < s->n_client_addrs; i++)
         free(s->client_addrs[i]);
     free(s->client_addrs);
-    free(s->client_ports);
     free(s->peer_listeners);
     free(s->peer_urls);
     free(s->client_urls);
