@@ -5,7 +5,7 @@
 #include <unistd.h>
 
 #include "src/wal_faults.h"
-#include "wal/wal_int.h"
+#include "wal/wal.h"
 
 static const char *fault_file;
 

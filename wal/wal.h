@@ -56,6 +56,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* Defaults (etcd: wal.SegmentSizeBytes = 64 MB, --max-wals = 5). */
 #define WAL_DEFAULT_SEGMENT_SIZE (64u * 1024 * 1024)
@@ -65,7 +66,20 @@
 #define WAL_MAX_RECORD_PAYLOAD ((1u << 24) - 1)
 
 typedef struct wal wal_t;
-struct wal_io; /* the I/O shim, see wal/wal_int.h; NULL means the real calls */
+/*
+ * The I/O shim: every write, sync and size change of the WAL goes through
+ * one of these, so tests can inject short writes, ENOSPC and fsync errors.
+ * wal_options_t.io == NULL means wal_io_default (the real system calls).
+ */
+typedef struct wal_io {
+    ssize_t (*pwrite)(int fd, const void *buf, size_t len, off_t off);
+    int (*fdatasync)(int fd);
+    int (*fsync)(int fd); /* directories */
+    int (*ftruncate)(int fd, off_t len);
+    int (*fallocate)(int fd, off_t len); /* make the file at least len bytes, zeros */
+} wal_io_t;
+
+extern const wal_io_t wal_io_default;
 
 /* The raft hard state (Raft paper, Figure 2: currentTerm, votedFor, plus the
  * commit index etcd persists with them). */

@@ -14,15 +14,6 @@
 /* ---- I/O shim: every call that can fail on a bad disk goes through it, so
  * tests can inject short writes, ENOSPC and fsync errors. Each returns what
  * the system call returns (-1 with errno set on failure). ---- */
-typedef struct wal_io {
-    ssize_t (*pwrite)(int fd, const void *buf, size_t len, off_t off);
-    int (*fdatasync)(int fd);
-    int (*fsync)(int fd); /* directories */
-    int (*ftruncate)(int fd, off_t len);
-    int (*fallocate)(int fd, off_t len); /* make the file at least len bytes, zeros */
-} wal_io_t;
-
-extern const wal_io_t wal_io_default;
 
 /* ---- records ---- */
 enum {
