@@ -1,7 +1,7 @@
 /* Saving a snapshot: streamed into a temporary file, then made durable and
  * visible atomically (write, fsync, rename, fsync the directory). */
 #include "snap/snap_int.h"
-#include "wal/wal.h" /* wal_crc32c */
+#include "wal/wal.h" /* wal_crc32c, wal_mkdir_all */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -55,43 +55,6 @@ void snap_file_name(char *buf, size_t len, uint64_t term, uint64_t index)
     snprintf(buf, len, "%016" PRIx64 "-%016" PRIx64 ".snap", term, index);
 }
 
-static int mkdir_p(const char *dir)
-{
-    char buf[4096];
-    size_t n = strlen(dir);
-    if (n == 0 || n >= sizeof(buf))
-        return -ENAMETOOLONG;
-    memcpy(buf, dir, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (buf[i] == '/' || buf[i] == 0) {
-            char c = buf[i];
-            buf[i] = 0;
-            if (mkdir(buf, 0700) == 0) {
-                /* a new directory is durable once its parent is fsynced */
-                char *slash = strrchr(buf, '/');
-                char parent[4096];
-                if (slash == buf)
-                    strcpy(parent, "/");
-                else if (slash)
-                    snprintf(parent, sizeof(parent), "%.*s", (int)(slash - buf), buf);
-                else
-                    strcpy(parent, ".");
-                int fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                if (fd >= 0) {
-                    int rc = fsync(fd);
-                    close(fd);
-                    if (rc < 0)
-                        return -errno;
-                }
-            } else if (errno != EEXIST) {
-                return -errno;
-            }
-            buf[i] = c;
-        }
-    }
-    return 0;
-}
-
 static int write_all(int fd, const uint8_t *p, size_t len)
 {
     while (len) {
@@ -141,7 +104,7 @@ int snap_writer_begin(snap_writer_t **out, const char *dir, uint64_t term, uint6
                       char *err, size_t err_len)
 {
     *out = NULL;
-    int rc = mkdir_p(dir);
+    int rc = wal_mkdir_all(dir);
     if (rc) {
         snap_seterr(err, err_len, "cannot create %s: %s", dir, strerror(-rc));
         return rc;

@@ -40,7 +40,7 @@ void wal_logf(const wal_t *w, const char *fmt, ...)
         fprintf(stderr, "%s\n", line);
 }
 
-static int mkdir_p(const char *dir)
+int wal_mkdir_all(const char *dir)
 {
     char buf[4096];
     size_t n = strlen(dir);
@@ -655,7 +655,7 @@ int wal_create(wal_t **out, const wal_options_t *opt, const void *metadata, size
     *out = NULL;
     if (metadata_len > WAL_MAX_RECORD_PAYLOAD)
         return -E2BIG;
-    int rc = mkdir_p(opt->dir);
+    int rc = wal_mkdir_all(opt->dir);
     if (rc) {
         wal_seterr(err, err_len, "cannot create %s: %s", opt->dir, strerror(-rc));
         return rc;
