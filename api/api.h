@@ -6,7 +6,7 @@
  * etcd 3.4.23 (--enable-v2=true) byte for byte apart from indexes and times.
  *
  * The API reads the store directly (GET, watches: the loop thread owns the
- * store) and sends every write through the backend's propose(), which answers
+ * store) and sends every write through the host's propose(), which answers
  * once the write is durable and applied. It knows nothing of raft or disks.
  *
  * Threads: everything here runs on the event-loop thread.
@@ -63,7 +63,7 @@ typedef struct api_server_info {
  * What the API needs from the server that owns it. Every function is called
  * on the loop thread.
  */
-typedef struct api_backend {
+typedef struct api_host {
     void *ctx;
     store_t *store;
     /*
@@ -85,7 +85,7 @@ typedef struct api_backend {
      */
     int (*read_barrier)(void *ctx, void (*done)(void *done_ctx, int rc, store_error_t *err),
                         void *done_ctx, store_error_t *err);
-} api_backend_t;
+} api_host_t;
 
 typedef struct api_config {
     uint64_t max_request_bytes;  /* bodies over this get 413 and change nothing */
@@ -100,7 +100,7 @@ typedef struct api api_t;
  * that users of this header need not include h2o). The API serves on the
  * listening sockets given to api_listen(). Ownership: free with api_free().
  */
-api_t *api_new(void *loop, const api_config_t *cfg, const api_backend_t *backend);
+api_t *api_new(void *loop, const api_config_t *cfg, const api_host_t *owner);
 
 /*
  * Starts accepting on an already bound, listening socket fd (the API takes

@@ -166,7 +166,6 @@ int api_keys_parse(h2o_mem_pool_t *pool, api_method_t method, const char *key_pa
                    size_t body_len, api_keys_req_t *out, api_parse_error_t *err);
 
 /* Go's strconv.ParseBool / ParseUint(s, 10, 64). Return 0 or -1. */
-int api_parse_bool(const char *s, size_t len, bool *out);
 int api_parse_uint64(const char *s, size_t len, uint64_t *out);
 
 /* ---- The server object (server.c). ---- */
@@ -196,7 +195,7 @@ struct api {
     api_config_t cfg;
     char version[32];
     char cluster_version[32];
-    api_backend_t backend;
+    api_host_t host;
     h2o_socket_t **listeners;
     size_t n_listeners;
     /* Accepted client connections still open (server.c), for api_shutdown(). */
@@ -234,6 +233,8 @@ void api_send_not_found(api_t *api, h2o_req_t *req);
 /* 405 with Allow: allow, body "Method Not Allowed\n" (Go's http.Error). */
 void api_send_method_not_allowed(api_t *api, h2o_req_t *req, const char *allow);
 /* A v2 error: X-Etcd-Index = index, JSON body + "\n". */
+/* The HTTP status etcd gives a v2 errorCode (400 for codes it does not map). */
+int api_error_status(int code);
 void api_send_v2_error(api_t *api, h2o_req_t *req, int code, const char *cause, uint64_t index);
 /* 301 to location as Go's ServeMux redirect does. */
 void api_send_redirect(api_t *api, h2o_req_t *req, api_method_t m, const char *location,

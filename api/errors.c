@@ -43,7 +43,7 @@ void api_add_cluster_id(api_t *api, h2o_req_t *req)
 {
     api_server_info_t info;
     memset(&info, 0, sizeof(info));
-    api->backend.server_info(api->backend.ctx, &info);
+    api->host.server_info(api->host.ctx, &info);
     char *s = h2o_mem_alloc_pool(&req->pool, 20);
     size_t n = api_format_hex_id(s, info.cluster_id);
     add_header_by_str(req, "x-etcd-cluster-id", "X-Etcd-Cluster-Id", s, n);
@@ -131,6 +131,31 @@ void api_send_method_not_allowed(api_t *api, h2o_req_t *req, const char *allow)
     api_send(api, req, 405, "text/plain; charset=utf-8", H2O_STRLIT("Method Not Allowed\n"));
 }
 
+/*
+ * The HTTP status of a v2 errorCode: etcd's v2error maps these codes and
+ * answers every other one with 400 Bad Request.
+ */
+int api_error_status(int code)
+{
+    switch (code) {
+    case STORE_E_KEY_NOT_FOUND:
+        return 404;
+    case STORE_E_NOT_FILE:
+    case STORE_E_DIR_NOT_EMPTY:
+        return 403;
+    case STORE_E_TEST_FAILED:
+    case STORE_E_NODE_EXIST:
+        return 412;
+    case STORE_E_UNAUTHORIZED:
+        return 401;
+    case STORE_E_RAFT_INTERNAL:
+    case STORE_E_LEADER_ELECT:
+        return 500;
+    default:
+        return 400;
+    }
+}
+
 /* v2error.Error.WriteTo: X-Etcd-Index, application/json, JSON + "\n". */
 void api_send_v2_error(api_t *api, h2o_req_t *req, int code, const char *cause, uint64_t index)
 {
@@ -139,7 +164,7 @@ void api_send_v2_error(api_t *api, h2o_req_t *req, int code, const char *cause, 
     api_json_error(&b, code, cause, index);
     api_buf_append(&b, "\n", 1);
     api_add_header_u64(req, "x-etcd-index", "X-Etcd-Index", index);
-    api_send(api, req, store_error_http_status(code), "application/json", b.data, b.len);
+    api_send(api, req, api_error_status(code), "application/json", b.data, b.len);
 }
 
 /* Go's html.EscapeString subset used by http.Redirect's body. */

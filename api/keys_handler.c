@@ -1,5 +1,5 @@
 /*
- * /v2/keys: reads from the store, writes through the backend's propose(),
+ * /v2/keys: reads from the store, writes through the host's propose(),
  * answered as etcd 3.4.23's v2http keysHandler answers.
  */
 #include <stdlib.h>
@@ -84,7 +84,7 @@ static void add_raft_headers(api_t *api, h2o_req_t *req)
 {
     api_server_info_t info;
     memset(&info, 0, sizeof(info));
-    api->backend.server_info(api->backend.ctx, &info);
+    api->host.server_info(api->host.ctx, &info);
     api_add_header_u64(req, "x-raft-index", "X-Raft-Index", info.raft_index);
     api_add_header_u64(req, "x-raft-term", "X-Raft-Term", info.raft_term);
 }
@@ -178,7 +178,7 @@ static void do_write(api_t *api, h2o_req_t *req, const api_keys_req_t *kr)
      */
     bool cond = kr->prev_index > 0 || kr->prev_value != NULL;
     if (kr->key_len == 1 && (kr->method == API_M_PUT || (kr->method == API_M_DELETE && !cond))) {
-        api_send_v2_error(api, req, STORE_E_ROOT_RONLY, "/", store_index(api->backend.store));
+        api_send_v2_error(api, req, STORE_E_ROOT_RONLY, "/", store_index(api->host.store));
         return;
     }
     store_request_t sr;
@@ -186,7 +186,7 @@ static void do_write(api_t *api, h2o_req_t *req, const api_keys_req_t *kr)
     api_ticket_t *t = ticket_new(api, req);
     t->no_value_on_success = kr->no_value_on_success;
     store_error_t err = {0};
-    int rc = api->backend.propose(api->backend.ctx, &sr, on_proposed, t, &err);
+    int rc = api->host.propose(api->host.ctx, &sr, on_proposed, t, &err);
     if (rc != 0) {
         if (t->req != NULL)
             api_send_v2_error(api, req, err.code ? err.code : STORE_E_RAFT_INTERNAL, err.cause,
@@ -200,7 +200,7 @@ static void read_now(api_t *api, h2o_req_t *req, const api_keys_req_t *kr)
 {
     store_event_t *ev = NULL;
     store_error_t err = {0};
-    int rc = store_get(api->backend.store, kr->key, kr->key_len, kr->recursive, kr->sorted,
+    int rc = store_get(api->host.store, kr->key, kr->key_len, kr->recursive, kr->sorted,
                        api_now_ns(), &ev, &err);
     if (rc != 0) {
         api_send_v2_error(api, req, err.code, err.cause, err.index);
@@ -227,20 +227,20 @@ static void on_read_barrier(void *ctx, int rc, store_error_t *err)
 }
 
 /*
- * GET without wait. quorum=true goes through the backend's read barrier
+ * GET without wait. quorum=true goes through the host's read barrier
  * (ReadIndex) when it has one; without one (a single member) it is served
  * like a plain GET, from the local store.
  */
 static void do_read(api_t *api, h2o_req_t *req, const api_keys_req_t *kr)
 {
-    if (!kr->quorum || api->backend.read_barrier == NULL) {
+    if (!kr->quorum || api->host.read_barrier == NULL) {
         read_now(api, req, kr);
         return;
     }
     api_ticket_t *t = ticket_new(api, req);
     t->read = *kr;
     store_error_t err = {0};
-    if (api->backend.read_barrier(api->backend.ctx, on_read_barrier, t, &err) != 0) {
+    if (api->host.read_barrier(api->host.ctx, on_read_barrier, t, &err) != 0) {
         api_send_v2_error(api, req, err.code ? err.code : STORE_E_RAFT_INTERNAL, err.cause,
                           err.index);
         store_error_clear(&err);
@@ -283,7 +283,7 @@ void api_handle_keys(api_t *api, h2o_req_t *req, api_method_t m, const char *key
         api_send_v2_error(api, req, perr.code, perr.cause, 0);
         return;
     }
-    store_count_failed_get(api->backend.store); /* etcd's auth-enabled lookup */
+    store_count_failed_get(api->host.store); /* etcd's auth-enabled lookup */
     switch (m) {
     case API_M_GET:
     case API_M_HEAD:

@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "api/api_int.h"
+#include "common/parse.h"
 
 static const struct {
     const char *name;
@@ -168,23 +169,6 @@ const api_form_pair_t *api_form_get(const api_form_t *form, const char *name)
     return NULL;
 }
 
-int api_parse_bool(const char *s, size_t len, bool *out)
-{
-    static const char *const yes[] = {"1", "t", "T", "TRUE", "true", "True"};
-    static const char *const no[] = {"0", "f", "F", "FALSE", "false", "False"};
-    for (size_t i = 0; i < 6; i++) {
-        if (strlen(yes[i]) == len && memcmp(yes[i], s, len) == 0) {
-            *out = true;
-            return 0;
-        }
-        if (strlen(no[i]) == len && memcmp(no[i], s, len) == 0) {
-            *out = false;
-            return 0;
-        }
-    }
-    return -1;
-}
-
 int api_parse_uint64(const char *s, size_t len, uint64_t *out)
 {
     if (len == 0)
@@ -311,7 +295,7 @@ static int get_bool(const api_form_t *f, const char *name, bool *out, api_parse_
     *out = false;
     if (p == NULL)
         return 0;
-    if (api_parse_bool(p->value, p->value_len, out) != 0) {
+    if (etcd_parse_bool(p->value, p->value_len, out) != 0) {
         err->code = STORE_E_INVALID_FIELD;
         snprintf(err->cause, sizeof(err->cause), "invalid value for \"%s\"", name);
         return -1;
@@ -421,7 +405,7 @@ int api_keys_parse(h2o_mem_pool_t *pool, api_method_t method, const char *key_pa
     const api_form_pair_t *value = api_form_get(&form, "value");
     if ((p = api_form_get(&form, "prevExist")) != NULL) {
         bool b;
-        if (api_parse_bool(p->value, p->value_len, &b) != 0) {
+        if (etcd_parse_bool(p->value, p->value_len, &b) != 0) {
             err->code = STORE_E_INVALID_FIELD;
             snprintf(err->cause, sizeof(err->cause), "invalid value for prevExist");
             return -1;
@@ -430,7 +414,7 @@ int api_keys_parse(h2o_mem_pool_t *pool, api_method_t method, const char *key_pa
     }
     if ((p = api_form_get(&form, "refresh")) != NULL) {
         bool b;
-        if (api_parse_bool(p->value, p->value_len, &b) != 0) {
+        if (etcd_parse_bool(p->value, p->value_len, &b) != 0) {
             err->code = STORE_E_INVALID_FIELD;
             snprintf(err->cause, sizeof(err->cause), "invalid value for refresh");
             return -1;

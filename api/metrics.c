@@ -85,7 +85,7 @@ void api_handle_metrics(api_t *api, h2o_req_t *req, api_method_t m)
      * alerts written for an etcd cluster read a metcd member unchanged.
      */
     api_server_info_t info = {0};
-    api->backend.server_info(api->backend.ctx, &info);
+    api->host.server_info(api->host.ctx, &info);
     appendf(&b,
             "# HELP etcd_server_has_leader Whether or not a leader exists. 1 is existence, 0 is "
             "not.\n# TYPE etcd_server_has_leader gauge\netcd_server_has_leader %d\n",
@@ -119,7 +119,7 @@ void api_handle_metrics(api_t *api, h2o_req_t *req, api_method_t m)
             "seen.\n# TYPE etcd_server_proposals_failed_total counter\n"
             "etcd_server_proposals_failed_total %llu\n",
             (unsigned long long)info.proposals_failed);
-    store_t *s = api->backend.store;
+    store_t *s = api->host.store;
     appendf(&b,
             "# HELP metcd_watchers Pending watch requests.\n# TYPE metcd_watchers gauge\n"
             "metcd_watchers %zu\n",

@@ -11,7 +11,7 @@
 static void get_info(api_t *api, api_server_info_t *info)
 {
     memset(info, 0, sizeof(*info));
-    api->backend.server_info(api->backend.ctx, info);
+    api->host.server_info(api->host.ctx, info);
 }
 
 void api_handle_version(api_t *api, h2o_req_t *req, api_method_t m)
@@ -383,8 +383,8 @@ static void stats_self(api_t *api, h2o_req_t *req)
 static void stats_store(api_t *api, h2o_req_t *req)
 {
     store_stats_t s;
-    store_get_stats(api->backend.store, &s);
-    s.watchers = store_watcher_count(api->backend.store);
+    store_get_stats(api->host.store, &s);
+    s.watchers = store_watcher_count(api->host.store);
     const struct {
         const char *name;
         uint64_t v;

@@ -99,7 +99,7 @@ static void copy_str(char *dst, size_t size, const char *src, const char *dflt)
     dst[n] = '\0';
 }
 
-api_t *api_new(void *loop, const api_config_t *cfg, const api_backend_t *backend)
+api_t *api_new(void *loop, const api_config_t *cfg, const api_host_t *owner)
 {
     api_t *api = calloc(1, sizeof(*api));
     if (api == NULL)
@@ -113,7 +113,7 @@ api_t *api_new(void *loop, const api_config_t *cfg, const api_backend_t *backend
     copy_str(api->cluster_version, sizeof(api->cluster_version), cfg->cluster_version, "3.4.0");
     api->cfg.version = api->version;
     api->cfg.cluster_version = api->cluster_version;
-    api->backend = *backend;
+    api->host = *owner;
     api->hup_epfd = -1;
 
     h2o_config_init(&api->globalconf);

@@ -77,7 +77,7 @@ static void on_watch_dispose(void *p)
         return;
     }
     if (w->sw != NULL) {
-        store_watcher_remove(api->backend.store, w->sw);
+        store_watcher_remove(api->host.store, w->sw);
         w->sw = NULL;
     }
     hup_remove(api, w);
@@ -180,7 +180,7 @@ static void on_event(void *ctx, store_event_t *ev)
         snprintf(cause, sizeof(cause), "slow reader: resume with waitIndex=%llu",
                  (unsigned long long)w->next_index);
         api_json_error(&w->pending, STORE_E_WATCHER_CLEARED, cause,
-                       store_index(w->api->backend.store));
+                       store_index(w->api->host.store));
         api_buf_append(&w->pending, "\n", 1);
         w->overflow = true;
         w->final_queued = true;
@@ -232,7 +232,7 @@ void api_watch_dispose(api_t *api)
     for (api_watch_t *w = api->watches; w != NULL; w = next) {
         next = w->next;
         if (w->sw != NULL) {
-            store_watcher_remove(api->backend.store, w->sw);
+            store_watcher_remove(api->host.store, w->sw);
             w->sw = NULL;
         }
         hup_remove(api, w);
@@ -261,10 +261,10 @@ int api_watch_start(api_t *api, h2o_req_t *req, const api_keys_req_t *kr)
     api_buf_init(&w->pending, NULL);
     api_buf_init(&w->inflight, NULL);
 
-    uint64_t start_index = store_index(api->backend.store);
+    uint64_t start_index = store_index(api->host.store);
     store_error_t err = {0};
     store_watcher_t *sw = NULL;
-    int rc = store_watch(api->backend.store, kr->key, kr->key_len, kr->recursive, kr->stream,
+    int rc = store_watch(api->host.store, kr->key, kr->key_len, kr->recursive, kr->stream,
                          kr->wait_index, on_event, w, &sw, &err);
     if (rc != 0) {
         api_send_v2_error(api, req, err.code, err.cause, err.index);
@@ -281,7 +281,7 @@ int api_watch_start(api_t *api, h2o_req_t *req, const api_keys_req_t *kr)
     api_add_header_u64(req, "x-etcd-index", "X-Etcd-Index", start_index);
     api_server_info_t info;
     memset(&info, 0, sizeof(info));
-    api->backend.server_info(api->backend.ctx, &info);
+    api->host.server_info(api->host.ctx, &info);
     api_add_header_u64(req, "x-raft-index", "X-Raft-Index", info.raft_index);
     api_add_header_u64(req, "x-raft-term", "X-Raft-Term", info.raft_term);
     api_metrics_count(api, API_M_GET, 200);

@@ -1,6 +1,7 @@
 /* Finding, verifying and purging snapshot files. */
 #include "snap/snap_int.h"
-#include "wal/wal.h" /* wal_crc32c */
+#include "common/crc32c.h"
+#include "common/endian.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -106,7 +107,7 @@ static int load_one(const char *path, const snap_name_t *nm, snap_loaded_t *out,
     if (m == MAP_FAILED)
         return -errno;
     const uint8_t *t = m + size - SNAP_TRAILER_SIZE;
-    uint64_t len = snap_get64(t);
+    uint64_t len = le_get64(t);
     uint32_t crc =
         (uint32_t)t[8] | (uint32_t)t[9] << 8 | (uint32_t)t[10] << 16 | (uint32_t)t[11] << 24;
     *why = NULL;
@@ -114,9 +115,9 @@ static int load_one(const char *path, const snap_name_t *nm, snap_loaded_t *out,
         *why = "bad magic";
     else if (len != size - SNAP_HDR_SIZE - SNAP_TRAILER_SIZE)
         *why = "bad length";
-    else if (wal_crc32c(0, m, size - 8) != crc)
+    else if (crc32c(0, m, size - 8) != crc)
         *why = "crc mismatch";
-    else if (snap_get64(m + 8) != nm->term || snap_get64(m + 16) != nm->index)
+    else if (le_get64(m + 8) != nm->term || le_get64(m + 16) != nm->index)
         *why = "header does not match the file name";
     if (*why) {
         munmap(m, size);

@@ -18,8 +18,6 @@ typedef struct snap_name {
  * *out is malloc'd (caller frees). */
 int snap_list(const char *dir, snap_name_t **out, size_t *n);
 void snap_file_name(char *buf, size_t len, uint64_t term, uint64_t index);
-void snap_put64(uint8_t *p, uint64_t v);
-uint64_t snap_get64(const uint8_t *p);
 void snap_seterr(char *err, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #endif /* METCD_SNAP_INT_H */

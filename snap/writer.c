@@ -1,7 +1,9 @@
 /* Saving a snapshot: streamed into a temporary file, then made durable and
  * visible atomically (write, fsync, rename, fsync the directory). */
 #include "snap/snap_int.h"
-#include "wal/wal.h" /* wal_crc32c, wal_mkdir_all */
+#include "common/crc32c.h"
+#include "common/endian.h"
+#include "common/fs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -36,20 +38,6 @@ void snap_seterr(char *err, size_t len, const char *fmt, ...)
     va_end(ap);
 }
 
-void snap_put64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-uint64_t snap_get64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
-}
-
 void snap_file_name(char *buf, size_t len, uint64_t term, uint64_t index)
 {
     snprintf(buf, len, "%016" PRIx64 "-%016" PRIx64 ".snap", term, index);
@@ -82,7 +70,7 @@ static int flush(snap_writer_t *sw)
 static int put(snap_writer_t *sw, const void *data, size_t len)
 {
     const uint8_t *p = data;
-    sw->crc = wal_crc32c(sw->crc, p, len);
+    sw->crc = crc32c(sw->crc, p, len);
     while (len) {
         if (sw->used == BUF_SIZE) {
             int rc = flush(sw);
@@ -104,7 +92,7 @@ int snap_writer_begin(snap_writer_t **out, const char *dir, uint64_t term, uint6
                       char *err, size_t err_len)
 {
     *out = NULL;
-    int rc = wal_mkdir_all(dir);
+    int rc = fs_mkdir_all(dir);
     if (rc) {
         snap_seterr(err, err_len, "cannot create %s: %s", dir, strerror(-rc));
         return rc;
@@ -128,8 +116,8 @@ int snap_writer_begin(snap_writer_t **out, const char *dir, uint64_t term, uint6
     }
     uint8_t h[SNAP_HDR_SIZE] = {0};
     memcpy(h, SNAP_MAGIC, 8);
-    snap_put64(h + 8, term);
-    snap_put64(h + 16, index);
+    le_put64(h + 8, term);
+    le_put64(h + 16, index);
     put(sw, h, sizeof(h)); /* buffered: cannot fail */
     *out = sw;
     return 0;
@@ -154,7 +142,7 @@ void snap_writer_abort(snap_writer_t *sw)
 int snap_writer_commit(snap_writer_t *sw, char *err, size_t err_len)
 {
     uint8_t t[SNAP_TRAILER_SIZE];
-    snap_put64(t, sw->len);
+    le_put64(t, sw->len);
     int rc = put(sw, t, 8);
     uint32_t crc = sw->crc;
     t[8] = (uint8_t)crc, t[9] = (uint8_t)(crc >> 8), t[10] = (uint8_t)(crc >> 16),

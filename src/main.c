@@ -6,9 +6,9 @@
  */
 #include <stdio.h>
 
-#include "src/config.h"
-#include "src/log.h"
-#include "src/server.h"
+#include "src/config/config.h"
+#include "common/log.h"
+#include "src/server/server.h"
 
 extern char **environ;
 

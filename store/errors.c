@@ -1,5 +1,5 @@
 /*
- * store/errors.c: the v2 error table (code, HTTP status, message), error
+ * store/errors.c: the v2 error table (code, message), error
  * values, action names, and the store's allocation policy.
  */
 #include <stdlib.h>
@@ -10,26 +10,13 @@
 const char *store_error_message(int code)
 {
     switch (code) {
-#define STORE_ERROR_MSG(name, c, status, msg)                                                      \
+#define STORE_ERROR_MSG(name, c, msg)                                                              \
     case c:                                                                                        \
         return msg;
         STORE_ERRORS(STORE_ERROR_MSG)
 #undef STORE_ERROR_MSG
     default:
         return NULL;
-    }
-}
-
-int store_error_http_status(int code)
-{
-    switch (code) {
-#define STORE_ERROR_STATUS(name, c, status, msg)                                                   \
-    case c:                                                                                        \
-        return status;
-        STORE_ERRORS(STORE_ERROR_STATUS)
-#undef STORE_ERROR_STATUS
-    default:
-        return 400;
     }
 }
 

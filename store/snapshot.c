@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/crc32c.h"
 #include "store/store_int.h"
 
 #define SNAP_MAGIC      "METCDSTR"
@@ -22,30 +23,6 @@
 #define EVNODE_VALUE    0x02
 #define SAVE_BUF_SIZE   65536
 #define STATS_COUNT     15
-
-/* ---- CRC-32C (Castagnoli, reflected polynomial 0x82F63B78) ---- */
-
-static uint32_t crc_table[256];
-
-static void crc_init(void)
-{
-    if (crc_table[1])
-        return;
-    for (uint32_t i = 0; i < 256; i++) {
-        uint32_t c = i;
-        for (int k = 0; k < 8; k++)
-            c = c & 1 ? (c >> 1) ^ 0x82f63b78u : c >> 1;
-        crc_table[i] = c;
-    }
-}
-
-static uint32_t crc32c(uint32_t crc, const uint8_t *p, size_t n)
-{
-    crc = ~crc;
-    while (n--)
-        crc = crc_table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
-    return ~crc;
-}
 
 /* ---- Writing ---- */
 
@@ -143,7 +120,6 @@ static void save_event_node(writer_t *w, const store_node_t *n)
 
 int store_save(const store_t *s, int (*write)(void *ctx, const void *buf, size_t len), void *ctx)
 {
-    crc_init();
     writer_t w = {.write = write, .ctx = ctx, .buf = malloc(SAVE_BUF_SIZE)};
     if (!w.buf)
         return -1;
@@ -330,7 +306,6 @@ static bool load_event_node(reader_t *r, store_node_t *n)
 store_t *store_load(const store_config_t *cfg, const uint8_t *data, size_t len, char *err,
                     size_t err_len)
 {
-    crc_init();
     if (!data || len < SNAP_HEADER_LEN + 4 || memcmp(data, SNAP_MAGIC, SNAP_MAGIC_LEN) != 0)
         return load_fail(NULL, err, err_len, "not a store snapshot");
     uint8_t version = data[SNAP_MAGIC_LEN];

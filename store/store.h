@@ -23,55 +23,55 @@
 #include <stdint.h>
 
 /*
- * v2 errors: name, errorCode, HTTP status, message. One table, so the three
- * can never disagree (etcd: etcdserver/api/v2error/error.go). Codes that
+ * v2 errors: name, errorCode, message. One table, so the two can never
+ * disagree (etcd: etcdserver/api/v2error/error.go); the HTTP status of each
+ * code is the API's business (api/errors.c). Codes that
  * etcd defines but never sends from the v2 keys API are kept so that the
  * numbers stay reserved.
  */
 #define STORE_ERRORS(X)                                                                            \
-    X(KEY_NOT_FOUND, 100, 404, "Key not found")                                                    \
-    X(TEST_FAILED, 101, 412, "Compare failed")                                                     \
-    X(NOT_FILE, 102, 403, "Not a file")                                                            \
-    X(NO_MORE_PEER, 103, 400, "Reached the max number of peers in the cluster")                    \
-    X(NOT_DIR, 104, 400, "Not a directory")                                                        \
-    X(NODE_EXIST, 105, 412, "Key already exists")                                                  \
-    X(KEY_IS_PRESERVED, 106, 400, "The prefix of given key is a keyword in etcd")                  \
-    X(ROOT_RONLY, 107, 400, "Root is read only")                                                   \
-    X(DIR_NOT_EMPTY, 108, 403, "Directory not empty")                                              \
-    X(EXISTING_PEER_ADDR, 109, 400, "Peer address has existed")                                    \
-    X(UNAUTHORIZED, 110, 401, "The request requires user authentication")                          \
-    X(VALUE_REQUIRED, 200, 400, "Value is Required in POST form")                                  \
-    X(PREV_VALUE_REQUIRED, 201, 400, "PrevValue is Required in POST form")                         \
-    X(TTL_NAN, 202, 400, "The given TTL in POST form is not a number")                             \
-    X(INDEX_NAN, 203, 400, "The given index in POST form is not a number")                         \
-    X(VALUE_OR_TTL_REQUIRED, 204, 400, "Value or TTL is required in POST form")                    \
-    X(TIMEOUT_NAN, 205, 400, "The given timeout in POST form is not a number")                     \
-    X(NAME_REQUIRED, 206, 400, "Name is required in POST form")                                    \
-    X(INDEX_OR_VALUE_REQUIRED, 207, 400, "Index or value is required")                             \
-    X(INDEX_VALUE_MUTEX, 208, 400, "Index and value cannot both be specified")                     \
-    X(INVALID_FIELD, 209, 400, "Invalid field")                                                    \
-    X(INVALID_FORM, 210, 400, "Invalid POST form")                                                 \
-    X(REFRESH_VALUE, 211, 400, "Value provided on refresh")                                        \
-    X(REFRESH_TTL_REQUIRED, 212, 400, "A TTL must be provided on refresh")                         \
-    X(RAFT_INTERNAL, 300, 500, "Raft Internal Error")                                              \
-    X(LEADER_ELECT, 301, 500, "During Leader Election")                                            \
-    X(WATCHER_CLEARED, 400, 400, "watcher is cleared due to etcd recovery")                        \
-    X(EVENT_INDEX_CLEARED, 401, 400, "The event in requested index is outdated and cleared")       \
-    X(STANDBY_INTERNAL, 402, 400, "Standby Internal Error")                                        \
-    X(INVALID_ACTIVE_SIZE, 403, 400, "Invalid active size")                                        \
-    X(INVALID_REMOVE_DELAY, 404, 400, "Standby remove delay")                                      \
-    X(CLIENT_INTERNAL, 500, 400, "Client Internal Error")
+    X(KEY_NOT_FOUND, 100, "Key not found")                                                         \
+    X(TEST_FAILED, 101, "Compare failed")                                                          \
+    X(NOT_FILE, 102, "Not a file")                                                                 \
+    X(NO_MORE_PEER, 103, "Reached the max number of peers in the cluster")                         \
+    X(NOT_DIR, 104, "Not a directory")                                                             \
+    X(NODE_EXIST, 105, "Key already exists")                                                       \
+    X(KEY_IS_PRESERVED, 106, "The prefix of given key is a keyword in etcd")                       \
+    X(ROOT_RONLY, 107, "Root is read only")                                                        \
+    X(DIR_NOT_EMPTY, 108, "Directory not empty")                                                   \
+    X(EXISTING_PEER_ADDR, 109, "Peer address has existed")                                         \
+    X(UNAUTHORIZED, 110, "The request requires user authentication")                               \
+    X(VALUE_REQUIRED, 200, "Value is Required in POST form")                                       \
+    X(PREV_VALUE_REQUIRED, 201, "PrevValue is Required in POST form")                              \
+    X(TTL_NAN, 202, "The given TTL in POST form is not a number")                                  \
+    X(INDEX_NAN, 203, "The given index in POST form is not a number")                              \
+    X(VALUE_OR_TTL_REQUIRED, 204, "Value or TTL is required in POST form")                         \
+    X(TIMEOUT_NAN, 205, "The given timeout in POST form is not a number")                          \
+    X(NAME_REQUIRED, 206, "Name is required in POST form")                                         \
+    X(INDEX_OR_VALUE_REQUIRED, 207, "Index or value is required")                                  \
+    X(INDEX_VALUE_MUTEX, 208, "Index and value cannot both be specified")                          \
+    X(INVALID_FIELD, 209, "Invalid field")                                                         \
+    X(INVALID_FORM, 210, "Invalid POST form")                                                      \
+    X(REFRESH_VALUE, 211, "Value provided on refresh")                                             \
+    X(REFRESH_TTL_REQUIRED, 212, "A TTL must be provided on refresh")                              \
+    X(RAFT_INTERNAL, 300, "Raft Internal Error")                                                   \
+    X(LEADER_ELECT, 301, "During Leader Election")                                                 \
+    X(WATCHER_CLEARED, 400, "watcher is cleared due to etcd recovery")                             \
+    X(EVENT_INDEX_CLEARED, 401, "The event in requested index is outdated and cleared")            \
+    X(STANDBY_INTERNAL, 402, "Standby Internal Error")                                             \
+    X(INVALID_ACTIVE_SIZE, 403, "Invalid active size")                                             \
+    X(INVALID_REMOVE_DELAY, 404, "Standby remove delay")                                           \
+    X(CLIENT_INTERNAL, 500, "Client Internal Error")
 
 /* STORE_E_KEY_NOT_FOUND == 100, ... Functions return 0 or -STORE_E_x. */
 enum store_error_code {
-#define STORE_ERROR_ENUM(name, code, status, msg) STORE_E_##name = code,
+#define STORE_ERROR_ENUM(name, code, msg) STORE_E_##name = code,
     STORE_ERRORS(STORE_ERROR_ENUM)
 #undef STORE_ERROR_ENUM
 };
 
-/* Message and HTTP status for an errorCode; NULL / 400 for an unknown code. */
+/* The message of an errorCode; NULL for an unknown code. */
 const char *store_error_message(int code);
-int store_error_http_status(int code);
 
 /*
  * A v2 error as etcd reports it: {"errorCode","message","cause","index"}.

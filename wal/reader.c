@@ -203,9 +203,9 @@ int wal_open(wal_t **out, const wal_options_t *opt, uint64_t snap_index, uint64_
         }
         if (i == start && size >= 16) {
             /* the chain seed of the first segment read is its CRC record */
-            uint64_t word = wal_get64(buf);
+            uint64_t word = le_get64(buf);
             if (((word >> 24) & 0xff) == WAL_REC_CRC && (word & 0xffffff) == 4)
-                crc = (uint32_t)wal_get64(buf + 8);
+                crc = (uint32_t)le_get64(buf + 8);
         }
         size_t off = 0, nrec = 0;
         enum wal_decode d;
@@ -251,9 +251,9 @@ int wal_open(wal_t **out, const wal_options_t *opt, uint64_t snap_index, uint64_
                     d = WAL_DEC_CORRUPT;
                     break;
                 }
-                t.last_index = wal_get64(p);
-                rc = push_entry(&r, wal_get64(p), wal_get64(p + 8), p[16], p + 17, rec.len - 17,
-                                name, off);
+                t.last_index = le_get64(p);
+                rc = push_entry(&r, le_get64(p), le_get64(p + 8), p[16], p + 17, rec.len - 17, name,
+                                off);
                 if (rc) {
                     close(fd);
                     goto fail;
@@ -265,9 +265,9 @@ int wal_open(wal_t **out, const wal_options_t *opt, uint64_t snap_index, uint64_
                     d = WAL_DEC_CORRUPT;
                     break;
                 }
-                res->hard_state.term = wal_get64(p);
-                res->hard_state.vote = wal_get64(p + 8);
-                res->hard_state.commit = wal_get64(p + 16);
+                res->hard_state.term = le_get64(p);
+                res->hard_state.vote = le_get64(p + 8);
+                res->hard_state.commit = le_get64(p + 16);
                 break;
             case WAL_REC_SNAPSHOT:
                 if (rec.len != 16) {
@@ -276,15 +276,15 @@ int wal_open(wal_t **out, const wal_options_t *opt, uint64_t snap_index, uint64_
                     break;
                 }
                 /* a snapshot moves the log forward (etcd: SaveSnapshot) */
-                if (wal_get64(p) > t.last_index)
-                    t.last_index = wal_get64(p);
-                if (wal_get64(p) == snap_index && snap_index != 0) {
+                if (le_get64(p) > t.last_index)
+                    t.last_index = le_get64(p);
+                if (le_get64(p) == snap_index && snap_index != 0) {
                     /* etcd: ErrSnapshotMismatch */
-                    if (wal_get64(p + 8) != snap_term) {
+                    if (le_get64(p + 8) != snap_term) {
                         wal_seterr(err, err_len,
                                    "%s offset %zu: snapshot marker %" PRIu64 " has term %" PRIu64
                                    ", the loaded snapshot has term %" PRIu64,
-                                   path, off, snap_index, wal_get64(p + 8), snap_term);
+                                   path, off, snap_index, le_get64(p + 8), snap_term);
                         rc = -ESRCH;
                         close(fd);
                         goto fail;
@@ -417,7 +417,7 @@ int wal_read_markers(const char *dir, wal_marker_t **out, size_t *n)
             break;
         }
         if (i == 0 && size >= 16)
-            crc = (uint32_t)wal_get64(buf + 8); /* the first segment's CRC record */
+            crc = (uint32_t)le_get64(buf + 8); /* the first segment's CRC record */
         size_t off = 0;
         for (;;) {
             wal_record_t rec;
@@ -438,8 +438,8 @@ int wal_read_markers(const char *dir, wal_marker_t **out, size_t *n)
                     }
                     v = nv;
                 }
-                v[cnt].index = wal_get64(rec.payload);
-                v[cnt].term = wal_get64(rec.payload + 8);
+                v[cnt].index = le_get64(rec.payload);
+                v[cnt].term = le_get64(rec.payload + 8);
                 cnt++;
             }
             crc = rec.crc;

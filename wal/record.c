@@ -14,7 +14,7 @@
 size_t wal_record_encode(uint8_t *dst, int type, const void *payload, size_t len)
 {
     size_t size = wal_record_size(len);
-    wal_put64(dst, (uint64_t)len | ((uint64_t)type << 24));
+    le_put64(dst, (uint64_t)len | ((uint64_t)type << 24));
     if (len)
         memcpy(dst + WAL_HDR_SIZE, payload, len);
     memset(dst + WAL_HDR_SIZE + len, 0, size - WAL_HDR_SIZE - len);
@@ -23,16 +23,16 @@ size_t wal_record_encode(uint8_t *dst, int type, const void *payload, size_t len
 
 static uint32_t record_crc(const uint8_t *rec, size_t len, uint32_t prev)
 {
-    uint32_t c = wal_crc32c(prev, rec, 4);
-    return wal_crc32c(c, rec + WAL_HDR_SIZE, len);
+    uint32_t c = crc32c(prev, rec, 4);
+    return crc32c(c, rec + WAL_HDR_SIZE, len);
 }
 
 uint32_t wal_record_seal(uint8_t *rec, uint32_t prev_crc)
 {
-    uint64_t word = wal_get64(rec);
+    uint64_t word = le_get64(rec);
     size_t len = word & 0xffffff;
     uint32_t crc = record_crc(rec, len, prev_crc);
-    wal_put64(rec, (word & 0xffffffffu) | ((uint64_t)crc << 32));
+    le_put64(rec, (word & 0xffffffffu) | ((uint64_t)crc << 32));
     return crc;
 }
 
@@ -66,7 +66,7 @@ enum wal_decode wal_record_decode(const uint8_t *buf, size_t size, size_t off, u
         return WAL_DEC_END;
     if (off + WAL_HDR_SIZE > size)
         return WAL_DEC_TORN;
-    uint64_t word = wal_get64(buf + off);
+    uint64_t word = le_get64(buf + off);
     if (word == 0)
         return WAL_DEC_END;
     size_t len = word & 0xffffff;

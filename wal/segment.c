@@ -142,9 +142,9 @@ int wal_segment_create(wal_t *w, wal_tail_t *t, uint64_t seq, uint64_t first_ind
     r = wal_record_encode(h + off, WAL_REC_METADATA, w->metadata, w->metadata_len);
     crc = wal_record_seal(h + off, crc);
     off += r;
-    wal_put64(p, t->hs.term);
-    wal_put64(p + 8, t->hs.vote);
-    wal_put64(p + 16, t->hs.commit);
+    le_put64(p, t->hs.term);
+    le_put64(p + 8, t->hs.vote);
+    le_put64(p + 16, t->hs.commit);
     r = wal_record_encode(h + off, WAL_REC_HARD_STATE, p, 24);
     crc = wal_record_seal(h + off, crc);
     off += r;

@@ -40,43 +40,6 @@ void wal_logf(const wal_t *w, const char *fmt, ...)
         fprintf(stderr, "%s\n", line);
 }
 
-int wal_mkdir_all(const char *dir)
-{
-    char buf[4096];
-    size_t n = strlen(dir);
-    if (n == 0 || n >= sizeof(buf))
-        return -ENAMETOOLONG;
-    memcpy(buf, dir, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (buf[i] == '/' || buf[i] == 0) {
-            char c = buf[i];
-            buf[i] = 0;
-            if (mkdir(buf, 0700) == 0) {
-                /* a new directory is durable once its parent is fsynced */
-                char *slash = strrchr(buf, '/');
-                char parent[4096];
-                if (slash == buf)
-                    strcpy(parent, "/");
-                else if (slash)
-                    snprintf(parent, sizeof(parent), "%.*s", (int)(slash - buf), buf);
-                else
-                    strcpy(parent, ".");
-                int fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                if (fd >= 0) {
-                    int rc = fsync(fd);
-                    close(fd);
-                    if (rc < 0)
-                        return -errno;
-                }
-            } else if (errno != EEXIST) {
-                return -errno;
-            }
-            buf[i] = c;
-        }
-    }
-    return 0;
-}
-
 int wal_alloc(wal_t **out, const wal_options_t *opt, char *err, size_t err_len)
 {
     *out = NULL;
@@ -233,17 +196,17 @@ static int rollback(wal_t *w, const wal_tail_t *save)
 /* Tracks what the tail needs for the next segment header and name. */
 static void note_record(wal_tail_t *t, const uint8_t *rec)
 {
-    uint64_t word = wal_get64(rec);
+    uint64_t word = le_get64(rec);
     int type = (int)((word >> 24) & 0xff);
     const uint8_t *p = rec + WAL_HDR_SIZE;
     if (type == WAL_REC_ENTRY)
-        t->last_index = wal_get64(p);
-    else if (type == WAL_REC_SNAPSHOT && wal_get64(p) > t->last_index)
-        t->last_index = wal_get64(p); /* a snapshot moves the log forward, as in etcd */
+        t->last_index = le_get64(p);
+    else if (type == WAL_REC_SNAPSHOT && le_get64(p) > t->last_index)
+        t->last_index = le_get64(p); /* a snapshot moves the log forward, as in etcd */
     else if (type == WAL_REC_HARD_STATE) {
-        t->hs.term = wal_get64(p);
-        t->hs.vote = wal_get64(p + 8);
-        t->hs.commit = wal_get64(p + 16);
+        t->hs.term = le_get64(p);
+        t->hs.vote = le_get64(p + 8);
+        t->hs.commit = le_get64(p + 16);
     }
 }
 
@@ -287,7 +250,7 @@ static int write_group(wal_t *w, wal_batch_t *group, bool *broken)
         size_t pos = 0, chunk = 0;
         while (pos < b->len) {
             uint8_t *rec = b->buf + pos;
-            size_t size = wal_record_size(wal_get64(rec) & 0xffffff);
+            size_t size = wal_record_size(le_get64(rec) & 0xffffff);
             uint64_t at = w->tail.offset + (pos - chunk);
             /* cut when full, but never before the first record after the
              * headers: a record larger than a segment gets one of its own */
@@ -473,7 +436,7 @@ static int append(wal_t *w, int type, const uint8_t *pre, size_t pre_len, const 
     uint8_t *p = reserve(w, size);
     if (!p)
         return -ENOMEM;
-    wal_put64(p, (uint64_t)plen | ((uint64_t)type << 24));
+    le_put64(p, (uint64_t)plen | ((uint64_t)type << 24));
     memcpy(p + WAL_HDR_SIZE, pre, pre_len);
     if (len)
         memcpy(p + WAL_HDR_SIZE + pre_len, data, len);
@@ -485,8 +448,8 @@ int wal_append_entry(wal_t *w, uint64_t index, uint64_t term, uint8_t type, cons
                      size_t len)
 {
     uint8_t pre[17];
-    wal_put64(pre, index);
-    wal_put64(pre + 8, term);
+    le_put64(pre, index);
+    le_put64(pre + 8, term);
     pre[16] = type;
     int rc = append(w, WAL_REC_ENTRY, pre, 17, data, len);
     if (!rc)
@@ -497,17 +460,17 @@ int wal_append_entry(wal_t *w, uint64_t index, uint64_t term, uint8_t type, cons
 int wal_append_hard_state(wal_t *w, const wal_hard_state_t *hs)
 {
     uint8_t pre[24];
-    wal_put64(pre, hs->term);
-    wal_put64(pre + 8, hs->vote);
-    wal_put64(pre + 16, hs->commit);
+    le_put64(pre, hs->term);
+    le_put64(pre + 8, hs->vote);
+    le_put64(pre + 16, hs->commit);
     return append(w, WAL_REC_HARD_STATE, pre, 24, NULL, 0);
 }
 
 int wal_append_snapshot(wal_t *w, uint64_t index, uint64_t term)
 {
     uint8_t pre[16];
-    wal_put64(pre, index);
-    wal_put64(pre + 8, term);
+    le_put64(pre, index);
+    le_put64(pre + 8, term);
     return append(w, WAL_REC_SNAPSHOT, pre, 16, NULL, 0);
 }
 
@@ -655,7 +618,7 @@ int wal_create(wal_t **out, const wal_options_t *opt, const void *metadata, size
     *out = NULL;
     if (metadata_len > WAL_MAX_RECORD_PAYLOAD)
         return -E2BIG;
-    int rc = wal_mkdir_all(opt->dir);
+    int rc = fs_mkdir_all(opt->dir);
     if (rc) {
         wal_seterr(err, err_len, "cannot create %s: %s", opt->dir, strerror(-rc));
         return rc;

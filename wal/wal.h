@@ -255,16 +255,4 @@ void wal_close(wal_t *w);
 int wal_lock_dir(const char *dir, char *err, size_t err_len);
 void wal_unlock_dir(int fd);
 
-/*
- * mkdir -p with mode 0700, fsyncing the parent of every directory it creates
- * so that the new directory survives a crash. Returns 0 or a negative errno.
- * snap/ uses it for the snapshot directory.
- */
-int wal_mkdir_all(const char *dir);
-
-/* CRC32C (Castagnoli), continuing from crc (0 to start): hardware (SSE4.2)
- * when the CPU has it, else a table. wal_crc32c(0, "123456789", 9) is
- * 0xe3069283. */
-uint32_t wal_crc32c(uint32_t crc, const void *buf, size_t len);
-
 #endif /* METCD_WAL_H */

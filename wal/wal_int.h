@@ -5,6 +5,9 @@
 #ifndef METCD_WAL_INT_H
 #define METCD_WAL_INT_H
 
+#include "common/crc32c.h"
+#include "common/endian.h"
+#include "common/fs.h"
 #include "wal/wal.h"
 
 #include <pthread.h>
@@ -31,20 +34,6 @@ enum {
 static inline size_t wal_record_size(size_t payload_len)
 {
     return WAL_HDR_SIZE + WAL_PAD8(payload_len);
-}
-
-static inline void wal_put64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static inline uint64_t wal_get64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
 }
 
 /* Writes the header (CRC left 0) and the payload with its zero padding at

@@ -1,5 +1,5 @@
 /*
- * A single-member server for the API's own tests: the api_backend_t applies
+ * A single-member server for the API's own tests: the api_host_t applies
  * each proposal at once (encode, store_apply, answer), with no raft and no
  * disk. Usage: api-test-server PORT [MAX_REQUEST_BYTES]. It prints
  * "listening PORT" once it accepts connections and exits on SIGTERM/SIGINT.
@@ -212,11 +212,11 @@ int main(int argc, char **argv)
                         .cluster_version = "3.4.0"};
     const char *delay = getenv("API_TEST_PROPOSE_DELAY_MS");
     propose_delay_ms = delay ? (unsigned)atoi(delay) : 0;
-    api_backend_t be = {.ctx = NULL,
-                        .store = store,
-                        .propose = propose,
-                        .server_info = server_info,
-                        .read_barrier = propose_delay_ms ? read_barrier : NULL};
+    api_host_t be = {.ctx = NULL,
+                     .store = store,
+                     .propose = propose,
+                     .server_info = server_info,
+                     .read_barrier = propose_delay_ms ? read_barrier : NULL};
     api = api_new(loop, &cfg, &be);
     if (api == NULL || api_listen(api, fd) != 0)
         return 1;

@@ -22,12 +22,8 @@ import traceback
 CLUSTER_ID_RE = re.compile(r"^[0-9a-f]+$")
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from metcd_proc import free_port  # noqa: E402  (shared test helpers: tests/lib)
 
 
 class Server:

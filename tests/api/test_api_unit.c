@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "api/api_int.h"
+#include "common/parse.h"
 
 static h2o_mem_pool_t pool;
 
@@ -235,6 +236,16 @@ static void test_path_parse(void **state)
     assert_int_equal(api_path_parse(&pool, "/v2/keys/%2", 11, &p), -1);
 }
 
+/* The HTTP status of each v2 error code, as etcd's v2error sends it. */
+static void test_error_status(void **state)
+{
+    (void)state;
+    const int want[][2] = {{100, 404}, {101, 412}, {102, 403}, {104, 400}, {105, 412}, {107, 400},
+                           {108, 403}, {110, 401}, {300, 500}, {301, 500}, {401, 400}, {999, 400}};
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+        assert_int_equal(api_error_status(want[i][0]), want[i][1]);
+}
+
 static void test_parse_bool_uint(void **state)
 {
     (void)state;
@@ -243,11 +254,11 @@ static void test_parse_bool_uint(void **state)
     const char *bad[] = {"", "yes", "tRUE", "2", " true", "on"};
     bool b;
     for (int i = 0; i < 6; i++) {
-        assert_int_equal(api_parse_bool(yes[i], strlen(yes[i]), &b), 0);
+        assert_int_equal(etcd_parse_bool(yes[i], strlen(yes[i]), &b), 0);
         assert_true(b);
-        assert_int_equal(api_parse_bool(no[i], strlen(no[i]), &b), 0);
+        assert_int_equal(etcd_parse_bool(no[i], strlen(no[i]), &b), 0);
         assert_false(b);
-        assert_int_equal(api_parse_bool(bad[i], strlen(bad[i]), &b), -1);
+        assert_int_equal(etcd_parse_bool(bad[i], strlen(bad[i]), &b), -1);
     }
     uint64_t v;
     assert_int_equal(api_parse_uint64("007", 3, &v), 0);
@@ -360,12 +371,12 @@ static void test_keys_parse(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_json_escaping),   cmocka_unit_test(test_rfc3339),
-        cmocka_unit_test(test_hex_id),          cmocka_unit_test(test_numbers),
-        cmocka_unit_test(test_node_and_event),  cmocka_unit_test(test_error_json),
-        cmocka_unit_test(test_path_clean),      cmocka_unit_test(test_path_parse),
-        cmocka_unit_test(test_parse_bool_uint), cmocka_unit_test(test_form_parse),
-        cmocka_unit_test(test_keys_parse),
+        cmocka_unit_test(test_json_escaping),  cmocka_unit_test(test_rfc3339),
+        cmocka_unit_test(test_hex_id),         cmocka_unit_test(test_numbers),
+        cmocka_unit_test(test_node_and_event), cmocka_unit_test(test_error_json),
+        cmocka_unit_test(test_path_clean),     cmocka_unit_test(test_path_parse),
+        cmocka_unit_test(test_error_status),   cmocka_unit_test(test_parse_bool_uint),
+        cmocka_unit_test(test_form_parse),     cmocka_unit_test(test_keys_parse),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

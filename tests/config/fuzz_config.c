@@ -11,7 +11,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "src/config.h"
+#include "src/config/config.h"
 
 #define MAX_PARTS 24
 

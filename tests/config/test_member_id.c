@@ -9,7 +9,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "src/member_id.h"
+#include "src/membership/member_id.h"
 
 static void test_two_peer_urls(void **state)
 {

@@ -75,7 +75,8 @@ static inline store_event_t *ok_req(store_t *s, store_op_t op, const char *key, 
     store_error_t err = {0};
     int rc = apply_req(s, op, key, o, &ev, &err);
     if (rc != 0)
-        fail_msg("op %d on %s failed: %d %s", op, key ? key : "(null)", err.code, err.cause ? err.cause : "");
+        fail_msg("op %d on %s failed: %d %s", op, key ? key : "(null)", err.code,
+                 err.cause ? err.cause : "");
     store_error_clear(&err);
     return ev;
 }

@@ -5,18 +5,9 @@ static void test_error_table(void **state)
 {
     (void)state;
     assert_string_equal(store_error_message(100), "Key not found");
-    assert_int_equal(store_error_http_status(100), 404);
-    assert_int_equal(store_error_http_status(101), 412);
-    assert_int_equal(store_error_http_status(102), 403);
-    assert_int_equal(store_error_http_status(104), 400);
-    assert_int_equal(store_error_http_status(105), 412);
-    assert_int_equal(store_error_http_status(107), 400);
-    assert_int_equal(store_error_http_status(108), 403);
-    assert_int_equal(store_error_http_status(401), 400);
     assert_string_equal(store_error_message(401),
                         "The event in requested index is outdated and cleared");
     assert_null(store_error_message(999));
-    assert_int_equal(store_error_http_status(999), 400);
     assert_string_equal(store_action_name(STORE_ACTION_CAS), "compareAndSwap");
     assert_string_equal(store_action_name(STORE_ACTION_CAD), "compareAndDelete");
     assert_string_equal(store_action_name(STORE_ACTION_EXPIRE), "expire");

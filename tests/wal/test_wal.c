@@ -113,31 +113,30 @@ static void test_crc_vectors(void **state)
 {
     (void)state;
     uint8_t b[32];
-    assert_int_equal(wal_crc32c(0, "123456789", 9), 0xE3069283u);
+    assert_int_equal(crc32c(0, "123456789", 9), 0xE3069283u);
     memset(b, 0, 32);
-    assert_int_equal(wal_crc32c(0, b, 32), 0x8A9136AAu);
+    assert_int_equal(crc32c(0, b, 32), 0x8A9136AAu);
     memset(b, 0xff, 32);
-    assert_int_equal(wal_crc32c(0, b, 32), 0x62A8AB43u);
+    assert_int_equal(crc32c(0, b, 32), 0x62A8AB43u);
     for (int i = 0; i < 32; i++)
         b[i] = (uint8_t)i;
-    assert_int_equal(wal_crc32c(0, b, 32), 0x46DD794Eu);
+    assert_int_equal(crc32c(0, b, 32), 0x46DD794Eu);
     for (int i = 0; i < 32; i++)
         b[i] = (uint8_t)(31 - i);
-    assert_int_equal(wal_crc32c(0, b, 32), 0x113FDB5Cu);
+    assert_int_equal(crc32c(0, b, 32), 0x113FDB5Cu);
     /* continuation equals the CRC of the concatenation, at any split and
      * alignment, for the hardware and table paths alike */
-    extern uint32_t wal_crc32c_sw(uint32_t, const void *, size_t);
+    extern uint32_t crc32c_sw(uint32_t, const void *, size_t);
     uint8_t big[1031];
     fill(big, 7, 7, sizeof(big));
-    uint32_t whole = wal_crc32c(0, big, sizeof(big));
-    assert_int_equal(wal_crc32c_sw(0, big, sizeof(big)), whole);
+    uint32_t whole = crc32c(0, big, sizeof(big));
+    assert_int_equal(crc32c_sw(0, big, sizeof(big)), whole);
     for (size_t cut = 0; cut <= sizeof(big); cut += 13) {
-        assert_int_equal(wal_crc32c(wal_crc32c(0, big, cut), big + cut, sizeof(big) - cut), whole);
-        assert_int_equal(wal_crc32c_sw(wal_crc32c_sw(0, big, cut), big + cut, sizeof(big) - cut),
-                         whole);
+        assert_int_equal(crc32c(crc32c(0, big, cut), big + cut, sizeof(big) - cut), whole);
+        assert_int_equal(crc32c_sw(crc32c_sw(0, big, cut), big + cut, sizeof(big) - cut), whole);
     }
     for (size_t a = 0; a < 8; a++)
-        assert_int_equal(wal_crc32c(0, big + a, 500), wal_crc32c_sw(0, big + a, 500));
+        assert_int_equal(crc32c(0, big + a, 500), crc32c_sw(0, big + a, 500));
 }
 
 static void test_record_framing(void **state)
@@ -570,7 +569,7 @@ static void test_corrupt_inside_last_segment(void **state)
     /* entry 10's data, followed by valid records: not a torn tail */
     size_t off = 0;
     for (int i = 0; i < 3 + 1 + 9; i++) /* headers, snapshot marker, entries 1-9 */
-        off += wal_record_size(wal_get64(buf + off) & 0xffffff);
+        off += wal_record_size(le_get64(buf + off) & 0xffffff);
     buf[off + 30] ^= 4;
     write_file(path, buf, len);
     wal_t *w;
@@ -583,8 +582,8 @@ static void test_corrupt_inside_last_segment(void **state)
     assert_non_null(strstr(err, "crc mismatch"));
     /* two records swapped: each is intact but out of place */
     buf[off + 30] ^= 4;
-    size_t a = off, sa = wal_record_size(wal_get64(buf + a) & 0xffffff);
-    size_t b = a + sa, sb = wal_record_size(wal_get64(buf + b) & 0xffffff);
+    size_t a = off, sa = wal_record_size(le_get64(buf + a) & 0xffffff);
+    size_t b = a + sa, sb = wal_record_size(le_get64(buf + b) & 0xffffff);
     uint8_t *tmp = malloc(sa + sb);
     memcpy(tmp, buf + b, sb);
     memcpy(tmp + sb, buf + a, sa);
@@ -626,7 +625,7 @@ static void test_missing_or_swapped_segment(void **state)
     read_file(p1, &b1, &l1);
     while (off < l1) {
         prev = off;
-        off += wal_record_size(wal_get64(b1 + off) & 0xffffff);
+        off += wal_record_size(le_get64(b1 + off) & 0xffffff);
     }
     assert_int_equal(off, l1);
     write_file(p1, b1, prev);

@@ -1,0 +1,78 @@
+/* Directories and lock files: see common/fs.h. */
+#include "common/fs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int fs_mkdir_all(const char *dir)
+{
+    char buf[4096];
+    size_t n = strlen(dir);
+    if (n == 0 || n >= sizeof(buf))
+        return -ENAMETOOLONG;
+    memcpy(buf, dir, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] == '/' || buf[i] == 0) {
+            char c = buf[i];
+            buf[i] = 0;
+            if (mkdir(buf, 0700) == 0) {
+                /* a new directory is durable once its parent is fsynced */
+                char *slash = strrchr(buf, '/');
+                char parent[4096];
+                if (slash == buf)
+                    strcpy(parent, "/");
+                else if (slash)
+                    snprintf(parent, sizeof(parent), "%.*s", (int)(slash - buf), buf);
+                else
+                    strcpy(parent, ".");
+                int fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (fd >= 0) {
+                    int rc = fsync(fd);
+                    close(fd);
+                    if (rc < 0)
+                        return -errno;
+                }
+            } else if (errno != EEXIST) {
+                return -errno;
+            }
+            buf[i] = c;
+        }
+    }
+    return 0;
+}
+
+int fs_lock_file(const char *path, const char *what, char *err, size_t err_len)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        int e = errno;
+        snprintf(err, err_len, "cannot open lock file %s: %s", path, strerror(e));
+        return -e;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        int e = errno;
+        char pid[32] = "";
+        ssize_t n = pread(fd, pid, sizeof(pid) - 1, 0);
+        pid[n > 0 ? n : 0] = 0;
+        pid[strcspn(pid, "\n")] = 0;
+        close(fd);
+        if (e == EWOULDBLOCK) {
+            snprintf(err, err_len, "%s is in use by another member (lock held on %s by pid %s)",
+                     what, path, pid[0] ? pid : "unknown");
+            return -EBUSY;
+        }
+        snprintf(err, err_len, "cannot lock %s: %s", path, strerror(e));
+        return -e;
+    }
+    char buf[32];
+    int n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) == 0 && pwrite(fd, buf, (size_t)n, 0) < 0) {
+        /* the pid is only informative */
+    }
+    return fd;
+}

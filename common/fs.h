@@ -1,0 +1,28 @@
+/*
+ * Directories and lock files, the way every layer that owns files needs
+ * them: the data directory, the WAL directory, the snapshot directory.
+ */
+#ifndef METCD_COMMON_FS_H
+#define METCD_COMMON_FS_H
+
+#include <stddef.h>
+
+/*
+ * mkdir -p with mode 0700 (etcd's TouchDirAll), fsyncing the parent of every
+ * directory it creates so that the new directory survives a crash. Returns 0
+ * or a negative errno.
+ */
+int fs_mkdir_all(const char *dir);
+
+/*
+ * Takes an exclusive flock on `path` (created 0600, holding this process id),
+ * without waiting. flock locks belong to the open file description, so a
+ * second lock of the same file in this process conflicts too. Returns the
+ * lock's fd (>= 0; the caller keeps it open as long as it holds the lock and
+ * closes it to release), -EBUSY when another holder has it (err then names
+ * `what` and the holder's pid), or another negative errno; err says why in
+ * one line.
+ */
+int fs_lock_file(const char *path, const char *what, char *err, size_t err_len);
+
+#endif /* METCD_COMMON_FS_H */

@@ -1,0 +1,484 @@
+/*
+ * The raft node driver: proposals, the Ready loop with the WAL, apply, and
+ * failures. See src/server/node.h for the sequence; the comments here give the
+ * rules and where they come from. Start-up is in src/node_open.c,
+ * snapshots in src/node_snapshot.c.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "src/server/envelope.h"
+#include "common/log.h"
+#include "src/server/node_int.h"
+
+/* ---- waiters ---- */
+
+static int waiter_push(node_t *n, uint64_t id, node_done_cb cb, void *ctx)
+{
+    if (n->w_n == n->w_cap) {
+        size_t cap = n->w_cap ? n->w_cap * 2 : 64;
+        waiter_t *w = malloc(cap * sizeof(*w));
+        if (w == NULL)
+            return -1;
+        for (size_t i = 0; i < n->w_n; i++)
+            w[i] = n->waiters[(n->w_head + i) % n->w_cap];
+        free(n->waiters);
+        n->waiters = w;
+        n->w_cap = cap;
+        n->w_head = 0;
+    }
+    n->waiters[(n->w_head + n->w_n) % n->w_cap] = (waiter_t){id, cb, ctx};
+    n->w_n++;
+    return 0;
+}
+
+static waiter_t waiter_pop(node_t *n)
+{
+    waiter_t w = n->waiters[n->w_head];
+    n->w_head = (n->w_head + 1) % n->w_cap;
+    n->w_n--;
+    return w;
+}
+
+static void waiter_fail(node_t *n, waiter_t w, const char *cause)
+{
+    store_error_t err = {0};
+    /* etcd answers a write it could not complete with 300 "Raft Internal
+     * Error" and the cause, index 0 (v2error.NewError(EcodeRaftInternal)). */
+    store_error_set(&err, STORE_E_RAFT_INTERNAL, cause, 0);
+    n->proposals_failed++;
+    w.cb(w.ctx, -STORE_E_RAFT_INTERNAL, NULL, &err);
+    store_error_clear(&err);
+}
+
+static void fail_all_waiters(node_t *n, const char *cause)
+{
+    while (n->w_n > 0)
+        waiter_fail(n, waiter_pop(n), cause);
+}
+
+/*
+ * The waiter of request `id`, or NULL. A leader appends its own proposals in
+ * the order they were made, so waiters older than `id` still in the queue
+ * were lost (dropped by a leader change): they fail.
+ */
+static bool waiter_take(node_t *n, uint64_t id, waiter_t *out)
+{
+    while (n->w_n > 0 && n->waiters[n->w_head].id < id)
+        waiter_fail(n, waiter_pop(n), "etcdserver: request lost by a leader change");
+    if (n->w_n > 0 && n->waiters[n->w_head].id == id) {
+        *out = waiter_pop(n);
+        return true;
+    }
+    return false;
+}
+
+/* ---- apply ---- */
+
+static void apply_entry(node_t *n, const struct raft_entry *e)
+{
+    if (e->type == RAFT_ENTRY_CONF_CHANGE) {
+        struct raft_conf_change cc;
+        if (raft_decode_conf_change(e->data, e->len, &cc) == 0) {
+            raft_apply_conf_change(n->raft, &cc, NULL);
+            raft_conf_change_free(&cc);
+        }
+        return;
+    }
+    if (e->len == 0)
+        return; /* a new leader's empty entry (Raft paper 5.4.2, 8) */
+    envelope_t env;
+    if (envelope_decode(e->data, e->len, &env) != 0) {
+        log_line('E', "etcdserver", "entry %" PRIu64 " is not a request; skipped", e->index);
+        return;
+    }
+    store_event_t *ev = NULL;
+    store_error_t err = {0};
+    int rc = store_apply(n->store, env.payload, env.payload_len, &ev, &err);
+    waiter_t w;
+    if (env.member_id == n->cfg.member_id && env.request_id != 0 &&
+        waiter_take(n, env.request_id, &w)) {
+        w.cb(w.ctx, rc, rc == 0 ? ev : NULL, rc == 0 ? NULL : &err);
+        ev = NULL;
+    } else if (rc != 0 && env.request_id == 0) {
+        const char *m = store_error_message(err.code);
+        log_line('E', "etcdserver", "applying an internal request failed: %s (%d)", m ? m : "?",
+                 err.code);
+    }
+    if (ev != NULL)
+        store_event_release(ev);
+    store_error_clear(&err);
+}
+
+/* ---- Ready ---- */
+
+static void rebuild_raft(node_t *n);
+bool node_single_voter(const node_t *n);
+
+static void apply_committed(node_t *n)
+{
+    struct raft_ready *rd = &n->rd;
+    for (size_t i = 0; i < rd->n_committed; i++)
+        apply_entry(n, &rd->committed[i]);
+    if (rd->n_committed > 0)
+        n->applied = rd->committed[rd->n_committed - 1].index;
+    n->rd_applied = true;
+}
+
+void node_finish_ready(node_t *n)
+{
+    struct raft_ready *rd = &n->rd;
+    if (rd->has_hard_state)
+        raft_storage_mem_set_hard_state(n->mem, &rd->hard_state);
+    if (rd->n_entries > 0 && raft_storage_mem_append(n->mem, rd->entries, rd->n_entries) != 0)
+        log_line('E', "raft", "out of memory caching entries");
+    if (rd->n_entries > 0)
+        n->durable_index = rd->entries[rd->n_entries - 1].index;
+    /* One member: no messages to send (the peer transport sends them). */
+    if (!n->rd_applied)
+        apply_committed(n);
+    if (n->disk_failed && rd->n_entries > 0) {
+        n->disk_failed = false;
+        log_line('N', "etcdserver", "the write-ahead log is writable again");
+    }
+    raft_advance(n->raft, rd);
+    n->rd_out = false;
+    n->rd_applied = false;
+    n->rd_batch = 0;
+    node_maybe_snapshot(n);
+}
+
+static void fail_ready(node_t *n, int status)
+{
+    char cause[160];
+    snprintf(cause, sizeof(cause), "etcdserver: cannot write the log: %s", strerror(-status));
+    if (!n->disk_failed)
+        log_line('E', "etcdserver",
+                 "failed to persist the raft log (%s): failing %zu waiting writes; writes "
+                 "are refused until the disk works again",
+                 strerror(-status), n->w_n);
+    n->disk_failed = true;
+    raft_ready_free(&n->rd);
+    n->rd_out = false;
+    n->rd_applied = false;
+    n->rd_batch = 0;
+    /* Nothing of the failed batch was applied; its clients and every write
+     * proposed after it (not yet in the log) fail. */
+    fail_all_waiters(n, cause);
+    rebuild_raft(n);
+}
+
+void node_on_wal_sync(void *arg, const wal_sync_result_t *res)
+{
+    node_t *n = arg;
+    if (n->marker_batch != 0 && res->batch == n->marker_batch) {
+        n->marker_batch = 0;
+        if (res->status == 0)
+            node_on_marker_durable(n);
+        else {
+            log_line('E', "etcdserver", "cannot record the snapshot in the log: %s",
+                     strerror(-res->status));
+            n->snap_failed_at = n->marker_index;
+        }
+    }
+    if (n->rd_out && n->rd_batch != 0 && res->batch == n->rd_batch) {
+        if (res->status == 0)
+            node_finish_ready(n);
+        else
+            fail_ready(n, res->status);
+    }
+}
+
+/*
+ * A new leader's first proposal: STORE_OP_RESUME, so that TTL keys get back
+ * the time nobody could refresh them (no leader, or every member down); etcd
+ * lets them expire right after the election, which its users reported as a
+ * bug. It is proposed before any client write of the term (node_propose
+ * refuses them until the leader is noted here), so no write stamped with the
+ * new leader's clock can come before it in the log.
+ */
+static void propose_resume(node_t *n, int64_t now)
+{
+    store_request_t r = {.op = STORE_OP_RESUME, .time_ns = now, .key = "/", .key_len = 1};
+    uint8_t *data = NULL;
+    size_t len = 0;
+    store_error_t err = {0};
+    if (store_request_encode(&r, &data, &len) != 0 ||
+        node_propose(n, data, len, NULL, NULL, &err) != 0)
+        log_line('W', "etcdserver", "cannot give TTL keys back the time without a leader");
+    store_error_clear(&err);
+    free(data);
+}
+
+/* Leader changes, for /metrics and /v2/stats (etcd counts every new leader
+ * it sees, including itself). */
+static void note_soft_state(node_t *n, const struct raft_soft_state *ss)
+{
+    bool became_leader = false;
+    if (ss->lead != n->lead && ss->lead != RAFT_NONE) {
+        n->leader_changes++;
+        if (ss->lead == n->cfg.member_id) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            n->leader_since_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+            became_leader = true;
+        }
+    }
+    n->lead = ss->lead;
+    if (became_leader)
+        propose_resume(n, n->leader_since_ns);
+}
+
+void node_process(node_t *n)
+{
+    while (!n->rd_out && n->raft != NULL && raft_has_ready(n->raft)) {
+        if (raft_ready(n->raft, &n->rd) != 0) {
+            log_line('E', "raft", "cannot take a ready batch: out of memory");
+            return;
+        }
+        n->rd_out = true;
+        struct raft_ready *rd = &n->rd;
+        if (rd->has_soft_state)
+            note_soft_state(n, &rd->soft_state);
+        int rc = 0;
+        if (rd->has_hard_state) {
+            wal_hard_state_t hs = {rd->hard_state.term, rd->hard_state.vote, rd->hard_state.commit};
+            rc = wal_append_hard_state(n->wal, &hs);
+        }
+        for (size_t i = 0; rc == 0 && i < rd->n_entries; i++) {
+            const struct raft_entry *e = &rd->entries[i];
+            rc = wal_append_entry(n->wal, e->index, e->term, e->type, e->data, e->len);
+        }
+        if (rc != 0) {
+            /* A record the WAL cannot take (too large, no memory): nothing of
+             * this Ready is submitted; wal_sync_async() would carry the part
+             * already buffered, so the batch is written and failed as one. */
+            n->rd_batch = wal_sync_async(n->wal);
+            fail_ready(n, rc);
+            return;
+        }
+        /*
+         * Committed entries that are already durable here are applied (and
+         * their clients answered) now, while the new entries of this Ready
+         * go to disk, as etcd's server does: a committed entry is durable on
+         * a majority, and these are durable on this member too. The leader
+         * counts its own entries toward commitment only once they are
+         * durable (raft_advance), so under load this saves a whole fsync of
+         * latency per write. Anything else waits for the fsync.
+         */
+        if (rd->n_committed > 0 && rd->committed[rd->n_committed - 1].index <= n->durable_index)
+            apply_committed(n);
+        /*
+         * Entries and a changed term or vote must be durable before anything
+         * that depends on them (Raft paper, Figure 2: "persistent state ...
+         * updated on stable storage before responding to RPCs"). A commit
+         * index alone needs no fsync (etcd's MustSync): it rides with the next
+         * batch.
+         */
+        if (rd->n_entries > 0 || rd->must_sync) {
+            n->rd_batch = wal_sync_async(n->wal);
+            return;
+        }
+        node_finish_ready(n);
+    }
+}
+
+/* ---- the raft core ---- */
+
+int node_new_raft(node_t *n, uint64_t applied)
+{
+    int election = n->cfg.heartbeat_ms ? (int)(n->cfg.election_ms / n->cfg.heartbeat_ms) : 10;
+    if (election < 2)
+        election = 2;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct raft_config rc = {
+        .id = n->cfg.member_id,
+        .election_tick = election,
+        .heartbeat_tick = 1,
+        .storage = raft_storage_mem_iface(n->mem),
+        .applied = applied,
+        .max_size_per_msg = 1024 * 1024, /* etcd's maxSizePerMsg */
+        .max_inflight_msgs = 4096 / 8,   /* etcd's maxInflightMsgs */
+        .check_quorum = true,
+        .pre_vote = true,
+        .seed = n->cfg.member_id ^ (uint64_t)ts.tv_nsec,
+    };
+    return raft_new(&rc, &n->raft);
+}
+
+/* After a disk failure: forget what raft holds beyond the durable log and
+ * start again from it, as a restart would. */
+static void rebuild_raft(node_t *n)
+{
+    raft_free(n->raft);
+    n->raft = NULL;
+    /* Entries applied early (above) are durable and committed, though the
+     * commit index that says so may have been in the failed batch. */
+    struct raft_hard_state hs;
+    raft_storage_mem_hard_state(n->mem, &hs);
+    if (hs.commit < n->applied) {
+        hs.commit = n->applied;
+        raft_storage_mem_set_hard_state(n->mem, &hs);
+    }
+    int rc = node_new_raft(n, n->applied);
+    if (rc != 0) {
+        log_line('E', "raft", "cannot rebuild the raft node: %s", raft_strerror(rc));
+        return;
+    }
+    n->campaign_pending = true;
+}
+
+bool node_single_voter(const node_t *n)
+{
+    return n->conf.n_voters == 1 && n->conf.voters[0] == n->cfg.member_id;
+}
+
+static void on_tick(h2o_timeout_entry_t *entry)
+{
+    node_t *n = H2O_STRUCT_FROM_MEMBER(node_t, tick_entry, entry);
+    if (n->raft == NULL)
+        rebuild_raft(n);
+    if (n->raft != NULL) {
+        raft_tick(n->raft);
+        if (n->campaign_pending && !n->rd_out && node_single_voter(n)) {
+            n->campaign_pending = false;
+            raft_campaign(n->raft);
+        }
+    }
+    h2o_timeout_link(n->loop, &n->tick_timeout, &n->tick_entry);
+}
+
+static void on_wal_event(h2o_socket_t *sock, const char *err)
+{
+    node_t *n = sock->data;
+    (void)err;
+    wal_poll(n->wal);
+    node_process(n);
+}
+
+int node_start(node_t *n)
+{
+    int fd = dup(wal_event_fd(n->wal)); /* h2o closes its socket's fd; the WAL owns the original */
+    if (fd < 0)
+        return -1;
+    n->wal_sock = h2o_evloop_socket_create(n->loop, fd, H2O_SOCKET_FLAG_DONT_READ);
+    n->wal_sock->data = n;
+    h2o_socket_read_start(n->wal_sock, on_wal_event);
+    h2o_timeout_init(n->loop, &n->tick_timeout, n->cfg.heartbeat_ms ? n->cfg.heartbeat_ms : 100);
+    n->tick_entry.cb = on_tick;
+    h2o_timeout_link(n->loop, &n->tick_timeout, &n->tick_entry);
+    n->started = true;
+    /* A one-voter cluster need not wait an election timeout: it can only
+     * elect itself (etcd fast-forwards its ticks for the same reason). */
+    if (node_single_voter(n))
+        raft_campaign(n->raft);
+    node_process(n);
+    return 0;
+}
+
+int node_propose(node_t *n, const uint8_t *req, size_t len, node_done_cb cb, void *cb_ctx,
+                 store_error_t *err)
+{
+    node_info_t info;
+    node_get_info(n, &info);
+    /* Until the new leader is noted (and its RESUME proposed), no write. */
+    if (n->raft == NULL || !info.is_leader || n->lead != n->cfg.member_id) {
+        /* A member without a leader cannot take writes; etcd answers them
+         * with 300 once its request times out, we answer at once. */
+        n->proposals_failed++;
+        return store_error_set(err, STORE_E_RAFT_INTERNAL,
+                               n->disk_failed ? "etcdserver: the write-ahead log cannot be written"
+                                              : "etcdserver: no leader",
+                               0);
+    }
+    uint64_t id = cb != NULL ? ++n->next_request_id : 0;
+    uint8_t *data = NULL;
+    size_t dlen = 0;
+    if (envelope_encode(n->cfg.member_id, id, req, len, &data, &dlen) != 0)
+        return store_error_set(err, STORE_E_RAFT_INTERNAL, "etcdserver: out of memory", 0);
+    if (cb != NULL && waiter_push(n, id, cb, cb_ctx) != 0) {
+        free(data);
+        return store_error_set(err, STORE_E_RAFT_INTERNAL, "etcdserver: out of memory", 0);
+    }
+    int rc = raft_propose(n->raft, data, dlen);
+    free(data);
+    if (rc != 0) {
+        if (cb != NULL)
+            n->w_n--; /* the waiter just pushed is the newest */
+        n->proposals_failed++;
+        return store_error_set(
+            err, STORE_E_RAFT_INTERNAL,
+            rc == RAFT_ENOLEADER ? "etcdserver: no leader" : "etcdserver: proposal dropped", 0);
+    }
+    return 0;
+}
+
+void node_get_info(node_t *n, node_info_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->applied = n->applied;
+    out->leader_since_ns = n->leader_since_ns;
+    out->leader_changes = n->leader_changes;
+    out->pending = n->w_n;
+    out->failed = n->proposals_failed;
+    if (n->raft == NULL)
+        return;
+    struct raft_status st;
+    raft_get_status(n->raft, &st);
+    out->commit = st.hs.commit;
+    out->term = st.hs.term;
+    out->leader = st.ss.lead;
+    out->is_leader = st.ss.state == RAFT_LEADER;
+}
+
+void node_stop(node_t *n)
+{
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    while (n->rd_out && n->rd_batch != 0) {
+        h2o_evloop_run(n->loop, 10);
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec - start.tv_sec >= 3)
+            break;
+    }
+    /* Flush a commit index still waiting in the WAL's buffer, so that a
+     * clean stop leaves nothing for the next start to settle. */
+    if (!n->rd_out && n->wal != NULL && n->started)
+        wal_sync(n->wal);
+    fail_all_waiters(n, "etcdserver: server stopped");
+    snapshotter_cancel(&n->snapper);
+    if (n->started) {
+        if (h2o_timeout_is_linked(&n->tick_entry))
+            h2o_timeout_unlink(&n->tick_entry);
+        h2o_timeout_dispose(n->loop, &n->tick_timeout);
+        n->started = false;
+    }
+    if (n->wal_sock != NULL) {
+        h2o_socket_read_stop(n->wal_sock);
+        h2o_socket_close(n->wal_sock);
+        n->wal_sock = NULL;
+    }
+}
+
+void node_free(node_t *n)
+{
+    if (n == NULL)
+        return;
+    node_stop(n);
+    if (n->rd_out)
+        raft_ready_free(&n->rd);
+    raft_free(n->raft);
+    if (n->wal != NULL)
+        wal_close(n->wal);
+    if (n->mem != NULL)
+        raft_storage_mem_free(n->mem);
+    free(n->waiters);
+    free(n->wal_dir);
+    free(n->snap_dir);
+    free(n);
+}

@@ -1,0 +1,115 @@
+/*
+ * The raft node driver (etcd's etcdserver/raft.go): it joins the raft core,
+ * the WAL, the snapshot files and the store of one member.
+ *
+ *   propose: the request, wrapped in an envelope (src/server/envelope.h), goes to
+ *            raft_propose(); its client waits in a FIFO keyed by request id.
+ *   ready:   after each loop turn that produced work, one Ready is taken:
+ *            hard state and entries are appended to the WAL and handed to
+ *            its worker (wal_sync_async()); the loop goes on serving.
+ *   synced:  on the WAL's eventfd completion the entries join the in-memory
+ *            raft storage, committed entries are applied to the store in
+ *            order, their clients are answered, raft_advance() runs and the
+ *            next Ready is taken. Only one Ready is outstanding, so every
+ *            proposal that arrives while an fsync is in flight goes into the
+ *            next batch: that is the group commit.
+ *   snapshot: every --snapshot-count applied entries a forked child saves
+ *            the store (src/server/snapshotter.h); then the WAL gets a snapshot
+ *            marker, and once that is durable old segments and snapshots are
+ *            released and the in-memory log is compacted, keeping a tail of
+ *            entries for slow followers (etcd keeps 5000).
+ *   failure: a WAL write or fsync failure (ENOSPC, EIO) fails every waiting
+ *            write with v2 error 300, applies nothing of the failed batch,
+ *            and rebuilds the raft node from what is durable; it campaigns
+ *            again at the next tick, so writes work again once the disk does.
+ *
+ * Threads: everything runs on the loop thread (the WAL's worker and the
+ * snapshot child are behind wal/ and snapshotter).
+ */
+#ifndef METCD_SERVER_NODE_H
+#define METCD_SERVER_NODE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <h2o.h>
+
+#include "store/store.h"
+
+typedef struct node node_t;
+
+/*
+ * The answer to a proposal, once its entry is applied (the same contract as
+ * api_propose_cb, so the API's callback is passed through unchanged):
+ * rc == 0: ev is a new reference the callee releases (NULL for internal
+ * requests); rc < 0: err describes the v2 error and the callee clears it.
+ */
+typedef void (*node_done_cb)(void *ctx, int rc, store_event_t *ev, store_error_t *err);
+
+typedef struct node_config {
+    h2o_evloop_t *loop;
+    const char *data_dir; /* the WAL is <data_dir>/member/wal, snapshots <data_dir>/member/snap */
+    uint64_t member_id;
+    uint64_t cluster_id;
+    unsigned heartbeat_ms;
+    unsigned election_ms;
+    uint64_t snapshot_count;
+    unsigned max_wals;
+    unsigned max_snapshots;
+    unsigned watch_history;
+    /* Set only by the test hooks (src/server/hooks.h): 0/NULL in production. */
+    uint64_t wal_segment_size;   /* bytes per WAL segment (0: the WAL's default) */
+    const struct wal_io *wal_io; /* WAL I/O calls (NULL: the real ones) */
+} node_config_t;
+
+/*
+ * Loads the newest usable snapshot, opens (or creates, for a new member) the
+ * WAL, checks that it belongs to this member and cluster, rebuilds the store
+ * and replays every committed entry into it. On success *out (free with
+ * node_free()) and *store_out (owned by the caller, who frees it after
+ * the node) are set. Returns 0 or -1 with one line in err.
+ */
+int node_open(node_t **out, store_t **store_out, const node_config_t *cfg, char *err,
+              size_t err_len);
+
+/* Starts the tick timer and the WAL completions, and campaigns (a one-voter
+ * cluster elects itself at once). */
+int node_start(node_t *n);
+
+/*
+ * Proposes a store request (bytes of store_request_encode(), borrowed). cb
+ * (NULL for internal requests) is called once the entry is applied or has
+ * failed. Returns 0 when accepted (cb will be called), or -code with err
+ * filled when it cannot be proposed (no leader: error 300).
+ */
+int node_propose(node_t *n, const uint8_t *req, size_t len, node_done_cb cb, void *cb_ctx,
+                 store_error_t *err);
+
+/* Takes and starts persisting the next Ready if none is outstanding. Call
+ * after every loop turn. */
+void node_process(node_t *n);
+
+typedef struct node_info {
+    uint64_t commit;
+    uint64_t term;
+    uint64_t leader;
+    bool is_leader;
+    uint64_t applied;
+    int64_t leader_since_ns; /* Unix ns when this member last became leader (0: never) */
+    uint64_t leader_changes; /* leaders seen since start (etcd_server_leader_changes_seen_total) */
+    uint64_t pending;        /* proposals waiting for their answer */
+    uint64_t failed;         /* proposals answered with an error by the server */
+} node_info_t;
+void node_get_info(node_t *n, node_info_t *out);
+
+/*
+ * Stops: waits (bounded, 3 s) for the batch in flight, then fails the
+ * writes still waiting with error 300 and stops a running snapshot.
+ */
+void node_stop(node_t *n);
+
+/* Closes the WAL and frees the node (not the store). */
+void node_free(node_t *n);
+
+#endif /* METCD_SERVER_NODE_H */

@@ -1,0 +1,294 @@
+/*
+ * Start-up of the raft node (etcd's etcdserver NewServer / restartNode):
+ * the newest snapshot the WAL has a marker for, the WAL after it (checked
+ * against this member and cluster), the in-memory raft storage, and the
+ * replay of every committed entry before the member serves. A new member
+ * creates the WAL with its ids as metadata and bootstraps a one-voter
+ * configuration.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/endian.h"
+#include "common/fs.h"
+#include "snap/snap.h"
+#include "common/log.h"
+#include "src/server/node_int.h"
+#include "src/server/hooks.h"
+
+typedef struct marker_list {
+    wal_marker_t *m;
+    size_t n;
+} marker_list_t;
+
+static bool accept_snapshot(void *arg, uint64_t term, uint64_t index)
+{
+    const marker_list_t *ml = arg;
+    for (size_t i = 0; i < ml->n; i++)
+        if (ml->m[i].index == index && ml->m[i].term == term)
+            return true;
+    return false;
+}
+
+static void wal_log(void *arg, const char *line)
+{
+    (void)arg;
+    log_line('W', "wal", "%s", line);
+}
+
+static void snap_log(void *arg, const char *line)
+{
+    (void)arg;
+    log_line('W', "snap", "%s", line);
+}
+
+static int check_metadata(node_t *n, const uint8_t *m, size_t len, char *err, size_t err_len)
+{
+    if (len != WAL_META_SIZE || memcmp(m, WAL_META_MAGIC, 8) != 0) {
+        snprintf(err, err_len, "%s: the write-ahead log was not written by metcd", n->wal_dir);
+        return -1;
+    }
+    uint64_t member = le_get64(m + 8), cluster = le_get64(m + 16);
+    /* etcd refuses a data dir whose WAL names another member or cluster. */
+    if (member != n->cfg.member_id || cluster != n->cfg.cluster_id) {
+        snprintf(err, err_len,
+                 "data directory %s belongs to member %" PRIx64 " of cluster %" PRIx64
+                 ", not to member %" PRIx64 " of cluster %" PRIx64
+                 " (check --name, --initial-cluster and --initial-cluster-token)",
+                 n->cfg.data_dir, member, cluster, n->cfg.member_id, n->cfg.cluster_id);
+        return -1;
+    }
+    return 0;
+}
+
+/* Everything the WAL held at start is durable. */
+static void note_durable_log(node_t *n)
+{
+    struct raft_storage *st = raft_storage_mem_iface(n->mem);
+    uint64_t last = 0;
+    if (st->last_index(st->ctx, &last) == 0)
+        n->durable_index = last;
+}
+
+/* Applies the committed entries the log holds beyond the snapshot before the
+ * member serves (etcd replays them through raft at start the same way). */
+static int replay(node_t *n, char *err, size_t err_len)
+{
+    while (raft_has_ready(n->raft)) {
+        if (raft_ready(n->raft, &n->rd) != 0) {
+            snprintf(err, err_len, "out of memory replaying the log");
+            return -1;
+        }
+        n->rd_out = true;
+        struct raft_ready *rd = &n->rd;
+        if (rd->has_hard_state) {
+            wal_hard_state_t hs = {rd->hard_state.term, rd->hard_state.vote, rd->hard_state.commit};
+            wal_append_hard_state(n->wal, &hs);
+        }
+        for (size_t i = 0; i < rd->n_entries; i++)
+            wal_append_entry(n->wal, rd->entries[i].index, rd->entries[i].term, rd->entries[i].type,
+                             rd->entries[i].data, rd->entries[i].len);
+        if (rd->has_hard_state || rd->n_entries > 0) {
+            int rc = wal_sync(n->wal);
+            if (rc != 0) {
+                snprintf(err, err_len, "cannot write the log in %s: %s", n->wal_dir, strerror(-rc));
+                raft_ready_free(rd);
+                n->rd_out = false;
+                return -1;
+            }
+        }
+        node_finish_ready(n);
+    }
+    return 0;
+}
+
+static int load_state(node_t *n, store_t **store_out, const store_config_t *scfg, wal_options_t *wo,
+                      char *err, size_t err_len)
+{
+    marker_list_t ml = {0};
+    int rc = wal_read_markers(n->wal_dir, &ml.m, &ml.n);
+    if (rc != 0) {
+        snprintf(err, err_len, "cannot read the log in %s: %s", n->wal_dir, strerror(-rc));
+        return -1;
+    }
+    snap_loaded_t snap;
+    char serr[512] = "";
+    rc = snap_load_newest(n->snap_dir, accept_snapshot, &ml, snap_log, NULL, &snap, serr,
+                          sizeof(serr));
+    free(ml.m);
+    store_t *store = NULL;
+    if (rc == 0) {
+        char lerr[256] = "";
+        store = store_load(scfg, snap.data, snap.len, lerr, sizeof(lerr));
+        n->snap_index = snap.index;
+        n->snap_term = snap.term;
+        snap_release(&snap);
+        if (store == NULL) {
+            snprintf(err, err_len,
+                     "cannot load the snapshot %016" PRIx64 "-%016" PRIx64 ".snap: %s",
+                     n->snap_term, n->snap_index, lerr);
+            return -1;
+        }
+        log_line('I', "etcdserver", "recovered store from snapshot at index %" PRIu64,
+                 n->snap_index);
+    } else if (rc == -ENOENT) {
+        store = store_new(scfg);
+        if (store == NULL) {
+            snprintf(err, err_len, "out of memory");
+            return -1;
+        }
+    } else {
+        snprintf(err, err_len, "cannot load a snapshot from %s: %s", n->snap_dir,
+                 serr[0] ? serr : strerror(-rc));
+        return -1;
+    }
+    *store_out = store;
+    n->store = store;
+
+    wal_read_result_t res = {0};
+    rc = wal_open(&n->wal, wo, n->snap_index, n->snap_term, &res, err, err_len);
+    if (rc != 0) {
+        if (err[0] == '\0')
+            snprintf(err, err_len, "cannot open the log in %s: %s", n->wal_dir, strerror(-rc));
+        return -1;
+    }
+    if (check_metadata(n, res.metadata, res.metadata_len, err, err_len) != 0) {
+        wal_read_result_free(&res);
+        return -1;
+    }
+    if (n->snap_index > 0) {
+        struct raft_snapshot s = {.meta = {.index = n->snap_index, .term = n->snap_term}};
+        s.meta.conf = n->conf;
+        rc = raft_storage_mem_apply_snapshot(n->mem, &s);
+        if (rc != 0) {
+            snprintf(err, err_len, "cannot restore the snapshot: %s", raft_strerror(rc));
+            wal_read_result_free(&res);
+            return -1;
+        }
+    }
+    struct raft_hard_state hs = {res.hard_state.term, res.hard_state.vote, res.hard_state.commit};
+    if (hs.commit < n->snap_index)
+        hs.commit = n->snap_index; /* the snapshot holds only committed state */
+    /*
+     * The commit index of the last batch travels in the next one (a commit
+     * alone needs no fsync, etcd's MustSync), so the log may end with
+     * entries past the last recorded commit. In a cluster whose only voter
+     * has always been this member, an entry durable here is durable on a
+     * majority and therefore committed (Raft paper 5.3; the 5.4.2 caveat is
+     * about other voters' copies), so the restart applies all of them before
+     * serving and comes back at the index it acknowledged last.
+     */
+    if (node_single_voter(n) && res.n_entries > 0 &&
+        res.entries[res.n_entries - 1].index > hs.commit)
+        hs.commit = res.entries[res.n_entries - 1].index;
+    raft_storage_mem_set_hard_state(n->mem, &hs);
+    if (res.n_entries > 0) {
+        struct raft_entry *ents = calloc(res.n_entries, sizeof(*ents));
+        if (ents == NULL) {
+            snprintf(err, err_len, "out of memory");
+            wal_read_result_free(&res);
+            return -1;
+        }
+        for (size_t i = 0; i < res.n_entries; i++)
+            ents[i] = (struct raft_entry){.term = res.entries[i].term,
+                                          .index = res.entries[i].index,
+                                          .type = res.entries[i].type,
+                                          .data = (void *)res.entries[i].data,
+                                          .len = res.entries[i].len};
+        rc = raft_storage_mem_append(n->mem, ents, res.n_entries);
+        free(ents);
+        if (rc != 0) {
+            snprintf(err, err_len, "cannot cache the log: %s", raft_strerror(rc));
+            wal_read_result_free(&res);
+            return -1;
+        }
+    }
+    log_line('I', "etcdserver",
+             "restarting member %" PRIx64 " in cluster %" PRIx64 " at commit index %" PRIu64
+             " (%zu entries after the snapshot)",
+             n->cfg.member_id, n->cfg.cluster_id, hs.commit, res.n_entries);
+    wal_read_result_free(&res);
+    return 0;
+}
+
+int node_open(node_t **out, store_t **store_out, const node_config_t *cfg, char *err,
+              size_t err_len)
+{
+    *out = NULL;
+    *store_out = NULL;
+    err[0] = '\0';
+    node_t *n = calloc(1, sizeof(*n));
+    if (n == NULL) {
+        snprintf(err, err_len, "out of memory");
+        return -1;
+    }
+    n->cfg = *cfg;
+    server_test_hooks(&n->cfg);
+    n->loop = cfg->loop;
+    n->voters[0] = cfg->member_id;
+    n->conf.voters = n->voters;
+    n->conf.n_voters = 1;
+    if (asprintf(&n->wal_dir, "%s/member/wal", cfg->data_dir) < 0)
+        n->wal_dir = NULL;
+    if (asprintf(&n->snap_dir, "%s/member/snap", cfg->data_dir) < 0)
+        n->snap_dir = NULL;
+    n->mem = raft_storage_mem_new();
+    if (n->wal_dir == NULL || n->snap_dir == NULL || n->mem == NULL) {
+        snprintf(err, err_len, "out of memory");
+        goto fail;
+    }
+    fs_mkdir_all(n->snap_dir); /* a failure shows when the first snapshot is saved */
+    /* Bootstrap: this member is the one voter of the configuration in force
+     * at index 0 (raft_storage_mem_set_conf_state). */
+    raft_storage_mem_set_conf_state(n->mem, &n->conf);
+    snapshotter_init(&n->snapper, n->loop, n->snap_dir, node_on_snapshot_saved, n);
+
+    store_config_t scfg = {.history_size = cfg->watch_history};
+    wal_options_t wo = {.dir = n->wal_dir,
+                        .max_wals = cfg->max_wals,
+                        .on_sync = node_on_wal_sync,
+                        .on_sync_arg = n,
+                        .log = wal_log,
+                        .io = n->cfg.wal_io,
+                        .segment_size = n->cfg.wal_segment_size};
+    if (wal_exists(n->wal_dir)) {
+        if (load_state(n, store_out, &scfg, &wo, err, err_len) != 0)
+            goto fail;
+    } else {
+        uint8_t meta[WAL_META_SIZE];
+        memcpy(meta, WAL_META_MAGIC, 8);
+        le_put64(meta + 8, cfg->member_id);
+        le_put64(meta + 16, cfg->cluster_id);
+        if (wal_create(&n->wal, &wo, meta, sizeof(meta), err, err_len) != 0) {
+            if (err[0] == '\0')
+                snprintf(err, err_len, "cannot create the log in %s", n->wal_dir);
+            goto fail;
+        }
+        n->store = *store_out = store_new(&scfg);
+        if (n->store == NULL) {
+            snprintf(err, err_len, "out of memory");
+            goto fail;
+        }
+    }
+    n->applied = n->snap_index;
+    note_durable_log(n);
+    int rc = node_new_raft(n, n->snap_index);
+    if (rc != 0) {
+        snprintf(err, err_len, "cannot start raft: %s", raft_strerror(rc));
+        goto fail;
+    }
+    if (replay(n, err, err_len) != 0)
+        goto fail;
+    *out = n;
+    return 0;
+fail:
+    node_free(n);
+    if (*store_out != NULL)
+        store_free(*store_out);
+    *store_out = NULL;
+    return -1;
+}

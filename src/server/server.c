@@ -1,0 +1,516 @@
+/*
+ * The server of one member: the loop, the store, the API, the TTL sync timer
+ * and the listening sockets. See src/server.h.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <h2o.h>
+
+#include "api/api.h"
+#include "common/log.h"
+#include "src/membership/member_id.h"
+#include "src/server/data_dir.h"
+#include "src/server/listener.h"
+#include "src/server/node.h"
+#include "src/server/server.h"
+
+/* etcd's leader proposes a SYNC every 500 ms while keys with a TTL exist
+ * (etcdserver/server.go, the SyncTicker of EtcdServer.run). */
+#define SYNC_INTERVAL_MS 500
+
+/* Go's net/http ParseForm reads at most 10 MiB of a form body (maxFormSize). */
+#define V2_FORM_LIMIT (UINT64_C(10) << 20)
+
+struct server {
+    const config_t *cfg;
+    h2o_evloop_t *loop;
+    store_t *store;
+    node_t *node;
+    api_t *api;
+    api_host_t host;
+    int lock_fd;
+
+    h2o_socket_t **peer_listeners;
+    size_t n_peer_listeners;
+    char **client_addrs; /* "127.0.0.1:2379" per client listener, for the log */
+    size_t n_client_addrs;
+
+    h2o_timeout_t sync_timeout;
+    h2o_timeout_entry_t sync_entry;
+    bool sync_timeout_ready;
+
+    h2o_socket_t *signal_sock;
+    bool stopping;
+    bool undrained; /* connections still open: h2o's context cannot be disposed */
+
+    uint64_t member_id, cluster_id;
+    int64_t start_time_ns;
+    const char **peer_urls;   /* borrowed from cfg */
+    const char **client_urls; /* borrowed from cfg */
+    api_member_t self;
+};
+
+/* The write end of the self-pipe the signal handler writes to. */
+static int signal_pipe_wr = -1;
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+uint64_t server_member_id(const server_t *s)
+{
+    return s->member_id;
+}
+
+uint64_t server_cluster_id(const server_t *s)
+{
+    return s->cluster_id;
+}
+
+/* ---- The write path: see server.h. ---- */
+
+/* api_host_t.propose: stamp the proposer's clock, encode, propose to raft. */
+static int server_propose(void *ctx, const store_request_t *req, api_propose_cb done,
+                          void *done_ctx, store_error_t *err)
+{
+    server_t *s = ctx;
+    store_request_t r = *req;
+    /*
+     * The time is stamped once, at proposal, and travels in the entry: apply
+     * never reads a clock, so every member computes the same deadlines.
+     */
+    r.time_ns = now_ns();
+    uint8_t *data = NULL;
+    size_t len = 0;
+    if (store_request_encode(&r, &data, &len) != 0)
+        return store_error_set(err, STORE_E_RAFT_INTERNAL, NULL, store_index(s->store));
+    /* done runs once the entry is durable and applied (or failed), never
+     * before this returns. */
+    int rc = node_propose(s->node, data, len, done, done_ctx, err);
+    free(data);
+    return rc;
+}
+
+/* api_host_t.server_info. */
+static void server_info(void *ctx, api_server_info_t *out)
+{
+    server_t *s = ctx;
+    memset(out, 0, sizeof(*out));
+    out->cluster_id = s->cluster_id;
+    out->self_id = s->member_id;
+    node_info_t info;
+    node_get_info(s->node, &info);
+    out->leader_id = info.leader;
+    out->is_leader = info.is_leader;
+    out->raft_index = info.commit;
+    out->raft_term = info.term;
+    out->start_time_ns = s->start_time_ns;
+    out->leader_start_time_ns = info.leader_since_ns ? info.leader_since_ns : s->start_time_ns;
+    out->leader_changes = info.leader_changes;
+    out->proposals_committed = info.commit;
+    out->proposals_applied = info.applied;
+    out->proposals_pending = info.pending;
+    out->proposals_failed = info.failed;
+    out->members = &s->self;
+    out->n_members = 1;
+}
+
+/* ---- TTL: the leader's clock reaches the store through SYNC entries. ---- */
+
+static void propose_sync(server_t *s, int64_t now)
+{
+    store_request_t r = {.op = STORE_OP_SYNC, .time_ns = now, .key = "/", .key_len = 1};
+    uint8_t *data = NULL;
+    size_t len = 0;
+    if (store_request_encode(&r, &data, &len) != 0) {
+        log_line('E', "etcdserver", "cannot encode a SYNC request: out of memory");
+        return;
+    }
+    store_error_t err = {0};
+    if (node_propose(s->node, data, len, NULL, NULL, &err) != 0)
+        store_error_clear(&err); /* no leader now: the next tick tries again */
+    free(data);
+}
+
+static void on_sync_tick(h2o_timeout_entry_t *entry)
+{
+    server_t *s = H2O_STRUCT_FROM_MEMBER(server_t, sync_entry, entry);
+    /*
+     * etcd's leader proposes a SYNC carrying its clock every 500 ms while
+     * the store holds TTL keys (EtcdServer.run: "if HasTTLKeys() sync()"),
+     * whether or not one is due: each SYNC takes a raft index, as in etcd.
+     * Applying it expires whatever is due, so a ttl=1 key is gone 1.0-1.5 s
+     * after it was set.
+     */
+    node_info_t info;
+    node_get_info(s->node, &info);
+    if (info.is_leader && store_next_expiration(s->store) != 0)
+        propose_sync(s, now_ns());
+    h2o_timeout_link(s->loop, &s->sync_timeout, &s->sync_entry);
+}
+
+/* ---- Signals: a self-pipe read by the loop. ---- */
+
+static void on_signal(int signo)
+{
+    int saved = errno;
+    unsigned char b = (unsigned char)signo;
+    if (signal_pipe_wr >= 0 && write(signal_pipe_wr, &b, 1) < 0) {
+        /* the pipe is full: a stop is already pending */
+    }
+    errno = saved;
+}
+
+static void on_signal_readable(h2o_socket_t *sock, const char *err)
+{
+    server_t *s = sock->data;
+    unsigned char b[16];
+    ssize_t n = err ? 0 : read(h2o_socket_get_fd(sock), b, sizeof(b));
+    if (n > 0 && !s->stopping)
+        log_line('N', "etcdmain", "received %s signal, shutting down...",
+                 b[0] == SIGINT ? "interrupt" : "terminated");
+    s->stopping = true;
+}
+
+static int install_signals(server_t *s, char *err, size_t err_len)
+{
+    int p[2];
+    if (pipe2(p, O_NONBLOCK | O_CLOEXEC) != 0) {
+        snprintf(err, err_len, "pipe: %s", strerror(errno));
+        return -1;
+    }
+    signal_pipe_wr = p[1];
+    s->signal_sock = h2o_evloop_socket_create(s->loop, p[0], H2O_SOCKET_FLAG_DONT_READ);
+    s->signal_sock->data = s;
+    h2o_socket_read_start(s->signal_sock, on_signal_readable);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN); /* h2o writes to sockets that peers may have closed */
+    return 0;
+}
+
+static void remove_signals(void)
+{
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    if (signal_pipe_wr >= 0)
+        close(signal_pipe_wr);
+    signal_pipe_wr = -1;
+}
+
+/* ---- Peer URLs: bound so the port is ours; nothing is served yet. ---- */
+
+static void on_peer_accept(h2o_socket_t *listener, const char *err)
+{
+    if (err != NULL)
+        return;
+    /* The peer transport comes with raft; until then a peer connection is closed. */
+    h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
+    if (sock != NULL)
+        h2o_socket_close(sock);
+}
+
+/* ---- Building and freeing the member. ---- */
+
+static int check_config(const config_t *cfg, char *err, size_t err_len)
+{
+    for (size_t i = 0; i < cfg->n_initial_cluster; i++)
+        if (strcmp(cfg->initial_cluster[i].name, cfg->name) != 0) {
+            snprintf(err, err_len,
+                     "--initial-cluster names member \"%s\": clusters of more than one member "
+                     "need the raft peer transport, which this version of metcd does not have "
+                     "yet",
+                     cfg->initial_cluster[i].name);
+            return SERVER_E_CONFIG;
+        }
+    if (strcmp(cfg->initial_cluster_state, "existing") == 0) {
+        snprintf(err, err_len,
+                 "--initial-cluster-state existing: joining a cluster is not supported yet by "
+                 "this version of metcd");
+        return SERVER_E_CONFIG;
+    }
+    const config_url_list_t *lists[] = {&cfg->listen_client, &cfg->listen_peer};
+    for (size_t l = 0; l < 2; l++)
+        for (size_t i = 0; i < lists[l]->n; i++)
+            if (strcmp(lists[l]->urls[i].scheme, "http") != 0) {
+                snprintf(err, err_len,
+                         "cannot listen on %s: TLS (https) is not supported yet by this "
+                         "version of metcd",
+                         lists[l]->urls[i].text);
+                return SERVER_E_CONFIG;
+            }
+    return 0;
+}
+
+static int str_ptr_cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static void compute_ids(server_t *s)
+{
+    const config_t *cfg = s->cfg;
+    /* This member's peer URLs are its entries in --initial-cluster (etcd's NewMember). */
+    size_t n = 0;
+    for (size_t i = 0; i < cfg->n_initial_cluster; i++)
+        if (strcmp(cfg->initial_cluster[i].name, cfg->name) == 0)
+            s->peer_urls[n++] = cfg->initial_cluster[i].peer_url.text;
+    /* etcd lists a member's peer URLs sorted (types.NewURLs). */
+    qsort(s->peer_urls, n, sizeof(*s->peer_urls), str_ptr_cmp);
+    s->member_id = member_id_compute(s->peer_urls, n, cfg->initial_cluster_token);
+    s->cluster_id = cluster_id_compute(&s->member_id, 1);
+    s->self.id = s->member_id;
+    s->self.name = cfg->name;
+    s->self.peer_urls = s->peer_urls;
+    s->self.n_peer_urls = n;
+    for (size_t i = 0; i < cfg->advertise_client.n; i++)
+        s->client_urls[i] = cfg->advertise_client.urls[i].text;
+    s->self.client_urls = s->client_urls;
+    s->self.n_client_urls = cfg->advertise_client.n;
+}
+
+static int bind_all(server_t *s, char *err, size_t err_len)
+{
+    const config_t *cfg = s->cfg;
+    s->peer_listeners = calloc(cfg->listen_peer.n, sizeof(*s->peer_listeners));
+    s->client_addrs = calloc(cfg->listen_client.n, sizeof(*s->client_addrs));
+    if (s->peer_listeners == NULL || s->client_addrs == NULL) {
+        snprintf(err, err_len, "out of memory");
+        return SERVER_E_RUNTIME;
+    }
+    for (size_t i = 0; i < cfg->listen_peer.n; i++) {
+        int fd = listener_bind(&cfg->listen_peer.urls[i], err, err_len);
+        if (fd < 0)
+            return SERVER_E_RUNTIME;
+        char where[80];
+        listener_describe(fd, where, sizeof(where));
+        log_line('I', "embed", "listening for peers on %s (peer transport not served yet)",
+                 cfg->listen_peer.urls[i].text);
+        h2o_socket_t *sock = h2o_evloop_socket_create(s->loop, fd, H2O_SOCKET_FLAG_DONT_READ);
+        sock->data = s;
+        h2o_socket_read_start(sock, on_peer_accept);
+        s->peer_listeners[s->n_peer_listeners++] = sock;
+    }
+    for (size_t i = 0; i < cfg->listen_client.n; i++) {
+        int fd = listener_bind(&cfg->listen_client.urls[i], err, err_len);
+        if (fd < 0)
+            return SERVER_E_RUNTIME;
+        char where[80];
+        listener_describe(fd, where, sizeof(where));
+        if (api_listen(s->api, fd) != 0) {
+            close(fd);
+            snprintf(err, err_len, "cannot serve client requests on %s", where);
+            return SERVER_E_RUNTIME;
+        }
+        s->client_addrs[s->n_client_addrs++] = strdup(where);
+        log_line('I', "embed", "listening for client requests on %s",
+                 cfg->listen_client.urls[i].text);
+    }
+    return 0;
+}
+
+int server_new(const config_t *cfg, server_t **out, char *err, size_t err_len)
+{
+    *out = NULL;
+    int rc = check_config(cfg, err, err_len);
+    if (rc != 0)
+        return rc;
+    server_t *s = calloc(1, sizeof(*s));
+    if (s == NULL) {
+        snprintf(err, err_len, "out of memory");
+        return SERVER_E_RUNTIME;
+    }
+    s->cfg = cfg;
+    s->lock_fd = -1;
+    s->start_time_ns = now_ns();
+    s->peer_urls = calloc(cfg->n_initial_cluster + 1, sizeof(*s->peer_urls));
+    s->client_urls = calloc(cfg->advertise_client.n + 1, sizeof(*s->client_urls));
+    if (s->peer_urls == NULL || s->client_urls == NULL) {
+        snprintf(err, err_len, "out of memory");
+        rc = SERVER_E_RUNTIME;
+        goto fail;
+    }
+    compute_ids(s);
+    log_line('I', "etcdmain", "metcd Version: %s (etcd API %s)", METCD_VERSION, "3.4.23");
+    log_line('I', "etcdserver", "name = %s", cfg->name);
+    log_line('I', "etcdserver", "data dir = %s", cfg->data_dir);
+    log_line('I', "etcdserver", "heartbeat = %ums, election = %ums, watch history = %u",
+             cfg->heartbeat_interval_ms, cfg->election_timeout_ms, cfg->watch_history);
+
+    rc = data_dir_open(cfg->data_dir, &s->lock_fd, err, err_len);
+    if (rc != 0) {
+        rc = SERVER_E_RUNTIME;
+        goto fail;
+    }
+    s->loop = h2o_evloop_create();
+    node_config_t ncfg = {.loop = s->loop,
+                          .data_dir = cfg->data_dir,
+                          .member_id = s->member_id,
+                          .cluster_id = s->cluster_id,
+                          .heartbeat_ms = cfg->heartbeat_interval_ms,
+                          .election_ms = cfg->election_timeout_ms,
+                          .snapshot_count = cfg->snapshot_count,
+                          .max_wals = cfg->max_wals,
+                          .max_snapshots = cfg->max_snapshots,
+                          .watch_history = cfg->watch_history};
+    if (node_open(&s->node, &s->store, &ncfg, err, err_len) != 0) {
+        rc = SERVER_E_RUNTIME;
+        goto fail;
+    }
+    s->host = (api_host_t){
+        .ctx = s, .store = s->store, .propose = server_propose, .server_info = server_info};
+    /*
+     * etcd applies --max-request-bytes to v3 requests only; its v2 API takes
+     * any form body up to Go's ParseForm limit of 10 MiB (a 2 MiB value is
+     * accepted by default). metcd does the same unless the flag is given,
+     * in which case the v2 API honours it too.
+     */
+    uint64_t body_limit = cfg->max_request_bytes_set ? cfg->max_request_bytes : V2_FORM_LIMIT;
+    api_config_t acfg = {
+        .max_request_bytes = body_limit, .version = "3.4.23", .cluster_version = "3.4.0"};
+    s->api = api_new(s->loop, &acfg, &s->host);
+    if (s->api == NULL) {
+        snprintf(err, err_len, "cannot create the HTTP API");
+        rc = SERVER_E_RUNTIME;
+        goto fail;
+    }
+    rc = bind_all(s, err, err_len);
+    if (rc != 0)
+        goto fail;
+    if (install_signals(s, err, err_len) != 0) {
+        rc = SERVER_E_RUNTIME;
+        goto fail;
+    }
+    h2o_timeout_init(s->loop, &s->sync_timeout, SYNC_INTERVAL_MS);
+    s->sync_timeout_ready = true;
+    s->sync_entry.cb = on_sync_tick;
+    h2o_timeout_link(s->loop, &s->sync_timeout, &s->sync_entry);
+    if (node_start(s->node) != 0) {
+        snprintf(err, err_len, "cannot watch the write-ahead log: %s", strerror(errno));
+        rc = SERVER_E_RUNTIME;
+        goto fail;
+    }
+
+    log_line('I', "etcdserver", "starting member %" PRIx64 " in cluster %" PRIx64, s->member_id,
+             s->cluster_id);
+    for (size_t i = 0; i < s->self.n_peer_urls; i++)
+        log_line('I', "etcdserver/membership", "added member %" PRIx64 " [%s] to cluster %" PRIx64,
+                 s->member_id, s->self.peer_urls[i], s->cluster_id);
+    *out = s;
+    return 0;
+fail:
+    server_free(s);
+    return rc;
+}
+
+/*
+ * Ends the open client connections (keep-alive, watches) so that the API and
+ * h2o's context can be freed cleanly. Bounded: gives up after 3 s.
+ */
+/*
+ * Ends every client connection (api_shutdown) and runs the loop until h2o
+ * has disposed them, at most 3 s: h2o 2.2.5 cannot dispose its context while
+ * any connection is open.
+ */
+static void drain(server_t *s)
+{
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    api_shutdown(s->api);
+    for (;;) {
+        size_t left = api_connection_count(s->api);
+        if (left == 0)
+            return;
+        h2o_evloop_run(s->loop, 20);
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec - start.tv_sec >= 3) {
+            log_line('W', "etcdserver", "%zu client connections still open at exit", left);
+            s->undrained = true;
+            return;
+        }
+    }
+}
+
+int server_run(server_t *s)
+{
+    node_process(s->node);
+    node_info_t info;
+    node_get_info(s->node, &info);
+    log_line('I', "raft", "%" PRIx64 " is %s at term %" PRIu64 " (single member)", s->member_id,
+             info.is_leader ? "leader" : "campaigning", info.term);
+    for (size_t i = 0; i < s->n_client_addrs; i++)
+        log_line('I', "embed", "ready to serve client requests on %s", s->client_addrs[i]);
+    while (!s->stopping) {
+        /* -1 with EINTR when a signal arrives: the self-pipe then wakes us. */
+        h2o_evloop_run(s->loop, INT32_MAX);
+        /* Work the turn produced (proposals, a durable batch) goes to the
+         * WAL now: one Ready per turn at most, the rest waits for the next. */
+        node_process(s->node);
+    }
+    log_line('I', "etcdserver", "stopping member %" PRIx64, s->member_id);
+    node_stop(s->node);
+    drain(s);
+    return 0;
+}
+
+void server_free(server_t *s)
+{
+    if (s == NULL)
+        return;
+    if (s->sync_timeout_ready) {
+        if (h2o_timeout_is_linked(&s->sync_entry))
+            h2o_timeout_unlink(&s->sync_entry);
+        h2o_timeout_dispose(s->loop, &s->sync_timeout);
+    }
+    /*
+     * Stop accepting and end the pending watches before the store goes.
+     * With connections still open h2o would abort in h2o_context_dispose:
+     * leave the API to the exiting process then.
+     */
+    /* Writes still waiting are answered (error 300) while the API exists. */
+    if (s->node != NULL)
+        node_stop(s->node);
+    if (s->api != NULL && !s->undrained)
+        api_free(s->api);
+    for (size_t i = 0; i < s->n_peer_listeners; i++)
+        h2o_socket_close(s->peer_listeners[i]);
+    if (s->signal_sock != NULL) {
+        h2o_socket_read_stop(s->signal_sock);
+        h2o_socket_close(s->signal_sock);
+        remove_signals();
+    }
+    if (s->node != NULL)
+        node_free(s->node);
+    if (s->store != NULL)
+        store_free(s->store);
+    if (s->loop != NULL) {
+        /* Let the loop release the sockets closed above, then destroy it. */
+        h2o_evloop_run(s->loop, 0);
+        h2o_evloop_destroy(s->loop);
+    }
+    if (s->lock_fd >= 0)
+        close(s->lock_fd);
+    for (size_t i = 0; i < s->n_client_addrs; i++)
+        free(s->client_addrs[i]);
+    free(s->client_addrs);
+    free(s->peer_listeners);
+    free(s->peer_urls);
+    free(s->client_urls);
+    free(s);
+}

@@ -1,0 +1,123 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "snap/snap.h"
+#include "common/log.h"
+#include "src/server/snapshotter.h"
+
+void snapshotter_init(snapshotter_t *ss, h2o_evloop_t *loop, const char *dir,
+                      snapshotter_done_cb done, void *done_arg)
+{
+    memset(ss, 0, sizeof(*ss));
+    ss->loop = loop;
+    ss->dir = dir;
+    ss->done = done;
+    ss->done_arg = done_arg;
+}
+
+bool snapshotter_busy(const snapshotter_t *ss)
+{
+    return ss->pid > 0;
+}
+
+static int write_to_snap(void *ctx, const void *buf, size_t len)
+{
+    return snap_writer_write(ctx, buf, len);
+}
+
+static int produce(void *arg, snap_writer_t *sw)
+{
+    return store_save(arg, write_to_snap, sw);
+}
+
+/* The child: no loop, no threads, only the frozen store and the files. */
+static void child_main(snapshotter_t *ss, const store_t *store, int keep_fd, pid_t parent)
+{
+    /*
+     * Die with the parent: a member killed while its snapshot child runs
+     * must not leave a writer behind when it restarts on the directory.
+     */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent)
+        _exit(1);
+    /* Drop every inherited descriptor (sockets, the WAL, the data directory
+     * lock) but stderr and the pipe that tells the parent we are done. */
+    for (int fd = 3; fd < keep_fd; fd++)
+        close(fd);
+    closefrom(keep_fd + 1);
+    char err[512] = "";
+    int rc =
+        snap_save_stream(ss->dir, ss->term, ss->index, produce, (void *)store, err, sizeof(err));
+    if (rc != 0) {
+        log_line('E', "etcdserver", "failed to save the snapshot at index %" PRIu64 ": %s",
+                 ss->index, err);
+        _exit(1);
+    }
+    _exit(0);
+}
+
+static void on_child_done(h2o_socket_t *sock, const char *err)
+{
+    snapshotter_t *ss = sock->data;
+    (void)err;
+    /* The pipe only ever reaches EOF: the child has exited (or is exiting). */
+    h2o_socket_read_stop(sock);
+    h2o_socket_close(sock);
+    ss->sock = NULL;
+    int st = 0;
+    pid_t r;
+    do
+        r = waitpid(ss->pid, &st, 0);
+    while (r < 0 && errno == EINTR);
+    ss->pid = 0;
+    int status = (r > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0) ? 0 : -1;
+    ss->done(ss->done_arg, status, ss->index, ss->term);
+}
+
+int snapshotter_start(snapshotter_t *ss, const store_t *store, uint64_t index, uint64_t term)
+{
+    if (ss->pid > 0)
+        return -1;
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0)
+        return -1;
+    ss->index = index;
+    ss->term = term;
+    pid_t parent = getpid();
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(p[0]);
+        close(p[1]);
+        return -1;
+    }
+    if (pid == 0)
+        child_main(ss, store, p[1], parent);
+    close(p[1]);
+    ss->pid = pid;
+    ss->sock = h2o_evloop_socket_create(ss->loop, p[0], H2O_SOCKET_FLAG_DONT_READ);
+    ss->sock->data = ss;
+    h2o_socket_read_start(ss->sock, on_child_done);
+    return 0;
+}
+
+void snapshotter_cancel(snapshotter_t *ss)
+{
+    if (ss->pid <= 0)
+        return;
+    kill(ss->pid, SIGKILL);
+    while (waitpid(ss->pid, NULL, 0) < 0 && errno == EINTR) {
+    }
+    ss->pid = 0;
+    if (ss->sock != NULL) {
+        h2o_socket_read_stop(ss->sock);
+        h2o_socket_close(ss->sock);
+        ss->sock = NULL;
+    }
+}

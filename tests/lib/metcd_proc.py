@@ -1,0 +1,167 @@
+"""Start and stop real metcd processes for the tests in this folder.
+
+Standard library only. Every process listens on 127.0.0.1 ports picked by
+binding port 0; every wait is bounded; only the processes started here are
+killed, by PID.
+"""
+import hashlib
+import json
+import os
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+METCD_BIN = os.environ.get("METCD_BIN", "")
+# The test-only build with the METCD_TEST_* hooks (src/server/hooks.h); the
+# metcd program itself reads no test variable.
+METCD_HOOKS_BIN = os.environ.get("METCD_HOOKS_BIN", "")
+SANITIZED = os.environ.get("METCD_SANITIZED", "0") == "1"
+# Start-up under ASan is slower; the bound is generous but finite.
+START_TIMEOUT = 20.0 if SANITIZED else 10.0
+
+
+def free_port():
+    """A port nobody listens on right now (bind to port 0, read it, close)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def clean_env(extra=None):
+    """The test's environment without any ETCD_* variable, plus extra."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ETCD_")}
+    env.update(extra or {})
+    return env
+
+
+def member_id(peer_urls, token):
+    """etcd's member ID: SHA-1 of the sorted peer URLs then the token."""
+    data = "".join(sorted(peer_urls)).encode() + token.encode()
+    return struct.unpack(">Q", hashlib.sha1(data).digest()[:8])[0]
+
+
+def cluster_id(member_ids):
+    """etcd's cluster ID: SHA-1 of the sorted member IDs, 8 bytes big endian each."""
+    data = b"".join(struct.pack(">Q", m) for m in sorted(member_ids))
+    return struct.unpack(">Q", hashlib.sha1(data).digest()[:8])[0]
+
+
+def http(method, url, body=None, headers=None, timeout=5.0):
+    """(status, headers, body bytes); HTTP errors are returned, not raised."""
+    req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, r.headers, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read()
+
+
+class Metcd:
+    """One metcd process with its own data dir and ports."""
+
+    def __init__(self, name="n1", args=None, env=None, data_dir=None, client_port=None,
+                 peer_port=None, default_flags=True, wrapper=None):
+        self.tmp = tempfile.TemporaryDirectory(prefix="metcd-cluster-")
+        self.name = name
+        self.client_port = client_port or free_port()
+        self.peer_port = peer_port or free_port()
+        self.client_url = "http://127.0.0.1:%d" % self.client_port
+        self.peer_url = "http://127.0.0.1:%d" % self.peer_port
+        self.data_dir = data_dir or os.path.join(self.tmp.name, "data")
+        hooked = any(k.startswith("METCD_TEST_") for k in (env or {}))
+        argv = (wrapper or []) + [METCD_HOOKS_BIN if hooked else METCD_BIN]
+        if default_flags:
+            argv += ["--name", name, "--data-dir", self.data_dir,
+                     "--listen-client-urls", self.client_url,
+                     "--advertise-client-urls", self.client_url,
+                     "--listen-peer-urls", self.peer_url,
+                     "--initial-advertise-peer-urls", self.peer_url]
+        argv += args or []
+        self.argv = argv
+        self.stderr_path = os.path.join(self.tmp.name, "stderr.log")
+        self.stderr_file = open(self.stderr_path, "wb")
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=self.stderr_file, env=clean_env(env),
+                                     cwd=self.tmp.name)
+
+    def stderr(self):
+        with open(self.stderr_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def wait_ready(self, url=None):
+        """Polls /health until it answers 200; fails if the process exits."""
+        url = url or self.client_url
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError("metcd exited with %d before it was ready:\n%s"
+                                     % (self.proc.returncode, self.stderr()))
+            try:
+                status, _, _ = http("GET", url + "/health", timeout=1.0)
+                if status == 200:
+                    return self
+            except (OSError, urllib.error.URLError):
+                pass
+            time.sleep(0.05)
+        raise AssertionError("metcd not ready after %.0fs:\n%s" % (START_TIMEOUT, self.stderr()))
+
+    def wait_exit(self, timeout=10.0):
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("metcd did not exit within %.0fs" % timeout)
+
+    def stop(self, sig=signal.SIGTERM, timeout=10.0):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        return self.wait_exit(timeout)
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        if self.proc.stdout:
+            self.proc.stdout.close()
+        self.stderr_file.close()
+        self.tmp.cleanup()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class Skip(Exception):
+    """Raised by a case that cannot run here (meson counts exit 77 as skipped)."""
+
+
+def run_cases(cases):
+    """Runs the cases named in argv, or every case; exit 1 on a failure,
+    77 when every case was skipped."""
+    names = sys.argv[1:] or list(cases)
+    failed = skipped = 0
+    for name in names:
+        t0 = time.monotonic()
+        try:
+            cases[name]()
+            print("ok   %s (%.2fs)" % (name, time.monotonic() - t0))
+        except Skip as e:
+            skipped += 1
+            print("skip %s: %s" % (name, e))
+        except Exception as e:  # report every failing case, then fail
+            failed += 1
+            print("FAIL %s: %s: %s" % (name, type(e).__name__, e))
+    sys.exit(1 if failed else 77 if skipped == len(names) else 0)
+
+
+def json_body(body):
+    return json.loads(body.decode())
