@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "src/peer/peer_int.h"
 
@@ -94,4 +95,25 @@ int peer_check_outgoing(const struct peer_config *c, const struct raft_message *
         m->to == c->self_id)
         return PEER_EINVAL;
     return 0;
+}
+
+bool peer_log_allow(struct peer_log_limit *slots, uint64_t id, int what)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000 + 1;
+    struct peer_log_limit *oldest = &slots[0];
+    for (int i = 0; i < PEER_LOG_LIMIT_SLOTS; i++) {
+        struct peer_log_limit *l = &slots[i];
+        if (l->at_ms != 0 && l->id == id && l->what == what) {
+            if (now - l->at_ms < 60000)
+                return false;
+            l->at_ms = now;
+            return true;
+        }
+        if (l->at_ms < oldest->at_ms)
+            oldest = l;
+    }
+    *oldest = (struct peer_log_limit){id, what, now};
+    return true;
 }

@@ -54,6 +54,7 @@ struct mem_transport {
     char *version;
     struct peer_set peers;
     struct peer_defer defer;
+    struct peer_log_limit log_limit[PEER_LOG_LIMIT_SLOTS];
 };
 
 /* splitmix64: small, seedable, good enough for fault injection. */
@@ -142,19 +143,24 @@ static bool deliver(struct peer_mem_net *net, struct mem_packet *p, struct mem_t
     if (net->drop > 0 && (double)(next_random(net) >> 11) * 0x1.0p-53 < net->drop)
         return false;
     if (peer_set_is_removed(&dst->peers, p->from)) {
-        log_line('W', PEER_LOG_COMPONENT, "dropped message from removed member %" PRIx64, p->from);
+        if (peer_log_allow(dst->log_limit, p->from, 410))
+            log_line('W', PEER_LOG_COMPONENT, "dropped message from removed member %" PRIx64,
+                     p->from);
         return false;
     }
     struct peer_entry *e = peer_set_find(&dst->peers, p->from);
     if (e == NULL) {
-        log_line('W', PEER_LOG_COMPONENT, "dropped message from unknown member %" PRIx64, p->from);
+        if (peer_log_allow(dst->log_limit, p->from, 404))
+            log_line('W', PEER_LOG_COMPONENT, "dropped message from unknown member %" PRIx64,
+                     p->from);
         return false;
     }
     if (src->cfg.cluster_id != dst->cfg.cluster_id) {
-        log_line('W', PEER_LOG_COMPONENT,
-                 "dropped message from %" PRIx64 ": cluster ID mismatch (local %" PRIx64
-                 ", remote %" PRIx64 ")",
-                 p->from, dst->cfg.cluster_id, src->cfg.cluster_id);
+        if (peer_log_allow(dst->log_limit, p->from, 412))
+            log_line('W', PEER_LOG_COMPONENT,
+                     "dropped message from %" PRIx64 ": cluster ID mismatch (local %" PRIx64
+                     ", remote %" PRIx64 ")",
+                     p->from, dst->cfg.cluster_id, src->cfg.cluster_id);
         return false;
     }
     struct raft_message m;

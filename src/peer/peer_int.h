@@ -151,6 +151,18 @@ void peer_defer_push(struct peer_defer *d, enum peer_event_kind kind, uint64_t i
 /* Drops pending events without calling them. */
 void peer_defer_dispose(struct peer_defer *d);
 
+/* Refusals repeat at every reconnect attempt of the refused member: log
+ * each (member, reason) at most once a minute, so the log keeps one clear
+ * line instead of ten a second. */
+#define PEER_LOG_LIMIT_SLOTS 32
+struct peer_log_limit {
+    uint64_t id;
+    int what;
+    uint64_t at_ms;
+};
+/* True when the line for (id, what) may be logged now. */
+bool peer_log_allow(struct peer_log_limit *slots, uint64_t id, int what);
+
 /* Fills defaults into a copy of the config. */
 void peer_config_defaults(struct peer_config *c);
 /* Checks a message given to send(). */

@@ -130,30 +130,35 @@ static void accept_head(struct tcp_inbound *in, const struct peer_request *req)
         return;
     }
     if (req->cluster_id != t->cfg.cluster_id) {
-        log_line('W', PEER_LOG_COMPONENT,
-                 "rejected connection from %" PRIx64 ": cluster ID mismatch (local %" PRIx64
-                 ", remote %" PRIx64 ")",
-                 req->from, t->cfg.cluster_id, req->cluster_id);
+        if (peer_log_allow(t->log_limit, req->from, 412))
+            log_line('W', PEER_LOG_COMPONENT,
+                     "rejected connection from %" PRIx64 ": cluster ID mismatch (local %" PRIx64
+                     ", remote %" PRIx64 ")",
+                     req->from, t->cfg.cluster_id, req->cluster_id);
         answer_status(in, 412, "cluster ID mismatch\n");
         return;
     }
     if (peer_set_is_removed(&t->peers, req->from)) {
-        log_line('W', PEER_LOG_COMPONENT, "rejected connection from removed member %" PRIx64,
-                 req->from);
+        if (peer_log_allow(t->log_limit, req->from, 410))
+            log_line('W', PEER_LOG_COMPONENT, "rejected connection from removed member %" PRIx64,
+                     req->from);
         answer_status(in, 410, "removed member\n");
         return;
     }
     if (req->has_to && req->to != t->cfg.self_id) {
-        log_line('W', PEER_LOG_COMPONENT,
-                 "rejected connection from %" PRIx64 ": addressed to %" PRIx64 ", I am %" PRIx64,
-                 req->from, req->to, t->cfg.self_id);
+        if (peer_log_allow(t->log_limit, req->from, 4120))
+            log_line('W', PEER_LOG_COMPONENT,
+                     "rejected connection from %" PRIx64 ": addressed to %" PRIx64
+                     ", I am %" PRIx64,
+                     req->from, req->to, t->cfg.self_id);
         answer_status(in, 412, "to field mismatch\n");
         return;
     }
     if (peer_set_find(&t->peers, req->from) == NULL) {
         /* etcd: the sender may be newer than our view of the membership. */
-        log_line('W', PEER_LOG_COMPONENT, "rejected connection from unknown member %" PRIx64,
-                 req->from);
+        if (peer_log_allow(t->log_limit, req->from, 404))
+            log_line('W', PEER_LOG_COMPONENT, "rejected connection from unknown member %" PRIx64,
+                     req->from);
         answer_status(in, 404, "error sender not found\n");
         return;
     }
@@ -192,8 +197,9 @@ static bool read_frames(struct tcp_inbound *in)
             return false;
         }
         if (peer_set_is_removed(&t->peers, in->from)) {
-            log_line('W', PEER_LOG_COMPONENT, "dropped messages from removed member %" PRIx64,
-                     in->from);
+            if (peer_log_allow(t->log_limit, in->from, 410))
+                log_line('W', PEER_LOG_COMPONENT, "dropped messages from removed member %" PRIx64,
+                         in->from);
             return false;
         }
         struct peer_entry *e = peer_set_find(&t->peers, in->from);

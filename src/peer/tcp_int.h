@@ -31,6 +31,7 @@ struct tcp_transport {
     size_t n_listeners;
     h2o_linklist_t inbound;    /* struct tcp_inbound */
     h2o_linklist_t snap_sends; /* struct tcp_snap_send */
+    struct peer_log_limit log_limit[PEER_LOG_LIMIT_SLOTS];
 };
 
 struct tcp_frame {
@@ -63,6 +64,7 @@ struct tcp_stream {
     struct timespec dial_at;
     bool down; /* failed since the last success (log once per outage) */
     bool full_logged;
+    bool removed_reported; /* on_removed queued since the last success */
 };
 
 struct tcp_peer {

@@ -210,8 +210,9 @@ static void refused(struct tcp_stream *s, int status)
         break;
     case 410:
         snprintf(why, sizeof(why), "refused by peer: this member was removed (410)");
-        if (!s->down)
+        if (!s->removed_reported)
             peer_defer_push(&p->t->defer, PEER_EV_REMOVED, id, false);
+        s->removed_reported = true;
         break;
     case 404:
         snprintf(why, sizeof(why), "refused by peer: it does not know this member (404)");
@@ -220,6 +221,11 @@ static void refused(struct tcp_stream *s, int status)
         snprintf(why, sizeof(why), "refused by peer: HTTP status %d", status);
         break;
     }
+    /* A refusal is worth a line even in the middle of an outage: it says
+     * why the link stays down. */
+    if (s->down && peer_log_allow(p->t->log_limit, id, -status))
+        log_line('E', PEER_LOG_COMPONENT, "peer %" PRIx64 " (stream %s): %s", id,
+                 kind_name(s->kind), why);
     stream_fail(s, why);
 }
 
@@ -258,6 +264,7 @@ static void on_response(h2o_socket_t *sock, const char *err)
              "established a TCP streaming connection with peer %" PRIx64 " (stream %s writer)",
              p->entry->id, kind_name(s->kind));
     s->down = false;
+    s->removed_reported = false;
     flush(s);
 }
 
