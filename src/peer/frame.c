@@ -6,34 +6,6 @@
 
 #include "src/peer/peer_int.h"
 
-void peer_put_u32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-uint32_t peer_get_u32(const uint8_t *p)
-{
-    uint32_t v = 0;
-    for (int i = 0; i < 4; i++)
-        v |= (uint32_t)p[i] << (8 * i);
-    return v;
-}
-
-void peer_put_u64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-uint64_t peer_get_u64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-
 int peer_frame_encode(const struct raft_message *m, size_t max, uint8_t **out, size_t *out_len)
 {
     /* Encode straight after a reserved header so the frame is one buffer,
@@ -48,7 +20,7 @@ int peer_frame_encode(const struct raft_message *m, size_t max, uint8_t **out, s
         raft_buf_free(&b);
         return PEER_EINVAL;
     }
-    peer_put_u32(b.data, (uint32_t)payload);
+    le_put32(b.data, (uint32_t)payload);
     *out = b.data;
     *out_len = b.len;
     return 0;
@@ -58,7 +30,7 @@ ssize_t peer_frame_next(const uint8_t *buf, size_t len, size_t max, size_t *payl
 {
     if (len < PEER_FRAME_HEADER)
         return 0;
-    uint32_t n = peer_get_u32(buf);
+    uint32_t n = le_get32(buf);
     if (n > max)
         return PEER_EINVAL;
     if (len - PEER_FRAME_HEADER < n)

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "src/log.h"
+#include "common/log.h"
 #include "src/peer/peer_int.h"
 
 #define MEM_SNAP_CHUNK (64u << 10)

@@ -13,6 +13,8 @@
 
 #include <h2o.h>
 
+#include "common/endian.h"
+
 #include "src/peer/peer.h"
 
 #define PEER_LOG_COMPONENT "rafthttp" /* etcd logs its transport under this name */
@@ -29,11 +31,6 @@ char *peer_xstrdup(const char *s);
 /* A frame: u32 little-endian payload length, then the payload. */
 #define PEER_FRAME_HEADER      4
 #define PEER_DEFAULT_MAX_FRAME (64u << 20)
-
-void peer_put_u32(uint8_t *p, uint32_t v);
-uint32_t peer_get_u32(const uint8_t *p);
-void peer_put_u64(uint8_t *p, uint64_t v);
-uint64_t peer_get_u64(const uint8_t *p);
 
 /* Encodes `m` (borrowed) into one frame. On success *out is a malloc'd
  * buffer of *out_len bytes owned by the caller. PEER_EINVAL if raft

@@ -16,7 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "src/log.h"
+#include "common/log.h"
 #include "src/peer/tcp_int.h"
 
 #define SNAP_ACK_OK     0
@@ -108,7 +108,7 @@ static bool read_meta(struct tcp_inbound *in)
         log_line('W', PEER_LOG_COMPONENT, "bad snapshot message from %" PRIx64, in->from);
         return false;
     }
-    in->snap_size = peer_get_u64(b + n);
+    in->snap_size = le_get64(b + n);
     in->snap_got = 0;
     h2o_buffer_consume(&sock->input, (size_t)n + 8);
     const struct peer_handler *h = &t->cfg.handler;

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "src/log.h"
+#include "common/log.h"
 #include "src/peer/tcp_int.h"
 
 enum snap_send_state { SS_CONNECTING, SS_HANDSHAKE, SS_DATA, SS_ACK };
@@ -212,7 +212,7 @@ void tcp_snap_send_start(struct tcp_transport *t, struct peer_entry *e,
         finish(ss, true, "no snapshot file to send", true);
         return;
     }
-    peer_put_u64(ss->meta + len, ss->size);
+    le_put64(ss->meta + len, ss->size);
     ss->chunk = peer_xmalloc(TCP_SNAP_CHUNK);
     const char *url = e->urls[e->url_next % e->n_urls];
     struct sockaddr_storage sa;

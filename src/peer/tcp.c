@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "src/log.h"
+#include "common/log.h"
 #include "src/peer/tcp_int.h"
 
 static struct tcp_peer *impl_of(struct peer_entry *e)

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "src/log.h"
+#include "common/log.h"
 #include "src/peer/tcp_int.h"
 
 static void on_read(h2o_socket_t *sock, const char *err);

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "src/log.h"
+#include "common/log.h"
 #include "src/peer/tcp_int.h"
 
 static const char *kind_name(enum peer_conn_kind k)

@@ -95,7 +95,7 @@ static void test_frame_limits(void **state)
     (void)state;
     uint8_t hdr[4];
     size_t payload;
-    peer_put_u32(hdr, 1000);
+    le_put32(hdr, 1000);
     assert_int_equal(peer_frame_next(hdr, 4, 999, &payload), PEER_EINVAL);
     assert_int_equal(peer_frame_next(hdr, 4, 1000, &payload), 0);
     /* a message larger than the bound is refused at the sender */
