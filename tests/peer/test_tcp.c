@@ -526,6 +526,67 @@ static void test_snapshot_receiver_dies(void **state)
     test_done();
 }
 
+/* A member that moves to new peer URLs is reached there after update. */
+static void test_update_peer_urls(void **state)
+{
+    (void)state;
+    struct member *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
+    start(a, 1, CLUSTER, 0);
+    start(b, 2, CLUSTER, 0);
+    connect_pair(a, b);
+    stop(b);
+    memset(b, 0, sizeof(*b));
+    start(b, 2, CLUSTER, 0); /* another port */
+    const char *ua[] = {a->url}, *ub[] = {b->url};
+    assert_int_equal(peer_add(b->t, 1, ua, 1), 0);
+    assert_int_equal(peer_update(a->t, 2, ub, 1), 0);
+    assert_int_equal(peer_update(a->t, 9, ub, 1), PEER_ENOENT);
+    struct wait_active w = {a, 2};
+    assert_true(run_until(is_active, &w, 3000));
+    struct raft_message m = heartbeat(1, 2, 5);
+    assert_int_equal(peer_send(a->t, &m), 0);
+    assert_true(wait_received(b, 1, 5000));
+    stop(a);
+    stop(b);
+    free(a);
+    free(b);
+    test_done();
+}
+
+/* A full stream queue drops messages and reports the peer unreachable, as
+ * etcd does when its stream buffer is full. */
+static void test_queue_full_drops(void **state)
+{
+    (void)state;
+    struct member *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
+    struct peer_config cfg = member_config(a, 1, CLUSTER);
+    cfg.queue_len = 8;
+    assert_int_equal(peer_tcp_new(&cfg, &a->t), 0);
+    int fd = listen_on(0, &a->port);
+    assert_int_equal(peer_tcp_listen(a->t, fd), 0);
+    snprintf(a->url, sizeof(a->url), "http://127.0.0.1:%d", a->port);
+    start(b, 2, CLUSTER, 0);
+    connect_pair(a, b);
+    /* the streams are still connecting: 8 fit, the rest are dropped */
+    for (uint64_t i = 0; i < 20; i++) {
+        struct raft_message m = heartbeat(1, 2, i);
+        assert_int_equal(peer_send(a->t, &m), 0);
+    }
+    assert_true(wait_received(b, 8, 5000));
+    run_for(50);
+    assert_int_equal(b->n_received, 8);
+    assert_true(a->unreachable[2] > 0);
+    struct peer_stats st;
+    peer_stats(a->t, 2, &st);
+    assert_int_equal(st.send_failures, 12);
+    assert_int_equal(st.sent_msgs, 8);
+    stop(a);
+    stop(b);
+    free(a);
+    free(b);
+    test_done();
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -539,6 +600,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_heartbeat_not_behind_append, setup, teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_streamed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_receiver_dies, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_update_peer_urls, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_queue_full_drops, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
