@@ -144,9 +144,11 @@ struct peer_ops {
     int (*send)(peer_transport_t *t, const struct raft_message *m);
     /* Copies the counters of `id` into *out; PEER_ENOENT if unknown. */
     int (*stats)(peer_transport_t *t, uint64_t id, struct peer_stats *out);
-    /* Closes everything and frees `t`. Snapshots in flight are reported
-     * to nobody (the driver is going away too). Never call it from inside
-     * a handler callback. After it, run the loop once so h2o can free the
+    /* Closes everything and frees `t`. Outgoing snapshots in flight are
+     * reported to nobody (the driver is going away too); an incoming one
+     * still gets snapshot_receive_end(fd, false), from inside this call, so
+     * the driver can delete its temp file. Never call it from inside a
+     * handler callback. After it, run the loop once so h2o can free the
      * closed sockets. */
     void (*free)(peer_transport_t *t);
 };
