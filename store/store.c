@@ -43,6 +43,21 @@ void store_free(store_t *s)
     free(s);
 }
 
+void store_replace(store_t *dst, store_t *src)
+{
+    /*
+     * etcd ends its v2 watchers when a snapshot replaces its store: they get
+     * error 400, "watcher is cleared due to etcd recovery", and resume from
+     * the new state with a new watch.
+     */
+    watcher_hub_destroy(&dst->hub);
+    store_t old = *dst;
+    *dst = *src; /* the new tree, history, heap and counters; src's empty hub */
+    *src = old;  /* the old contents, freed with src */
+    watcher_hub_init(&src->hub, 1);
+    store_free(src);
+}
+
 uint64_t store_index(const store_t *s)
 {
     return s->index;

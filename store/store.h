@@ -221,6 +221,15 @@ store_t *store_new(const store_config_t *cfg);
 /* Frees the store; pending watchers are ended with WATCHER_CLEARED first. */
 void store_free(store_t *s);
 
+/*
+ * Replaces dst's contents (tree, index, history, TTLs, counters) with src's,
+ * as a follower installing a leader's snapshot must, and frees src. dst's
+ * watchers end first (their callbacks get NULL: error 400, as etcd clears
+ * its watchers on recovery). dst keeps its address, so its users keep their
+ * pointer.
+ */
+void store_replace(store_t *dst, store_t *src);
+
 /* The current store index: the index of the last successful mutation. */
 uint64_t store_index(const store_t *s);
 

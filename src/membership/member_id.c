@@ -1,4 +1,5 @@
 #include <openssl/sha.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,14 +24,15 @@ static uint64_t first8_be(const unsigned char *d)
     return v;
 }
 
-uint64_t member_id_compute(const char *const *peer_urls, size_t n, const char *token)
+static uint64_t member_id_with_suffix(const char *const *peer_urls, size_t n, const char *token,
+                                      const char *suffix)
 {
     const char **sorted = malloc((n ? n : 1) * sizeof(*sorted));
     if (sorted == NULL)
         abort(); /* a handful of pointers at start-up */
     memcpy(sorted, peer_urls, n * sizeof(*sorted));
     qsort(sorted, n, sizeof(*sorted), str_cmp);
-    size_t total = strlen(token);
+    size_t total = strlen(token) + strlen(suffix);
     for (size_t i = 0; i < n; i++)
         total += strlen(sorted[i]);
     unsigned char *buf = malloc(total + 1), *p = buf;
@@ -42,11 +44,26 @@ uint64_t member_id_compute(const char *const *peer_urls, size_t n, const char *t
         p += l;
     }
     memcpy(p, token, strlen(token));
+    p += strlen(token);
+    memcpy(p, suffix, strlen(suffix));
     unsigned char d[SHA_DIGEST_LENGTH];
     SHA1(buf, total, d);
     free(buf);
     free(sorted);
     return first8_be(d);
+}
+
+uint64_t member_id_compute(const char *const *peer_urls, size_t n, const char *token)
+{
+    return member_id_with_suffix(peer_urls, n, token, "");
+}
+
+uint64_t member_id_compute_added(const char *const *peer_urls, size_t n, const char *token,
+                                 int64_t unix_seconds)
+{
+    char t[32];
+    snprintf(t, sizeof(t), "%lld", (long long)unix_seconds);
+    return member_id_with_suffix(peer_urls, n, token, t);
 }
 
 uint64_t cluster_id_compute(const uint64_t *member_ids, size_t n)

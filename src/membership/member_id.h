@@ -18,6 +18,14 @@
 uint64_t member_id_compute(const char *const *peer_urls, size_t n, const char *token);
 
 /*
+ * The ID of a member added at run time (POST /v2/members): etcd appends the
+ * time of the request, in Unix seconds as decimal digits, after the token,
+ * so that a member re-added with the same URLs gets a new ID.
+ */
+uint64_t member_id_compute_added(const char *const *peer_urls, size_t n, const char *token,
+                                 int64_t unix_seconds);
+
+/*
  * The cluster's ID: the first 8 bytes, big endian, of SHA-1 over the member
  * IDs sorted ascending, each as 8 big-endian bytes.
  */

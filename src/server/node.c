@@ -1,8 +1,9 @@
 /*
  * The raft node driver: proposals, the Ready loop with the WAL, apply, and
- * failures. See src/server/node.h for the sequence; the comments here give the
- * rules and where they come from. Start-up is in src/node_open.c,
- * snapshots in src/node_snapshot.c.
+ * failures. See src/server/node.h for the sequence; the comments here give
+ * the rules and where they come from. Start-up is in node_open.c, snapshots
+ * in node_snapshot.c, peers, membership and reads in node_cluster.c, the
+ * waiting clients in node_wait.c.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -10,71 +11,22 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
-#include "src/server/envelope.h"
 #include "common/log.h"
+#include "src/server/envelope.h"
 #include "src/server/node_int.h"
 
-/* ---- waiters ---- */
-
-static int waiter_push(node_t *n, uint64_t id, node_done_cb cb, void *ctx)
+int64_t node_now_mono(void)
 {
-    if (n->w_n == n->w_cap) {
-        size_t cap = n->w_cap ? n->w_cap * 2 : 64;
-        waiter_t *w = malloc(cap * sizeof(*w));
-        if (w == NULL)
-            return -1;
-        for (size_t i = 0; i < n->w_n; i++)
-            w[i] = n->waiters[(n->w_head + i) % n->w_cap];
-        free(n->waiters);
-        n->waiters = w;
-        n->w_cap = cap;
-        n->w_head = 0;
-    }
-    n->waiters[(n->w_head + n->w_n) % n->w_cap] = (waiter_t){id, cb, ctx};
-    n->w_n++;
-    return 0;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static waiter_t waiter_pop(node_t *n)
+static int64_t request_deadline(const node_t *n)
 {
-    waiter_t w = n->waiters[n->w_head];
-    n->w_head = (n->w_head + 1) % n->w_cap;
-    n->w_n--;
-    return w;
-}
-
-static void waiter_fail(node_t *n, waiter_t w, const char *cause)
-{
-    store_error_t err = {0};
-    /* etcd answers a write it could not complete with 300 "Raft Internal
-     * Error" and the cause, index 0 (v2error.NewError(EcodeRaftInternal)). */
-    store_error_set(&err, STORE_E_RAFT_INTERNAL, cause, 0);
-    n->proposals_failed++;
-    w.cb(w.ctx, -STORE_E_RAFT_INTERNAL, NULL, &err);
-    store_error_clear(&err);
-}
-
-static void fail_all_waiters(node_t *n, const char *cause)
-{
-    while (n->w_n > 0)
-        waiter_fail(n, waiter_pop(n), cause);
-}
-
-/*
- * The waiter of request `id`, or NULL. A leader appends its own proposals in
- * the order they were made, so waiters older than `id` still in the queue
- * were lost (dropped by a leader change): they fail.
- */
-static bool waiter_take(node_t *n, uint64_t id, waiter_t *out)
-{
-    while (n->w_n > 0 && n->waiters[n->w_head].id < id)
-        waiter_fail(n, waiter_pop(n), "etcdserver: request lost by a leader change");
-    if (n->w_n > 0 && n->waiters[n->w_head].id == id) {
-        *out = waiter_pop(n);
-        return true;
-    }
-    return false;
+    return node_now_mono() + (int64_t)n->cfg.request_timeout_ms * 1000000;
 }
 
 /* ---- apply ---- */
@@ -82,11 +34,7 @@ static bool waiter_take(node_t *n, uint64_t id, waiter_t *out)
 static void apply_entry(node_t *n, const struct raft_entry *e)
 {
     if (e->type == RAFT_ENTRY_CONF_CHANGE) {
-        struct raft_conf_change cc;
-        if (raft_decode_conf_change(e->data, e->len, &cc) == 0) {
-            raft_apply_conf_change(n->raft, &cc, NULL);
-            raft_conf_change_free(&cc);
-        }
+        node_apply_conf_change(n, e);
         return;
     }
     if (e->len == 0)
@@ -96,12 +44,16 @@ static void apply_entry(node_t *n, const struct raft_entry *e)
         log_line('E', "etcdserver", "entry %" PRIu64 " is not a request; skipped", e->index);
         return;
     }
+    if (env.kind == ENVELOPE_ATTRIBUTES) {
+        node_apply_attributes(n, env.member_id, env.payload, env.payload_len);
+        return;
+    }
     store_event_t *ev = NULL;
     store_error_t err = {0};
     int rc = store_apply(n->store, env.payload, env.payload_len, &ev, &err);
     waiter_t w;
     if (env.member_id == n->cfg.member_id && env.request_id != 0 &&
-        waiter_take(n, env.request_id, &w)) {
+        waiters_take(n, env.request_id, &w)) {
         w.cb(w.ctx, rc, rc == 0 ? ev : NULL, rc == 0 ? NULL : &err);
         ev = NULL;
     } else if (rc != 0 && env.request_id == 0) {
@@ -117,28 +69,36 @@ static void apply_entry(node_t *n, const struct raft_entry *e)
 /* ---- Ready ---- */
 
 static void rebuild_raft(node_t *n);
-bool node_single_voter(const node_t *n);
 
 static void apply_committed(node_t *n)
 {
     struct raft_ready *rd = &n->rd;
-    for (size_t i = 0; i < rd->n_committed; i++)
+    for (size_t i = 0; i < rd->n_committed; i++) {
         apply_entry(n, &rd->committed[i]);
-    if (rd->n_committed > 0)
-        n->applied = rd->committed[rd->n_committed - 1].index;
+        n->applied = rd->committed[i].index;
+    }
     n->rd_applied = true;
+    node_answer_reads(n);
 }
 
 void node_finish_ready(node_t *n)
 {
     struct raft_ready *rd = &n->rd;
+    if (rd->has_snapshot) {
+        /* The snapshot is durable (its file, and its marker in the WAL):
+         * apply it before the entries that follow it (raft.h, step 3). */
+        if (node_install_snapshot(n, &rd->snapshot) != 0)
+            log_line('E', "etcdserver", "cannot install the snapshot at index %" PRIu64,
+                     rd->snapshot.meta.index);
+    }
     if (rd->has_hard_state)
         raft_storage_mem_set_hard_state(n->mem, &rd->hard_state);
     if (rd->n_entries > 0 && raft_storage_mem_append(n->mem, rd->entries, rd->n_entries) != 0)
         log_line('E', "raft", "out of memory caching entries");
     if (rd->n_entries > 0)
         n->durable_index = rd->entries[rd->n_entries - 1].index;
-    /* One member: no messages to send (the peer transport sends them). */
+    /* A follower's acknowledgements promise durability: they go only now. */
+    node_send_messages(n, false);
     if (!n->rd_applied)
         apply_committed(n);
     if (n->disk_failed && rd->n_entries > 0) {
@@ -148,6 +108,7 @@ void node_finish_ready(node_t *n)
     raft_advance(n->raft, rd);
     n->rd_out = false;
     n->rd_applied = false;
+    n->rd_sent = false;
     n->rd_batch = 0;
     node_maybe_snapshot(n);
 }
@@ -160,15 +121,16 @@ static void fail_ready(node_t *n, int status)
         log_line('E', "etcdserver",
                  "failed to persist the raft log (%s): failing %zu waiting writes; writes "
                  "are refused until the disk works again",
-                 strerror(-status), n->w_n);
+                 strerror(-status), n->waiters.n);
     n->disk_failed = true;
     raft_ready_free(&n->rd);
     n->rd_out = false;
     n->rd_applied = false;
+    n->rd_sent = false;
     n->rd_batch = 0;
     /* Nothing of the failed batch was applied; its clients and every write
      * proposed after it (not yet in the log) fail. */
-    fail_all_waiters(n, cause);
+    waiters_fail_all(n, cause);
     rebuild_raft(n);
 }
 
@@ -197,9 +159,9 @@ void node_on_wal_sync(void *arg, const wal_sync_result_t *res)
  * A new leader's first proposal: STORE_OP_RESUME, so that TTL keys get back
  * the time nobody could refresh them (no leader, or every member down); etcd
  * lets them expire right after the election, which its users reported as a
- * bug. It is proposed before any client write of the term (node_propose
- * refuses them until the leader is noted here), so no write stamped with the
- * new leader's clock can come before it in the log.
+ * bug. It is proposed as soon as the core reports the new leadership (see
+ * node_check_leader, called after every step), so no proposal stamped with
+ * a clock of the new term can come before it in the log.
  */
 static void propose_resume(node_t *n, int64_t now)
 {
@@ -214,23 +176,36 @@ static void propose_resume(node_t *n, int64_t now)
     free(data);
 }
 
-/* Leader changes, for /metrics and /v2/stats (etcd counts every new leader
- * it sees, including itself). */
-static void note_soft_state(node_t *n, const struct raft_soft_state *ss)
+void node_check_leader(node_t *n)
 {
+    if (n->raft == NULL)
+        return;
+    struct raft_status st;
+    raft_get_status(n->raft, &st);
+    if (st.ss.lead == n->lead)
+        return;
     bool became_leader = false;
-    if (ss->lead != n->lead && ss->lead != RAFT_NONE) {
+    if (st.ss.lead != RAFT_NONE) {
+        /* etcd counts every new leader it sees, including itself. */
         n->leader_changes++;
-        if (ss->lead == n->cfg.member_id) {
+        if (st.ss.lead == n->cfg.member_id && st.ss.state == RAFT_LEADER) {
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
             n->leader_since_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
             became_leader = true;
         }
+        log_line('I', "raft", "raft.node: %" PRIx64 " elected leader %" PRIx64 " at term %" PRIu64,
+                 n->cfg.member_id, st.ss.lead, st.hs.term);
+    } else {
+        log_line('I', "raft", "raft.node: %" PRIx64 " lost leader %" PRIx64 " at term %" PRIu64,
+                 n->cfg.member_id, n->lead, st.hs.term);
     }
-    n->lead = ss->lead;
+    n->lead = st.ss.lead;
     if (became_leader)
         propose_resume(n, n->leader_since_ns);
+    /* Proposals and reads that waited for a leader go now. */
+    if (n->lead != RAFT_NONE)
+        node_retry(n, node_now_mono());
 }
 
 void node_process(node_t *n)
@@ -242,10 +217,16 @@ void node_process(node_t *n)
         }
         n->rd_out = true;
         struct raft_ready *rd = &n->rd;
-        if (rd->has_soft_state)
-            note_soft_state(n, &rd->soft_state);
+        node_check_leader(n);
+        node_note_read_states(n);
         int rc = 0;
-        if (rd->has_hard_state) {
+        if (rd->has_snapshot) {
+            /* The file arrived whole before the core saw the snapshot
+             * (node_snapshot_receive_end); the WAL records it, as etcd's
+             * SaveSnap does, so a restart starts from it. */
+            rc = wal_append_snapshot(n->wal, rd->snapshot.meta.index, rd->snapshot.meta.term);
+        }
+        if (rc == 0 && rd->has_hard_state) {
             wal_hard_state_t hs = {rd->hard_state.term, rd->hard_state.vote, rd->hard_state.commit};
             rc = wal_append_hard_state(n->wal, &hs);
         }
@@ -261,16 +242,19 @@ void node_process(node_t *n)
             fail_ready(n, rc);
             return;
         }
+        /* A leader's appends go out while its own copy is being written
+         * (Raft thesis 10.2.1): it counts itself toward commitment only
+         * once the entries are durable (raft_advance). */
+        node_send_messages(n, true);
         /*
          * Committed entries that are already durable here are applied (and
          * their clients answered) now, while the new entries of this Ready
          * go to disk, as etcd's server does: a committed entry is durable on
-         * a majority, and these are durable on this member too. The leader
-         * counts its own entries toward commitment only once they are
-         * durable (raft_advance), so under load this saves a whole fsync of
-         * latency per write. Anything else waits for the fsync.
+         * a majority, and these are durable on this member too. Anything
+         * else waits for the fsync.
          */
-        if (rd->n_committed > 0 && rd->committed[rd->n_committed - 1].index <= n->durable_index)
+        if (!rd->has_snapshot && rd->n_committed > 0 &&
+            rd->committed[rd->n_committed - 1].index <= n->durable_index)
             apply_committed(n);
         /*
          * Entries and a changed term or vote must be durable before anything
@@ -279,7 +263,7 @@ void node_process(node_t *n)
          * index alone needs no fsync (etcd's MustSync): it rides with the next
          * batch.
          */
-        if (rd->n_entries > 0 || rd->must_sync) {
+        if (rd->n_entries > 0 || rd->must_sync || rd->has_snapshot) {
             n->rd_batch = wal_sync_async(n->wal);
             return;
         }
@@ -325,17 +309,23 @@ static void rebuild_raft(node_t *n)
         hs.commit = n->applied;
         raft_storage_mem_set_hard_state(n->mem, &hs);
     }
+    /* The rebuilt core starts from its storage's configuration and is given
+     * only the entries after `applied`: the configuration must be the one
+     * applied so far. */
+    raft_storage_mem_set_conf_state(n->mem, &n->conf);
     int rc = node_new_raft(n, n->applied);
     if (rc != 0) {
         log_line('E', "raft", "cannot rebuild the raft node: %s", raft_strerror(rc));
         return;
     }
+    n->lead = RAFT_NONE;
     n->campaign_pending = true;
 }
 
 bool node_single_voter(const node_t *n)
 {
-    return n->conf.n_voters == 1 && n->conf.voters[0] == n->cfg.member_id;
+    return n->conf.n_voters == 1 && n->conf.voters[0] == n->cfg.member_id &&
+           n->conf.n_voters_outgoing == 0;
 }
 
 static void on_tick(h2o_timeout_entry_t *entry)
@@ -349,7 +339,11 @@ static void on_tick(h2o_timeout_entry_t *entry)
             n->campaign_pending = false;
             raft_campaign(n->raft);
         }
+        node_check_leader(n);
     }
+    int64_t now = node_now_mono();
+    waiters_expire(n, now);
+    node_retry(n, now);
     h2o_timeout_link(n->loop, &n->tick_timeout, &n->tick_entry);
 }
 
@@ -373,43 +367,67 @@ int node_start(node_t *n)
     n->tick_entry.cb = on_tick;
     h2o_timeout_link(n->loop, &n->tick_timeout, &n->tick_entry);
     n->started = true;
+    node_sync_peers(n);
     /* A one-voter cluster need not wait an election timeout: it can only
      * elect itself (etcd fast-forwards its ticks for the same reason). */
-    if (node_single_voter(n))
+    if (node_single_voter(n)) {
         raft_campaign(n->raft);
+        node_check_leader(n);
+    }
     node_process(n);
     return 0;
 }
 
-int node_propose(node_t *n, const uint8_t *req, size_t len, node_done_cb cb, void *cb_ctx,
-                 store_error_t *err)
+int node_propose_envelope(node_t *n, const uint8_t *data, size_t len, int64_t deadline)
 {
-    node_info_t info;
-    node_get_info(n, &info);
-    /* Until the new leader is noted (and its RESUME proposed), no write. */
-    if (n->raft == NULL || !info.is_leader || n->lead != n->cfg.member_id) {
-        /* A member without a leader cannot take writes; etcd answers them
-         * with 300 once its request times out, we answer at once. */
+    if (n->lead == RAFT_NONE) {
+        /* No leader known: keep it until one is (node_retry), as etcd's
+         * proposals wait in raft's propc while there is no leader. */
+        if (n->n_pending == n->cap_pending) {
+            n->cap_pending = n->cap_pending ? n->cap_pending * 2 : 16;
+            n->pending = realloc(n->pending, n->cap_pending * sizeof(*n->pending));
+            if (n->pending == NULL)
+                abort();
+        }
+        uint8_t *copy = malloc(len);
+        if (copy == NULL)
+            abort();
+        memcpy(copy, data, len);
+        n->pending[n->n_pending++] = (pending_prop_t){copy, len, deadline};
+        return 0;
+    }
+    return raft_propose(n->raft, data, len);
+}
+
+static int propose_kind(node_t *n, uint8_t kind, const uint8_t *req, size_t len, node_done_cb cb,
+                        void *cb_ctx, store_error_t *err)
+{
+    if (n->raft == NULL || n->disk_failed || n->removed) {
         n->proposals_failed++;
         return store_error_set(err, STORE_E_RAFT_INTERNAL,
-                               n->disk_failed ? "etcdserver: the write-ahead log cannot be written"
-                                              : "etcdserver: no leader",
+                               n->removed ? "etcdserver: the member has been permanently "
+                                            "removed from the cluster"
+                               : n->disk_failed
+                                   ? "etcdserver: the write-ahead log cannot be written"
+                                   : "etcdserver: no leader",
                                0);
     }
+    /* A leader takes writes only once its RESUME is proposed (see
+     * propose_resume); until the core's new leadership is noted here, the
+     * proposal waits like one made without a leader. */
     uint64_t id = cb != NULL ? ++n->next_request_id : 0;
     uint8_t *data = NULL;
     size_t dlen = 0;
-    if (envelope_encode(n->cfg.member_id, id, req, len, &data, &dlen) != 0)
-        return store_error_set(err, STORE_E_RAFT_INTERNAL, "etcdserver: out of memory", 0);
-    if (cb != NULL && waiter_push(n, id, cb, cb_ctx) != 0) {
-        free(data);
-        return store_error_set(err, STORE_E_RAFT_INTERNAL, "etcdserver: out of memory", 0);
-    }
-    int rc = raft_propose(n->raft, data, dlen);
+    if (envelope_encode(kind, n->cfg.member_id, id, req, len, &data, &dlen) != 0)
+        abort();
+    int64_t deadline = request_deadline(n);
+    if (cb != NULL)
+        waiters_push(&n->waiters, (waiter_t){id, cb, cb_ctx, deadline});
+    int rc = node_propose_envelope(n, data, dlen, deadline);
     free(data);
     if (rc != 0) {
         if (cb != NULL)
-            n->w_n--; /* the waiter just pushed is the newest */
+            n->waiters.n--; /* the waiter just pushed is the newest */
         n->proposals_failed++;
         return store_error_set(
             err, STORE_E_RAFT_INTERNAL,
@@ -418,13 +436,29 @@ int node_propose(node_t *n, const uint8_t *req, size_t len, node_done_cb cb, voi
     return 0;
 }
 
+int node_propose(node_t *n, const uint8_t *req, size_t len, node_done_cb cb, void *cb_ctx,
+                 store_error_t *err)
+{
+    return propose_kind(n, ENVELOPE_REQUEST, req, len, cb, cb_ctx, err);
+}
+
+/* Internal: a member's attributes (node_cluster.c publishes them). */
+int node_propose_attributes(node_t *n, const uint8_t *data, size_t len);
+int node_propose_attributes(node_t *n, const uint8_t *data, size_t len)
+{
+    store_error_t err = {0};
+    int rc = propose_kind(n, ENVELOPE_ATTRIBUTES, data, len, NULL, NULL, &err);
+    store_error_clear(&err);
+    return rc;
+}
+
 void node_get_info(node_t *n, node_info_t *out)
 {
     memset(out, 0, sizeof(*out));
     out->applied = n->applied;
     out->leader_since_ns = n->leader_since_ns;
     out->leader_changes = n->leader_changes;
-    out->pending = n->w_n;
+    out->pending = n->waiters.n + n->n_reads;
     out->failed = n->proposals_failed;
     if (n->raft == NULL)
         return;
@@ -450,7 +484,7 @@ void node_stop(node_t *n)
      * clean stop leaves nothing for the next start to settle. */
     if (!n->rd_out && n->wal != NULL && n->started)
         wal_sync(n->wal);
-    fail_all_waiters(n, "etcdserver: server stopped");
+    waiters_fail_all(n, "etcdserver: server stopped");
     snapshotter_cancel(&n->snapper);
     if (n->started) {
         if (h2o_timeout_is_linked(&n->tick_entry))
@@ -477,8 +511,29 @@ void node_free(node_t *n)
         wal_close(n->wal);
     if (n->mem != NULL)
         raft_storage_mem_free(n->mem);
-    free(n->waiters);
+    if (n->recv_fd >= 0)
+        close(n->recv_fd);
+    waiters_free(n);
+    raft_conf_state_free(&n->conf);
+    raft_conf_state_free(&n->snap_conf);
+    membership_free(&n->members);
+    free(n->followers);
     free(n->wal_dir);
     free(n->snap_dir);
     free(n);
+}
+
+void node_attach_transport(node_t *n, struct peer_transport *t)
+{
+    n->cfg.transport = t;
+}
+
+uint64_t node_member_id(const node_t *n)
+{
+    return n->cfg.member_id;
+}
+
+uint64_t node_cluster_id(const node_t *n)
+{
+    return n->cfg.cluster_id;
 }

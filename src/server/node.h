@@ -35,9 +35,12 @@
 
 #include <h2o.h>
 
+#include "raft/raft.h"
+#include "src/membership/membership.h"
 #include "store/store.h"
 
 typedef struct node node_t;
+struct peer_transport;
 
 /*
  * The answer to a proposal, once its entry is applied (the same contract as
@@ -58,6 +61,27 @@ typedef struct node_config {
     unsigned max_wals;
     unsigned max_snapshots;
     unsigned watch_history;
+    /* The peer transport (borrowed; NULL: no peers). The node gives it the
+     * members' peer URLs as the configuration changes. */
+    struct peer_transport *transport;
+    /* How a member without a log starts: `bootstrap` (borrowed) lists the
+     * members of a new cluster, written as its first entries (one
+     * configuration change per member, as etcd's StartNode does); with
+     * `join` the member was added to a running cluster (member add) and
+     * starts with an empty log that the leader fills. Both are ignored when
+     * the WAL exists: the log and the snapshot say who the members are. */
+    const membership_t *bootstrap;
+    bool join;
+    /* The name and client URLs this member publishes once it has a leader. */
+    const char *name;
+    const char *const *client_urls;
+    size_t n_client_urls;
+    /* How long a request waits for its entry to be applied before it fails
+     * with 300 "etcdserver: request timed out" (etcd: 5 s + 2 x election). */
+    unsigned request_timeout_ms;
+    /* This member was removed from the cluster (it stops, as etcd's does). */
+    void (*on_removed)(void *ctx);
+    void *cb_ctx;
     /* Set only by the test hooks (src/server/hooks.h): 0/NULL in production. */
     uint64_t wal_segment_size;   /* bytes per WAL segment (0: the WAL's default) */
     const struct wal_io *wal_io; /* WAL I/O calls (NULL: the real ones) */
@@ -72,6 +96,14 @@ typedef struct node_config {
  */
 int node_open(node_t **out, store_t **store_out, const node_config_t *cfg, char *err,
               size_t err_len);
+
+/* The IDs this member runs with: from the configuration, or for a member
+ * that joined a running cluster, from its log. */
+uint64_t node_member_id(const node_t *n);
+uint64_t node_cluster_id(const node_t *n);
+
+/* Gives the node its peer transport (borrowed) before node_start(). */
+void node_attach_transport(node_t *n, struct peer_transport *t);
 
 /* Starts the tick timer and the WAL completions, and campaigns (a one-voter
  * cluster elects itself at once). */
@@ -89,6 +121,59 @@ int node_propose(node_t *n, const uint8_t *req, size_t len, node_done_cb cb, voi
 /* Takes and starts persisting the next Ready if none is outstanding. Call
  * after every loop turn. */
 void node_process(node_t *n);
+
+/*
+ * A linearizable-read barrier (ReadIndex, Raft thesis 6.4; also asked on a
+ * follower, which asks the leader): done(ctx, 0, NULL) once this member has
+ * applied everything committed before the call, or done(ctx, -code, err)
+ * (300, request timed out); the callee clears err. No log entry is written.
+ * Returns 0 (done will be called, never before this returns).
+ */
+int node_read_barrier(node_t *n, void (*done)(void *ctx, int rc, store_error_t *err), void *ctx);
+
+/* Membership changes (etcd's /v2/members POST, DELETE, PUT). */
+typedef enum node_member_op {
+    NODE_MEMBER_ADD,
+    NODE_MEMBER_REMOVE,
+    NODE_MEMBER_UPDATE,
+} node_member_op_t;
+/*
+ * Proposes a configuration change for member mb (borrowed; for REMOVE only
+ * its id counts). cb is called once it is applied (rc 0, ev NULL) or failed
+ * (300: timed out, no leader). Returns 0, or -code with err filled.
+ */
+int node_propose_member(node_t *n, node_member_op_t op, const membership_member_t *mb,
+                        node_done_cb cb, void *cb_ctx, store_error_t *err);
+
+/* The member table as applied (valid until the next loop turn). */
+const membership_t *node_members(const node_t *n);
+
+/* The transport's callbacks (src/peer/peer.h), forwarded by the server. */
+void node_step(node_t *n, const struct raft_message *m);
+void node_report_unreachable(node_t *n, uint64_t id);
+void node_report_snapshot(node_t *n, uint64_t id, bool failed);
+int node_snapshot_open(node_t *n, uint64_t index, uint64_t term, uint64_t *size);
+int node_snapshot_receive_begin(node_t *n, uint64_t from, uint64_t index, uint64_t term,
+                                uint64_t size);
+int node_snapshot_receive_end(node_t *n, int fd, bool ok);
+
+/* Heartbeat latency and append counts of one follower, for the leader's
+ * /v2/stats/leader (etcd's LeaderStats). */
+typedef struct node_follower_info {
+    uint64_t id;
+    double current_ms, average_ms, stddev_ms, min_ms, max_ms;
+    uint64_t success, fail;
+} node_follower_info_t;
+/* Fills up to max entries; returns how many. */
+size_t node_followers(const node_t *n, node_follower_info_t *out, size_t max);
+
+/*
+ * Hands leadership to the most up-to-date voter before a planned stop, so
+ * that a restart costs no election (etcd's TransferLeadership on SIGTERM).
+ * Runs the loop until another member leads or timeout_ms passes. Returns
+ * true when leadership moved.
+ */
+bool node_transfer_leadership(node_t *n, unsigned timeout_ms);
 
 typedef struct node_info {
     uint64_t commit;

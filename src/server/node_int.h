@@ -1,13 +1,16 @@
 /*
  * Internals of the raft node driver shared by src/server/node.c (the Ready
- * loop, proposals, apply), src/node_open.c (start-up: snapshot, WAL,
- * replay) and src/node_snapshot.c (taking snapshots, releasing the log
- * behind them). Not for other users: see src/server/node.h.
+ * loop, proposals, apply), node_open.c (start-up: snapshot, WAL, replay,
+ * bootstrap), node_snapshot.c (taking snapshots, releasing the log behind
+ * them, sending and installing them), node_cluster.c (peers, membership,
+ * read barriers, leadership transfer) and node_wait.c (waiters and their
+ * deadlines). Not for other users: see src/server/node.h.
  */
 #ifndef METCD_SERVER_NODE_INT_H
 #define METCD_SERVER_NODE_INT_H
 
 #include "raft/raft.h"
+#include "src/peer/peer.h"
 #include "src/server/node.h"
 #include "src/server/snapshotter.h"
 #include "wal/wal.h"
@@ -15,15 +18,54 @@
 /* Entries kept in memory behind a snapshot for followers that lag (etcd's
  * snapshotCatchUpEntries = 5000). */
 #define CATCH_UP_ENTRIES 5000
-/* WAL metadata: magic, member id, cluster id (etcd stores the same pair). */
-#define WAL_META_MAGIC "METCDWM1"
-#define WAL_META_SIZE  24
+/* WAL metadata: magic, member id, cluster id (etcd stores the same pair).
+ * "METCDWM1": written before clusters; its member was the one voter of a
+ * configuration set at index 0. "METCDWM2": the configuration is in the log
+ * (the first entries of a new cluster add its members, as etcd's do) and in
+ * snapshots. */
+#define WAL_META_MAGIC_V1 "METCDWM1"
+#define WAL_META_MAGIC    "METCDWM2"
+#define WAL_META_SIZE     24
 
+/* A client waiting for its entry (or its read) to be applied. */
 typedef struct waiter {
     uint64_t id;
     node_done_cb cb;
     void *ctx;
+    int64_t deadline; /* monotonic ns: etcd's request timeout */
 } waiter_t;
+
+typedef struct waiter_queue {
+    waiter_t *v; /* ring, in request-id order */
+    size_t cap, head, n;
+} waiter_queue_t;
+
+/* A proposal made while no leader was known: proposed once one is. */
+typedef struct pending_prop {
+    uint8_t *data; /* the envelope (owned) */
+    size_t len;
+    int64_t deadline;
+} pending_prop_t;
+
+/* A quorum read (ReadIndex, Raft thesis 6.4). */
+typedef struct read_waiter {
+    uint64_t id;
+    uint64_t index; /* the read index once the leader confirmed it; 0 before */
+    void (*done)(void *ctx, int rc, store_error_t *err);
+    void *ctx;
+    int64_t deadline; /* the request fails after it */
+    int64_t reissue;  /* asked again after this if still unanswered */
+    bool issued;
+} read_waiter_t;
+
+/* Latency of heartbeats to one follower, for /v2/stats/leader. */
+typedef struct follower_stats {
+    uint64_t id;
+    int64_t hb_sent_ns; /* monotonic time of the last heartbeat sent (0: none out) */
+    double current_ms, min_ms, max_ms, sum_ms, sum_sq_ms;
+    uint64_t samples;
+    uint64_t success, fail;
+} follower_stats_t;
 
 struct node {
     node_config_t cfg;
@@ -34,8 +76,9 @@ struct node {
     struct raft *raft;
     wal_t *wal;
     h2o_socket_t *wal_sock;
-    uint64_t voters[1];
-    struct raft_conf_state conf;
+    struct raft_conf_state conf; /* the configuration applied (owned arrays) */
+    membership_t members;        /* the member table applied */
+    bool legacy_single;          /* a WAL from before clusters (METCDWM1) */
 
     h2o_timeout_t tick_timeout;
     h2o_timeout_entry_t tick_entry;
@@ -44,6 +87,7 @@ struct node {
     struct raft_ready rd;
     bool rd_out;       /* a Ready is taken and not advanced */
     uint64_t rd_batch; /* its WAL batch, 0 when it needed none */
+    bool rd_sent;      /* its messages that may go before the fsync went */
 
     uint64_t applied;       /* last raft index applied to the store */
     uint64_t durable_index; /* last entry index known durable in the WAL */
@@ -52,20 +96,33 @@ struct node {
     uint64_t snap_failed_at; /* applied index of the last failed attempt */
     uint64_t next_request_id;
 
-    waiter_t *waiters; /* FIFO ring, in proposal order */
-    size_t w_cap, w_head, w_n;
+    waiter_queue_t waiters; /* writes, in request-id order */
+    pending_prop_t *pending;
+    size_t n_pending, cap_pending;
+    read_waiter_t *reads;
+    size_t n_reads, cap_reads;
+    uint64_t next_read_id;
 
     bool campaign_pending; /* rebuilt after a disk failure: campaign at the next tick */
     bool disk_failed;      /* logged once per failure period */
+    bool removed;          /* this member was removed from the cluster */
 
     uint64_t lead; /* the leader in the last soft state seen */
     uint64_t leader_changes;
     int64_t leader_since_ns;
     uint64_t proposals_failed;
+    bool published; /* this member's attributes are applied */
+    int64_t publish_at;
+
+    follower_stats_t *followers;
+    size_t n_followers;
 
     snapshotter_t snapper;
-    uint64_t marker_batch; /* WAL batch of a snapshot marker in flight */
+    struct raft_conf_state snap_conf; /* the configuration at the snapshot in flight */
+    uint64_t marker_batch;            /* WAL batch of a snapshot marker in flight */
     uint64_t marker_index, marker_term;
+    int recv_fd; /* a snapshot being received (-1: none) */
+    uint64_t recv_index, recv_term;
 };
 
 /* node.c */
@@ -75,6 +132,38 @@ bool node_single_voter(const node_t *n);
 void node_finish_ready(node_t *n);
 /* wal_options_t.on_sync */
 void node_on_wal_sync(void *arg, const wal_sync_result_t *res);
+/* Notes a new leader (after every step, tick or campaign): counters, and a
+ * new leader's RESUME before any other proposal of its term. */
+void node_check_leader(node_t *n);
+int64_t node_now_mono(void);
+/* Proposes an envelope (borrowed), or keeps it until a leader is known. */
+int node_propose_envelope(node_t *n, const uint8_t *data, size_t len, int64_t deadline);
+
+/* node_wait.c */
+void waiters_push(waiter_queue_t *q, waiter_t w);
+/* The waiter of request `id`; older ones still queued were lost and fail. */
+bool waiters_take(node_t *n, uint64_t id, waiter_t *out);
+void waiter_fail(node_t *n, waiter_t w, int code, const char *cause);
+void waiters_fail_all(node_t *n, const char *cause);
+/* Fails what waited past its deadline (writes and reads). */
+void waiters_expire(node_t *n, int64_t now);
+void waiters_free(node_t *n);
+
+/* node_cluster.c */
+/* Applies a committed configuration change entry. */
+void node_apply_conf_change(node_t *n, const struct raft_entry *e);
+/* Applies a member's published attributes. */
+void node_apply_attributes(node_t *n, uint64_t from, const uint8_t *data, size_t len);
+/* Gives every member but this one to the transport. */
+void node_sync_peers(node_t *n);
+/* Sends the Ready's messages: early (before the fsync) only those a leader
+ * may send before persisting, else the rest. */
+void node_send_messages(node_t *n, bool early);
+/* Read states of a Ready, and reads whose index is now applied. */
+void node_note_read_states(node_t *n);
+void node_answer_reads(node_t *n);
+/* Issues reads and pending proposals once a leader is known; publishes. */
+void node_retry(node_t *n, int64_t now);
 
 /* node_snapshot.c */
 /* Starts a snapshot when --snapshot-count entries were applied since the last. */
@@ -83,5 +172,18 @@ void node_maybe_snapshot(node_t *n);
 void node_on_snapshot_saved(void *arg, int status, uint64_t index, uint64_t term);
 /* The WAL marker of the snapshot in flight is durable: release what it covers. */
 void node_on_marker_durable(node_t *n);
+/* A leader's snapshot in the Ready: the store, members and configuration
+ * are replaced by the file received for it. 0 or -1. */
+int node_install_snapshot(node_t *n, const struct raft_snapshot *s);
+/* The cluster section of a snapshot file: configuration and members. *out
+ * is malloc'd (the caller frees it). */
+void node_encode_cluster_state(const struct raft_conf_state *cs, const membership_t *m,
+                               uint8_t **out, size_t *len);
+/* Splits a snapshot payload into its cluster section (decoded into *cs and
+ * *m, which then own their memory) and the store bytes. A payload without
+ * one (written before clusters) leaves *has_cluster false. 0 or -1. */
+int node_decode_snapshot(const uint8_t *data, size_t len, bool *has_cluster,
+                         struct raft_conf_state *cs, membership_t *m, const uint8_t **store,
+                         size_t *store_len);
 
 #endif /* METCD_SERVER_NODE_INT_H */

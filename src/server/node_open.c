@@ -3,8 +3,12 @@
  * the newest snapshot the WAL has a marker for, the WAL after it (checked
  * against this member and cluster), the in-memory raft storage, and the
  * replay of every committed entry before the member serves. A new member
- * creates the WAL with its ids as metadata and bootstraps a one-voter
- * configuration.
+ * of a new cluster creates the WAL with its ids as metadata and writes the
+ * cluster's first entries: one configuration change adding each initial
+ * member, committed at term 1, the same bytes on every member (etcd's
+ * StartNode does the same), so the configuration and the member table live
+ * in the log and in snapshots from then on. A member joining a running
+ * cluster starts with an empty log.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -48,11 +52,20 @@ static void snap_log(void *arg, const char *line)
 
 static int check_metadata(node_t *n, const uint8_t *m, size_t len, char *err, size_t err_len)
 {
-    if (len != WAL_META_SIZE || memcmp(m, WAL_META_MAGIC, 8) != 0) {
+    if (len != WAL_META_SIZE ||
+        (memcmp(m, WAL_META_MAGIC, 8) != 0 && memcmp(m, WAL_META_MAGIC_V1, 8) != 0)) {
         snprintf(err, err_len, "%s: the write-ahead log was not written by metcd", n->wal_dir);
         return -1;
     }
+    n->legacy_single = memcmp(m, WAL_META_MAGIC_V1, 8) == 0;
     uint64_t member = le_get64(m + 8), cluster = le_get64(m + 16);
+    if (n->cfg.join) {
+        /* A member added at run time has the IDs the cluster gave it; its
+         * restart takes them from its log, as etcd's does. */
+        n->cfg.member_id = member;
+        n->cfg.cluster_id = cluster;
+        return 0;
+    }
     /* etcd refuses a data dir whose WAL names another member or cluster. */
     if (member != n->cfg.member_id || cluster != n->cfg.cluster_id) {
         snprintf(err, err_len,
@@ -63,6 +76,64 @@ static int check_metadata(node_t *n, const uint8_t *m, size_t len, char *err, si
         return -1;
     }
     return 0;
+}
+
+/* A data dir written before clusters: this member alone, the one voter of
+ * the configuration in force at index 0. */
+static void legacy_configuration(node_t *n)
+{
+    raft_conf_state_free(&n->conf);
+    n->conf.voters = malloc(sizeof(uint64_t));
+    if (n->conf.voters == NULL)
+        abort();
+    n->conf.voters[0] = n->cfg.member_id;
+    n->conf.n_voters = 1;
+    membership_free(&n->members);
+    membership_init(&n->members, n->cfg.cluster_id);
+    const membership_member_t *self =
+        n->cfg.bootstrap ? membership_find(n->cfg.bootstrap, n->cfg.member_id) : NULL;
+    membership_member_t mb = {.id = n->cfg.member_id, .name = ""};
+    membership_add(&n->members, self ? self : &mb);
+}
+
+/*
+ * True when every configuration from the snapshot through the end of the
+ * log has had this member as its only voter: then an entry durable here is
+ * durable on a majority and therefore committed (Raft paper 5.3; the 5.4.2
+ * caveat is about other voters' copies).
+ */
+static bool always_single_voter(const node_t *n, const wal_read_result_t *res)
+{
+    bool self = false;
+    size_t others = 0;
+    for (size_t i = 0; i < n->conf.n_voters; i++) {
+        if (n->conf.voters[i] == n->cfg.member_id)
+            self = true;
+        else
+            others++;
+    }
+    for (size_t i = 0; i < res->n_entries; i++) {
+        if (res->entries[i].type != RAFT_ENTRY_CONF_CHANGE)
+            continue;
+        struct raft_conf_change cc;
+        if (raft_decode_conf_change(res->entries[i].data, res->entries[i].len, &cc) != 0)
+            return false;
+        for (size_t k = 0; k < cc.n_changes; k++) {
+            bool me = cc.changes[k].node_id == n->cfg.member_id;
+            if (cc.changes[k].type == RAFT_CC_ADD_NODE) {
+                if (me)
+                    self = true;
+                else
+                    others++;
+            } else if (cc.changes[k].type == RAFT_CC_REMOVE_NODE && me) {
+                self = false;
+            }
+        }
+        raft_conf_change_free(&cc);
+        if (others > 0)
+            return false;
+    }
+    return self && others == 0;
 }
 
 /* Everything the WAL held at start is durable. */
@@ -121,17 +192,34 @@ static int load_state(node_t *n, store_t **store_out, const store_config_t *scfg
                           sizeof(serr));
     free(ml.m);
     store_t *store = NULL;
+    bool has_cluster = false;
+    struct raft_conf_state cs = {0};
+    membership_t members = {0};
     if (rc == 0) {
         char lerr[256] = "";
-        store = store_load(scfg, snap.data, snap.len, lerr, sizeof(lerr));
+        const uint8_t *sdata = NULL;
+        size_t slen = 0;
+        if (node_decode_snapshot(snap.data, snap.len, &has_cluster, &cs, &members, &sdata, &slen) !=
+            0)
+            snprintf(lerr, sizeof(lerr), "its cluster section is malformed");
+        else
+            store = store_load(scfg, sdata, slen, lerr, sizeof(lerr));
         n->snap_index = snap.index;
         n->snap_term = snap.term;
         snap_release(&snap);
         if (store == NULL) {
+            if (has_cluster) {
+                raft_conf_state_free(&cs);
+                membership_free(&members);
+            }
             snprintf(err, err_len,
                      "cannot load the snapshot %016" PRIx64 "-%016" PRIx64 ".snap: %s",
                      n->snap_term, n->snap_index, lerr);
             return -1;
+        }
+        if (has_cluster) {
+            n->conf = cs;
+            n->members = members;
         }
         log_line('I', "etcdserver", "recovered store from snapshot at index %" PRIu64,
                  n->snap_index);
@@ -160,6 +248,14 @@ static int load_state(node_t *n, store_t **store_out, const store_config_t *scfg
         wal_read_result_free(&res);
         return -1;
     }
+    /* A snapshot without a cluster section, or none in a log from before
+     * clusters: this member alone. Otherwise the configuration comes from
+     * the snapshot, or from the log's first entries (replayed below). */
+    if (!has_cluster && (n->legacy_single || n->snap_index > 0))
+        legacy_configuration(n);
+    if (n->snap_index == 0)
+        raft_storage_mem_set_conf_state(n->mem, &n->conf);
+    raft_conf_state_copy(&n->snap_conf, &n->conf);
     if (n->snap_index > 0) {
         struct raft_snapshot s = {.meta = {.index = n->snap_index, .term = n->snap_term}};
         s.meta.conf = n->conf;
@@ -177,12 +273,11 @@ static int load_state(node_t *n, store_t **store_out, const store_config_t *scfg
      * The commit index of the last batch travels in the next one (a commit
      * alone needs no fsync, etcd's MustSync), so the log may end with
      * entries past the last recorded commit. In a cluster whose only voter
-     * has always been this member, an entry durable here is durable on a
-     * majority and therefore committed (Raft paper 5.3; the 5.4.2 caveat is
-     * about other voters' copies), so the restart applies all of them before
-     * serving and comes back at the index it acknowledged last.
+     * has always been this member those are committed (always_single_voter),
+     * so the restart applies all of them before serving and comes back at
+     * the index it acknowledged last.
      */
-    if (node_single_voter(n) && res.n_entries > 0 &&
+    if (always_single_voter(n, &res) && res.n_entries > 0 &&
         res.entries[res.n_entries - 1].index > hs.commit)
         hs.commit = res.entries[res.n_entries - 1].index;
     raft_storage_mem_set_hard_state(n->mem, &hs);
@@ -215,6 +310,58 @@ static int load_state(node_t *n, store_t **store_out, const store_config_t *scfg
     return 0;
 }
 
+void node_bootstrap_entry(const membership_member_t *mb, uint8_t **out, size_t *len);
+
+/*
+ * A new cluster's first entries, in the log of each of its members: one
+ * configuration change per initial member, in ID order, at term 1, and a
+ * hard state that commits them. Every member writes the same bytes, so the
+ * logs match (Raft's Log Matching property holds from index 1).
+ */
+static int bootstrap_log(node_t *n, char *err, size_t err_len)
+{
+    const membership_t *m = n->cfg.bootstrap;
+    struct raft_entry *ents = calloc(m->n ? m->n : 1, sizeof(*ents));
+    if (ents == NULL)
+        abort();
+    int rc = 0;
+    for (size_t i = 0; i < m->n; i++) {
+        /* Names and client URLs are published by each member later. */
+        membership_member_t mb = m->members[i];
+        mb.name = "";
+        mb.n_client_urls = 0;
+        uint8_t *data = NULL;
+        size_t len = 0;
+        node_bootstrap_entry(&mb, &data, &len);
+        ents[i] = (struct raft_entry){
+            .term = 1, .index = i + 1, .type = RAFT_ENTRY_CONF_CHANGE, .data = data, .len = len};
+        if (rc == 0)
+            rc = wal_append_entry(n->wal, i + 1, 1, RAFT_ENTRY_CONF_CHANGE, data, len);
+    }
+    struct raft_hard_state hs = {.term = 1, .vote = 0, .commit = m->n};
+    wal_hard_state_t whs = {hs.term, hs.vote, hs.commit};
+    if (rc == 0)
+        rc = wal_append_hard_state(n->wal, &whs);
+    if (rc == 0)
+        rc = wal_sync(n->wal);
+    if (rc == 0)
+        rc = raft_storage_mem_append(n->mem, ents, m->n) == 0 ? 0 : -ENOMEM;
+    if (rc == 0)
+        raft_storage_mem_set_hard_state(n->mem, &hs);
+    for (size_t i = 0; i < m->n; i++)
+        free(ents[i].data);
+    free(ents);
+    if (rc != 0) {
+        snprintf(err, err_len, "cannot write the first entries to %s: %s", n->wal_dir,
+                 strerror(-rc));
+        return -1;
+    }
+    log_line('I', "etcdserver",
+             "starting member %" PRIx64 " in a new cluster %" PRIx64 " of %zu members",
+             n->cfg.member_id, n->cfg.cluster_id, m->n);
+    return 0;
+}
+
 int node_open(node_t **out, store_t **store_out, const node_config_t *cfg, char *err,
               size_t err_len)
 {
@@ -229,9 +376,8 @@ int node_open(node_t **out, store_t **store_out, const node_config_t *cfg, char 
     n->cfg = *cfg;
     server_test_hooks(&n->cfg);
     n->loop = cfg->loop;
-    n->voters[0] = cfg->member_id;
-    n->conf.voters = n->voters;
-    n->conf.n_voters = 1;
+    n->recv_fd = -1;
+    membership_init(&n->members, cfg->cluster_id);
     if (asprintf(&n->wal_dir, "%s/member/wal", cfg->data_dir) < 0)
         n->wal_dir = NULL;
     if (asprintf(&n->snap_dir, "%s/member/snap", cfg->data_dir) < 0)
@@ -242,9 +388,6 @@ int node_open(node_t **out, store_t **store_out, const node_config_t *cfg, char 
         goto fail;
     }
     fs_mkdir_all(n->snap_dir); /* a failure shows when the first snapshot is saved */
-    /* Bootstrap: this member is the one voter of the configuration in force
-     * at index 0 (raft_storage_mem_set_conf_state). */
-    raft_storage_mem_set_conf_state(n->mem, &n->conf);
     snapshotter_init(&n->snapper, n->loop, n->snap_dir, node_on_snapshot_saved, n);
 
     store_config_t scfg = {.history_size = cfg->watch_history};
@@ -259,6 +402,10 @@ int node_open(node_t **out, store_t **store_out, const node_config_t *cfg, char 
         if (load_state(n, store_out, &scfg, &wo, err, err_len) != 0)
             goto fail;
     } else {
+        if (!cfg->join && cfg->bootstrap == NULL) {
+            snprintf(err, err_len, "no log in %s and no initial cluster to start one", n->wal_dir);
+            goto fail;
+        }
         uint8_t meta[WAL_META_SIZE];
         memcpy(meta, WAL_META_MAGIC, 8);
         le_put64(meta + 8, cfg->member_id);
@@ -273,6 +420,8 @@ int node_open(node_t **out, store_t **store_out, const node_config_t *cfg, char 
             snprintf(err, err_len, "out of memory");
             goto fail;
         }
+        if (cfg->bootstrap != NULL && bootstrap_log(n, err, err_len) != 0)
+            goto fail;
     }
     n->applied = n->snap_index;
     note_durable_log(n);

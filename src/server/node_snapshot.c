@@ -1,16 +1,126 @@
 /*
  * Snapshots of the member (etcd's EtcdServer.snapshot and its purge): every
- * --snapshot-count applied entries a forked child saves the store; then the
- * WAL records a marker, and once that is durable the segments and older
- * snapshots it covers are released and the in-memory log is compacted.
+ * --snapshot-count applied entries a forked child saves the cluster state
+ * and the store; then the WAL records a marker, and once that is durable
+ * the segments and older snapshots it covers are released and the in-memory
+ * log is compacted. A follower too far behind gets the leader's newest
+ * snapshot file over the peer transport and installs it.
+ *
+ * A snapshot file's payload: "METCDCS1", the length of the cluster section
+ * (u32), the section (the raft configuration and the member table at the
+ * snapshot's index), then the store (store_save). A payload without the
+ * magic was written before clusters: all store, one member.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
-#include "snap/snap.h"
+#include "common/endian.h"
 #include "common/log.h"
+#include "snap/snap.h"
 #include "src/server/node_int.h"
+
+#define CLUSTER_MAGIC     "METCDCS1"
+#define CLUSTER_MAGIC_LEN 8
+
+/* ---- the cluster section ---- */
+
+static void put_ids(uint8_t **p, size_t *len, const uint64_t *ids, size_t n)
+{
+    *p = realloc(*p, *len + 4 + 8 * n);
+    if (*p == NULL)
+        abort();
+    le_put32(*p + *len, (uint32_t)n);
+    for (size_t i = 0; i < n; i++)
+        le_put64(*p + *len + 4 + 8 * i, ids[i]);
+    *len += 4 + 8 * n;
+}
+
+void node_encode_cluster_state(const struct raft_conf_state *cs, const membership_t *m,
+                               uint8_t **out, size_t *len)
+{
+    uint8_t *b = NULL;
+    size_t n = CLUSTER_MAGIC_LEN + 4;
+    b = malloc(n);
+    if (b == NULL)
+        abort();
+    memcpy(b, CLUSTER_MAGIC, CLUSTER_MAGIC_LEN);
+    put_ids(&b, &n, cs->voters, cs->n_voters);
+    put_ids(&b, &n, cs->voters_outgoing, cs->n_voters_outgoing);
+    put_ids(&b, &n, cs->learners, cs->n_learners);
+    uint8_t *menc = NULL;
+    size_t mlen = 0;
+    membership_encode(m, &menc, &mlen);
+    b = realloc(b, n + 4 + mlen);
+    if (b == NULL)
+        abort();
+    le_put32(b + n, (uint32_t)mlen);
+    memcpy(b + n + 4, menc, mlen);
+    n += 4 + mlen;
+    free(menc);
+    le_put32(b + CLUSTER_MAGIC_LEN, (uint32_t)(n - CLUSTER_MAGIC_LEN - 4));
+    *out = b;
+    *len = n;
+}
+
+static int get_ids(const uint8_t *p, size_t len, size_t *off, uint64_t **ids, size_t *n)
+{
+    if (len - *off < 4)
+        return -1;
+    uint32_t c = le_get32(p + *off);
+    *off += 4;
+    if (c > (len - *off) / 8)
+        return -1;
+    *ids = malloc((c ? c : 1) * sizeof(**ids));
+    if (*ids == NULL)
+        abort();
+    for (uint32_t i = 0; i < c; i++)
+        (*ids)[i] = le_get64(p + *off + 8 * i);
+    *off += 8 * (size_t)c;
+    *n = c;
+    return 0;
+}
+
+int node_decode_snapshot(const uint8_t *data, size_t len, bool *has_cluster,
+                         struct raft_conf_state *cs, membership_t *m, const uint8_t **store,
+                         size_t *store_len)
+{
+    memset(cs, 0, sizeof(*cs));
+    *has_cluster = false;
+    if (len < CLUSTER_MAGIC_LEN + 4 || memcmp(data, CLUSTER_MAGIC, CLUSTER_MAGIC_LEN) != 0) {
+        *store = data;
+        *store_len = len;
+        return 0;
+    }
+    size_t sec = le_get32(data + CLUSTER_MAGIC_LEN);
+    size_t end = CLUSTER_MAGIC_LEN + 4 + sec;
+    if (sec > len - CLUSTER_MAGIC_LEN - 4)
+        return -1;
+    size_t off = CLUSTER_MAGIC_LEN + 4;
+    if (get_ids(data, end, &off, &cs->voters, &cs->n_voters) != 0 ||
+        get_ids(data, end, &off, &cs->voters_outgoing, &cs->n_voters_outgoing) != 0 ||
+        get_ids(data, end, &off, &cs->learners, &cs->n_learners) != 0 || end - off < 4) {
+        raft_conf_state_free(cs);
+        return -1;
+    }
+    size_t mlen = le_get32(data + off);
+    off += 4;
+    if (mlen != end - off || membership_decode(data + off, mlen, m) != 0) {
+        raft_conf_state_free(cs);
+        return -1;
+    }
+    *has_cluster = true;
+    *store = data + end;
+    *store_len = len - end;
+    return 0;
+}
+
+/* ---- taking snapshots ---- */
 
 void node_maybe_snapshot(node_t *n)
 {
@@ -27,10 +137,16 @@ void node_maybe_snapshot(node_t *n)
         return;
     log_line('I', "etcdserver", "start to snapshot (applied: %" PRIu64 ", lastsnap: %" PRIu64 ")",
              n->applied, n->snap_index);
-    if (snapshotter_start(&n->snapper, n->store, n->applied, term) != 0) {
+    uint8_t *prefix = NULL;
+    size_t plen = 0;
+    node_encode_cluster_state(&n->conf, &n->members, &prefix, &plen);
+    raft_conf_state_free(&n->snap_conf);
+    raft_conf_state_copy(&n->snap_conf, &n->conf);
+    if (snapshotter_start(&n->snapper, n->store, n->applied, term, prefix, plen) != 0) {
         log_line('E', "etcdserver", "cannot start a snapshot: %s", strerror(errno));
         n->snap_failed_at = n->applied;
     }
+    free(prefix);
 }
 
 void node_on_snapshot_saved(void *arg, int status, uint64_t index, uint64_t term)
@@ -57,21 +173,174 @@ void node_on_snapshot_saved(void *arg, int status, uint64_t index, uint64_t term
     n->marker_batch = wal_sync_async(n->wal);
 }
 
-void node_on_marker_durable(node_t *n)
+static void release_behind(node_t *n, uint64_t index)
 {
-    uint64_t index = n->marker_index;
-    n->snap_index = index;
-    n->snap_term = n->marker_term;
-    log_line('I', "etcdserver", "saved snapshot at index %" PRIu64, index);
     int rc = wal_release_to(n->wal, index);
     if (rc < 0)
         log_line('W', "etcdserver", "cannot release WAL segments: %s", strerror(-rc));
     rc = snap_purge(n->snap_dir, n->cfg.max_snapshots);
     if (rc < 0)
         log_line('W', "etcdserver", "cannot purge old snapshots: %s", strerror(-rc));
+}
+
+void node_on_marker_durable(node_t *n)
+{
+    uint64_t index = n->marker_index;
+    n->snap_index = index;
+    n->snap_term = n->marker_term;
+    log_line('I', "etcdserver", "saved snapshot at index %" PRIu64, index);
+    release_behind(n, index);
     /* The in-memory log keeps a tail behind the snapshot (etcd: compact to
-     * snapshot index - snapshotCatchUpEntries). */
-    if (raft_storage_mem_create_snapshot(n->mem, index, &n->conf, NULL, 0) == 0 &&
+     * snapshot index - snapshotCatchUpEntries); a follower behind that tail
+     * gets the snapshot file. */
+    if (raft_storage_mem_create_snapshot(n->mem, index, &n->snap_conf, NULL, 0) == 0 &&
         index > CATCH_UP_ENTRIES)
         raft_storage_mem_compact(n->mem, index - CATCH_UP_ENTRIES);
+}
+
+/* ---- sending and receiving snapshot files ---- */
+
+static char *snap_path(const node_t *n, uint64_t term, uint64_t index, const char *suffix)
+{
+    char *p = NULL;
+    if (asprintf(&p, "%s/%016" PRIx64 "-%016" PRIx64 ".snap%s", n->snap_dir, term, index, suffix) <
+        0)
+        abort();
+    return p;
+}
+
+int node_snapshot_open(node_t *n, uint64_t index, uint64_t term, uint64_t *size)
+{
+    char *path = snap_path(n, term, index, "");
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd >= 0 && fstat(fd, &st) != 0) {
+        close(fd);
+        fd = -1;
+    }
+    if (fd < 0)
+        log_line('W', "etcdserver", "cannot open snapshot %s to send: %s", path, strerror(errno));
+    else
+        *size = (uint64_t)st.st_size;
+    free(path);
+    return fd;
+}
+
+int node_snapshot_receive_begin(node_t *n, uint64_t from, uint64_t index, uint64_t term,
+                                uint64_t size)
+{
+    if (n->recv_fd >= 0 || index <= n->applied)
+        return -1; /* one at a time; an old one is of no use */
+    char *path = snap_path(n, term, index, ".recv");
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        log_line('E', "etcdserver", "cannot receive a snapshot into %s: %s", path, strerror(errno));
+    else
+        log_line('I', "etcdserver",
+                 "receiving database snapshot [index: %" PRIu64 ", from: %" PRIx64
+                 ", size: %" PRIu64 " bytes]",
+                 index, from, size);
+    free(path);
+    n->recv_fd = fd;
+    n->recv_index = index;
+    n->recv_term = term;
+    return fd;
+}
+
+static bool accept_exact(void *arg, uint64_t term, uint64_t index)
+{
+    const uint64_t *want = arg;
+    return want[0] == term && want[1] == index;
+}
+
+int node_snapshot_receive_end(node_t *n, int fd, bool ok)
+{
+    if (fd != n->recv_fd)
+        return -1;
+    n->recv_fd = -1;
+    char *tmp = snap_path(n, n->recv_term, n->recv_index, ".recv");
+    char *path = snap_path(n, n->recv_term, n->recv_index, "");
+    /* Durable before raft hears of it: the WAL will record the snapshot and
+     * a restart must find the file (the same order as a local snapshot). */
+    int rc = ok && fsync(fd) == 0 ? 0 : -1;
+    close(fd);
+    if (rc == 0 && rename(tmp, path) != 0)
+        rc = -1;
+    if (rc == 0) {
+        int dfd = open(n->snap_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0) {
+            fsync(dfd);
+            close(dfd);
+        }
+        /* Check it whole (magic, length, CRC) before accepting it. */
+        uint64_t want[2] = {n->recv_term, n->recv_index};
+        snap_loaded_t s;
+        char err[256] = "";
+        if (snap_load_newest(n->snap_dir, accept_exact, want, NULL, NULL, &s, err, sizeof(err)) ==
+            0)
+            snap_release(&s);
+        else
+            rc = -1;
+    } else {
+        unlink(tmp);
+    }
+    log_line(rc == 0 ? 'I' : 'W', "etcdserver", "%s database snapshot at index %" PRIu64,
+             rc == 0 ? "received" : "refused", n->recv_index);
+    free(tmp);
+    free(path);
+    return rc;
+}
+
+int node_install_snapshot(node_t *n, const struct raft_snapshot *rs)
+{
+    uint64_t want[2] = {rs->meta.term, rs->meta.index};
+    snap_loaded_t s;
+    char err[256] = "";
+    if (snap_load_newest(n->snap_dir, accept_exact, want, NULL, NULL, &s, err, sizeof(err)) != 0) {
+        log_line('E', "etcdserver", "the snapshot at index %" PRIu64 " is missing: %s",
+                 rs->meta.index, err);
+        return -1;
+    }
+    bool has_cluster = false;
+    struct raft_conf_state cs;
+    membership_t m = {0};
+    const uint8_t *sdata = NULL;
+    size_t slen = 0;
+    store_t *fresh = NULL;
+    char lerr[256] = "";
+    if (node_decode_snapshot(s.data, s.len, &has_cluster, &cs, &m, &sdata, &slen) == 0) {
+        store_config_t scfg = {.history_size = n->cfg.watch_history};
+        fresh = store_load(&scfg, sdata, slen, lerr, sizeof(lerr));
+    }
+    snap_release(&s);
+    if (fresh == NULL || !has_cluster) {
+        log_line('E', "etcdserver", "cannot load the snapshot at index %" PRIu64 ": %s",
+                 rs->meta.index, lerr[0] ? lerr : "no cluster section");
+        if (has_cluster) {
+            raft_conf_state_free(&cs);
+            membership_free(&m);
+        }
+        store_free(fresh);
+        return -1;
+    }
+    store_replace(n->store, fresh);
+    raft_conf_state_free(&n->conf);
+    n->conf = cs;
+    membership_free(&n->members);
+    n->members = m;
+    struct raft_snapshot meta = {.meta = {.index = rs->meta.index, .term = rs->meta.term}};
+    meta.meta.conf = n->conf;
+    raft_storage_mem_apply_snapshot(n->mem, &meta);
+    n->applied = rs->meta.index;
+    if (n->durable_index < rs->meta.index)
+        n->durable_index = rs->meta.index;
+    n->snap_index = rs->meta.index;
+    n->snap_term = rs->meta.term;
+    raft_conf_state_free(&n->snap_conf);
+    raft_conf_state_copy(&n->snap_conf, &n->conf);
+    log_line('I', "etcdserver", "applied incoming snapshot at index %" PRIu64, rs->meta.index);
+    /* The marker went into the WAL with this Ready and is durable now. */
+    release_behind(n, rs->meta.index);
+    node_sync_peers(n);
+    return 0;
 }

@@ -1,6 +1,7 @@
 /*
- * The server of one member: the loop, the store, the API, the TTL sync timer
- * and the listening sockets. See src/server.h.
+ * The server of one member: the loop, the store, the API, the raft node
+ * and its peer transport, the TTL sync timer and the listening sockets.
+ * See src/server/server.h.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,13 +15,13 @@
 
 #include <h2o.h>
 
-#include "api/api.h"
 #include "common/log.h"
-#include "src/membership/member_id.h"
+#include "src/peer/peer.h"
 #include "src/server/data_dir.h"
+#include "src/server/join.h"
 #include "src/server/listener.h"
-#include "src/server/node.h"
-#include "src/server/server.h"
+#include "src/server/server_int.h"
+#include "wal/wal.h"
 
 /* etcd's leader proposes a SYNC every 500 ms while keys with a TTL exist
  * (etcdserver/server.go, the SyncTicker of EtcdServer.run). */
@@ -28,35 +29,6 @@
 
 /* Go's net/http ParseForm reads at most 10 MiB of a form body (maxFormSize). */
 #define V2_FORM_LIMIT (UINT64_C(10) << 20)
-
-struct server {
-    const config_t *cfg;
-    h2o_evloop_t *loop;
-    store_t *store;
-    node_t *node;
-    api_t *api;
-    api_host_t host;
-    int lock_fd;
-
-    h2o_socket_t **peer_listeners;
-    size_t n_peer_listeners;
-    char **client_addrs; /* "127.0.0.1:2379" per client listener, for the log */
-    size_t n_client_addrs;
-
-    h2o_timeout_t sync_timeout;
-    h2o_timeout_entry_t sync_entry;
-    bool sync_timeout_ready;
-
-    h2o_socket_t *signal_sock;
-    bool stopping;
-    bool undrained; /* connections still open: h2o's context cannot be disposed */
-
-    uint64_t member_id, cluster_id;
-    int64_t start_time_ns;
-    const char **peer_urls;   /* borrowed from cfg */
-    const char **client_urls; /* borrowed from cfg */
-    api_member_t self;
-};
 
 /* The write end of the self-pipe the signal handler writes to. */
 static int signal_pipe_wr = -1;
@@ -102,7 +74,7 @@ static int server_propose(void *ctx, const store_request_t *req, api_propose_cb 
     return rc;
 }
 
-/* api_host_t.server_info. */
+/* api_host_t.server_info: the member table as applied, and raft's state. */
 static void server_info(void *ctx, api_server_info_t *out)
 {
     server_t *s = ctx;
@@ -122,8 +94,33 @@ static void server_info(void *ctx, api_server_info_t *out)
     out->proposals_applied = info.applied;
     out->proposals_pending = info.pending;
     out->proposals_failed = info.failed;
-    out->members = &s->self;
-    out->n_members = 1;
+    const membership_t *m = node_members(s->node);
+    if (m->n > s->cap_members) {
+        s->cap_members = m->n * 2;
+        s->members = realloc(s->members, s->cap_members * sizeof(*s->members));
+        if (s->members == NULL)
+            abort();
+    }
+    for (size_t i = 0; i < m->n; i++) {
+        const membership_member_t *mb = &m->members[i];
+        s->members[i] = (api_member_t){.id = mb->id,
+                                       .name = mb->name,
+                                       .peer_urls = (const char *const *)mb->peer_urls,
+                                       .n_peer_urls = mb->n_peer_urls,
+                                       .client_urls = (const char *const *)mb->client_urls,
+                                       .n_client_urls = mb->n_client_urls};
+    }
+    out->members = s->members;
+    out->n_members = m->n;
+}
+
+/* api_host_t.read_barrier: quorum=true reads (ReadIndex, Raft thesis 6.4). */
+static int server_read_barrier(void *ctx, void (*done)(void *done_ctx, int rc, store_error_t *err),
+                               void *done_ctx, store_error_t *err)
+{
+    server_t *s = ctx;
+    (void)err;
+    return node_read_barrier(s->node, done, done_ctx);
 }
 
 /* ---- TTL: the leader's clock reaches the store through SYNC entries. ---- */
@@ -213,37 +210,10 @@ static void remove_signals(void)
     signal_pipe_wr = -1;
 }
 
-/* ---- Peer URLs: bound so the port is ours; nothing is served yet. ---- */
-
-static void on_peer_accept(h2o_socket_t *listener, const char *err)
-{
-    if (err != NULL)
-        return;
-    /* The peer transport comes with raft; until then a peer connection is closed. */
-    h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
-    if (sock != NULL)
-        h2o_socket_close(sock);
-}
-
 /* ---- Building and freeing the member. ---- */
 
 static int check_config(const config_t *cfg, char *err, size_t err_len)
 {
-    for (size_t i = 0; i < cfg->n_initial_cluster; i++)
-        if (strcmp(cfg->initial_cluster[i].name, cfg->name) != 0) {
-            snprintf(err, err_len,
-                     "--initial-cluster names member \"%s\": clusters of more than one member "
-                     "need the raft peer transport, which this version of metcd does not have "
-                     "yet",
-                     cfg->initial_cluster[i].name);
-            return SERVER_E_CONFIG;
-        }
-    if (strcmp(cfg->initial_cluster_state, "existing") == 0) {
-        snprintf(err, err_len,
-                 "--initial-cluster-state existing: joining a cluster is not supported yet by "
-                 "this version of metcd");
-        return SERVER_E_CONFIG;
-    }
     const config_url_list_t *lists[] = {&cfg->listen_client, &cfg->listen_peer};
     for (size_t l = 0; l < 2; l++)
         for (size_t i = 0; i < lists[l]->n; i++)
@@ -257,54 +227,68 @@ static int check_config(const config_t *cfg, char *err, size_t err_len)
     return 0;
 }
 
-static int str_ptr_cmp(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-static void compute_ids(server_t *s)
+/*
+ * Who this member is: for a new cluster, the IDs etcd computes from
+ * --initial-cluster and the token; for a member joining a running cluster
+ * without a log yet, the IDs the cluster gave it (join.c); a member with a
+ * log keeps the IDs written in it (checked, or taken, by node_open).
+ */
+static int compute_ids(server_t *s, bool have_log, char *err, size_t err_len)
 {
     const config_t *cfg = s->cfg;
-    /* This member's peer URLs are its entries in --initial-cluster (etcd's NewMember). */
-    size_t n = 0;
-    for (size_t i = 0; i < cfg->n_initial_cluster; i++)
-        if (strcmp(cfg->initial_cluster[i].name, cfg->name) == 0)
-            s->peer_urls[n++] = cfg->initial_cluster[i].peer_url.text;
-    /* etcd lists a member's peer URLs sorted (types.NewURLs). */
-    qsort(s->peer_urls, n, sizeof(*s->peer_urls), str_ptr_cmp);
-    s->member_id = member_id_compute(s->peer_urls, n, cfg->initial_cluster_token);
-    s->cluster_id = cluster_id_compute(&s->member_id, 1);
-    s->self.id = s->member_id;
-    s->self.name = cfg->name;
-    s->self.peer_urls = s->peer_urls;
-    s->self.n_peer_urls = n;
+    size_t n = cfg->n_initial_cluster;
+    const char **names = calloc(n + 1, sizeof(*names));
+    const char **urls = calloc(n + 1, sizeof(*urls));
+    if (names == NULL || urls == NULL)
+        abort();
+    for (size_t i = 0; i < n; i++) {
+        names[i] = cfg->initial_cluster[i].name;
+        urls[i] = cfg->initial_cluster[i].peer_url.text;
+    }
+    int rc = membership_from_initial_cluster(&s->initial, names, urls, n,
+                                             cfg->initial_cluster_token, err, err_len);
+    free(names);
+    free(urls);
+    if (rc != 0)
+        return SERVER_E_CONFIG;
+    s->cluster_id = s->initial.cluster_id;
+    for (size_t i = 0; i < s->initial.n; i++)
+        if (strcmp(s->initial.members[i].name, cfg->name) == 0)
+            s->member_id = s->initial.members[i].id;
+    if (strcmp(cfg->initial_cluster_state, "existing") == 0 && !have_log) {
+        if (join_fetch_ids(cfg, &s->member_id, &s->cluster_id, err, err_len) != 0)
+            return SERVER_E_RUNTIME;
+    }
     for (size_t i = 0; i < cfg->advertise_client.n; i++)
         s->client_urls[i] = cfg->advertise_client.urls[i].text;
-    s->self.client_urls = s->client_urls;
-    s->self.n_client_urls = cfg->advertise_client.n;
+    return 0;
+}
+
+/* The peer listeners: bound now, so that a port in use fails the start;
+ * served by the transport once the node is open. */
+static int bind_peers(server_t *s, char *err, size_t err_len)
+{
+    const config_t *cfg = s->cfg;
+    s->peer_fds = calloc(cfg->listen_peer.n + 1, sizeof(*s->peer_fds));
+    if (s->peer_fds == NULL)
+        abort();
+    for (size_t i = 0; i < cfg->listen_peer.n; i++) {
+        int fd = listener_bind(&cfg->listen_peer.urls[i], err, err_len);
+        if (fd < 0)
+            return SERVER_E_RUNTIME;
+        s->peer_fds[s->n_peer_fds++] = fd;
+        log_line('I', "embed", "listening for peers on %s", cfg->listen_peer.urls[i].text);
+    }
+    return 0;
 }
 
 static int bind_all(server_t *s, char *err, size_t err_len)
 {
     const config_t *cfg = s->cfg;
-    s->peer_listeners = calloc(cfg->listen_peer.n, sizeof(*s->peer_listeners));
-    s->client_addrs = calloc(cfg->listen_client.n, sizeof(*s->client_addrs));
-    if (s->peer_listeners == NULL || s->client_addrs == NULL) {
+    s->client_addrs = calloc(cfg->listen_client.n + 1, sizeof(*s->client_addrs));
+    if (s->client_addrs == NULL) {
         snprintf(err, err_len, "out of memory");
         return SERVER_E_RUNTIME;
-    }
-    for (size_t i = 0; i < cfg->listen_peer.n; i++) {
-        int fd = listener_bind(&cfg->listen_peer.urls[i], err, err_len);
-        if (fd < 0)
-            return SERVER_E_RUNTIME;
-        char where[80];
-        listener_describe(fd, where, sizeof(where));
-        log_line('I', "embed", "listening for peers on %s (peer transport not served yet)",
-                 cfg->listen_peer.urls[i].text);
-        h2o_socket_t *sock = h2o_evloop_socket_create(s->loop, fd, H2O_SOCKET_FLAG_DONT_READ);
-        sock->data = s;
-        h2o_socket_read_start(sock, on_peer_accept);
-        s->peer_listeners[s->n_peer_listeners++] = sock;
     }
     for (size_t i = 0; i < cfg->listen_client.n; i++) {
         int fd = listener_bind(&cfg->listen_client.urls[i], err, err_len);
@@ -324,6 +308,14 @@ static int bind_all(server_t *s, char *err, size_t err_len)
     return 0;
 }
 
+static void on_removed(void *ctx)
+{
+    server_t *s = ctx;
+    /* etcd stops a member once it applies its own removal. */
+    s->removed = true;
+    s->stopping = true;
+}
+
 int server_new(const config_t *cfg, server_t **out, char *err, size_t err_len)
 {
     *out = NULL;
@@ -338,15 +330,10 @@ int server_new(const config_t *cfg, server_t **out, char *err, size_t err_len)
     s->cfg = cfg;
     s->lock_fd = -1;
     s->start_time_ns = now_ns();
-    s->peer_urls = calloc(cfg->n_initial_cluster + 1, sizeof(*s->peer_urls));
     s->client_urls = calloc(cfg->advertise_client.n + 1, sizeof(*s->client_urls));
-    if (s->peer_urls == NULL || s->client_urls == NULL) {
-        snprintf(err, err_len, "out of memory");
-        rc = SERVER_E_RUNTIME;
-        goto fail;
-    }
-    compute_ids(s);
-    log_line('I', "etcdmain", "metcd Version: %s (etcd API %s)", METCD_VERSION, "3.4.23");
+    if (s->client_urls == NULL)
+        abort();
+    log_line('I', "etcdmain", "metcd Version: %s (etcd API %s)", METCD_VERSION, METCD_ETCD_VERSION);
     log_line('I', "etcdserver", "name = %s", cfg->name);
     log_line('I', "etcdserver", "data dir = %s", cfg->data_dir);
     log_line('I', "etcdserver", "heartbeat = %ums, election = %ums, watch history = %u",
@@ -357,23 +344,55 @@ int server_new(const config_t *cfg, server_t **out, char *err, size_t err_len)
         rc = SERVER_E_RUNTIME;
         goto fail;
     }
+    rc = bind_peers(s, err, err_len);
+    if (rc != 0)
+        goto fail;
+    char *wal_dir = NULL;
+    if (asprintf(&wal_dir, "%s/member/wal", cfg->data_dir) < 0)
+        abort();
+    bool have_log = wal_exists(wal_dir);
+    free(wal_dir);
+    rc = compute_ids(s, have_log, err, err_len);
+    if (rc != 0)
+        goto fail;
+    bool join = strcmp(cfg->initial_cluster_state, "existing") == 0;
     s->loop = h2o_evloop_create();
-    node_config_t ncfg = {.loop = s->loop,
-                          .data_dir = cfg->data_dir,
-                          .member_id = s->member_id,
-                          .cluster_id = s->cluster_id,
-                          .heartbeat_ms = cfg->heartbeat_interval_ms,
-                          .election_ms = cfg->election_timeout_ms,
-                          .snapshot_count = cfg->snapshot_count,
-                          .max_wals = cfg->max_wals,
-                          .max_snapshots = cfg->max_snapshots,
-                          .watch_history = cfg->watch_history};
+    node_config_t ncfg = {
+        .loop = s->loop,
+        .data_dir = cfg->data_dir,
+        .member_id = s->member_id,
+        .cluster_id = s->cluster_id,
+        .heartbeat_ms = cfg->heartbeat_interval_ms,
+        .election_ms = cfg->election_timeout_ms,
+        .snapshot_count = cfg->snapshot_count,
+        .max_wals = cfg->max_wals,
+        .max_snapshots = cfg->max_snapshots,
+        .watch_history = cfg->watch_history,
+        .bootstrap = join ? NULL : &s->initial,
+        .join = join,
+        .name = cfg->name,
+        .client_urls = s->client_urls,
+        .n_client_urls = cfg->advertise_client.n,
+        /* etcd's v2 request timeout: 5 s plus two election timeouts. */
+        .request_timeout_ms = 5000 + 2 * cfg->election_timeout_ms,
+        .on_removed = on_removed,
+        .cb_ctx = s,
+    };
     if (node_open(&s->node, &s->store, &ncfg, err, err_len) != 0) {
         rc = SERVER_E_RUNTIME;
         goto fail;
     }
-    s->host = (api_host_t){
-        .ctx = s, .store = s->store, .propose = server_propose, .server_info = server_info};
+    s->member_id = node_member_id(s->node);
+    s->cluster_id = node_cluster_id(s->node);
+    if (server_peer_start(s, err, err_len) != 0) {
+        rc = SERVER_E_RUNTIME;
+        goto fail;
+    }
+    s->host = (api_host_t){.ctx = s,
+                           .store = s->store,
+                           .propose = server_propose,
+                           .server_info = server_info,
+                           .read_barrier = server_read_barrier};
     /*
      * etcd applies --max-request-bytes to v3 requests only; its v2 API takes
      * any form body up to Go's ParseForm limit of 10 MiB (a 2 MiB value is
@@ -382,7 +401,7 @@ int server_new(const config_t *cfg, server_t **out, char *err, size_t err_len)
      */
     uint64_t body_limit = cfg->max_request_bytes_set ? cfg->max_request_bytes : V2_FORM_LIMIT;
     api_config_t acfg = {
-        .max_request_bytes = body_limit, .version = "3.4.23", .cluster_version = "3.4.0"};
+        .max_request_bytes = body_limit, .version = METCD_ETCD_VERSION, .cluster_version = "3.4.0"};
     s->api = api_new(s->loop, &acfg, &s->host);
     if (s->api == NULL) {
         snprintf(err, err_len, "cannot create the HTTP API");
@@ -405,12 +424,9 @@ int server_new(const config_t *cfg, server_t **out, char *err, size_t err_len)
         rc = SERVER_E_RUNTIME;
         goto fail;
     }
-
-    log_line('I', "etcdserver", "starting member %" PRIx64 " in cluster %" PRIx64, s->member_id,
-             s->cluster_id);
-    for (size_t i = 0; i < s->self.n_peer_urls; i++)
-        log_line('I', "etcdserver/membership", "added member %" PRIx64 " [%s] to cluster %" PRIx64,
-                 s->member_id, s->self.peer_urls[i], s->cluster_id);
+    const membership_t *m = node_members(s->node);
+    log_line('I', "etcdserver", "starting member %" PRIx64 " in cluster %" PRIx64 " (%zu members)",
+             s->member_id, s->cluster_id, m->n);
     *out = s;
     return 0;
 fail:
@@ -452,8 +468,8 @@ int server_run(server_t *s)
     node_process(s->node);
     node_info_t info;
     node_get_info(s->node, &info);
-    log_line('I', "raft", "%" PRIx64 " is %s at term %" PRIu64 " (single member)", s->member_id,
-             info.is_leader ? "leader" : "campaigning", info.term);
+    log_line('I', "raft", "%" PRIx64 " is %s at term %" PRIu64, s->member_id,
+             info.is_leader ? "leader" : "a follower", info.term);
     for (size_t i = 0; i < s->n_client_addrs; i++)
         log_line('I', "embed", "ready to serve client requests on %s", s->client_addrs[i]);
     while (!s->stopping) {
@@ -464,6 +480,10 @@ int server_run(server_t *s)
         node_process(s->node);
     }
     log_line('I', "etcdserver", "stopping member %" PRIx64, s->member_id);
+    /* A planned stop of the leader hands leadership over first, so the
+     * cluster does not wait an election timeout (etcd's Stop does the same). */
+    if (!s->removed)
+        node_transfer_leadership(s->node, 2 * s->cfg->election_timeout_ms);
     node_stop(s->node);
     drain(s);
     return 0;
@@ -488,8 +508,9 @@ void server_free(server_t *s)
         node_stop(s->node);
     if (s->api != NULL && !s->undrained)
         api_free(s->api);
-    for (size_t i = 0; i < s->n_peer_listeners; i++)
-        h2o_socket_close(s->peer_listeners[i]);
+    for (size_t i = 0; i < s->n_peer_fds; i++)
+        if (s->peer_fds[i] >= 0)
+            close(s->peer_fds[i]);
     if (s->signal_sock != NULL) {
         h2o_socket_read_stop(s->signal_sock);
         h2o_socket_close(s->signal_sock);
@@ -497,6 +518,7 @@ void server_free(server_t *s)
     }
     if (s->node != NULL)
         node_free(s->node);
+    peer_free(s->transport);
     if (s->store != NULL)
         store_free(s->store);
     if (s->loop != NULL) {
@@ -509,8 +531,9 @@ void server_free(server_t *s)
     for (size_t i = 0; i < s->n_client_addrs; i++)
         free(s->client_addrs[i]);
     free(s->client_addrs);
-    free(s->peer_listeners);
-    free(s->peer_urls);
+    free(s->peer_fds);
     free(s->client_urls);
+    free(s->members);
+    membership_free(&s->initial);
     free(s);
 }

@@ -31,13 +31,22 @@ static int write_to_snap(void *ctx, const void *buf, size_t len)
     return snap_writer_write(ctx, buf, len);
 }
 
+typedef struct produce_arg {
+    const store_t *store;
+    const uint8_t *prefix;
+    size_t prefix_len;
+} produce_arg_t;
+
 static int produce(void *arg, snap_writer_t *sw)
 {
-    return store_save(arg, write_to_snap, sw);
+    const produce_arg_t *a = arg;
+    if (a->prefix_len > 0 && snap_writer_write(sw, a->prefix, a->prefix_len) != 0)
+        return -1;
+    return store_save(a->store, write_to_snap, sw);
 }
 
 /* The child: no loop, no threads, only the frozen store and the files. */
-static void child_main(snapshotter_t *ss, const store_t *store, int keep_fd, pid_t parent)
+static void child_main(snapshotter_t *ss, const produce_arg_t *arg, int keep_fd, pid_t parent)
 {
     /*
      * Die with the parent: a member killed while its snapshot child runs
@@ -52,8 +61,7 @@ static void child_main(snapshotter_t *ss, const store_t *store, int keep_fd, pid
         close(fd);
     closefrom(keep_fd + 1);
     char err[512] = "";
-    int rc =
-        snap_save_stream(ss->dir, ss->term, ss->index, produce, (void *)store, err, sizeof(err));
+    int rc = snap_save_stream(ss->dir, ss->term, ss->index, produce, (void *)arg, err, sizeof(err));
     if (rc != 0) {
         log_line('E', "etcdserver", "failed to save the snapshot at index %" PRIu64 ": %s",
                  ss->index, err);
@@ -80,7 +88,8 @@ static void on_child_done(h2o_socket_t *sock, const char *err)
     ss->done(ss->done_arg, status, ss->index, ss->term);
 }
 
-int snapshotter_start(snapshotter_t *ss, const store_t *store, uint64_t index, uint64_t term)
+int snapshotter_start(snapshotter_t *ss, const store_t *store, uint64_t index, uint64_t term,
+                      const uint8_t *prefix, size_t prefix_len)
 {
     if (ss->pid > 0)
         return -1;
@@ -97,8 +106,10 @@ int snapshotter_start(snapshotter_t *ss, const store_t *store, uint64_t index, u
         close(p[1]);
         return -1;
     }
-    if (pid == 0)
-        child_main(ss, store, p[1], parent);
+    if (pid == 0) {
+        produce_arg_t arg = {store, prefix, prefix_len};
+        child_main(ss, &arg, p[1], parent);
+    }
     close(p[1]);
     ss->pid = pid;
     ss->sock = h2o_evloop_socket_create(ss->loop, p[0], H2O_SOCKET_FLAG_DONT_READ);

@@ -33,11 +33,14 @@ void snapshotter_init(snapshotter_t *ss, h2o_evloop_t *loop, const char *dir,
                       snapshotter_done_cb done, void *done_arg);
 
 /*
- * Starts saving `store` (the state after applying raft entry `index` of
- * `term`). Returns 0, or -1 (fork or pipe failed: nothing started). done is
- * called later on the loop thread.
+ * Starts saving `prefix` (borrowed; the cluster section, see
+ * node_encode_cluster_state) followed by `store` (the state after applying
+ * raft entry `index` of `term`). The child has its own copy of both, so the
+ * caller may free prefix when this returns. Returns 0, or -1 (fork or pipe
+ * failed: nothing started). done is called later on the loop thread.
  */
-int snapshotter_start(snapshotter_t *ss, const store_t *store, uint64_t index, uint64_t term);
+int snapshotter_start(snapshotter_t *ss, const store_t *store, uint64_t index, uint64_t term,
+                      const uint8_t *prefix, size_t prefix_len);
 
 bool snapshotter_busy(const snapshotter_t *ss);
 
