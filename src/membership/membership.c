@@ -193,9 +193,10 @@ int membership_from_initial_cluster(membership_t *m, const char *const *names,
     membership_init(m, 0);
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < i; j++)
-            if (strcmp(urls[i], urls[j]) == 0 && strcmp(names[i], names[j]) != 0) {
-                snprintf(err, err_len, "--initial-cluster has %s for both %s and %s", urls[i],
-                         names[j], names[i]);
+            if (strcmp(urls[i], urls[j]) == 0) {
+                /* etcd's words: "initial cluster ... has duplicate url". */
+                snprintf(err, err_len, "initial cluster has duplicate url %s (members %s and %s)",
+                         urls[i], names[j], names[i]);
                 return -1;
             }
     const char **mine = xmalloc(n * sizeof(*mine));

@@ -233,9 +233,10 @@ static int check_config(const config_t *cfg, char *err, size_t err_len)
  * without a log yet, the IDs the cluster gave it (join.c); a member with a
  * log keeps the IDs written in it (checked, or taken, by node_open).
  */
-static int compute_ids(server_t *s, bool have_log, char *err, size_t err_len)
+static int compute_ids(server_t *s, bool after_lock, bool have_log, char *err, size_t err_len)
 {
     const config_t *cfg = s->cfg;
+    membership_free(&s->initial);
     size_t n = cfg->n_initial_cluster;
     const char **names = calloc(n + 1, sizeof(*names));
     const char **urls = calloc(n + 1, sizeof(*urls));
@@ -251,6 +252,8 @@ static int compute_ids(server_t *s, bool have_log, char *err, size_t err_len)
     free(urls);
     if (rc != 0)
         return SERVER_E_CONFIG;
+    if (!after_lock)
+        return 0;
     s->cluster_id = s->initial.cluster_id;
     for (size_t i = 0; i < s->initial.n; i++)
         if (strcmp(s->initial.members[i].name, cfg->name) == 0)
@@ -333,6 +336,10 @@ int server_new(const config_t *cfg, server_t **out, char *err, size_t err_len)
     s->client_urls = calloc(cfg->advertise_client.n + 1, sizeof(*s->client_urls));
     if (s->client_urls == NULL)
         abort();
+    /* A bad --initial-cluster is a configuration error: nothing is created. */
+    rc = compute_ids(s, false, false, err, err_len);
+    if (rc != 0)
+        goto fail;
     log_line('I', "etcdmain", "metcd Version: %s (etcd API %s)", METCD_VERSION, METCD_ETCD_VERSION);
     log_line('I', "etcdserver", "name = %s", cfg->name);
     log_line('I', "etcdserver", "data dir = %s", cfg->data_dir);
@@ -352,7 +359,7 @@ int server_new(const config_t *cfg, server_t **out, char *err, size_t err_len)
         abort();
     bool have_log = wal_exists(wal_dir);
     free(wal_dir);
-    rc = compute_ids(s, have_log, err, err_len);
+    rc = compute_ids(s, true, have_log, err, err_len);
     if (rc != 0)
         goto fail;
     bool join = strcmp(cfg->initial_cluster_state, "existing") == 0;

@@ -230,8 +230,8 @@ def case_bad_configuration():
         (["--listen-client-urls", "https://127.0.0.1:%d" % free_port(),
           "--advertise-client-urls", "https://127.0.0.1:1"], None,
          "TLS (https) is not supported yet"),
-        (["--initial-cluster", "default=http://localhost:2380,b=http://127.0.0.1:1"], None,
-         "clusters of more than one member"),
+        (["--initial-cluster", "default=http://localhost:2380,b=http://localhost:2380"], None,
+         "initial cluster has duplicate url"),
     ]
     for args, env, want in cases:
         rc, out, err = run_bad(["--data-dir", d] + args, env)
