@@ -38,6 +38,28 @@ typedef struct api_member {
     size_t n_client_urls;
 } api_member_t;
 
+/*
+ * One follower as the leader's /v2/stats/leader shows it (etcd's v2stats
+ * FollowerStats): the time the leader took to send an append to it, in
+ * milliseconds, and how many sends succeeded or failed. etcd keeps one per
+ * peer from the moment the transport knows it, even before any send, and
+ * keeps counting across terms; the server owns these and updates them with
+ * api_follower_stats_succeed() / _fail() so the numbers are etcd's.
+ */
+typedef struct api_follower_stats {
+    uint64_t id;
+    double current_ms, average_ms, standard_deviation_ms, minimum_ms, maximum_ms;
+    double average_square_ms; /* running mean of squares, for the deviation; not shown */
+    uint64_t fail, success;
+} api_follower_stats_t;
+
+/* A follower with no send yet: minimum starts at 2^63 ms, as etcd's does. */
+void api_follower_stats_init(api_follower_stats_t *fs, uint64_t id);
+/* One append sent in latency_ns (etcd's FollowerStats.Succ, same arithmetic). */
+void api_follower_stats_succeed(api_follower_stats_t *fs, int64_t latency_ns);
+/* One append that could not be sent (FollowerStats.Fail). */
+void api_follower_stats_fail(api_follower_stats_t *fs);
+
 /* What /v2/stats/self, /v2/stats/leader and the headers need. Borrowed. */
 typedef struct api_server_info {
     uint64_t cluster_id; /* X-Etcd-Cluster-Id, lower-case hex without padding */
@@ -45,10 +67,34 @@ typedef struct api_server_info {
     uint64_t leader_id;  /* 0 while there is no leader */
     uint64_t raft_index; /* X-Raft-Index: the commit index */
     uint64_t raft_term;  /* X-Raft-Term */
+    /*
+     * /v2/stats/self's "state" (StateLeader or StateFollower) and whether
+     * /v2/stats/leader answers (403 "not current leader" otherwise).
+     */
     bool is_leader;
-    int64_t start_time_ns;        /* Unix ns when this member started */
-    int64_t leader_start_time_ns; /* when this member became leader (if leader) */
+    int64_t start_time_ns; /* Unix ns when this member started */
+    /*
+     * /v2/stats/self's leaderInfo (etcd's ServerStats.LeaderInfo): the leader
+     * this member last heard from and since when. etcd sets it when the
+     * member becomes leader, or when a follower gets its first append from a
+     * leader it had not heard from; losing the leader does not clear it.
+     * leader_info_id 0 means none yet ("leader":""); leader_start_time_ns 0
+     * means start_time_ns (etcd starts both clocks together). "uptime" is the
+     * time since leader_start_time_ns.
+     */
+    uint64_t leader_info_id;
+    int64_t leader_start_time_ns;
     uint64_t recv_append_requests, send_append_requests;
+    /*
+     * etcd's recvPkgRate/recvBandwidthRate and sendPkgRate/sendBandwidthRate
+     * (appends and bytes per second over the last 200 appends, 0 when the
+     * newest is over a second old). 0, NaN or infinite: left out, as Go's
+     * omitempty leaves out 0.
+     */
+    double recv_pkg_rate, recv_bandwidth_rate, send_pkg_rate, send_bandwidth_rate;
+    /* The leader's followers for /v2/stats/leader (any order; shown by id as text). */
+    const api_follower_stats_t *followers;
+    size_t n_followers;
     /* For /metrics under etcd's names (etcd_server_*). */
     uint64_t leader_changes;      /* leaders seen since start */
     uint64_t proposals_committed; /* raft entries committed */
@@ -58,6 +104,59 @@ typedef struct api_server_info {
     const api_member_t *members;
     size_t n_members;
 } api_server_info_t;
+
+/* ---- Membership changes: POST, DELETE and PUT /v2/members (etcd's membersHandler). ---- */
+
+typedef enum api_member_op {
+    API_MEMBER_ADD,    /* POST /v2/members {"peerURLs":[...]} */
+    API_MEMBER_REMOVE, /* DELETE /v2/members/<id> */
+    API_MEMBER_UPDATE, /* PUT /v2/members/<id> {"peerURLs":[...]} */
+} api_member_op_t;
+
+/*
+ * One change, checked as etcd checks the request before it proposes it: the
+ * peer URLs passed etcd's types.NewURLs (http, https, unix or unixs,
+ * host:port, no path; surrounding spaces trimmed) and are sorted bytewise, as
+ * NewURLs sorts them. For ADD the server picks the new member's id as etcd's
+ * membership.NewMember does (name "", cluster name "", the current time), so
+ * that two adds of the same URLs in different seconds get different ids.
+ * Everything is borrowed for the duration of the member_change() call.
+ */
+typedef struct api_member_change {
+    api_member_op_t op;
+    uint64_t id;                  /* REMOVE, UPDATE; 0 for ADD */
+    const char *const *peer_urls; /* ADD, UPDATE */
+    size_t n_peer_urls;
+} api_member_change_t;
+
+/*
+ * How a change fails. The HTTP answer depends on the operation, because
+ * etcd's handler looks for each error only where it expects it and answers
+ * every other error with 500 {"message":"Internal Server Error"}:
+ *   NOT_FOUND        REMOVE, UPDATE: 404 "No such member: <id>"
+ *   REMOVED          REMOVE: 410 "Member permanently removed: <id>"
+ *   ID_EXISTS        ADD: 409 "membership: ID exists"
+ *   PEER_URL_EXISTS  ADD, UPDATE: 409 "membership: peerURL exists"
+ *   INTERNAL         anything else (no leader, timed out, not enough started
+ *                    members, a peer not connected, stopping): 500
+ * etcd checks those in the order of its ValidateConfigurationChange: a
+ * removed id first, then not found / exists, then the peer URLs.
+ */
+#define API_MEMBER_E_NOT_FOUND       (-1)
+#define API_MEMBER_E_REMOVED         (-2)
+#define API_MEMBER_E_ID_EXISTS       (-3)
+#define API_MEMBER_E_PEER_URL_EXISTS (-4)
+#define API_MEMBER_E_INTERNAL        (-5)
+
+/*
+ * Called once per accepted change, on the loop thread, possibly before
+ * member_change() returns. rc 0: applied; m is the added member (ADD; its
+ * name and client URLs are empty until it starts, as etcd answers) or NULL
+ * (REMOVE, UPDATE). rc < 0: an API_MEMBER_E_* code; message says why, for
+ * the log (etcd logs the cause and answers only "Internal Server Error").
+ * m and message are borrowed for the call; either may be NULL.
+ */
+typedef void (*api_member_cb)(void *cb_ctx, int rc, const api_member_t *m, const char *message);
 
 /*
  * What the API needs from the server that owns it. Every function is called
@@ -85,6 +184,16 @@ typedef struct api_host {
      */
     int (*read_barrier)(void *ctx, void (*done)(void *done_ctx, int rc, store_error_t *err),
                         void *done_ctx, store_error_t *err);
+    /*
+     * Optional (NULL: every valid change is refused with 500 "membership
+     * changes are not supported"). Proposes a membership change through
+     * raft (etcd's configure(): a conf change, answered once applied on this
+     * member). Returns 0 when accepted (done is called once, possibly before
+     * it returns), or an API_MEMBER_E_* code (done is not called), e.g.
+     * NOT_FOUND when the id is not a member or INTERNAL with no leader.
+     */
+    int (*member_change)(void *ctx, const api_member_change_t *ch, api_member_cb done,
+                         void *done_ctx);
 } api_host_t;
 
 typedef struct api_config {

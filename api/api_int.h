@@ -69,6 +69,15 @@ void api_json_event(api_buf_t *b, const store_event_t *ev, bool no_node);
 void api_json_error(api_buf_t *b, int code, const char *cause, uint64_t index);
 /* Lower-case hex without leading zeros, as Go's strconv.FormatUint(id, 16). */
 size_t api_format_hex_id(char *out, uint64_t id);
+/* Appends an id as a JSON string of api_format_hex_id's digits (misc_handlers.c). */
+void api_json_hex_id(api_buf_t *b, uint64_t id);
+/*
+ * Appends a float64 as Go's encoding/json writes it: the shortest decimal
+ * that reads back to the same value, in %f form, or %e form (e-07, not
+ * e-007) below 1e-6 and from 1e21. Not for NaN or infinities, which Go
+ * refuses to encode.
+ */
+void api_json_float(api_buf_t *b, double v);
 
 /* ---- Request parsing (keys_parse.c). ---- */
 
@@ -165,6 +174,15 @@ int api_keys_parse(h2o_mem_pool_t *pool, api_method_t method, const char *key_pa
                    const char *content_type, size_t content_type_len, const char *body,
                    size_t body_len, api_keys_req_t *out, api_parse_error_t *err);
 
+/*
+ * Reads the body of POST/PUT /v2/members as etcd does (Go's encoding/json
+ * into {"peerURLs":[...]}, then types.NewURLs). Returns 0 with *urls the
+ * checked URLs, sorted (pool memory, *n_urls >= 1), or -1 with Go's error
+ * text appended to err (for a 400 {"message":...}).
+ */
+int api_members_parse_body(h2o_mem_pool_t *pool, const char *body, size_t len, const char ***urls,
+                           size_t *n_urls, api_buf_t *err);
+
 /* Go's strconv.ParseBool / ParseUint(s, 10, 64). Return 0 or -1. */
 int api_parse_uint64(const char *s, size_t len, uint64_t *out);
 
@@ -230,7 +248,7 @@ void api_send(api_t *api, h2o_req_t *req, int status, const char *ctype, const c
 void api_send_bad_request_close(api_t *api, h2o_req_t *req, const char *body);
 /* 404 "404 page not found\n" (Go's http.NotFound). */
 void api_send_not_found(api_t *api, h2o_req_t *req);
-/* 405 with Allow: allow, body "Method Not Allowed\n" (Go's http.Error). */
+/* 405 with Allow: allow (none when NULL), body "Method Not Allowed\n" (Go's http.Error). */
 void api_send_method_not_allowed(api_t *api, h2o_req_t *req, const char *allow);
 /* A v2 error: X-Etcd-Index = index, JSON body + "\n". */
 /* The HTTP status etcd gives a v2 errorCode (400 for codes it does not map). */

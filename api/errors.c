@@ -57,6 +57,8 @@ static const char *status_reason(int status)
         return "OK";
     case 201:
         return "Created";
+    case 204:
+        return "No Content";
     case 301:
         return "Moved Permanently";
     case 400:
@@ -69,10 +71,16 @@ static const char *status_reason(int status)
         return "Not Found";
     case 405:
         return "Method Not Allowed";
+    case 409:
+        return "Conflict";
+    case 410:
+        return "Gone";
     case 412:
         return "Precondition Failed";
     case 413:
         return "Request Entity Too Large";
+    case 415:
+        return "Unsupported Media Type";
     case 500:
         return "Internal Server Error";
     case 503:
@@ -125,7 +133,8 @@ void api_send_not_found(api_t *api, h2o_req_t *req)
 
 void api_send_method_not_allowed(api_t *api, h2o_req_t *req, const char *allow)
 {
-    add_header_by_str(req, "allow", "Allow", allow, strlen(allow));
+    if (allow != NULL)
+        add_header_by_str(req, "allow", "Allow", allow, strlen(allow));
     add_header_by_str(req, "x-content-type-options", "X-Content-Type-Options",
                       H2O_STRLIT("nosniff"));
     api_send(api, req, 405, "text/plain; charset=utf-8", H2O_STRLIT("Method Not Allowed\n"));

@@ -3,6 +3,7 @@
  * etcd's v2 structs (NodeExtern, Event, v2error.Error), into one buffer.
  */
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -346,4 +347,71 @@ void api_json_error(api_buf_t *b, int code, const char *cause, uint64_t index)
     api_buf_append(b, ",\"index\":", 9);
     api_buf_append_u64(b, index);
     api_buf_append(b, "}", 1);
+}
+
+/*
+ * The shortest digits that read back to v: the precision is raised until
+ * glibc's correctly rounded %.*e parses back to v, which is what Go's
+ * strconv.AppendFloat(v, fmt, -1, 64) finds. Then laid out as Go's
+ * encoding/json does: %f form, or %e form outside [1e-6, 1e21) with a
+ * one-digit negative exponent kept short ("1e-7", but "1e+21").
+ */
+void api_json_float(api_buf_t *b, double v)
+{
+    if (v == 0) {
+        api_buf_append_str(b, signbit(v) ? "-0" : "0");
+        return;
+    }
+    char e[40];
+    for (int prec = 0; prec < 17; prec++) {
+        snprintf(e, sizeof(e), "%.*e", prec, v);
+        if (strtod(e, NULL) == v)
+            break;
+    }
+    /* e: [-]d[.ddd]e(+|-)XX */
+    const char *p = e;
+    bool neg = *p == '-';
+    if (neg)
+        p++;
+    char digits[24];
+    size_t nd = 0;
+    for (; *p != 'e'; p++)
+        if (*p != '.')
+            digits[nd++] = *p;
+    int exp10 = atoi(p + 1);
+    double a = fabs(v);
+    if (neg)
+        api_buf_append(b, "-", 1);
+    if (a < 1e-6 || a >= 1e21) {
+        api_buf_append(b, digits, 1);
+        if (nd > 1) {
+            api_buf_append(b, ".", 1);
+            api_buf_append(b, digits + 1, nd - 1);
+        }
+        char x[8];
+        int xn = snprintf(x, sizeof(x), "e%c%02d", exp10 < 0 ? '-' : '+', abs(exp10));
+        if (xn == 4 && x[1] == '-' && x[2] == '0') {
+            x[2] = x[3];
+            xn = 3;
+        }
+        api_buf_append(b, x, (size_t)xn);
+        return;
+    }
+    if (exp10 < 0) {
+        api_buf_append(b, "0.", 2);
+        for (int k = -1; k > exp10; k--)
+            api_buf_append(b, "0", 1);
+        api_buf_append(b, digits, nd);
+        return;
+    }
+    size_t whole = (size_t)exp10 + 1;
+    if (nd <= whole) {
+        api_buf_append(b, digits, nd);
+        for (size_t k = nd; k < whole; k++)
+            api_buf_append(b, "0", 1);
+        return;
+    }
+    api_buf_append(b, digits, whole);
+    api_buf_append(b, ".", 1);
+    api_buf_append(b, digits + whole, nd - whole);
 }
