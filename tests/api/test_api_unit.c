@@ -368,6 +368,167 @@ static void test_keys_parse(void **state)
     keys_err(API_M_PUT, "ttl=x&recursive=x", 209, "invalid value for \"recursive\"");
 }
 
+static void json_float(double v, const char *want)
+{
+    api_buf_t b;
+    api_buf_init(&b, &pool);
+    api_json_float(&b, v);
+    assert_buf(&b, want);
+}
+
+/* Go's encoding/json float64 texts; the first five were read from etcd 3.4.23's /v2/stats/leader.
+ */
+static void test_json_float(void **state)
+{
+    (void)state;
+    json_float(0.000822, "0.000822");
+    json_float(0.003251333333333333, "0.003251333333333333");
+    json_float(0.0021962400000000008, "0.0021962400000000008");
+    json_float(9223372036854775808.0, "9223372036854776000");
+    json_float(0, "0");
+    json_float(0.009969, "0.009969");
+    json_float(2.5, "2.5");
+    json_float(100, "100");
+    json_float(1e-6, "0.000001");
+    json_float(1e-7, "1e-7");
+    json_float(1.5e-10, "1.5e-10");
+    json_float(1e21, "1e+21");
+    json_float(123456789.125, "123456789.125");
+    json_float(-0.25, "-0.25");
+}
+
+/*
+ * etcd's follower latency arithmetic: 1.5 ms then 2.5 ms gives an average of
+ * 2 and a deviation of 0.5; a follower with no send keeps minimum 2^63.
+ */
+static void test_follower_stats(void **state)
+{
+    (void)state;
+    api_follower_stats_t fs;
+    api_follower_stats_init(&fs, 7);
+    assert_true(fs.minimum_ms == 9223372036854775808.0);
+    api_follower_stats_succeed(&fs, 1500000);
+    api_follower_stats_succeed(&fs, 2500000);
+    api_follower_stats_fail(&fs);
+    assert_true(fs.current_ms == 2.5 && fs.average_ms == 2 && fs.minimum_ms == 1.5);
+    assert_true(fs.maximum_ms == 2.5 && fs.standard_deviation_ms == 0.5);
+    assert_int_equal(fs.success, 2);
+    assert_int_equal(fs.fail, 1);
+}
+
+static void members_body(const char *body, const char *want_err, const char *want_urls)
+{
+    const char **urls = NULL;
+    size_t n = 0;
+    api_buf_t err;
+    api_buf_init(&err, &pool);
+    int rc = api_members_parse_body(&pool, body, strlen(body), &urls, &n, &err);
+    if (want_err != NULL) {
+        assert_int_equal(rc, -1);
+        assert_buf(&err, want_err);
+        return;
+    }
+    assert_int_equal(rc, 0);
+    api_buf_t got;
+    api_buf_init(&got, &pool);
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            api_buf_append(&got, " ", 1);
+        api_buf_append_str(&got, urls[i]);
+    }
+    assert_buf(&got, want_urls);
+}
+
+/* Every error text below is what etcd 3.4.23 answered to POST /v2/members with that body. */
+static void test_members_body(void **state)
+{
+    (void)state;
+    members_body("{}", "no valid URLs given", NULL);
+    members_body("{\"peerURLs\":[]}", "no valid URLs given", NULL);
+    members_body("{\"peerURLs\":null}", "no valid URLs given", NULL);
+    members_body("null", "no valid URLs given", NULL);
+    members_body("", "unexpected end of JSON input", NULL);
+    members_body("{\"peerURLs\":", "unexpected end of JSON input", NULL);
+    members_body("{\"peerURLs\":\"x\"}",
+                 "json: cannot unmarshal string into Go struct field .peerURLs of type []string",
+                 NULL);
+    members_body("{\"peerURLs\":[1]}",
+                 "json: cannot unmarshal number into Go struct field .peerURLs of type string",
+                 NULL);
+    members_body("[]",
+                 "json: cannot unmarshal array into Go value of type struct { PeerURLs []string "
+                 "\"json:\\\"peerURLs\\\"\" }",
+                 NULL);
+    members_body("x", "invalid character 'x' looking for beginning of value", NULL);
+    members_body("{\"peerURLs\":[\"http://a:1\"]} x", "invalid character 'x' after top-level value",
+                 NULL);
+    members_body("{\"peerURLs\":[\"http://a:1\"],}",
+                 "invalid character '}' looking for beginning of object key string", NULL);
+    members_body("{\"peerURLs\":[\"ftp://a:1\"]}",
+                 "URL scheme must be http, https, unix, or unixs: ftp://a:1", NULL);
+    members_body("{\"peerURLs\":[\"http://a\"]}",
+                 "URL address does not have the form \"host:port\": http://a", NULL);
+    members_body("{\"peerURLs\":[\"http://a:1/x\"]}", "URL must not contain a path: http://a:1/x",
+                 NULL);
+    members_body("{\"peerURLs\":[\"http://a:1/\"]}", "URL must not contain a path: http://a:1/",
+                 NULL);
+    members_body("{\"peerURLs\":[\"127.0.0.1:1\"]}",
+                 "parse \"127.0.0.1:1\": first path segment in URL cannot contain colon", NULL);
+    members_body("{\"peerURLs\":[\"http://a b:1\"]}",
+                 "parse \"http://a b:1\": invalid character \" \" in host name", NULL);
+    members_body("{\"peerURLs\":[\"http://a:x\"]}",
+                 "parse \"http://a:x\": invalid port \":x\" after host", NULL);
+    /* Accepted by etcd 3.4.23, answered with these peerURLs. */
+    members_body("{\"peerURLs\":[\" http://a:1 \"]}", NULL, "http://a:1");
+    members_body("{\"peerURLs\":[\"HTTP://A:1\"]}", NULL, "http://A:1");
+    members_body("{\"PeerURLs\":[\"unix://a:1\"]}", NULL, "unix://a:1");
+    members_body("{\"peerURLs\":[\"http://a:1?q\"]}", NULL, "http://a:1?q");
+    members_body("{\"peerURLs\":[\"http://:1\"]}", NULL, "http://:1");
+    members_body("{\"peerURLs\":[\"http://[::1]:1\"]}", NULL, "http://[::1]:1");
+    members_body("{\"peerURLs\":[\"http://a:1#f\"]}", NULL, "http://a:1#f");
+    members_body("{\"peerURLs\":[\"http://u@a:1\"]}", NULL, "http://u@a:1");
+    members_body("{\"peerURLs\":[\"http://a:1\"],\"x\":1,\"peerurls\":[\"http://b:2\"]}", NULL,
+                 "http://b:2");
+    members_body("{\"peerURLs\":[\"http://127.0.0.1:1235\",\"http://127.0.0.1:1234\"]}", NULL,
+                 "http://127.0.0.1:1234 http://127.0.0.1:1235");
+    members_body("{\"peerURLs\":[\"http://a:1\",\"http://a:1\"]}", NULL, "http://a:1 http://a:1");
+    members_body("{\"a\" 1}", "invalid character '1' after object key", NULL);
+    members_body("{\"a\":1 2}", "invalid character '2' after object key:value pair", NULL);
+    members_body("[1 2]", "invalid character '2' after array element", NULL);
+    members_body("{\"a\":tru}", "invalid character '}' in literal true (expecting 'e')", NULL);
+    members_body("{\"a\":-x}", "invalid character 'x' in numeric literal", NULL);
+    members_body("{\"a\":\"\\q\"}", "invalid character 'q' in string escape code", NULL);
+    members_body("{\"a\":\"\x01\"}", "invalid character '\\x01' in string literal", NULL);
+    members_body("{\"a\":1.}", "invalid character '}' after decimal point in numeric literal",
+                 NULL);
+    members_body("{\"peerURLs\":[null]}", "URL scheme must be http, https, unix, or unixs: ", NULL);
+    members_body("{\"a\":\xe9}", "invalid character '\xc3\xa9' looking for beginning of value",
+                 NULL);
+    members_body("{\"a\":\x85}", "invalid character '\\u0085' looking for beginning of value",
+                 NULL);
+    members_body("{\"peerURLs\":[\"http://a:1/%zz\"]}",
+                 "parse \"http://a:1/%zz\": invalid URL escape \"%zz\"", NULL);
+    members_body("{\"peerURLs\":[\"http://a%41:1\"]}",
+                 "parse \"http://a%41:1\": invalid URL escape \"%41\"", NULL);
+    members_body("{\"peerURLs\":[\"http:a:1\"]}",
+                 "URL address does not have the form \"host:port\": http:a:1", NULL);
+    members_body("{\"peerURLs\":[\"http://[::1:1\"]}",
+                 "parse \"http://[::1:1\": missing ']' in host", NULL);
+    members_body("{\"peerURLs\":[\"http://a:1\"],\"peerURLs\":5}",
+                 "json: cannot unmarshal number into Go struct field .peerURLs of type []string",
+                 NULL);
+    members_body("{\"peerURLs\":{}}",
+                 "json: cannot unmarshal object into Go struct field .peerURLs of type []string",
+                 NULL);
+    members_body("{\"peerURLs\":true}",
+                 "json: cannot unmarshal bool into Go struct field .peerURLs of type []string",
+                 NULL);
+    members_body("5",
+                 "json: cannot unmarshal number into Go value of type struct { PeerURLs []string "
+                 "\"json:\\\"peerURLs\\\"\" }",
+                 NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -377,6 +538,8 @@ int main(void)
         cmocka_unit_test(test_path_clean),     cmocka_unit_test(test_path_parse),
         cmocka_unit_test(test_error_status),   cmocka_unit_test(test_parse_bool_uint),
         cmocka_unit_test(test_form_parse),     cmocka_unit_test(test_keys_parse),
+        cmocka_unit_test(test_json_float),     cmocka_unit_test(test_follower_stats),
+        cmocka_unit_test(test_members_body),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
