@@ -100,6 +100,9 @@ void api_send(api_t *api, h2o_req_t *req, int status, const char *ctype, const c
     api_metrics_count(api, api_method_from(req->method.base, req->method.len), status);
     /* Without a length HTTP/1.1 goes chunked (200) or closes the connection (others). */
     req->res.content_length = len;
+    /* Go writes no Content-Length on a 204 (nor does h2o frame one without it). */
+    if (status == 204)
+        req->res.content_length = SIZE_MAX;
     /* No copy (h2o_send_inline would make one): the body outlives the request. */
     static h2o_generator_t generator = {NULL, NULL};
     h2o_start_response(req, &generator);

@@ -374,20 +374,142 @@ def test_server_level_rejections(srv):
     eq((st, body), (404, b"Not Found\n"), "/v3 paths")
 
 
+JSON = {"Content-Type": "application/json"}
+
+
 def test_members_changes_checked(srv):
+    """Bad membership requests, answered before any change (as etcd 3.4.23 did)."""
     st, h, body = srv.request("POST", "/v2/members", "{}", headers={"Content-Type": "text/plain"})
     eq((st, body), (415, b'{"message":"Bad Content-Type text/plain, accept application/json"}'), "415")
-    st, h, body = srv.request("POST", "/v2/members", '{"peerURLs":',
-                              headers={"Content-Type": "application/json"})
+    eq(h.get("Content-Type"), "application/json", "415 content type")
+    st, h, body = srv.request("POST", "/v2/members", '{"peerURLs":', headers=JSON)
     eq((st, body), (400, b'{"message":"unexpected end of JSON input"}'), "truncated JSON")
+    # Bodies and etcd 3.4.23's answers to them (POST /v2/members on a 3-member etcd).
+    for req_body, message in [
+            ('{}', 'no valid URLs given'),
+            ('{"peerURLs":[]}', 'no valid URLs given'),
+            ('{"peerURLs":"x"}',
+             'json: cannot unmarshal string into Go struct field .peerURLs of type []string'),
+            ('{"peerURLs":[1]}',
+             'json: cannot unmarshal number into Go struct field .peerURLs of type string'),
+            ('x', "invalid character 'x' looking for beginning of value"),
+            ('{"peerURLs":["ftp://a:1"]}', 'URL scheme must be http, https, unix, or unixs: ftp://a:1'),
+            ('{"peerURLs":["http://a"]}', 'URL address does not have the form "host:port": http://a'),
+            ('{"peerURLs":["http://a:1/x"]}', 'URL must not contain a path: http://a:1/x'),
+            ('{"peerURLs":["127.0.0.1:1"]}',
+             'parse "127.0.0.1:1": first path segment in URL cannot contain colon')]:
+        want = json.dumps({"message": message}, separators=(",", ":")).encode()
+        st, h, body = srv.request("POST", "/v2/members", req_body, headers=JSON)
+        eq((st, body), (400, want), "POST " + req_body)
+        st, h, body = srv.request("PUT", "/v2/members/abc", req_body, headers=JSON)
+        eq((st, body), (400, want), "PUT " + req_body)
     st, h, body = srv.request("DELETE", "/v2/members/nothex")
     eq((st, body), (404, b'{"message":"No such member: nothex"}'), "bad id")
     st, h, body = srv.request("DELETE", "/v2/members/00abcdef0123")
     eq((st, body), (404, b'{"message":"No such member: abcdef0123"}'), "unknown id")
+    eq(h.get("Content-Type"), "application/json", "404 content type")
+    check(CLUSTER_ID_RE.match(h.get("X-Etcd-Cluster-Id", "")), "404 cluster id")
+    st, h, body = srv.request("PUT", "/v2/members/0000000000000abc", '{"peerURLs":["http://a:9"]}',
+                              headers=JSON)
+    eq((st, body), (404, b'{"message":"No such member: abc"}'), "PUT of an unknown id")
+    # etcd's getID: no id at all is Go's plain 405, with no Allow header.
+    for method, path in (("DELETE", "/v2/members"), ("DELETE", "/v2/members/"),
+                         ("PUT", "/v2/members")):
+        st, h, body = srv.request(method, path, "{}", headers=JSON)
+        eq((st, body), (405, b"Method Not Allowed\n"), method + " " + path)
+        eq((h.get("Content-Type"), h.get("X-Content-Type-Options"), h.get("Allow")),
+           ("text/plain; charset=utf-8", "nosniff", None), "405 headers")
     st, h, body = srv.request("PATCH", "/v2/members")
     eq((st, h.get("Allow")), (405, "GET,POST,DELETE,PUT"), "members 405")
     st, h, body = srv.request("GET", "/v2/members/nope")
     eq((st, body), (404, b'{"message":"Not found"}'), "members 404")
+
+
+def etcd_member_id(urls, unix_second):
+    """etcd's membership.NewMember id for an added member (no name, no cluster name)."""
+    import hashlib
+    digest = hashlib.sha1(("".join(sorted(urls)) + str(unix_second)).encode()).digest()
+    return "%x" % int.from_bytes(digest[:8], "big")
+
+
+def test_members_changes(srv):
+    """POST, PUT and DELETE with the statuses and bodies etcd 3.4.23 gives."""
+    if srv.metcd:
+        print("  (api-test-server only: its host changes membership)")
+        return
+    urls = ["http://127.0.0.1:1235", "http://127.0.0.1:1234"]
+    t0 = int(time.time())
+    st, h, body = srv.request("POST", "/v2/members", json.dumps({"peerURLs": urls}), headers=JSON)
+    t1 = int(time.time())
+    eq(st, 201, "add")
+    eq(h.get("Content-Type"), "application/json", "add content type")
+    check(CLUSTER_ID_RE.match(h.get("X-Etcd-Cluster-Id", "")), "add cluster id")
+    new_id = json.loads(body)["id"]
+    check(new_id in (etcd_member_id(urls, t0), etcd_member_id(urls, t1)), "etcd's id: " + new_id)
+    # etcd 3.4.23: {"id":"68cd752a68ed1994","name":"","peerURLs":["http://127.0.0.1:1234",
+    # "http://127.0.0.1:1235"],"clientURLs":[]} and a newline (URLs sorted, no name yet).
+    eq(body, ('{"id":"%s","name":"","peerURLs":["http://127.0.0.1:1234","http://127.0.0.1:1235"],'
+              '"clientURLs":[]}\n' % new_id).encode(), "add body")
+    st, h, body = srv.request("GET", "/v2/members")
+    ids = [m["id"] for m in json.loads(body)["members"]]
+    eq(len(ids), 2, "listed")
+    eq(ids, sorted(ids, key=lambda x: int(x, 16)), "members sorted by id, as numbers")
+    # The leader's stats show the new follower (this host records 1.5 and 2.5 ms sends).
+    st, h, body = srv.request("GET", "/v2/stats/leader")
+    eq(st, 200, "stats leader")
+    check(body.endswith(('"followers":{"%s":{"latency":{"current":2.5,"average":2,'
+                         '"standardDeviation":0.5,"minimum":1.5,"maximum":2.5},'
+                         '"counts":{"fail":0,"success":2}}}}' % new_id).encode()),
+          "leader stats: %r" % body)
+    # A peer URL in use: 409 (etcd 3.4.23, PUT onto another member's URL and a POST
+    # of a member's URL on a healthy cluster).
+    st, h, body = srv.request("POST", "/v2/members", '{"peerURLs":["http://127.0.0.1:1234"]}',
+                              headers=JSON)
+    eq((st, body), (409, b'{"message":"membership: peerURL exists"}'), "add of a URL in use")
+    first = [i for i in ids if i != new_id][0]
+    st, h, body = srv.request("PUT", "/v2/members/" + first, '{"peerURLs":["http://127.0.0.1:1235"]}',
+                              headers=JSON)
+    eq((st, body), (409, b'{"message":"membership: peerURL exists"}'), "update onto a URL in use")
+    # Two adds of the same URLs in one second get the same id: etcd checks the id first.
+    st, h, body = srv.request("POST", "/v2/members", json.dumps({"peerURLs": urls}), headers=JSON)
+    check((st, body) in ((409, b'{"message":"membership: ID exists"}'),
+                         (409, b'{"message":"membership: peerURL exists"}')), "same add again")
+    # Update: 204, no body, no Content-Type (etcd 3.4.23).
+    st, h, body = srv.request("PUT", "/v2/members/" + new_id, '{"peerURLs":["http://127.0.0.1:1236"]}',
+                              headers=JSON)
+    eq((st, body), (204, b""), "update")
+    check("Content-Type" not in h and "Content-Length" not in h, "204 headers: %r" % h)
+    check(CLUSTER_ID_RE.match(h.get("X-Etcd-Cluster-Id", "")), "204 cluster id")
+    st, h, body = srv.request("GET", "/v2/members")
+    m = [m for m in json.loads(body)["members"] if m["id"] == new_id][0]
+    eq(m["peerURLs"], ["http://127.0.0.1:1236"], "updated peer URLs")
+    # A change the cluster cannot make (no quorum, unhealthy): 500, etcd's generic text.
+    st, h, body = srv.request("PUT", "/v2/members/" + new_id,
+                              '{"peerURLs":["http://internal-error:1"]}', headers=JSON)
+    eq((st, body), (500, b'{"message":"Internal Server Error"}'), "update that fails")
+    st, h, body = srv.request("POST", "/v2/members", '{"peerURLs":["http://internal-error:1"]}',
+                              headers=JSON)
+    eq((st, body), (500, b'{"message":"Internal Server Error"}'), "add that fails")
+    # Remove: 204; again: 410 with the id; PUT of a removed member: 500 (etcd 3.4.23).
+    st, h, body = srv.request("DELETE", "/v2/members/" + new_id)
+    eq((st, body), (204, b""), "remove")
+    check("Content-Type" not in h, "204 without Content-Type")
+    st, h, body = srv.request("DELETE", "/v2/members/" + new_id)
+    eq((st, body), (410, ('{"message":"Member permanently removed: %s"}' % new_id).encode()),
+       "remove again")
+    st, h, body = srv.request("PUT", "/v2/members/" + new_id, '{"peerURLs":["http://127.0.0.1:1237"]}',
+                              headers=JSON)
+    eq((st, body), (500, b'{"message":"Internal Server Error"}'), "update of a removed member")
+    st, h, body = srv.request("GET", "/v2/stats/leader")
+    check(body.endswith(b'"followers":{}}'), "removed follower gone: %r" % body)
+    # etcd's POST ignores the path: POST /v2/members/<anything> adds a member too.
+    st, h, body = srv.request("POST", "/v2/members/abc", '{"peerURLs":["http://127.0.0.1:1299"]}',
+                              headers=JSON)
+    eq(st, 201, "POST on an id path")
+    other = json.loads(body)["id"]
+    eq(srv.request("DELETE", "/v2/members/" + other)[0], 204, "cleanup")
+    st, h, body = srv.request("GET", "/v2/members")
+    eq(len(json.loads(body)["members"]), 1, "back to one member")
 
 
 def test_auth_reads(srv):
@@ -749,7 +871,24 @@ def test_client_gone_before_the_write_is_answered(binary):
         s = srv.connect()
         s.sendall(build_request("GET", "/v2/keys/gone/last?quorum=true"))
         s.close()
+        # A membership change is answered once applied; its client may leave meanwhile.
+        t0 = time.time()
+        st, _, body = srv.request("POST", "/v2/members", '{"peerURLs":["http://127.0.0.1:7001"]}',
+                                  headers=JSON)
+        eq(st, 201, "a delayed add")
+        check(time.time() - t0 >= 0.25, "the add waited for the change")
+        added = json.loads(body)["id"]
+        s = srv.connect()
+        s.sendall(build_request("DELETE", "/v2/members/" + added))
+        s.close()
+        s = srv.connect()
+        s.sendall(build_request("POST", "/v2/members", '{"peerURLs":["http://127.0.0.1:7002"]}',
+                                headers=JSON))
+        s.close()
         time.sleep(0.5)
+        st, _, body = srv.request("GET", "/v2/members")
+        eq(sorted(p for m in json.loads(body)["members"] for p in m["peerURLs"]),
+           ["http://127.0.0.1:2380", "http://127.0.0.1:7002"], "changes of departed clients applied")
         check(srv.proc.poll() is None, "server alive")
     finally:
         rc = srv.stop()
