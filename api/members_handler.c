@@ -352,7 +352,7 @@ void api_handle_members(api_t *api, h2o_req_t *req, api_method_t m, const char *
     if (len == 6 && memcmp(sub, "leader", 6) == 0) {
         const api_member_t *leader = info.leader_id ? find_member(&info, info.leader_id) : NULL;
         if (leader == NULL) {
-            send_message_str(api, req, 503, "During leader election");
+            send_message_str(api, req, 503, "During election"); /* etcd 3.4.23's text */
             return;
         }
         api_buf_t b;

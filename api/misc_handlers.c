@@ -40,10 +40,15 @@ void api_handle_health(api_t *api, h2o_req_t *req, api_method_t m)
     }
     api_server_info_t info;
     get_info(api, &info);
-    if (info.leader_id == 0)
-        api_send(api, req, 503, "text/plain; charset=utf-8", H2O_STRLIT("{\"health\":\"false\"}"));
-    else
+    if (info.leader_id == 0) {
+        /* Unhealthy goes through Go's http.Error: a newline and nosniff (etcd 3.4.23). */
+        h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-content-type-options"),
+                              0, "X-Content-Type-Options", H2O_STRLIT("nosniff"));
+        api_send(api, req, 503, "text/plain; charset=utf-8",
+                 H2O_STRLIT("{\"health\":\"false\"}\n"));
+    } else {
         api_send(api, req, 200, "text/plain; charset=utf-8", H2O_STRLIT("{\"health\":\"true\"}"));
+    }
 }
 
 static int cmp_str(const void *a, const void *b)

@@ -11,6 +11,10 @@
  * makes the change fail as a cluster without quorum would (500). Every other
  * member appears as a follower in /v2/stats/leader, with two sends of 1.5
  * and 2.5 ms recorded when it is added.
+ *
+ * API_TEST_FOLLOWER=1 makes it a follower of a second member, n1
+ * (2bf4ebf7445e1eb9, client URL http://127.0.0.1:1), heard from 1.5 ms after
+ * the start; API_TEST_FOLLOWER=noleader a member that has never had a leader.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -334,6 +338,8 @@ static int member_change(void *ctx, const api_member_change_t *ch, api_member_cb
     return 0;
 }
 
+static const char *follower_mode; /* NULL, "1" or "noleader" */
+
 static void server_info(void *ctx, api_server_info_t *out)
 {
     (void)ctx;
@@ -346,6 +352,14 @@ static void server_info(void *ctx, api_server_info_t *out)
     out->is_leader = true;
     out->start_time_ns = start_ns;
     out->leader_start_time_ns = start_ns;
+    if (follower_mode != NULL) {
+        bool has_leader = strcmp(follower_mode, "noleader") != 0;
+        out->is_leader = false;
+        out->leader_id = has_leader ? 0x2bf4ebf7445e1eb9ULL : 0;
+        out->leader_info_id = out->leader_id;
+        out->leader_start_time_ns = has_leader ? start_ns + 1500000 : 0;
+        out->recv_append_requests = 7;
+    }
     out->members = members;
     out->n_members = n_members;
     out->followers = followers;
@@ -393,6 +407,17 @@ int main(int argc, char **argv)
                                 .n_peer_urls = 1,
                                 .client_urls = client_urls,
                                 .n_client_urls = 1};
+    follower_mode = getenv("API_TEST_FOLLOWER");
+    if (follower_mode != NULL) {
+        static const char *leader_peer[1] = {"http://127.0.0.1:2381"};
+        static const char *leader_client[1] = {"http://127.0.0.1:1"};
+        members[n_members++] = (api_member_t){.id = 0x2bf4ebf7445e1eb9ULL,
+                                              .name = "n1",
+                                              .peer_urls = leader_peer,
+                                              .n_peer_urls = 1,
+                                              .client_urls = leader_client,
+                                              .n_client_urls = 1};
+    }
     start_ns = now_ns();
     store_config_t scfg = {.history_size = 1000};
     store = store_new(&scfg);

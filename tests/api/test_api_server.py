@@ -895,10 +895,63 @@ def test_client_gone_before_the_write_is_answered(binary):
     check(rc in (0, -15), "server exit status %r" % rc)
 
 
+def test_follower_views(binary):
+    """What a follower answers, from what its server reports (etcd 3.4.23, 3 members)."""
+    if binary is None or os.environ.get("METCD_API_TESTS_USE_METCD") == "1":
+        print("  (api-test-server only)")
+        return
+    srv = Server(binary, env={"API_TEST_FOLLOWER": "1"})
+    try:
+        st, h, body = srv.request("GET", "/v2/stats/self")
+        d = json.loads(body)
+        eq((st, d["state"], d["leaderInfo"]["leader"]), (200, "StateFollower", "2bf4ebf7445e1eb9"),
+           "follower self stats")
+        # etcd: a follower's leaderInfo is when it first heard from this leader, and the
+        # time since then; here 1.5 ms after the start.
+        check(d["leaderInfo"]["startTime"] != d["startTime"], "leader start time shown")
+        check(re.match(r"^[0-9.]+(ms|s)$", d["leaderInfo"]["uptime"]), "uptime " + d["leaderInfo"]["uptime"])
+        eq(list(d.keys()), ["name", "id", "state", "startTime", "leaderInfo", "recvAppendRequestCnt",
+                            "sendAppendRequestCnt"], "self stats fields")
+        eq(d["recvAppendRequestCnt"], 7, "appends received")
+        st, h, body = srv.request("GET", "/v2/stats/leader")
+        eq((st, body), (403, b'{"message":"not current leader"}'), "leader stats on a follower")
+        eq(h.get("Content-Type"), "application/json", "403 content type")
+        st, h, body = srv.request("GET", "/v2/members/leader")
+        eq((st, body), (200, b'{"id":"2bf4ebf7445e1eb9","name":"n1","peerURLs":["http://127.0.0.1:2381"],'
+                             b'"clientURLs":["http://127.0.0.1:1"]}\n'), "leader member")
+        st, h, body = srv.request("GET", "/v2/members")
+        eq([m["id"] for m in json.loads(body)["members"]], ["2bf4ebf7445e1eb9", "ac10e50d8a558ef9"],
+           "members sorted by id")
+        st, h, body = srv.request("GET", "/v2/machines")
+        eq(body, ("http://127.0.0.1:1, http://127.0.0.1:%d" % srv.port).encode(),
+           "client URLs sorted as text")
+        st, h, body = srv.request("GET", "/health")
+        eq((st, body), (200, b'{"health":"true"}'), "follower health")
+        st, h, body = srv.request("PUT", "/v2/keys/f", "value=1")
+        for k in ("X-Etcd-Cluster-Id", "X-Etcd-Index", "X-Raft-Index", "X-Raft-Term"):
+            check(k in h, "follower write header " + k)
+    finally:
+        srv.stop()
+    srv = Server(binary, env={"API_TEST_FOLLOWER": "noleader"})
+    try:
+        st, h, body = srv.request("GET", "/v2/members/leader")
+        eq((st, body), (503, b'{"message":"During election"}'), "no leader")
+        st, h, body = srv.request("GET", "/health")
+        eq((st, body), (503, b'{"health":"false"}\n'), "health without a leader")
+        eq((h.get("Content-Type"), h.get("X-Content-Type-Options")),
+           ("text/plain; charset=utf-8", "nosniff"), "503 health headers")
+        st, h, body = srv.request("GET", "/v2/stats/self")
+        d = json.loads(body)
+        eq((d["leaderInfo"]["leader"], d["leaderInfo"]["startTime"]), ("", d["startTime"]),
+           "no leader heard of yet")
+    finally:
+        srv.stop()
+
+
 def main():
     binary = sys.argv[1] if len(sys.argv) > 1 else None
     srv = Server(binary)
-    separate = ("test_413", "test_client_gone_before_the_write_is_answered")
+    separate = ("test_413", "test_client_gone_before_the_write_is_answered", "test_follower_views")
     tests = [v for k, v in sorted(globals().items()) if k.startswith("test_") and k not in separate]
     ok = 0
     try:
@@ -916,7 +969,7 @@ def main():
     if rc not in (0, -15):
         failures.append("server exit status %r" % rc)
         print("FAIL server exited with", rc)
-    for t in (test_413, test_client_gone_before_the_write_is_answered):
+    for t in (test_413, test_client_gone_before_the_write_is_answered, test_follower_views):
         try:
             t(binary)
             ok += 1
