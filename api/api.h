@@ -60,6 +60,13 @@ void api_follower_stats_succeed(api_follower_stats_t *fs, int64_t latency_ns);
 /* One append that could not be sent (FollowerStats.Fail). */
 void api_follower_stats_fail(api_follower_stats_t *fs);
 
+/* Traffic with one peer, for etcd's etcd_network_peer_* counters. */
+typedef struct api_peer_stats {
+    uint64_t id;
+    uint64_t sent_bytes, received_bytes, sent_failures;
+    bool active; /* connected now */
+} api_peer_stats_t;
+
 /* What /v2/stats/self, /v2/stats/leader and the headers need. Borrowed. */
 typedef struct api_server_info {
     uint64_t cluster_id; /* X-Etcd-Cluster-Id, lower-case hex without padding */
@@ -103,6 +110,8 @@ typedef struct api_server_info {
     uint64_t proposals_failed;    /* proposals answered with an error */
     const api_member_t *members;
     size_t n_members;
+    const api_peer_stats_t *peers; /* every other member the transport knows */
+    size_t n_peers;
 } api_server_info_t;
 
 /* ---- Membership changes: POST, DELETE and PUT /v2/members (etcd's membersHandler). ---- */

@@ -119,6 +119,33 @@ void api_handle_metrics(api_t *api, h2o_req_t *req, api_method_t m)
             "seen.\n# TYPE etcd_server_proposals_failed_total counter\n"
             "etcd_server_proposals_failed_total %llu\n",
             (unsigned long long)info.proposals_failed);
+    /* The peer transport's counters, under etcd's rafthttp metric names;
+     * IDs in lower-case hex as etcd labels them. */
+    api_buf_append_str(&b, "# HELP etcd_network_active_peers The current number of active peer "
+                           "connections.\n# TYPE etcd_network_active_peers gauge\n");
+    for (size_t i = 0; i < info.n_peers; i++)
+        appendf(&b, "etcd_network_active_peers{Local=\"%llx\",Remote=\"%llx\"} %d\n",
+                (unsigned long long)info.self_id, (unsigned long long)info.peers[i].id,
+                info.peers[i].active);
+    api_buf_append_str(&b, "# HELP etcd_network_peer_received_bytes_total The total number of "
+                           "bytes received from peers.\n# TYPE "
+                           "etcd_network_peer_received_bytes_total counter\n");
+    for (size_t i = 0; i < info.n_peers; i++)
+        appendf(&b, "etcd_network_peer_received_bytes_total{From=\"%llx\"} %llu\n",
+                (unsigned long long)info.peers[i].id,
+                (unsigned long long)info.peers[i].received_bytes);
+    api_buf_append_str(&b, "# HELP etcd_network_peer_sent_bytes_total The total number of bytes "
+                           "sent to peers.\n# TYPE etcd_network_peer_sent_bytes_total counter\n");
+    for (size_t i = 0; i < info.n_peers; i++)
+        appendf(&b, "etcd_network_peer_sent_bytes_total{To=\"%llx\"} %llu\n",
+                (unsigned long long)info.peers[i].id, (unsigned long long)info.peers[i].sent_bytes);
+    api_buf_append_str(&b, "# HELP etcd_network_peer_sent_failures_total The total number of "
+                           "send failures from peers.\n# TYPE "
+                           "etcd_network_peer_sent_failures_total counter\n");
+    for (size_t i = 0; i < info.n_peers; i++)
+        appendf(&b, "etcd_network_peer_sent_failures_total{To=\"%llx\"} %llu\n",
+                (unsigned long long)info.peers[i].id,
+                (unsigned long long)info.peers[i].sent_failures);
     store_t *s = api->host.store;
     appendf(&b,
             "# HELP metcd_watchers Pending watch requests.\n# TYPE metcd_watchers gauge\n"

@@ -94,7 +94,7 @@ static bool same_url_set(json_t *urls, const config_url_list_t *mine)
 
 /* Parses one /members answer. 0 with the IDs, or -1 with err. */
 static int parse_answer(const char *resp, size_t len, const config_t *cfg, uint64_t *member,
-                        uint64_t *cluster, char *err, size_t err_len)
+                        uint64_t *cluster, membership_t *members, char *err, size_t err_len)
 {
     (void)len;
     if (strncmp(resp, "HTTP/1.1 200", 12) != 0 && strncmp(resp, "HTTP/1.0 200", 12) != 0) {
@@ -116,13 +116,29 @@ static int parse_answer(const char *resp, size_t len, const config_t *cfg, uint6
         return -1;
     }
     *member = 0;
+    membership_init(members, *cluster);
     for (size_t i = 0; i < json_array_size(arr); i++) {
         json_t *m = json_array_get(arr, i);
-        if (same_url_set(json_object_get(m, "peerURLs"), &cfg->initial_advertise_peer))
-            *member = (uint64_t)json_integer_value(json_object_get(m, "id"));
+        json_t *urls = json_object_get(m, "peerURLs");
+        uint64_t id = (uint64_t)json_integer_value(json_object_get(m, "id"));
+        if (same_url_set(urls, &cfg->initial_advertise_peer))
+            *member = id;
+        size_t nu = json_is_array(urls) ? json_array_size(urls) : 0;
+        const char **u = calloc(nu + 1, sizeof(*u));
+        if (u == NULL)
+            abort();
+        size_t k = 0;
+        for (size_t j = 0; j < nu; j++)
+            if (json_string_value(json_array_get(urls, j)) != NULL)
+                u[k++] = json_string_value(json_array_get(urls, j));
+        membership_member_t mb = {.id = id, .name = "", .peer_urls = (char **)u, .n_peer_urls = k};
+        if (id != 0)
+            membership_add(members, &mb);
+        free(u);
     }
     json_decref(arr);
     if (*member == 0) {
+        membership_free(members);
         snprintf(err, err_len,
                  "no member of the cluster has this member's peer URLs (add it first with "
                  "\"member add\")");
@@ -131,8 +147,8 @@ static int parse_answer(const char *resp, size_t len, const config_t *cfg, uint6
     return 0;
 }
 
-int join_fetch_ids(const config_t *cfg, uint64_t *member, uint64_t *cluster, char *err,
-                   size_t err_len)
+int join_fetch_ids(const config_t *cfg, uint64_t *member, uint64_t *cluster, membership_t *members,
+                   char *err, size_t err_len)
 {
     char last[256] = "no other member in --initial-cluster";
     for (size_t i = 0; i < cfg->n_initial_cluster; i++) {
@@ -146,7 +162,7 @@ int join_fetch_ids(const config_t *cfg, uint64_t *member, uint64_t *cluster, cha
             continue;
         }
         char why[200] = "";
-        int rc = parse_answer(resp, len, cfg, member, cluster, why, sizeof(why));
+        int rc = parse_answer(resp, len, cfg, member, cluster, members, why, sizeof(why));
         free(resp);
         if (rc == 0) {
             log_line('I', "etcdserver", "found member %" PRIx64 " in cluster %" PRIx64 " at %s",

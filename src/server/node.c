@@ -188,6 +188,12 @@ void node_check_leader(node_t *n)
     if (st.ss.lead != RAFT_NONE) {
         /* etcd counts every new leader it sees, including itself. */
         n->leader_changes++;
+        if (st.ss.lead != n->lead_seen) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            n->lead_seen = st.ss.lead;
+            n->lead_seen_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+        }
         if (st.ss.lead == n->cfg.member_id && st.ss.state == RAFT_LEADER) {
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
@@ -458,6 +464,8 @@ void node_get_info(node_t *n, node_info_t *out)
     out->applied = n->applied;
     out->leader_since_ns = n->leader_since_ns;
     out->leader_changes = n->leader_changes;
+    out->lead_seen = n->lead_seen;
+    out->lead_seen_ns = n->lead_seen_ns;
     out->pending = n->waiters.n + n->n_reads;
     out->failed = n->proposals_failed;
     if (n->raft == NULL)
@@ -517,6 +525,7 @@ void node_free(node_t *n)
     raft_conf_state_free(&n->conf);
     raft_conf_state_free(&n->snap_conf);
     membership_free(&n->members);
+    membership_free(&n->synced);
     free(n->followers);
     free(n->wal_dir);
     free(n->snap_dir);

@@ -161,6 +161,7 @@ int node_snapshot_receive_end(node_t *n, int fd, bool ok);
  * /v2/stats/leader (etcd's LeaderStats). */
 typedef struct node_follower_info {
     uint64_t id;
+    uint64_t samples; /* latencies measured (0: none yet) */
     double current_ms, average_ms, stddev_ms, min_ms, max_ms;
     uint64_t success, fail;
 } node_follower_info_t;
@@ -183,6 +184,8 @@ typedef struct node_info {
     uint64_t applied;
     int64_t leader_since_ns; /* Unix ns when this member last became leader (0: never) */
     uint64_t leader_changes; /* leaders seen since start (etcd_server_leader_changes_seen_total) */
+    uint64_t lead_seen;      /* the last leader this member heard of (0: none yet) */
+    int64_t lead_seen_ns;    /* Unix ns when it first heard of that leader */
     uint64_t pending;        /* proposals waiting for their answer */
     uint64_t failed;         /* proposals answered with an error by the server */
 } node_info_t;

@@ -26,6 +26,16 @@ const membership_t *node_members(const node_t *n)
 
 /* ---- peers ---- */
 
+static bool same_peer_urls(const membership_member_t *a, const membership_member_t *b)
+{
+    if (a->n_peer_urls != b->n_peer_urls)
+        return false;
+    for (size_t i = 0; i < a->n_peer_urls; i++)
+        if (strcmp(a->peer_urls[i], b->peer_urls[i]) != 0)
+            return false;
+    return true;
+}
+
 void node_sync_peers(node_t *n)
 {
     if (n->cfg.transport == NULL)
@@ -34,10 +44,16 @@ void node_sync_peers(node_t *n)
         const membership_member_t *mb = &n->members.members[i];
         if (mb->id == n->cfg.member_id)
             continue;
+        /* Only what changed: updating a peer reopens its connections. */
+        const membership_member_t *was = membership_find(&n->synced, mb->id);
+        if (was != NULL && same_peer_urls(was, mb))
+            continue;
         const char *const *urls = (const char *const *)mb->peer_urls;
         if (peer_add(n->cfg.transport, mb->id, urls, mb->n_peer_urls) == PEER_EEXIST)
             peer_update(n->cfg.transport, mb->id, urls, mb->n_peer_urls);
     }
+    membership_free(&n->synced);
+    membership_copy(&n->synced, &n->members);
     for (size_t i = 0; i < n->members.n_removed; i++)
         if (n->members.removed[i] != n->cfg.member_id)
             peer_remove(n->cfg.transport, n->members.removed[i]);
@@ -145,6 +161,7 @@ size_t node_followers(const node_t *n, node_follower_info_t *out, size_t max)
         node_follower_info_t *o = &out[k++];
         memset(o, 0, sizeof(*o));
         o->id = f->id;
+        o->samples = f->samples;
         o->current_ms = f->current_ms;
         o->min_ms = f->min_ms;
         o->max_ms = f->max_ms;
@@ -423,8 +440,13 @@ void node_retry(node_t *n, int64_t now)
         free(p->data);
         done++;
     }
-    memmove(n->pending, n->pending + done, (n->n_pending - done) * sizeof(*n->pending));
-    n->n_pending -= done;
+    /* n->pending stays NULL until a proposal first waits for a leader, and
+     * memmove with a NULL pointer is undefined even for 0 bytes (C11
+     * 7.24.1p2; UBSan reports it on every leader change). */
+    if (done > 0) {
+        memmove(n->pending, n->pending + done, (n->n_pending - done) * sizeof(*n->pending));
+        n->n_pending -= done;
+    }
     /* Reads: asked once a leader is known, and again if a leader change
      * lost the request (etcd's read loop retries the same way). */
     int64_t again = (int64_t)(n->cfg.election_ms ? n->cfg.election_ms : 1000) * 1000000;

@@ -78,6 +78,7 @@ struct node {
     h2o_socket_t *wal_sock;
     struct raft_conf_state conf; /* the configuration applied (owned arrays) */
     membership_t members;        /* the member table applied */
+    membership_t synced;         /* the members last given to the transport */
     bool legacy_single;          /* a WAL from before clusters (METCDWM1) */
 
     h2o_timeout_t tick_timeout;
@@ -110,6 +111,8 @@ struct node {
     uint64_t lead; /* the leader in the last soft state seen */
     uint64_t leader_changes;
     int64_t leader_since_ns;
+    uint64_t lead_seen;
+    int64_t lead_seen_ns;
     uint64_t proposals_failed;
     bool published; /* this member's attributes are applied */
     int64_t publish_at;

@@ -16,6 +16,7 @@
 #include <h2o.h>
 
 #include "common/log.h"
+#include "src/membership/member_id.h"
 #include "src/peer/peer.h"
 #include "src/server/data_dir.h"
 #include "src/server/join.h"
@@ -88,7 +89,10 @@ static void server_info(void *ctx, api_server_info_t *out)
     out->raft_index = info.commit;
     out->raft_term = info.term;
     out->start_time_ns = s->start_time_ns;
-    out->leader_start_time_ns = info.leader_since_ns ? info.leader_since_ns : s->start_time_ns;
+    /* leaderInfo: the leader this member last heard of, and since when
+     * (etcd keeps both when the leader is lost). */
+    out->leader_info_id = info.lead_seen;
+    out->leader_start_time_ns = info.lead_seen_ns ? info.lead_seen_ns : s->start_time_ns;
     out->leader_changes = info.leader_changes;
     out->proposals_committed = info.commit;
     out->proposals_applied = info.applied;
@@ -112,6 +116,167 @@ static void server_info(void *ctx, api_server_info_t *out)
     }
     out->members = s->members;
     out->n_members = m->n;
+    if (info.is_leader) {
+        node_follower_info_t fi[64];
+        size_t nf = node_followers(s->node, fi, 64);
+        if (nf > s->cap_followers) {
+            s->cap_followers = nf * 2;
+            s->followers = realloc(s->followers, s->cap_followers * sizeof(*s->followers));
+            if (s->followers == NULL)
+                abort();
+        }
+        for (size_t i = 0; i < nf; i++) {
+            api_follower_stats_t *f = &s->followers[i];
+            api_follower_stats_init(f, fi[i].id);
+            if (fi[i].samples > 0) {
+                f->current_ms = fi[i].current_ms;
+                f->average_ms = fi[i].average_ms;
+                f->standard_deviation_ms = fi[i].stddev_ms;
+                f->minimum_ms = fi[i].min_ms;
+                f->maximum_ms = fi[i].max_ms;
+            }
+            f->success = fi[i].success;
+            f->fail = fi[i].fail;
+        }
+        out->followers = s->followers;
+        out->n_followers = nf;
+    }
+    /* Peer traffic for etcd's etcd_network_peer_* counters. */
+    if (m->n > s->cap_peers) {
+        s->cap_peers = m->n * 2;
+        s->peers = realloc(s->peers, s->cap_peers * sizeof(*s->peers));
+        if (s->peers == NULL)
+            abort();
+    }
+    size_t np = 0;
+    for (size_t i = 0; i < m->n; i++) {
+        struct peer_stats ps;
+        if (m->members[i].id == s->member_id || s->transport == NULL ||
+            peer_stats(s->transport, m->members[i].id, &ps) != 0)
+            continue;
+        s->peers[np++] = (api_peer_stats_t){.id = m->members[i].id,
+                                            .sent_bytes = ps.sent_bytes,
+                                            .received_bytes = ps.received_bytes,
+                                            .sent_failures = ps.send_failures,
+                                            .active = ps.active};
+    }
+    out->peers = s->peers;
+    out->n_peers = np;
+}
+
+/* ---- Membership changes (POST, DELETE, PUT /v2/members). ---- */
+
+typedef struct member_op {
+    server_t *s;
+    api_member_cb done;
+    void *done_ctx;
+    membership_member_t mb; /* the member as proposed (owned copies) */
+    api_member_op_t op;
+} member_op_t;
+
+static void member_op_free(member_op_t *op)
+{
+    for (size_t i = 0; i < op->mb.n_peer_urls; i++)
+        free(op->mb.peer_urls[i]);
+    free(op->mb.peer_urls);
+    free(op);
+}
+
+static void on_member_applied(void *ctx, int rc, store_event_t *ev, store_error_t *err)
+{
+    member_op_t *op = ctx;
+    if (ev != NULL)
+        store_event_release(ev);
+    if (rc != 0) {
+        op->done(op->done_ctx, API_MEMBER_E_INTERNAL, NULL,
+                 err && err->cause ? err->cause : "membership change failed");
+        store_error_clear(err);
+    } else {
+        /* etcd answers an add with the new member as proposed: no name and
+         * no client URLs until it starts and publishes them. */
+        api_member_t m = {.id = op->mb.id,
+                          .name = "",
+                          .peer_urls = (const char *const *)op->mb.peer_urls,
+                          .n_peer_urls = op->mb.n_peer_urls};
+        op->done(op->done_ctx, 0, op->op == API_MEMBER_REMOVE ? NULL : &m, NULL);
+    }
+    member_op_free(op);
+}
+
+static size_t started_members(const membership_t *m, uint64_t except)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < m->n; i++)
+        if (m->members[i].id != except && m->members[i].name != NULL && m->members[i].name[0])
+            k++;
+    return k;
+}
+
+/* api_host_t.member_change: checked as etcd checks it, then proposed. */
+static int server_member_change(void *ctx, const api_member_change_t *ch, api_member_cb done,
+                                void *done_ctx)
+{
+    server_t *s = ctx;
+    const membership_t *m = node_members(s->node);
+    uint64_t id = ch->id;
+    if (ch->op == API_MEMBER_ADD) {
+        /* etcd's NewMember for an added member: no name, no cluster name,
+         * the time of the request. */
+        id = member_id_compute_added(ch->peer_urls, ch->n_peer_urls, "", now_ns() / 1000000000);
+    }
+    if (membership_is_removed(m, id))
+        return ch->op == API_MEMBER_ADD ? API_MEMBER_E_ID_EXISTS : API_MEMBER_E_REMOVED;
+    const membership_member_t *cur = membership_find(m, id);
+    if (ch->op == API_MEMBER_ADD && cur != NULL)
+        return API_MEMBER_E_ID_EXISTS;
+    if (ch->op != API_MEMBER_ADD && cur == NULL)
+        return API_MEMBER_E_NOT_FOUND;
+    for (size_t i = 0; i < ch->n_peer_urls; i++) {
+        const membership_member_t *o = membership_find_peer_url(m, ch->peer_urls[i]);
+        if (o != NULL && o->id != id)
+            return API_MEMBER_E_PEER_URL_EXISTS;
+    }
+    /*
+     * etcd 3.4 checks reconfigurations strictly by default: a member is
+     * added only if the started members would still be a quorum of the new
+     * cluster, and removed only if the started members left are a quorum.
+     */
+    if (ch->op == API_MEMBER_ADD && started_members(m, 0) < (m->n + 1) / 2 + 1)
+        return API_MEMBER_E_INTERNAL;
+    if (ch->op == API_MEMBER_REMOVE && m->n > 1 && started_members(m, id) < (m->n - 1) / 2 + 1)
+        return API_MEMBER_E_INTERNAL;
+    member_op_t *op = calloc(1, sizeof(*op));
+    if (op == NULL)
+        abort();
+    op->s = s;
+    op->done = done;
+    op->done_ctx = done_ctx;
+    op->op = ch->op;
+    op->mb.id = id;
+    op->mb.name = "";
+    const char *const *urls = ch->op == API_MEMBER_REMOVE && cur != NULL
+                                  ? (const char *const *)cur->peer_urls
+                                  : ch->peer_urls;
+    size_t n_urls = ch->op == API_MEMBER_REMOVE && cur != NULL ? cur->n_peer_urls : ch->n_peer_urls;
+    op->mb.peer_urls = calloc(n_urls + 1, sizeof(char *));
+    if (op->mb.peer_urls == NULL)
+        abort();
+    for (size_t i = 0; i < n_urls; i++)
+        if ((op->mb.peer_urls[i] = strdup(urls[i])) == NULL)
+            abort();
+    op->mb.n_peer_urls = n_urls;
+    node_member_op_t nop = ch->op == API_MEMBER_ADD      ? NODE_MEMBER_ADD
+                           : ch->op == API_MEMBER_REMOVE ? NODE_MEMBER_REMOVE
+                                                         : NODE_MEMBER_UPDATE;
+    store_error_t err = {0};
+    if (node_propose_member(s->node, nop, &op->mb, on_member_applied, op, &err) != 0) {
+        log_line('W', "etcdserver", "membership change refused: %s",
+                 err.cause ? err.cause : "no leader");
+        store_error_clear(&err);
+        member_op_free(op);
+        return API_MEMBER_E_INTERNAL;
+    }
+    return 0;
 }
 
 /* api_host_t.read_barrier: quorum=true reads (ReadIndex, Raft thesis 6.4). */
@@ -259,7 +424,7 @@ static int compute_ids(server_t *s, bool after_lock, bool have_log, char *err, s
         if (strcmp(s->initial.members[i].name, cfg->name) == 0)
             s->member_id = s->initial.members[i].id;
     if (strcmp(cfg->initial_cluster_state, "existing") == 0 && !have_log) {
-        if (join_fetch_ids(cfg, &s->member_id, &s->cluster_id, err, err_len) != 0)
+        if (join_fetch_ids(cfg, &s->member_id, &s->cluster_id, &s->remote, err, err_len) != 0)
             return SERVER_E_RUNTIME;
     }
     for (size_t i = 0; i < cfg->advertise_client.n; i++)
@@ -395,11 +560,20 @@ int server_new(const config_t *cfg, server_t **out, char *err, size_t err_len)
         rc = SERVER_E_RUNTIME;
         goto fail;
     }
+    /* A member joining with an empty log knows the others only from their
+     * answer: the transport must reach them before the log says who they
+     * are (etcd's joining member adds the remote peers the same way). */
+    for (size_t i = 0; i < s->remote.n; i++)
+        if (s->remote.members[i].id != s->member_id)
+            peer_add(s->transport, s->remote.members[i].id,
+                     (const char *const *)s->remote.members[i].peer_urls,
+                     s->remote.members[i].n_peer_urls);
     s->host = (api_host_t){.ctx = s,
                            .store = s->store,
                            .propose = server_propose,
                            .server_info = server_info,
-                           .read_barrier = server_read_barrier};
+                           .read_barrier = server_read_barrier,
+                           .member_change = server_member_change};
     /*
      * etcd applies --max-request-bytes to v3 requests only; its v2 API takes
      * any form body up to Go's ParseForm limit of 10 MiB (a 2 MiB value is
@@ -541,6 +715,9 @@ void server_free(server_t *s)
     free(s->peer_fds);
     free(s->client_urls);
     free(s->members);
+    free(s->followers);
+    free(s->peers);
     membership_free(&s->initial);
+    membership_free(&s->remote);
     free(s);
 }

@@ -46,11 +46,16 @@ struct server {
     uint64_t member_id, cluster_id;
     int64_t start_time_ns;
     membership_t initial;     /* --initial-cluster, for a new cluster's first entries */
+    membership_t remote;      /* the members a joining member was told of */
     const char **client_urls; /* borrowed from cfg */
 
     /* What server_info hands the API: rebuilt on each call. */
     api_member_t *members;
     size_t cap_members;
+    api_follower_stats_t *followers;
+    size_t cap_followers;
+    api_peer_stats_t *peers;
+    size_t cap_peers;
 };
 
 /* server_peer.c: creates the TCP transport on the bound peer listeners and
