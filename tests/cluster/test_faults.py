@@ -13,7 +13,7 @@ network partitions under client load, with a linearizability check.
     --local-reads       linearizable reads without quorum=true: stale reads
                         are allowed by etcd there, and the checker must say so
 
-Cases (all by default): kill_leader, kill_leader_5, stop_leader, partition,
+Cases (all by default): harness, kill_leader, kill_leader_5, stop_leader, partition,
 linearizable, clients. Each case starts its own cluster, bounds every wait
 and its request count, prints the figures it measured as `figure` lines, and
 fails (exit 1) when the cluster misbehaves or cannot be started; nothing is
@@ -24,6 +24,7 @@ import argparse
 import json
 import os
 import random
+import signal
 import subprocess
 import sys
 import tempfile
@@ -678,7 +679,41 @@ def clients():
                python_etcd_moved_to=cl.base_uri)
 
 
+# ---- the harness itself ----------------------------------------------------
+
+def harness():
+    """A member that cannot start fails the start (with its log), bounded, and
+    leaves no process behind; so does a binary that is not there."""
+    case = "harness"
+    c = new_cluster(extra_args=["--no-such-flag"])
+    t0 = time.monotonic()
+    try:
+        c.start(timeout=15.0)
+    except ClusterError as e:
+        msg = str(e)
+        check("no-such-flag" in msg, "the error does not show the member's log: %s" % msg[:500])
+    else:
+        raise AssertionError("a cluster whose members reject their flags started")
+    finally:
+        c.close()
+    t_fail = time.monotonic() - t0
+    check(all(m.proc is None or m.proc.poll() is not None for m in c.members),
+          "a member still runs after close()")
+    check(not os.path.exists(c.dir), "the cluster's temporary directory is left behind")
+    import cluster as cl
+    saved, cl.METCD_BIN = cl.METCD_BIN, "/nonexistent/metcd"
+    try:
+        Cluster(3, impl="metcd")
+        raise AssertionError("a cluster of a missing binary was created")
+    except ClusterError:
+        pass
+    finally:
+        cl.METCD_BIN = saved
+    figure(case, failed_start_reported_s="%.2f" % t_fail)
+
+
 CASES = {
+    "harness": harness,
     "kill_leader": kill_leader,
     "kill_leader_5": kill_leader_5,
     "stop_leader": stop_leader,
@@ -703,6 +738,9 @@ def main(argv):
                    "member's own store, which may be stale: shows the checker "
                    "finding real violations)")
     ARGS = p.parse_args(argv[1:])
+    # A SIGTERM (a test runner's timeout) unwinds like an exception, so every
+    # cluster is closed and its members killed before the process exits.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     names = ARGS.cases or list(CASES)
     unknown = [n for n in names if n not in CASES]
     if unknown:
