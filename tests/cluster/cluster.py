@@ -125,6 +125,8 @@ class Member:
         self.data_dir = os.path.join(cluster.dir, name + ".data")
         self.log_path = os.path.join(cluster.dir, name + ".log")
         self.argv = None
+        self.fixed_id = None     # set for a member added at run time (etcd picks its ID)
+        self.initial_state = "new"
         self.proc = None
         self.pids = []           # every PID started for this member
         self.stopped = False     # SIGSTOP sent and no SIGCONT since
@@ -140,6 +142,8 @@ class Member:
 
     @property
     def id(self):
+        if self.fixed_id is not None:
+            return self.fixed_id
         return member_id([self.advertised_peer_url], self.cluster.token)
 
     @property
@@ -183,7 +187,6 @@ class Cluster:
         self.binary = ETCD_BIN if impl == "etcd" else METCD_BIN
         if not os.access(self.binary, os.X_OK):
             raise ClusterError("%s is not an executable" % self.binary)
-        self.size = size
         self.heartbeat_ms = heartbeat_ms
         self.election_ms = election_ms
         self.snapshot_count = snapshot_count
@@ -198,8 +201,13 @@ class Cluster:
             for m in self.members:
                 m.advertised_peer_port = self.relay.add(m.name, m.peer_port)
             self.relay.set_ids({m.id: m.name for m in self.members})
+        self.removed = []
         self.closed = False
         atexit.register(self.close)
+
+    @property
+    def size(self):
+        return len(self.members)
 
     # ---- names and ids ------------------------------------------------
     def member(self, name_or_id):
@@ -229,7 +237,7 @@ class Cluster:
                 "--initial-advertise-peer-urls", m.advertised_peer_url,
                 "--initial-cluster", self.initial_cluster,
                 "--initial-cluster-token", self.token,
-                "--initial-cluster-state", "new",
+                "--initial-cluster-state", m.initial_state,
                 "--heartbeat-interval", str(self.heartbeat_ms),
                 "--election-timeout", str(self.election_ms)]
         if self.snapshot_count is not None:
@@ -321,6 +329,35 @@ class Cluster:
         self._spawn(m)
         if wait:
             self.wait_healthy(m, timeout)
+
+    # ---- membership ---------------------------------------------------
+    def new_member(self):
+        """A member that is not part of the cluster yet (ports, relay port,
+        data dir); announce it (member add), then start it with start_added."""
+        m = Member(self, "m%d" % (max(x.index for x in self.members) + 2),
+                   max(x.index for x in self.members) + 1)
+        if self.relay is not None:
+            m.advertised_peer_port = self.relay.add(m.name, m.peer_port)
+        return m
+
+    def start_added(self, m, member_id_hex, wait=True, timeout=START_TIMEOUT):
+        """Starts m, announced to the cluster with ID member_id_hex, with
+        --initial-cluster-state existing and every member in --initial-cluster."""
+        m.fixed_id = int(member_id_hex, 16)
+        m.initial_state = "existing"
+        self.members.append(m)
+        if self.relay is not None:
+            self.relay.set_ids({m.id: m.name})
+        m.argv = self._argv(m)
+        self._spawn(m)
+        if wait:
+            self.wait_healthy(m, timeout)
+
+    def forget(self, m):
+        """m was removed from the cluster: it no longer counts (its process,
+        if any, is still killed by close())."""
+        self.members.remove(m)
+        self.removed.append(m)
 
     # ---- leader -------------------------------------------------------
     def running(self):
@@ -420,7 +457,7 @@ class Cluster:
         if self.closed:
             return
         self.closed = True
-        for m in self.members:
+        for m in self.members + self.removed:
             if m.proc is not None and m.proc.poll() is None:
                 try:
                     m.proc.send_signal(signal.SIGKILL)  # also ends a stopped process

@@ -14,7 +14,7 @@ network partitions under client load, with a linearizability check.
                         are allowed by etcd there, and the checker must say so
 
 Cases (all by default): harness, kill_leader, kill_leader_5, stop_leader, partition,
-linearizable, clients. Each case starts its own cluster, bounds every wait
+linearizable, clients, membership. Each case starts its own cluster, bounds every wait
 and its request count, prints the figures it measured as `figure` lines, and
 fails (exit 1) when the cluster misbehaves or cannot be started; nothing is
 skipped. python3-etcd (the `clients` case) is Debian's, so run this with
@@ -679,6 +679,72 @@ def clients():
                python_etcd_moved_to=cl.base_uri)
 
 
+# ---- membership with etcdctl under load ------------------------------------
+
+def membership():
+    """etcdctl member add under write load, the new member started with
+    --initial-cluster-state existing catches up; etcdctl member remove of a
+    follower: it stops, the others go on."""
+    case = "membership"
+    with new_cluster() as c:
+        c.start()
+        w = Writers(c, "/member", threads=3, max_ops=2000).start()
+        time.sleep(1.5)
+        m = c.new_member()
+        # etcd refuses reconfiguration until every member has been connected
+        # for a few seconds (strict reconfig check): retry, bounded.
+        t_add = time.monotonic()
+        for _ in range(30):
+            rc, out, err = etcdctl(c, "member", "add", m.name, m.advertised_peer_url)
+            if rc == 0:          # etcdctl shows that refusal as "has no leader"
+                break
+            time.sleep(1.0)
+        t_add = time.monotonic() - t_add
+        check(rc == 0 and "Added member named %s with ID " % m.name in out,
+              "member add: %d %s %s" % (rc, out, err), c)
+        new_id = out.split(" with ID ")[1].split()[0]
+        t0 = time.monotonic()
+        c.start_added(m, new_id)
+        rc, out, err = etcdctl(c, "member", "list")
+        check(rc == 0 and len(out.strip().splitlines()) == 4 and
+              ("%s: name=%s " % (new_id, m.name)) in out, "member list after add: %s %s"
+              % (out, err), c)
+        time.sleep(1.0)
+        w.stop()
+        c.wait_converged(timeout=30.0)
+        t_join = time.monotonic() - t0
+        lead = c.leader(NEW_LEADER_BOUND)
+        n_add = assert_acked_present(c, m, w, case)
+        # Remove a follower (not the new member) under load.
+        w2 = Writers(c, "/member2", threads=3, max_ops=2000,
+                     targets=[x for x in c.members if x is not lead]).start()
+        time.sleep(1.0)
+        victim = [x for x in c.others(lead) if x is not m][0]
+        rc, out, err = etcdctl(c, "member", "remove", victim.id_hex,
+                               endpoints=c.others(victim))
+        check(rc == 0 and "Removed member %s" % victim.id_hex in out,
+              "member remove: %d %s %s" % (rc, out, err), c)
+        t1 = time.monotonic()
+        try:
+            code = victim.proc.wait(timeout=20.0)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("the removed member %s still runs 20 s later\n%s"
+                                 % (victim.name, c.logs()))
+        t_exit = time.monotonic() - t1
+        c.forget(victim)
+        time.sleep(1.0)
+        w2.stop()
+        rc, out, err = etcdctl(c, "member", "list")
+        check(rc == 0 and len(out.strip().splitlines()) == 3 and victim.id_hex not in out,
+              "member list after remove: %s %s" % (out, err), c)
+        lead = c.leader(NEW_LEADER_BOUND)
+        n_rm = assert_acked_present(c, lead, w2, case)
+        c.wait_converged(timeout=30.0)
+        figure(case, added=m.name, add_accepted_after_s="%.1f" % t_add, join_and_converge_s="%.2f" % t_join, acked_during_add=n_add,
+               removed=victim.name, removed_exit_status=code, removed_exit_s="%.2f" % t_exit,
+               acked_during_remove=n_rm)
+
+
 # ---- the harness itself ----------------------------------------------------
 
 def harness():
@@ -720,6 +786,7 @@ CASES = {
     "partition": partition,
     "linearizable": linearizable,
     "clients": clients,
+    "membership": membership,
 }
 
 
