@@ -308,12 +308,13 @@ def _state(c, m):
 def partition():
     case = "partition"
     with new_cluster() as c:
-        old = c.start()
+        c.start()
+        put_until_ok(c.members[0], "/part/base", "0")
+        old = c.leader(NEW_LEADER_BOUND)
         others = c.others(old)
-        # The old leader, plus one follower in a 5-member cluster, is the minority.
+        # The leader, plus one follower in a 5-member cluster, is the minority.
         minority = [old] + others[:(c.size - 1) // 2 - 1]
         majority = [m for m in c.members if m not in minority]
-        put_until_ok(old, "/part/base", "0")
         c.relay.partition([m.name for m in minority], [m.name for m in majority])
         t_cut = time.monotonic()
         new = c.leader(NEW_LEADER_BOUND, among=majority, exclude=minority)
@@ -351,22 +352,28 @@ def partition():
         check(len(w.acked) > 20, "the majority made no progress: %d writes, errors %r"
               % (len(w.acked), w.errors), c)
         ready_after = sorted(r[4] for r in results)
+        # Still partitioned: the majority holds none of the minority's writes.
+        during = listing(new, "/part", quorum=True)
+        check(not [k for k in during if "/minority-" in k],
+              "a write sent to the minority was committed during the partition: %r"
+              % sorted(during), c)
         c.relay.heal_all()
         t_heal = time.monotonic()
         final = c.leader(NEW_LEADER_BOUND)
         c.wait_converged(timeout=30.0)
         t_conv = time.monotonic() - t_heal
         n = assert_acked_present(c, final, w, case)
-        for m in c.members:
-            have = listing(m, "/part", quorum=False)
-            extra = [k for k in have if "/minority-" in k]
-            check(not extra, "minority writes appeared on %s: %r" % (m.name, extra), c)
+        # A write that timed out has an unknown outcome: it may still be
+        # applied once the partition heals (seen with etcd 3.4, 5 members).
+        # Count them; every member holds the same (wait_converged above).
+        surfaced = sorted(k for k in listing(final, "/part", quorum=True) if "/minority-" in k)
         figure(case, members=c.size, minority=",".join(m.name for m in minority),
                new_leader_s="%.2f" % t_leader, majority_acked=n,
                minority_requests=len(results),
                minority_answers=",".join(sorted({str(r[2]) for r in results})),
                minority_answer_s="%.1f-%.1f" % (ready_after[0], ready_after[-1]),
                converged_after_heal_s="%.2f" % t_conv,
+               timed_out_writes_applied_after_heal=len(surfaced),
                relay=json.dumps({k: v for k, v in c.relay.stats().items()
                                  if k != "open_by_pair"}).replace(" ", ""))
 
