@@ -26,23 +26,21 @@ temporary directory unless keep_dir is set or CLUSTER_KEEP_DIR names a folder
 to copy it to.
 """
 import atexit
-import hashlib
 import http.client
 import json
 import os
 import shutil
 import signal
-import socket
-import struct
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.parse
 
-try:
-    from relay import Relay
-except ImportError:  # imported as a package module
-    from .relay import Relay
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[0:0] = [_HERE, os.path.join(_HERE, "..", "lib")]   # relay.py; tests/lib helpers
+from metcd_proc import clean_env, cluster_id, free_port, member_id  # noqa: E402,F401
+from relay import Relay  # noqa: E402
 
 ETCD_BIN = os.environ.get("ETCD_BIN", "/usr/bin/etcd")
 METCD_BIN = os.environ.get("METCD_BIN", "")
@@ -54,28 +52,6 @@ REQUEST_TIMEOUT = 5.0                          # one status request of the harne
 
 class ClusterError(AssertionError):
     """The cluster did not do what the harness waited for, within the bound."""
-
-
-def free_port():
-    """A port nobody listens on right now (bind to port 0, read it, close)."""
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def member_id(peer_urls, token):
-    """etcd's member ID: the first 8 bytes (big endian) of the SHA-1 of the
-    sorted peer URLs joined, followed by the cluster token."""
-    data = "".join(sorted(peer_urls)).encode() + token.encode()
-    return struct.unpack(">Q", hashlib.sha1(data).digest()[:8])[0]
-
-
-def cluster_id(member_ids):
-    """etcd's cluster ID: SHA-1 over the sorted member IDs, 8 bytes each."""
-    data = b"".join(struct.pack(">Q", m) for m in sorted(member_ids))
-    return struct.unpack(">Q", hashlib.sha1(data).digest()[:8])[0]
 
 
 def http_request(url, method="GET", params=None, timeout=REQUEST_TIMEOUT, body=None):
@@ -249,7 +225,7 @@ class Cluster:
     def _spawn(self, m):
         if m.argv is None:
             m.argv = self._argv(m)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ETCD_")}
+        env = clean_env()
         log = open(m.log_path, "ab")
         m.starts += 1
         log.write(("\n=== start %d: %s\n" % (m.starts, " ".join(m.argv))).encode())
