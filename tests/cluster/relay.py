@@ -92,9 +92,15 @@ class _RequestStream:
                     out.append(("data", block))
                     self.state = "raw"
                     continue
-                _, headers = parsed
+                line, headers = parsed
                 out.append(("headers", block, headers))
+                method = line.split(" ", 1)[0]
                 if headers.get("upgrade") or "upgrade" in headers.get("connection", "").lower():
+                    self.state = "raw"
+                elif (method in ("POST", "PUT") and "content-length" not in headers
+                      and "transfer-encoding" not in headers):
+                    # A body without a length: the connection's own framing
+                    # follows the request (metcd's peer streams).
                     self.state = "raw"
                 elif "chunked" in headers.get("transfer-encoding", "").lower():
                     self.state = "chunk-size"

@@ -121,6 +121,15 @@ class StreamParsing(unittest.TestCase):
         self.assertEqual([i[0] for i in out].count("headers"), 1)
         self.assertEqual(b"".join(i[1] for i in out), data)
 
+    def test_post_without_length_is_a_raw_stream(self):
+        head = (b"POST /raft/metcd/stream/msg HTTP/1.1\r\nHost: metcd\r\n"
+                b"X-Server-From: 1a\r\nContent-Type: application/octet-stream\r\n\r\n")
+        data = head + b"GET / HTTP/1.1\r\n\r\n"       # frames that happen to look like HTTP
+        out, st = self.items([data])
+        self.assertEqual(st.state, "raw")
+        self.assertEqual([i[0] for i in out].count("headers"), 1)
+        self.assertEqual(b"".join(i[1] for i in out), data)
+
     def test_upgrade_switches_to_raw(self):
         data = (b"GET /peer HTTP/1.1\r\nX-Server-From: a\r\nConnection: Upgrade\r\n"
                 b"Upgrade: metcd-raft\r\n\r\nGET / HTTP/1.1\r\n\r\n")
