@@ -72,6 +72,7 @@ typedef struct api_server_info {
     uint64_t cluster_id; /* X-Etcd-Cluster-Id, lower-case hex without padding */
     uint64_t self_id;
     uint64_t leader_id;  /* 0 while there is no leader */
+    bool not_ready;      /* the member has not joined yet: /health answers 503 */
     uint64_t raft_index; /* X-Raft-Index: the commit index */
     uint64_t raft_term;  /* X-Raft-Term */
     /*

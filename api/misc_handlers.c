@@ -40,7 +40,10 @@ void api_handle_health(api_t *api, h2o_req_t *req, api_method_t m)
     }
     api_server_info_t info;
     get_info(api, &info);
-    if (info.leader_id == 0) {
+    /* etcd serves clients only once its member has published its
+     * attributes through raft (ReadyNotify); a metcd member serves earlier
+     * and says it is healthy only from then on. */
+    if (info.leader_id == 0 || info.not_ready) {
         /* Unhealthy goes through Go's http.Error: a newline and nosniff (etcd 3.4.23). */
         h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-content-type-options"),
                               0, "X-Content-Type-Options", H2O_STRLIT("nosniff"));

@@ -184,6 +184,7 @@ typedef struct node_info {
     uint64_t applied;
     int64_t leader_since_ns; /* Unix ns when this member last became leader (0: never) */
     uint64_t leader_changes; /* leaders seen since start (etcd_server_leader_changes_seen_total) */
+    bool published;          /* this member's name and client URLs are applied */
     uint64_t lead_seen;      /* the last leader this member heard of (0: none yet) */
     int64_t lead_seen_ns;    /* Unix ns when it first heard of that leader */
     uint64_t pending;        /* proposals waiting for their answer */

@@ -85,6 +85,7 @@ static void server_info(void *ctx, api_server_info_t *out)
     node_info_t info;
     node_get_info(s->node, &info);
     out->leader_id = info.leader;
+    out->not_ready = !info.published;
     out->is_leader = info.is_leader;
     out->raft_index = info.commit;
     out->raft_term = info.term;

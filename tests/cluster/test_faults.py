@@ -14,7 +14,7 @@ network partitions under client load, with a linearizability check.
                         are allowed by etcd there, and the checker must say so
 
 Cases (all by default): harness, kill_leader, kill_leader_5, stop_leader, partition,
-linearizable, clients, membership. Each case starts its own cluster, bounds every wait
+linearizable, clients, membership, snapshot_catch_up. Each case starts its own cluster, bounds every wait
 and its request count, prints the figures it measured as `figure` lines, and
 fails (exit 1) when the cluster misbehaves or cannot be started; nothing is
 skipped. python3-etcd (the `clients` case) is Debian's, so run this with
@@ -182,6 +182,47 @@ def put_until_ok(member, key, value, timeout=20.0):
         time.sleep(0.1)
     raise AssertionError("write of %s on %s not acknowledged within %.0fs: %r"
                          % (key, member.name, timeout, last))
+
+
+# ---- a member far behind catches up by snapshot ------------------------
+
+def snapshot_catch_up():
+    """A follower is paused while more entries are committed than the
+    leader keeps behind its newest snapshot (etcd keeps 5,000): when it
+    resumes, the leader must send it a snapshot, and it must end with every
+    acknowledged write, its own store equal to the leader's."""
+    case = "snapshot_catch_up"
+    with new_cluster(3, snapshot_count=500) as c:
+        lead = c.start()
+        follower = [m for m in c.members if m is not lead][0]
+        c.stop(follower)
+        w = Writers(c, "/snap", threads=6, max_ops=1300, pause=0.0,
+                    targets=[lead]).start()
+        deadline = time.monotonic() + 90.0
+        while any(t.is_alive() for t in w.threads) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        w.stop()
+        acked = len(w.acked)
+        check(acked >= 6000, "%s: only %d writes acknowledged while the follower was paused"
+              % (case, acked), c)
+        t0 = time.monotonic()
+        c.cont(follower)
+        # Plain reads on the follower: its own store, not the leader's.
+        leader_view = listing(lead, "/snap")
+
+        def caught_up():
+            try:
+                return listing(follower, "/snap", quorum=False) == leader_view
+            except (OSError, AssertionError):
+                return False
+        wait_for(caught_up, 60.0, "the paused follower to catch up")
+        took = time.monotonic() - t0
+        n = assert_acked_present(c, follower, w, case)
+        if c.impl == "metcd":
+            log = open(follower.log_path, errors="replace").read()
+            check("applied incoming snapshot" in log,
+                  "%s: the follower caught up without a snapshot" % case, c)
+        figure(case, acked_while_paused=acked, caught_up_s="%.2f" % took, checked=n)
 
 
 # ---- (a) kill -9 the leader under load ----------------------------------
@@ -813,6 +854,7 @@ CASES = {
     "linearizable": linearizable,
     "clients": clients,
     "membership": membership,
+    "snapshot_catch_up": snapshot_catch_up,
 }
 
 
