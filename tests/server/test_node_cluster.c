@@ -11,6 +11,7 @@
  * The cases assert the state members reach (store contents, applied
  * indexes, who leads), not log lines.
  */
+#include <ftw.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <setjmp.h>
@@ -22,7 +23,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <ftw.h>
 
 #include <cmocka.h>
 #include <h2o.h>
@@ -45,7 +45,6 @@
 typedef struct cluster cluster_t;
 
 typedef struct member {
-    cluster_t *c;
     uint64_t id;
     char name[32];
     char dir[PATH_MAX];
@@ -260,7 +259,6 @@ static member_t *member_add_slot(cluster_t *c, uint64_t id, const char *name)
     assert_true(c->n < MAX_MEMBERS);
     member_t *m = &c->m[c->n++];
     memset(m, 0, sizeof(*m));
-    m->c = c;
     m->id = id;
     snprintf(m->name, sizeof(m->name), "%s", name);
     snprintf(m->dir, sizeof(m->dir), "%s/%s", c->root, name);
