@@ -698,9 +698,12 @@ void server_free(server_t *s)
         h2o_socket_close(s->signal_sock);
         remove_signals();
     }
+    /* The transport first: freeing it may still end a snapshot being
+     * received through the node (snapshot_receive_end). */
+    peer_free(s->transport);
+    s->transport = NULL;
     if (s->node != NULL)
         node_free(s->node);
-    peer_free(s->transport);
     if (s->store != NULL)
         store_free(s->store);
     if (s->loop != NULL) {
