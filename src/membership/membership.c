@@ -91,7 +91,8 @@ void membership_copy(membership_t *dst, const membership_t *src)
         member_copy(&dst->members[i], &src->members[i]);
     dst->n = src->n;
     dst->removed = xmalloc(src->n_removed * sizeof(*dst->removed));
-    memcpy(dst->removed, src->removed, src->n_removed * sizeof(*dst->removed));
+    if (src->n_removed > 0)
+        memcpy(dst->removed, src->removed, src->n_removed * sizeof(*dst->removed));
     dst->n_removed = src->n_removed;
 }
 
