@@ -166,13 +166,15 @@ void node_on_wal_sync(void *arg, const wal_sync_result_t *res)
 static void propose_resume(node_t *n, int64_t now)
 {
     store_request_t r = {.op = STORE_OP_RESUME, .time_ns = now, .key = "/", .key_len = 1};
-    uint8_t *data = NULL;
-    size_t len = 0;
-    store_error_t err = {0};
+    uint8_t *data = NULL, *env = NULL;
+    size_t len = 0, elen = 0;
+    /* Straight to the core, ahead of proposals kept while there was no
+     * leader: they were stamped before this term began. */
     if (store_request_encode(&r, &data, &len) != 0 ||
-        node_propose(n, data, len, NULL, NULL, &err) != 0)
+        envelope_encode(ENVELOPE_REQUEST, n->cfg.member_id, 0, data, len, &env, &elen) != 0 ||
+        raft_propose(n->raft, env, elen) != 0)
         log_line('W', "etcdserver", "cannot give TTL keys back the time without a leader");
-    store_error_clear(&err);
+    free(env);
     free(data);
 }
 
@@ -386,9 +388,12 @@ int node_start(node_t *n)
 
 int node_propose_envelope(node_t *n, const uint8_t *data, size_t len, int64_t deadline)
 {
-    if (n->lead == RAFT_NONE) {
+    if (n->lead == RAFT_NONE || n->n_pending > 0) {
         /* No leader known: keep it until one is (node_retry), as etcd's
-         * proposals wait in raft's propc while there is no leader. */
+         * proposals wait in raft's propc while there is no leader. Behind
+         * proposals still kept, a new one waits too: one proposer's
+         * entries reach the log in request-id order, which the waiters
+         * rely on (waiters_take). */
         if (n->n_pending == n->cap_pending) {
             n->cap_pending = n->cap_pending ? n->cap_pending * 2 : 16;
             n->pending = realloc(n->pending, n->cap_pending * sizeof(*n->pending));
