@@ -470,6 +470,8 @@ void node_get_info(node_t *n, node_info_t *out)
     out->leader_since_ns = n->leader_since_ns;
     out->leader_changes = n->leader_changes;
     out->published = n->published;
+    out->app_sent = n->app_sent;
+    out->app_received = n->app_received;
     out->lead_seen = n->lead_seen;
     out->lead_seen_ns = n->lead_seen_ns;
     out->pending = n->waiters.n + n->n_reads;

@@ -185,10 +185,12 @@ typedef struct node_info {
     int64_t leader_since_ns; /* Unix ns when this member last became leader (0: never) */
     uint64_t leader_changes; /* leaders seen since start (etcd_server_leader_changes_seen_total) */
     bool published;          /* this member's name and client URLs are applied */
-    uint64_t lead_seen;      /* the last leader this member heard of (0: none yet) */
-    int64_t lead_seen_ns;    /* Unix ns when it first heard of that leader */
-    uint64_t pending;        /* proposals waiting for their answer */
-    uint64_t failed;         /* proposals answered with an error by the server */
+    uint64_t app_sent;       /* append requests sent and received (etcd's ServerStats) */
+    uint64_t app_received;
+    uint64_t lead_seen;   /* the last leader this member heard of (0: none yet) */
+    int64_t lead_seen_ns; /* Unix ns when it first heard of that leader */
+    uint64_t pending;     /* proposals waiting for their answer */
+    uint64_t failed;      /* proposals answered with an error by the server */
 } node_info_t;
 void node_get_info(node_t *n, node_info_t *out);
 

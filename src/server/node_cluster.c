@@ -94,6 +94,8 @@ void node_send_messages(node_t *n, bool early)
         bool lead = leader_message(m->type);
         if (early ? !lead : (already && lead))
             continue;
+        if (m->type == RAFT_MSG_APP)
+            n->app_sent++;
         if (m->type == RAFT_MSG_HEARTBEAT) {
             follower_stats_t *f = follower(n, m->to);
             if (f->hb_sent_ns == 0)
@@ -123,6 +125,8 @@ void node_step(node_t *n, const struct raft_message *m)
             f->sum_sq_ms += ms * ms;
             f->samples++;
         }
+    } else if (m->type == RAFT_MSG_APP) {
+        n->app_received++;
     } else if (m->type == RAFT_MSG_APP_RESP) {
         follower_stats_t *f = follower(n, m->from);
         if (m->reject)

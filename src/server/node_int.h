@@ -119,6 +119,7 @@ struct node {
 
     follower_stats_t *followers;
     size_t n_followers;
+    uint64_t app_sent, app_received; /* MSG_APP messages (etcd's append request counts) */
 
     snapshotter_t snapper;
     struct raft_conf_state snap_conf; /* the configuration at the snapshot in flight */

@@ -86,6 +86,8 @@ static void server_info(void *ctx, api_server_info_t *out)
     node_get_info(s->node, &info);
     out->leader_id = info.leader;
     out->not_ready = !info.published;
+    out->send_append_requests = info.app_sent;
+    out->recv_append_requests = info.app_received;
     out->is_leader = info.is_leader;
     out->raft_index = info.commit;
     out->raft_term = info.term;
