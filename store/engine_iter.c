@@ -1,0 +1,326 @@
+/*
+ * store/engine_iter.c: cursors and listings over a reader.
+ *
+ * A cursor merges the backend's cursor with a batch's pending changes (a
+ * change wins over the backend's pair with the same key; a tombstone hides
+ * it), so that a batch lists what it has written. Listings are ranges of the
+ * keyspace of store/engine_key.c: children are one range; descendants are
+ * walked depth first, a directory's children range read in order with one
+ * seek into each child's own range and one seek back.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/engine_int.h"
+#include "store/store_int.h"
+
+/* ---- Merged cursors ---- */
+
+void engine_cursor_open(engine_cursor_t *c, engine_read_t *r)
+{
+    engine_t *e = r->engine;
+    *c = (engine_cursor_t){.ops = e->be_ops, .changes = r->changes};
+    c->cur = e->be_ops->cursor_open(e->be, r->snap);
+    if (!c->cur) {
+        /* Only running out of memory gets here (LMDB: mdb_cursor_open). */
+        fprintf(stderr, "metcd: %s: cannot open a cursor\n", e->be_ops->name);
+        abort();
+    }
+}
+
+void engine_cursor_close(engine_cursor_t *c)
+{
+    if (c->cur)
+        c->ops->cursor_close(c->cur);
+    c->cur = NULL;
+}
+
+/* Positions c on the first visible pair at or after both sources' positions. */
+static void settle(engine_cursor_t *c)
+{
+    for (;;) {
+        const uint8_t *bk = NULL, *bv = NULL;
+        size_t bkl = 0, bvl = 0;
+        bool have_be = c->ops->cursor_get(c->cur, &bk, &bkl, &bv, &bvl);
+        if (!have_be && !c->ch) {
+            c->valid = false;
+            return;
+        }
+        int cmp = !have_be ? 1
+                  : !c->ch
+                      ? -1
+                      : engine_key_cmp(bk, bkl, engine_blob_key(c->ch->blob), c->ch->blob->klen);
+        if (cmp < 0) {
+            c->from_be = true;
+            c->from_ch = false;
+            c->k = bk, c->kl = bkl, c->v = bv, c->vl = bvl;
+            c->valid = true;
+            return;
+        }
+        const engine_blob_t *b = c->ch->blob;
+        if (b->tomb) {
+            c->ch = c->ch->next[0];
+            if (cmp == 0)
+                c->ops->cursor_next(c->cur);
+            continue;
+        }
+        c->from_ch = true;
+        c->from_be = cmp == 0;
+        c->k = engine_blob_key(b), c->kl = b->klen;
+        c->v = engine_blob_value(b), c->vl = b->vlen;
+        c->valid = true;
+        return;
+    }
+}
+
+void engine_cursor_seek(engine_cursor_t *c, const uint8_t *k, size_t kl)
+{
+    c->ops->cursor_seek(c->cur, k, kl);
+    c->ch = c->changes ? engine_map_seek(c->changes, k, kl) : NULL;
+    settle(c);
+}
+
+void engine_cursor_next(engine_cursor_t *c)
+{
+    if (!c->valid)
+        return;
+    if (c->from_be)
+        c->ops->cursor_next(c->cur);
+    if (c->from_ch)
+        c->ch = c->ch->next[0];
+    settle(c);
+}
+
+/* ---- Iterators ---- */
+
+typedef enum { IT_CHILDREN, IT_DESCENDANTS, IT_DUE, IT_RAW } iter_kind_t;
+
+/* A directory being walked: its children prefix, and where to go on in it. */
+typedef struct frame {
+    engine_buf_t prefix, resume;
+} frame_t;
+
+struct engine_iter {
+    engine_t *engine;
+    iter_kind_t kind;
+    bool live; /* over the committed state or a batch: counted in live_iters */
+    bool started;
+    engine_cursor_t cur;
+    engine_buf_t path;
+    int64_t until_ns;
+    /* children: frames[0].prefix. descendants: the stack, n_frames deep. */
+    frame_t *frames;
+    size_t n_frames, cap_frames;
+    engine_buf_t pending; /* descendants: the key to descend into next */
+    bool has_pending;
+};
+
+static engine_iter_t *iter_new(engine_read_t *r, iter_kind_t kind)
+{
+    engine_iter_t *it = store_xcalloc(1, sizeof(*it));
+    it->engine = r->engine;
+    it->kind = kind;
+    it->live = r->snap == NULL;
+    if (it->live)
+        r->engine->live_iters++;
+    engine_cursor_open(&it->cur, r);
+    return it;
+}
+
+static frame_t *push_frame(engine_iter_t *it)
+{
+    if (it->n_frames == it->cap_frames) {
+        size_t cap = it->cap_frames ? 2 * it->cap_frames : 8;
+        it->frames = store_xrealloc(it->frames, cap * sizeof(*it->frames));
+        memset(it->frames + it->cap_frames, 0, (cap - it->cap_frames) * sizeof(*it->frames));
+        it->cap_frames = cap;
+    }
+    frame_t *f = &it->frames[it->n_frames++];
+    f->prefix.len = 0;
+    f->resume.len = 0;
+    return f;
+}
+
+static int start_dir(engine_read_t *r, iter_kind_t kind, const char *path, size_t len,
+                     engine_iter_t **out)
+{
+    if (engine_path_check(path, len)) {
+        engine_set_error(r->engine, "not a path: \"%.*s\"", (int)(len > 200 ? 200 : len), path);
+        return -EINVAL;
+    }
+    engine_iter_t *it = iter_new(r, kind);
+    frame_t *f = push_frame(it);
+    engine_buf_byte(&f->prefix, ENGINE_TABLE_DATA);
+    engine_key_children_prefix(&f->prefix, path, len);
+    *out = it;
+    return 0;
+}
+
+int engine_iter_children(engine_read_t *r, const char *path, size_t path_len, engine_iter_t **out)
+{
+    return start_dir(r, IT_CHILDREN, path, path_len, out);
+}
+
+int engine_iter_descendants(engine_read_t *r, const char *path, size_t path_len,
+                            engine_iter_t **out)
+{
+    return start_dir(r, IT_DESCENDANTS, path, path_len, out);
+}
+
+int engine_iter_due(engine_read_t *r, int64_t until_ns, engine_iter_t **out)
+{
+    engine_iter_t *it = iter_new(r, IT_DUE);
+    it->until_ns = until_ns;
+    *out = it;
+    return 0;
+}
+
+int engine_iter_raw(engine_read_t *r, engine_iter_t **out)
+{
+    *out = iter_new(r, IT_RAW);
+    return 0;
+}
+
+static bool has_prefix(const engine_cursor_t *c, const engine_buf_t *p)
+{
+    return c->valid && c->kl >= p->len && memcmp(c->k, p->p, p->len) == 0;
+}
+
+static int yield_path(engine_iter_t *it, engine_item_t *item, const uint8_t *key, size_t len)
+{
+    if (engine_key_decode(&it->path, key, len)) {
+        engine_set_error(it->engine, "%s: a damaged key in the data", it->engine->be_ops->name);
+        return -EIO;
+    }
+    item->path = (const char *)it->path.p;
+    item->path_len = it->path.len;
+    return 1;
+}
+
+static int next_children(engine_iter_t *it, engine_item_t *item)
+{
+    const engine_buf_t *prefix = &it->frames[0].prefix;
+    if (!it->started)
+        engine_cursor_seek(&it->cur, prefix->p, prefix->len);
+    else
+        engine_cursor_next(&it->cur);
+    it->started = true;
+    if (!has_prefix(&it->cur, prefix))
+        return 0;
+    item->value = it->cur.v;
+    item->value_len = it->cur.vl;
+    item->depth = 1;
+    return yield_path(it, item, it->cur.k + 1, it->cur.kl - 1);
+}
+
+static int next_descendants(engine_iter_t *it, engine_item_t *item)
+{
+    if (!it->started) {
+        it->started = true;
+        engine_cursor_seek(&it->cur, it->frames[0].prefix.p, it->frames[0].prefix.len);
+    } else if (it->has_pending) {
+        /* Go into the node yielded last: its children's prefix is its own key
+         * with the parent's final ENGINE_KEY_LAST made ENGINE_KEY_INNER, plus
+         * ENGINE_KEY_LAST. Come back to the smallest key after it. */
+        it->has_pending = false;
+        size_t at = it->frames[it->n_frames - 1].prefix.len - 1;
+        frame_t *top = &it->frames[it->n_frames - 1];
+        top->resume.len = 0;
+        engine_buf_add(&top->resume, it->pending.p, it->pending.len);
+        engine_buf_byte(&top->resume, 0);
+        frame_t *f = push_frame(it);
+        engine_buf_add(&f->prefix, it->pending.p, it->pending.len);
+        f->prefix.p[at] = ENGINE_KEY_INNER;
+        engine_buf_byte(&f->prefix, ENGINE_KEY_LAST);
+        engine_cursor_seek(&it->cur, f->prefix.p, f->prefix.len);
+    }
+    while (it->n_frames > 0) {
+        frame_t *top = &it->frames[it->n_frames - 1];
+        if (has_prefix(&it->cur, &top->prefix)) {
+            it->pending.len = 0;
+            engine_buf_add(&it->pending, it->cur.k, it->cur.kl);
+            it->has_pending = true;
+            item->value = it->cur.v;
+            item->value_len = it->cur.vl;
+            item->depth = (unsigned)it->n_frames;
+            return yield_path(it, item, it->cur.k + 1, it->cur.kl - 1);
+        }
+        if (--it->n_frames == 0)
+            break;
+        top = &it->frames[it->n_frames - 1];
+        engine_cursor_seek(&it->cur, top->resume.p, top->resume.len);
+    }
+    return 0;
+}
+
+static int next_due(engine_iter_t *it, engine_item_t *item)
+{
+    static const uint8_t table = ENGINE_TABLE_TTL;
+    if (!it->started)
+        engine_cursor_seek(&it->cur, &table, 1);
+    else
+        engine_cursor_next(&it->cur);
+    it->started = true;
+    const engine_cursor_t *c = &it->cur;
+    if (!c->valid || c->kl < 1 + 8 + 2 || c->k[0] != ENGINE_TABLE_TTL)
+        return 0;
+    int64_t deadline = engine_key_get_deadline(c->k + 1);
+    if (deadline > it->until_ns)
+        return 0;
+    item->deadline_ns = deadline;
+    return yield_path(it, item, c->k + 9, c->kl - 9);
+}
+
+static int next_raw(engine_iter_t *it, engine_item_t *item)
+{
+    if (!it->started)
+        engine_cursor_seek(&it->cur, NULL, 0);
+    else
+        engine_cursor_next(&it->cur);
+    it->started = true;
+    if (!it->cur.valid)
+        return 0;
+    item->raw_key = it->cur.k;
+    item->raw_key_len = it->cur.kl;
+    item->value = it->cur.v;
+    item->value_len = it->cur.vl;
+    return 1;
+}
+
+int engine_iter_next(engine_iter_t *it, engine_item_t *item)
+{
+    *item = (engine_item_t){0};
+    switch (it->kind) {
+    case IT_CHILDREN:
+        return next_children(it, item);
+    case IT_DESCENDANTS:
+        return next_descendants(it, item);
+    case IT_DUE:
+        return next_due(it, item);
+    case IT_RAW:
+        return next_raw(it, item);
+    }
+    return -EINVAL;
+}
+
+void engine_iter_free(engine_iter_t *it)
+{
+    if (!it)
+        return;
+    if (it->live) {
+        assert(it->engine->live_iters > 0);
+        it->engine->live_iters--;
+    }
+    engine_cursor_close(&it->cur);
+    for (size_t i = 0; i < it->cap_frames; i++) {
+        engine_buf_free(&it->frames[i].prefix);
+        engine_buf_free(&it->frames[i].resume);
+    }
+    free(it->frames);
+    engine_buf_free(&it->path);
+    engine_buf_free(&it->pending);
+    free(it);
+}
