@@ -166,6 +166,7 @@ void engine_batch_abort(engine_batch_t *b);
  * A view sees the committed state at the time it was opened, whatever is
  * committed later. Ownership: close it with engine_view_close() before the
  * engine. Cheap on LMDB and LevelDB; O(keys) pointer copies on memory.
+ * NULL (engine_errmsg says why) when LMDB's reader table (126) is full.
  */
 engine_view_t *engine_view_open(engine_t *e);
 void engine_view_close(engine_view_t *v);

@@ -146,6 +146,8 @@ typedef struct engine_backend {
     void (*cursor_next)(void *cur);
     /* false at the end; else the current pair. */
     bool (*cursor_get)(void *cur, const uint8_t **k, size_t *kl, const uint8_t **v, size_t *vl);
+    /* Whether the cursor stopped on a read error rather than at the end. */
+    bool (*cursor_failed)(void *cur);
 } engine_backend_t;
 
 extern const engine_backend_t engine_backend_memory;

@@ -290,9 +290,8 @@ static int next_raw(engine_iter_t *it, engine_item_t *item)
     return 1;
 }
 
-int engine_iter_next(engine_iter_t *it, engine_item_t *item)
+static int next_item(engine_iter_t *it, engine_item_t *item)
 {
-    *item = (engine_item_t){0};
     switch (it->kind) {
     case IT_CHILDREN:
         return next_children(it, item);
@@ -304,6 +303,19 @@ int engine_iter_next(engine_iter_t *it, engine_item_t *item)
         return next_raw(it, item);
     }
     return -EINVAL;
+}
+
+int engine_iter_next(engine_iter_t *it, engine_item_t *item)
+{
+    *item = (engine_item_t){0};
+    int rc = next_item(it, item);
+    /* A listing cut short by a read error must not pass for a short one. */
+    if (rc == 0 && it->cur.ops->cursor_failed(it->cur.cur)) {
+        engine_set_error(it->engine, "%s: a read failed during a listing",
+                         it->engine->be_ops->name);
+        return -EIO;
+    }
+    return rc;
 }
 
 void engine_iter_free(engine_iter_t *it)

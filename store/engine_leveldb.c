@@ -210,6 +210,14 @@ static bool ldb_cursor_get(void *cur, const uint8_t **k, size_t *kl, const uint8
     return true;
 }
 
+static bool ldb_cursor_failed(void *cur)
+{
+    char *lerr = NULL;
+    leveldb_iter_get_error(cur, &lerr);
+    leveldb_free(lerr);
+    return lerr != NULL;
+}
+
 const engine_backend_t engine_backend_leveldb = {
     .name = "leveldb",
     .open = ldb_open,
@@ -225,4 +233,5 @@ const engine_backend_t engine_backend_leveldb = {
     .cursor_seek = ldb_cursor_seek,
     .cursor_next = ldb_cursor_next,
     .cursor_get = ldb_cursor_get,
+    .cursor_failed = ldb_cursor_failed,
 };

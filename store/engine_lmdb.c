@@ -50,7 +50,7 @@ struct lm_cursor {
     lm_t *lm;
     MDB_txn *txn;
     MDB_cursor *c;
-    bool valid;
+    bool valid, failed;
     MDB_val k, v;
     engine_buf_t saved; /* the key across a remap */
     lm_cursor_t *prev, *next;
@@ -126,6 +126,8 @@ static size_t lm_max_key(void *be)
     return (size_t)mdb_env_get_maxkeysize(lm->env);
 }
 
+static void step(lm_cursor_t *c, MDB_cursor_op op);
+
 /* Doubles the map. Runs between transactions of this process's writer. */
 static int grow(lm_t *lm)
 {
@@ -143,7 +145,7 @@ static int grow(lm_t *lm)
             return rc;
         if (c->valid) {
             c->k = (MDB_val){c->saved.len, c->saved.p};
-            c->valid = mdb_cursor_get(c->c, &c->k, &c->v, MDB_SET_RANGE) == 0;
+            step(c, MDB_SET_RANGE);
         }
     }
     return 0;
@@ -265,18 +267,25 @@ static void lm_cursor_close(void *cur)
     free(c);
 }
 
+static void step(lm_cursor_t *c, MDB_cursor_op op)
+{
+    int rc = mdb_cursor_get(c->c, &c->k, &c->v, op);
+    c->valid = rc == 0;
+    c->failed = rc != 0 && rc != MDB_NOTFOUND;
+}
+
 static void lm_cursor_seek(void *cur, const uint8_t *k, size_t kl)
 {
     lm_cursor_t *c = cur;
     c->k = (MDB_val){kl, (void *)k};
-    c->valid = mdb_cursor_get(c->c, &c->k, &c->v, kl ? MDB_SET_RANGE : MDB_FIRST) == 0;
+    step(c, kl ? MDB_SET_RANGE : MDB_FIRST);
 }
 
 static void lm_cursor_next(void *cur)
 {
     lm_cursor_t *c = cur;
     if (c->valid)
-        c->valid = mdb_cursor_get(c->c, &c->k, &c->v, MDB_NEXT) == 0;
+        step(c, MDB_NEXT);
 }
 
 static bool lm_cursor_get(void *cur, const uint8_t **k, size_t *kl, const uint8_t **v, size_t *vl)
@@ -289,6 +298,11 @@ static bool lm_cursor_get(void *cur, const uint8_t **k, size_t *kl, const uint8_
     *v = c->v.mv_data;
     *vl = c->v.mv_size;
     return true;
+}
+
+static bool lm_cursor_failed(void *cur)
+{
+    return ((lm_cursor_t *)cur)->failed;
 }
 
 const engine_backend_t engine_backend_lmdb = {
@@ -306,4 +320,5 @@ const engine_backend_t engine_backend_lmdb = {
     .cursor_seek = lm_cursor_seek,
     .cursor_next = lm_cursor_next,
     .cursor_get = lm_cursor_get,
+    .cursor_failed = lm_cursor_failed,
 };

@@ -179,6 +179,12 @@ static bool mem_cursor_get(void *cur, const uint8_t **k, size_t *kl, const uint8
     return true;
 }
 
+static bool mem_cursor_failed(void *cur)
+{
+    (void)cur;
+    return false;
+}
+
 const engine_backend_t engine_backend_memory = {
     .name = "memory",
     .open = mem_open,
@@ -194,4 +200,5 @@ const engine_backend_t engine_backend_memory = {
     .cursor_seek = mem_cursor_seek,
     .cursor_next = mem_cursor_next,
     .cursor_get = mem_cursor_get,
+    .cursor_failed = mem_cursor_failed,
 };
