@@ -97,9 +97,10 @@ typedef struct engine_iter engine_iter_t;
 int engine_open(const engine_options_t *opts, engine_t **out, char *err, size_t err_len);
 
 /*
- * Closes the engine. Every batch, view and iterator must be gone. Commits
- * not yet synced reach the disk as the engine's files are closed; only a
- * machine crash (not a process crash) can lose them, which the WAL covers.
+ * Closes the engine. Every batch, view and iterator must be gone. Closing
+ * does not sync: commits since the last engine_sync() are in the page
+ * cache, so a process exit or crash loses none of them and only a machine
+ * crash can (the WAL covers that).
  */
 void engine_close(engine_t *e);
 
