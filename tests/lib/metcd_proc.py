@@ -26,13 +26,23 @@ SANITIZED = os.environ.get("METCD_SANITIZED", "0") == "1"
 START_TIMEOUT = 20.0 if SANITIZED else 10.0
 
 
+_HANDED_OUT = set()
+
+
 def free_port():
-    """A port nobody listens on right now (bind to port 0, read it, close)."""
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    """A port nobody listens on right now (bind to port 0, read it, close),
+    and never one this process handed out before: a test that picks several
+    ports before its servers bind them would otherwise get the same port
+    twice when the kernel reuses a just-closed one."""
+    for _ in range(1000):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
+    raise RuntimeError("no free loopback port found")
 
 
 def clean_env(extra=None):
