@@ -79,6 +79,43 @@ void api_json_hex_id(api_buf_t *b, uint64_t id);
  */
 void api_json_float(api_buf_t *b, double v);
 
+/* ---- One encoded event shared by its watchers (watch_frame.c). ---- */
+
+/*
+ * An event's JSON line ("{...}\n") between HTTP/1.1 chunk framing:
+ * "<hex>\r\n" + line + "\r\n". HTTP/1.1 watchers send the whole chunk,
+ * others (HTTP/2, HTTP/1.0) the line alone. Reference counted; never changed
+ * after creation.
+ */
+typedef struct api_watch_frame {
+    unsigned refcount;
+    uint32_t head_len; /* "<hex>\r\n" */
+    size_t body_len;   /* the JSON line, newline included */
+    char bytes[];
+} api_watch_frame_t;
+
+/*
+ * Encodes ev (etcd's watch output: the event and "\n"). scratch is a
+ * malloc'd buffer reused between calls (its contents are overwritten).
+ * Ownership: the frame starts with one reference, the caller's.
+ */
+api_watch_frame_t *api_watch_frame_new(const store_event_t *ev, api_buf_t *scratch);
+static inline api_watch_frame_t *api_watch_frame_retain(api_watch_frame_t *f)
+{
+    f->refcount++;
+    return f;
+}
+/* Drops one reference; the last one frees the frame. NULL is ignored. */
+void api_watch_frame_release(api_watch_frame_t *f);
+static inline h2o_iovec_t api_watch_frame_chunk(const api_watch_frame_t *f)
+{
+    return h2o_iovec_init(f->bytes, f->head_len + f->body_len + 2);
+}
+static inline h2o_iovec_t api_watch_frame_line(const api_watch_frame_t *f)
+{
+    return h2o_iovec_init(f->bytes + f->head_len, f->body_len);
+}
+
 /* ---- Request parsing (keys_parse.c). ---- */
 
 typedef enum api_method {
@@ -224,6 +261,19 @@ struct api {
     size_t n_watches;
     int hup_epfd;
     h2o_socket_t *hup_sock;
+    /*
+     * Fan-out (watch.c): watches with bytes to send, served a batch per loop
+     * turn; an eventfd that stays readable while the queue is not empty
+     * makes the loop come back to it after the I/O that is ready.
+     */
+    api_watch_t *ready_head, *ready_tail;
+    int kick_fd;
+    h2o_socket_t *kick_sock;
+    bool kicked;
+    /* The last event encoded (retained) and its frame: shared by its watchers. */
+    store_event_t *frame_ev;
+    api_watch_frame_t *frame;
+    api_buf_t frame_scratch;
     /* Writes in flight whose answer is still wanted or not (keys_handler.c). */
     api_ticket_t *free_tickets;
     api_metrics_t metrics;

@@ -6,6 +6,17 @@
  * each event is its JSON plus "\n". A one-shot watch ends after its event; a
  * stream sends every event as one line.
  *
+ * Fan-out. The store calls on_event() for every matching watcher while it
+ * applies a write, before the write's own client is answered. Writing to
+ * 10,000 sockets there made the PUT wait for all of them (about 140 ms), so
+ * on_event() only queues: it takes a reference to the event's frame (encoded
+ * once for all its watchers, watch_frame.c) and puts the watch on the API's
+ * ready queue. The writer's answer goes out as soon as apply returns; the
+ * ready queue is then served FANOUT_BATCH watches per loop turn, so reads,
+ * writes and accepts keep being served during a large fan-out. etcd answers
+ * the writer first too: its watchers are fed through channels by other
+ * goroutines.
+ *
  * Costs: an idle watcher is one struct in its request's pool and one epoll
  * registration; no timer and no CPU. Dropped HTTP/1 clients are noticed at
  * once through an epoll set that asks only for EPOLLRDHUP on each watcher's
@@ -15,6 +26,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "api/api_int.h"
@@ -26,19 +38,37 @@
  */
 #define API_WATCH_MAX_PENDING (256 * 1024)
 
+/*
+ * Watches written per loop turn. One write is a few microseconds on
+ * loopback, so a batch keeps a turn near a millisecond: other clients wait
+ * at most that long behind a fan-out.
+ */
+#define FANOUT_BATCH 256
+
+/* Frames handed to h2o in one send. */
+#define SEND_MAX_FRAMES 64
+
 struct api_watch {
     h2o_generator_t gen; /* first: h2o hands it back to proceed/stop */
     api_t *api;
     h2o_req_t *req;
-    store_watcher_t *sw; /* NULL once the store is done with it */
-    api_watch_t *prev, *next;
-    api_buf_t pending;   /* encoded events not yet handed to h2o (malloc'd) */
-    api_buf_t inflight;  /* the bytes of the send in progress (malloc'd) */
+    store_watcher_t *sw;        /* NULL once the store is done with it */
+    api_watch_t *prev, *next;   /* api->watches */
+    api_watch_t *rprev, *rnext; /* api's ready queue */
+    /*
+     * Frames not yet acknowledged by h2o, oldest first, in a ring: the first
+     * n_inflight are in the send in progress. A one-shot watch needs one
+     * slot; a stream grows the ring (malloc'd) only while its reader lags.
+     */
+    api_watch_frame_t **q;
+    api_watch_frame_t *q_inline[2];
+    uint32_t q_head, q_len, q_cap, n_inflight;
+    size_t q_bytes;      /* bytes of the queued frames, for the lag limit */
+    h2o_iovec_t tail;    /* a last line of this watch's own (pool), sent before the end */
     uint64_t next_index; /* where a reader resumes after an overflow */
     int fd;              /* connection fd in the hang-up set, or -1 */
-    char chunk_head[24]; /* own chunk framing (HTTP/1.1), see flush() */
     bool own_chunked;
-    bool in_list, started, sending, final_queued, finished, stream, overflow;
+    bool in_list, in_ready, started, sending, final_queued, finished, stream, overflow;
     bool hung_up; /* the client left while a send was in flight */
 };
 
@@ -64,80 +94,188 @@ static void hup_remove(api_t *api, api_watch_t *w)
     }
 }
 
-/* Runs when the request goes away, answered or aborted. */
+/* ---- The ready queue ---- */
+
+static void ready_remove(api_t *api, api_watch_t *w)
+{
+    if (!w->in_ready)
+        return;
+    if (w->rprev)
+        w->rprev->rnext = w->rnext;
+    else
+        api->ready_head = w->rnext;
+    if (w->rnext)
+        w->rnext->rprev = w->rprev;
+    else
+        api->ready_tail = w->rprev;
+    w->rprev = w->rnext = NULL;
+    w->in_ready = false;
+}
+
+static void kick(api_t *api)
+{
+    if (api->kicked || api->kick_fd < 0)
+        return;
+    uint64_t one = 1;
+    if (write(api->kick_fd, &one, sizeof(one)) == sizeof(one))
+        api->kicked = true;
+}
+
+/* Queues w to be written on a later loop turn (nothing when it cannot send now). */
+static void schedule(api_watch_t *w)
+{
+    api_t *api = w->api;
+    if (api == NULL || w->in_ready || !w->started || w->sending || w->finished)
+        return;
+    w->rprev = api->ready_tail;
+    w->rnext = NULL;
+    if (api->ready_tail)
+        api->ready_tail->rnext = w;
+    else
+        api->ready_head = w;
+    api->ready_tail = w;
+    w->in_ready = true;
+    kick(api);
+}
+
+/* ---- Frame queue of one watch ---- */
+
+static api_watch_frame_t *q_at(const api_watch_t *w, uint32_t i)
+{
+    return w->q[(w->q_head + i) % w->q_cap];
+}
+
+static size_t frame_size(const api_watch_t *w, const api_watch_frame_t *f)
+{
+    return w->own_chunked ? api_watch_frame_chunk(f).len : f->body_len;
+}
+
+/* Takes a reference to f. Grows the ring by doubling (malloc'd, freed at dispose). */
+static void q_push(api_watch_t *w, api_watch_frame_t *f)
+{
+    if (w->q_len == w->q_cap) {
+        uint32_t cap = w->q_cap * 2;
+        api_watch_frame_t **a = malloc(cap * sizeof(*a));
+        if (a == NULL)
+            abort();
+        for (uint32_t i = 0; i < w->q_len; i++)
+            a[i] = q_at(w, i);
+        if (w->q != w->q_inline)
+            free(w->q);
+        w->q = a;
+        w->q_cap = cap;
+        w->q_head = 0;
+    }
+    w->q[(w->q_head + w->q_len) % w->q_cap] = api_watch_frame_retain(f);
+    w->q_len++;
+    w->q_bytes += frame_size(w, f);
+}
+
+/* Releases the first n frames (their send completed). */
+static void q_pop(api_watch_t *w, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        api_watch_frame_t *f = q_at(w, 0);
+        w->q_bytes -= frame_size(w, f);
+        api_watch_frame_release(f);
+        w->q_head = (w->q_head + 1) % w->q_cap;
+        w->q_len--;
+    }
+}
+
+static void q_free(api_watch_t *w)
+{
+    q_pop(w, w->q_len);
+    if (w->q != w->q_inline)
+        free(w->q);
+    w->q = w->q_inline;
+    w->q_cap = sizeof(w->q_inline) / sizeof(w->q_inline[0]);
+    w->q_head = w->n_inflight = 0;
+}
+
+/* Runs when the request goes away, answered or aborted: the frames it held go. */
 static void on_watch_dispose(void *p)
 {
     api_watch_t *w = p;
     api_t *api = w->api;
-    if (api == NULL) {
-        /* The API was freed first (api_free): only the buffers are left. */
-        api_buf_free(&w->pending);
-        api_buf_free(&w->inflight);
-        w->req = NULL;
-        return;
-    }
+    q_free(w);
+    w->req = NULL;
+    if (api == NULL)
+        return; /* the API was freed first (api_free) */
     if (w->sw != NULL) {
         store_watcher_remove(api->host.store, w->sw);
         w->sw = NULL;
     }
     hup_remove(api, w);
+    ready_remove(api, w);
     list_remove(api, w);
-    api_buf_free(&w->pending);
-    api_buf_free(&w->inflight);
-    w->req = NULL;
 }
 
+/*
+ * Hands the queued frames (and, last, the tail line and the end) to h2o.
+ * Frames stay referenced until proceed (or dispose, after a final send):
+ * h2o writes from them, it does not copy.
+ */
 static void flush(api_watch_t *w)
 {
     if (!w->started || w->sending || w->finished || w->req == NULL)
         return;
-    if (w->pending.len == 0 && !w->final_queued)
+    uint32_t n = w->q_len < SEND_MAX_FRAMES ? w->q_len : SEND_MAX_FRAMES;
+    if (n == 0 && !w->final_queued)
         return;
-    api_buf_t tmp = w->inflight;
-    w->inflight = w->pending;
-    w->pending = tmp;
-    w->pending.len = 0;
+    bool final = w->final_queued && n == w->q_len;
+    h2o_iovec_t bufs[SEND_MAX_FRAMES + 3];
+    size_t nb = 0;
+    /*
+     * HTTP/1.1 framing of our own. h2o 2.2.5 sends nothing for an empty
+     * h2o_send, so the headers could not go out before the first event. The
+     * first send is a lone "0": the start of the next chunk-size line, whose
+     * leading zeros are legal (RFC 7230 4.1). Each frame is a whole chunk
+     * ("<hex>\r\n<data>\r\n") that completes the dangling size line; every
+     * send ends with "0" again, or ends the body with "0\r\n\r\n" (or
+     * "\r\n\r\n" after the dangling "0" alone).
+     */
+    for (uint32_t i = 0; i < n; i++) {
+        api_watch_frame_t *f = q_at(w, i);
+        bufs[nb++] = w->own_chunked ? api_watch_frame_chunk(f) : api_watch_frame_line(f);
+    }
+    char chunk_head[24];
+    if (final && w->tail.len > 0) {
+        if (w->own_chunked) {
+            int hl = snprintf(chunk_head, sizeof(chunk_head), "%zx\r\n", w->tail.len);
+            bufs[nb++] = h2o_iovec_init(chunk_head, (size_t)hl);
+            bufs[nb++] = w->tail;
+            bufs[nb++] = h2o_iovec_init(H2O_STRLIT("\r\n0\r\n\r\n"));
+        } else {
+            bufs[nb++] = w->tail;
+        }
+    } else if (w->own_chunked) {
+        if (!final)
+            bufs[nb++] = h2o_iovec_init(H2O_STRLIT("0"));
+        else if (nb > 0)
+            bufs[nb++] = h2o_iovec_init(H2O_STRLIT("0\r\n\r\n"));
+        else
+            bufs[nb++] = h2o_iovec_init(H2O_STRLIT("\r\n\r\n"));
+    }
+    w->n_inflight = n;
     h2o_send_state_t state = H2O_SEND_STATE_IN_PROGRESS;
-    if (w->final_queued) {
+    if (final) {
         state = H2O_SEND_STATE_FINAL;
         w->finished = true;
         hup_remove(w->api, w);
     } else {
         w->sending = true;
     }
-    if (!w->own_chunked) {
-        h2o_iovec_t buf = h2o_iovec_init(w->inflight.data, w->inflight.len);
-        h2o_send(w->req, &buf, buf.len ? 1 : 0, state);
-        return;
-    }
-    /*
-     * HTTP/1.1 framing of our own. h2o 2.2.5 sends nothing for an empty
-     * h2o_send, so the headers could not go out before the first event. The
-     * first send is a lone "0": the start of the next chunk-size line, whose
-     * leading zeros are legal (RFC 7230 4.1). Every later send completes it
-     * ("<hex>\r\n<data>\r\n") and starts the next one with "0" again, or ends
-     * the body ("\r\n\r\n" completes the last-chunk "0\r\n\r\n").
-     */
-    h2o_iovec_t bufs[3];
-    size_t n = 0;
-    if (w->inflight.len > 0) {
-        int hl = snprintf(w->chunk_head, sizeof(w->chunk_head), "%zx\r\n", w->inflight.len);
-        bufs[n++] = h2o_iovec_init(w->chunk_head, (size_t)hl);
-        bufs[n++] = h2o_iovec_init(w->inflight.data, w->inflight.len);
-        if (state == H2O_SEND_STATE_FINAL)
-            bufs[n++] = h2o_iovec_init(H2O_STRLIT("\r\n0\r\n\r\n"));
-        else
-            bufs[n++] = h2o_iovec_init(H2O_STRLIT("\r\n0"));
-    } else {
-        bufs[n++] = h2o_iovec_init(H2O_STRLIT("\r\n\r\n"));
-    }
-    h2o_send(w->req, bufs, n, state);
+    /* h2o copies the vector (not the bytes): chunk_head may live on this stack. */
+    h2o_send(w->req, bufs, nb, state);
 }
 
 static void on_proceed(h2o_generator_t *gen, h2o_req_t *req)
 {
     api_watch_t *w = (api_watch_t *)gen;
     w->sending = false;
+    q_pop(w, w->n_inflight);
+    w->n_inflight = 0;
     if (w->hung_up && !w->finished) {
         w->finished = true;
         h2o_send(req, NULL, 0, H2O_SEND_STATE_ERROR);
@@ -153,7 +291,23 @@ static void on_stop(h2o_generator_t *gen, h2o_req_t *req)
     w->finished = true;
 }
 
-/* The store's callback: the event is borrowed. */
+/*
+ * The frame of ev, encoded on its first watcher and shared by the rest: the
+ * hub hands the same event to all of them in a row. The API keeps a
+ * reference to the event so that its address cannot be reused by another.
+ */
+static api_watch_frame_t *frame_of(api_t *api, store_event_t *ev)
+{
+    if (api->frame_ev == ev)
+        return api->frame;
+    store_event_release(api->frame_ev);
+    api_watch_frame_release(api->frame);
+    api->frame_ev = store_event_retain(ev);
+    api->frame = api_watch_frame_new(ev, &api->frame_scratch);
+    return api->frame;
+}
+
+/* The store's callback: the event is borrowed. Queues; writes nothing. */
 static void on_event(void *ctx, store_event_t *ev)
 {
     api_watch_t *w = ctx;
@@ -163,31 +317,60 @@ static void on_event(void *ctx, store_event_t *ev)
         /* The store ended the watch (it is being freed): end the response. */
         w->sw = NULL;
         w->final_queued = true;
-        flush(w);
+        schedule(w);
         return;
     }
     if (!w->stream)
         w->sw = NULL; /* the store removes a one-shot watcher after this call */
-    size_t before = w->pending.len;
-    api_json_event(&w->pending, ev, false);
-    api_buf_append(&w->pending, "\n", 1);
-    w->next_index = ev->etcd_index + 1;
-    if (w->stream && before > 0 && w->pending.len > API_WATCH_MAX_PENDING) {
-        /* Drop this event (the reader resumes from it) and end the stream. */
-        w->pending.len = before;
+    api_watch_frame_t *f = frame_of(w->api, ev);
+    if (w->stream && w->q_len > 0 && w->q_bytes + frame_size(w, f) > API_WATCH_MAX_PENDING) {
+        /*
+         * The reader lags: drop this event and every later one, and end the
+         * stream after what is queued with an error that says where to
+         * resume (the index of this event: the reader has every one before).
+         */
         w->next_index = ev->etcd_index;
         char cause[96];
         snprintf(cause, sizeof(cause), "slow reader: resume with waitIndex=%llu",
                  (unsigned long long)w->next_index);
-        api_json_error(&w->pending, STORE_E_WATCHER_CLEARED, cause,
-                       store_index(w->api->host.store));
-        api_buf_append(&w->pending, "\n", 1);
+        api_buf_t line;
+        api_buf_init(&line, &w->req->pool);
+        api_json_error(&line, STORE_E_WATCHER_CLEARED, cause, store_index(w->api->host.store));
+        api_buf_append(&line, "\n", 1);
+        w->tail = h2o_iovec_init(line.data, line.len);
         w->overflow = true;
         w->final_queued = true;
+        if (w->sw != NULL) {
+            /* Nothing more is wanted from the store. */
+            store_watcher_remove(w->api->host.store, w->sw);
+            w->sw = NULL;
+        }
+        schedule(w);
+        return;
     }
+    q_push(w, f);
+    w->next_index = ev->etcd_index + 1;
     if (!w->stream)
         w->final_queued = true;
-    flush(w);
+    schedule(w);
+}
+
+/* The ready queue, FANOUT_BATCH watches per loop turn. */
+static void on_kick(h2o_socket_t *sock, const char *err)
+{
+    (void)err;
+    api_t *api = sock->data;
+    for (int i = 0; i < FANOUT_BATCH && api->ready_head != NULL; i++) {
+        api_watch_t *w = api->ready_head;
+        ready_remove(api, w);
+        flush(w);
+    }
+    if (api->ready_head == NULL && api->kicked) {
+        /* Empty: drain the eventfd so that epoll stops reporting it. */
+        uint64_t v;
+        if (read(api->kick_fd, &v, sizeof(v)) == sizeof(v))
+            api->kicked = false;
+    }
 }
 
 static void on_hup(h2o_socket_t *sock, const char *err)
@@ -206,6 +389,7 @@ static void on_hup(h2o_socket_t *sock, const char *err)
             continue;
         }
         /* An error state closes the HTTP/1 connection, which disposes the request. */
+        ready_remove(api, w);
         w->finished = true;
         h2o_send(w->req, NULL, 0, H2O_SEND_STATE_ERROR);
     }
@@ -215,18 +399,32 @@ void api_watch_init(api_t *api)
 {
     api->hup_epfd = epoll_create1(EPOLL_CLOEXEC);
     api->hup_sock = NULL;
-    if (api->hup_epfd < 0)
-        return;
-    api->hup_sock = h2o_evloop_socket_create(api->loop, api->hup_epfd, H2O_SOCKET_FLAG_DONT_READ);
-    api->hup_sock->data = api;
-    h2o_socket_read_start(api->hup_sock, on_hup);
+    if (api->hup_epfd >= 0) {
+        api->hup_sock =
+            h2o_evloop_socket_create(api->loop, api->hup_epfd, H2O_SOCKET_FLAG_DONT_READ);
+        api->hup_sock->data = api;
+        h2o_socket_read_start(api->hup_sock, on_hup);
+    }
+    api->ready_head = api->ready_tail = NULL;
+    api->kicked = false;
+    api->frame_ev = NULL;
+    api->frame = NULL;
+    api_buf_init(&api->frame_scratch, NULL);
+    api->kick_sock = NULL;
+    api->kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (api->kick_fd < 0)
+        abort(); /* no fan-out without it; only fd exhaustion at startup gets here */
+    api->kick_sock = h2o_evloop_socket_create(api->loop, api->kick_fd, H2O_SOCKET_FLAG_DONT_READ);
+    api->kick_sock->data = api;
+    h2o_socket_read_start(api->kick_sock, on_kick);
 }
 
 void api_watch_dispose(api_t *api)
 {
     /*
      * Detach pending watches: their requests are disposed with their
-     * connections, possibly after the API is gone, and then touch nothing.
+     * connections, possibly after the API is gone, and then touch nothing
+     * but their own frames.
      */
     api_watch_t *next;
     for (api_watch_t *w = api->watches; w != NULL; w = next) {
@@ -236,6 +434,7 @@ void api_watch_dispose(api_t *api)
             w->sw = NULL;
         }
         hup_remove(api, w);
+        ready_remove(api, w);
         w->in_list = false;
         w->api = NULL;
     }
@@ -246,6 +445,17 @@ void api_watch_dispose(api_t *api)
         h2o_socket_close(api->hup_sock); /* closes the epoll fd */
         api->hup_sock = NULL;
     }
+    if (api->kick_sock != NULL) {
+        h2o_socket_read_stop(api->kick_sock);
+        h2o_socket_close(api->kick_sock); /* closes the eventfd */
+        api->kick_sock = NULL;
+        api->kick_fd = -1;
+    }
+    store_event_release(api->frame_ev);
+    api_watch_frame_release(api->frame);
+    api->frame_ev = NULL;
+    api->frame = NULL;
+    api_buf_free(&api->frame_scratch);
 }
 
 int api_watch_start(api_t *api, h2o_req_t *req, const api_keys_req_t *kr)
@@ -258,8 +468,10 @@ int api_watch_start(api_t *api, h2o_req_t *req, const api_keys_req_t *kr)
     w->req = req;
     w->fd = -1;
     w->stream = kr->stream;
-    api_buf_init(&w->pending, NULL);
-    api_buf_init(&w->inflight, NULL);
+    w->q = w->q_inline;
+    w->q_cap = sizeof(w->q_inline) / sizeof(w->q_inline[0]);
+    /* Known before any event is queued: it decides which view of a frame counts. */
+    w->own_chunked = req->version == 0x101;
 
     uint64_t start_index = store_index(api->host.store);
     store_error_t err = {0};
@@ -267,6 +479,7 @@ int api_watch_start(api_t *api, h2o_req_t *req, const api_keys_req_t *kr)
     int rc = store_watch(api->host.store, kr->key, kr->key_len, kr->recursive, kr->stream,
                          kr->wait_index, on_event, w, &sw, &err);
     if (rc != 0) {
+        q_free(w);
         api_send_v2_error(api, req, err.code, err.cause, err.index);
         store_error_clear(&err);
         return -1;
@@ -301,11 +514,9 @@ int api_watch_start(api_t *api, h2o_req_t *req, const api_keys_req_t *kr)
             w->fd = fd;
     }
 
-    if (req->version == 0x101) {
-        w->own_chunked = true;
+    if (w->own_chunked)
         api_add_header(req, H2O_TOKEN_TRANSFER_ENCODING, "Transfer-Encoding",
                        H2O_STRLIT("chunked"));
-    }
     h2o_start_response(req, &w->gen);
     w->started = true;
     /* Flush the status and headers now, before any event (etcd does). */
