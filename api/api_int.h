@@ -261,6 +261,8 @@ struct api {
     size_t n_watches;
     int hup_epfd;
     h2o_socket_t *hup_sock;
+    struct api_hup_slot *hup_slots; /* by fd: the watch it reports for (watch.c) */
+    size_t hup_cap;
     /*
      * Fan-out (watch.c): watches with bytes to send, served a batch per loop
      * turn; an eventfd that stays readable while the queue is not empty

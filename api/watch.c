@@ -23,7 +23,9 @@
  * connection (h2o stops reading a connection while its request is pending, so
  * it would only notice at the next write). HTTP/2 streams are reset by h2o.
  */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -86,11 +88,54 @@ static void list_remove(api_t *api, api_watch_t *w)
     api->n_watches--;
 }
 
+/*
+ * The hang-up set is keyed by fd, and a watch that ends leaves its fd in the
+ * set: removing it would be one more syscall per watcher in a fan-out, and a
+ * kept-alive connection usually carries the next watch. A report for an fd
+ * with no watch removes it then; closing a connection removes its fd from
+ * the set by itself (the kernel drops closed files from epoll sets).
+ */
+struct api_hup_slot {
+    api_watch_t *w;
+    bool in_set;
+};
+
 static void hup_remove(api_t *api, api_watch_t *w)
 {
     if (w->fd >= 0 && api != NULL) {
-        epoll_ctl(api->hup_epfd, EPOLL_CTL_DEL, w->fd, NULL);
+        if ((size_t)w->fd < api->hup_cap && api->hup_slots[w->fd].w == w)
+            api->hup_slots[w->fd].w = NULL;
         w->fd = -1;
+    }
+}
+
+static void hup_add(api_t *api, api_watch_t *w, int fd)
+{
+    if ((size_t)fd >= api->hup_cap) {
+        size_t cap = api->hup_cap ? api->hup_cap : 1024;
+        while (cap <= (size_t)fd)
+            cap *= 2;
+        struct api_hup_slot *a = realloc(api->hup_slots, cap * sizeof(*a));
+        if (a == NULL)
+            return; /* no early hang-up detection; the next write notices */
+        memset(a + api->hup_cap, 0, (cap - api->hup_cap) * sizeof(*a));
+        api->hup_slots = a;
+        api->hup_cap = cap;
+    }
+    struct api_hup_slot *slot = &api->hup_slots[fd];
+    struct epoll_event ev = {.events = EPOLLRDHUP, .data.fd = fd};
+    /* The fd may be in the set from an earlier watch, or gone with its connection. */
+    int rc = -1;
+    if (slot->in_set)
+        rc = epoll_ctl(api->hup_epfd, EPOLL_CTL_MOD, fd, &ev);
+    if (rc != 0)
+        rc = epoll_ctl(api->hup_epfd, EPOLL_CTL_ADD, fd, &ev);
+    if (rc != 0 && errno == EEXIST)
+        rc = epoll_ctl(api->hup_epfd, EPOLL_CTL_MOD, fd, &ev);
+    slot->in_set = rc == 0;
+    if (rc == 0) {
+        slot->w = w;
+        w->fd = fd;
     }
 }
 
@@ -380,7 +425,15 @@ static void on_hup(h2o_socket_t *sock, const char *err)
     struct epoll_event evs[64];
     int n = epoll_wait(api->hup_epfd, evs, 64, 0);
     for (int i = 0; i < n; i++) {
-        api_watch_t *w = evs[i].data.ptr;
+        int fd = evs[i].data.fd;
+        api_watch_t *w = (size_t)fd < api->hup_cap ? api->hup_slots[fd].w : NULL;
+        if (w == NULL) {
+            /* A connection whose watch has ended: nothing to watch for now. */
+            epoll_ctl(api->hup_epfd, EPOLL_CTL_DEL, fd, NULL);
+            if ((size_t)fd < api->hup_cap)
+                api->hup_slots[fd].in_set = false;
+            continue;
+        }
         hup_remove(api, w);
         if (w->req == NULL || w->finished)
             continue;
@@ -399,6 +452,8 @@ void api_watch_init(api_t *api)
 {
     api->hup_epfd = epoll_create1(EPOLL_CLOEXEC);
     api->hup_sock = NULL;
+    api->hup_slots = NULL;
+    api->hup_cap = 0;
     if (api->hup_epfd >= 0) {
         api->hup_sock =
             h2o_evloop_socket_create(api->loop, api->hup_epfd, H2O_SOCKET_FLAG_DONT_READ);
@@ -445,6 +500,9 @@ void api_watch_dispose(api_t *api)
         h2o_socket_close(api->hup_sock); /* closes the epoll fd */
         api->hup_sock = NULL;
     }
+    free(api->hup_slots);
+    api->hup_slots = NULL;
+    api->hup_cap = 0;
     if (api->kick_sock != NULL) {
         h2o_socket_read_stop(api->kick_sock);
         h2o_socket_close(api->kick_sock); /* closes the eventfd */
@@ -509,9 +567,8 @@ int api_watch_start(api_t *api, h2o_req_t *req, const api_keys_req_t *kr)
     if (req->version < 0x200 && api->hup_epfd >= 0 && !w->final_queued) {
         h2o_socket_t *sock = req->conn->callbacks->get_socket(req->conn);
         int fd = sock ? h2o_socket_get_fd(sock) : -1;
-        struct epoll_event ev = {.events = EPOLLRDHUP, .data.ptr = w};
-        if (fd >= 0 && epoll_ctl(api->hup_epfd, EPOLL_CTL_ADD, fd, &ev) == 0)
-            w->fd = fd;
+        if (fd >= 0)
+            hup_add(api, w, fd);
     }
 
     if (w->own_chunked)
