@@ -467,8 +467,14 @@ static int run_stream(size_t n, unsigned rate, unsigned seconds)
                 c->body_done = true;
             }
         }
-        if (t >= end && answered == sent)
-            break;
+        if (t >= end && answered == sent) {
+            /* Done writing: stop once every open watcher has every event. */
+            bool behind = false;
+            for (size_t i = 0; i < n && !behind; i++)
+                behind = !cs[i].body_done && cs[i].events < answered;
+            if (!behind)
+                break;
+        }
     }
     double secs = (double)(now_ns() - t0) / 1e9;
     uint64_t total = 0, min = UINT64_MAX, ended = 0;
