@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <string.h>
 
 #include "api/api_int.h"
@@ -167,6 +168,39 @@ static void test_node_and_event(void **state)
     api_buf_init(&b, &pool);
     api_json_event(&b, &sev, true);
     assert_buf(&b, "{\"action\":\"compareAndSwap\"}");
+}
+
+/* A watch frame: the event line once, framed as one HTTP/1.1 chunk around it. */
+static void test_watch_frame(void **state)
+{
+    (void)state;
+    store_node_t n = {.key = "/k",
+                      .key_len = 2,
+                      .value = "v",
+                      .value_len = 1,
+                      .modified_index = 7,
+                      .created_index = 7};
+    store_event_t ev = {.action = STORE_ACTION_SET, .node = n, .etcd_index = 7};
+    api_buf_t scratch;
+    api_buf_init(&scratch, NULL);
+    api_watch_frame_t *f = api_watch_frame_new(&ev, &scratch);
+    static const char line[] =
+        "{\"action\":\"set\",\"node\":{\"key\":\"/k\",\"value\":\"v\",\"modifiedIndex\":7,"
+        "\"createdIndex\":7}}\n";
+    h2o_iovec_t l = api_watch_frame_line(f);
+    assert_int_equal(l.len, sizeof(line) - 1);
+    assert_memory_equal(l.base, line, l.len);
+    char chunk[256];
+    int cl = snprintf(chunk, sizeof(chunk), "%zx\r\n%s\r\n", sizeof(line) - 1, line);
+    h2o_iovec_t c = api_watch_frame_chunk(f);
+    assert_int_equal(c.len, (size_t)cl);
+    assert_memory_equal(c.base, chunk, c.len);
+    /* Shared: the last reference frees it (ASan checks). */
+    assert_ptr_equal(api_watch_frame_retain(f), f);
+    api_watch_frame_release(f);
+    api_watch_frame_release(f);
+    api_watch_frame_release(NULL);
+    api_buf_free(&scratch);
 }
 
 static void test_error_json(void **state)
@@ -539,7 +573,7 @@ int main(void)
         cmocka_unit_test(test_error_status),   cmocka_unit_test(test_parse_bool_uint),
         cmocka_unit_test(test_form_parse),     cmocka_unit_test(test_keys_parse),
         cmocka_unit_test(test_json_float),     cmocka_unit_test(test_follower_stats),
-        cmocka_unit_test(test_members_body),
+        cmocka_unit_test(test_members_body),   cmocka_unit_test(test_watch_frame),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
