@@ -29,9 +29,11 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "api/api_int.h"
+#include <h2o/http1.h> /* after h2o.h, which it needs */
 
 /*
  * A stream whose reader lags by more than this many unsent bytes is ended
@@ -51,10 +53,23 @@
 /* Frames handed to h2o in one send. */
 #define SEND_MAX_FRAMES 64
 
+/*
+ * How a watch reaches its client. Through h2o's request (HTTP/2, HTTP/1.0,
+ * and a one-shot answered from history), or, for an HTTP/1.1 watch that
+ * waits, on the connection's socket itself: h2o's upgrade hands the socket
+ * over once the headers are out, and frees the connection's request, its
+ * memory pool and its input buffer, which are most of what an idle watcher
+ * costs (two 4 KB blocks). The socket goes back to h2o as a fresh
+ * keep-alive connection when the watch ends.
+ */
+enum watch_mode { WATCH_H2O, WATCH_UPGRADING, WATCH_RAW };
+
+/* Malloc'd; freed by watch_free() once neither h2o nor the socket refer to it. */
 struct api_watch {
     h2o_generator_t gen; /* first: h2o hands it back to proceed/stop */
     api_t *api;
-    h2o_req_t *req;
+    h2o_req_t *req;             /* WATCH_H2O: until the request goes away */
+    h2o_socket_t *sock;         /* WATCH_RAW */
     store_watcher_t *sw;        /* NULL once the store is done with it */
     api_watch_t *prev, *next;   /* api->watches */
     api_watch_t *rprev, *rnext; /* api's ready queue */
@@ -67,13 +82,20 @@ struct api_watch {
     api_watch_frame_t *q_inline[2];
     uint32_t q_head, q_len, q_cap, n_inflight;
     size_t q_bytes;      /* bytes of the queued frames, for the lag limit */
-    h2o_iovec_t tail;    /* a last line of this watch's own (pool), sent before the end */
+    h2o_iovec_t tail;    /* a last line of this watch's own (malloc'd), sent before the end */
     uint64_t next_index; /* where a reader resumes after an overflow */
     int fd;              /* connection fd in the hang-up set, or -1 */
-    bool own_chunked;
+    uint8_t mode;        /* enum watch_mode */
+    bool own_chunked, persistent;
     bool in_list, in_ready, started, sending, final_queued, finished, stream, overflow;
     bool hung_up; /* the client left while a send was in flight */
+    char chunk_head[20];
 };
+
+/* The request's hold on its watch (request pool): tells it when the request goes. */
+typedef struct watch_slot {
+    api_watch_t *w;
+} watch_slot_t;
 
 static void list_remove(api_t *api, api_watch_t *w)
 {
@@ -239,15 +261,19 @@ static void q_free(api_watch_t *w)
     w->q_head = w->n_inflight = 0;
 }
 
-/* Runs when the request goes away, answered or aborted: the frames it held go. */
-static void on_watch_dispose(void *p)
+static void watch_free(api_watch_t *w)
 {
-    api_watch_t *w = p;
-    api_t *api = w->api;
     q_free(w);
-    w->req = NULL;
+    free(w->tail.base);
+    free(w);
+}
+
+/* Unlinks w from the store and the API (it will not be written to again). */
+static void watch_detach(api_watch_t *w)
+{
+    api_t *api = w->api;
     if (api == NULL)
-        return; /* the API was freed first (api_free) */
+        return;
     if (w->sw != NULL) {
         store_watcher_remove(api->host.store, w->sw);
         w->sw = NULL;
@@ -257,6 +283,41 @@ static void on_watch_dispose(void *p)
     list_remove(api, w);
 }
 
+/* Runs when the request goes away, answered or aborted (or handed over by the upgrade). */
+static void on_req_dispose(void *p)
+{
+    watch_slot_t *slot = p;
+    api_watch_t *w = slot->w;
+    if (w == NULL)
+        return;
+    w->req = NULL;
+    if (w->mode == WATCH_UPGRADING)
+        return; /* on_upgraded() takes it from here */
+    watch_detach(w);
+    watch_free(w);
+}
+
+/* Ends a socket-owned watch: the socket back to h2o (keep-alive) or closed. */
+static void raw_end(api_watch_t *w, bool keep)
+{
+    h2o_socket_t *sock = w->sock;
+    api_t *api = w->api;
+    watch_detach(w);
+    w->sock = NULL;
+    h2o_socket_read_stop(sock);
+    /* Anything the client sent meanwhile (a pipelined request) is still in sock->input. */
+    if (keep && api != NULL && w->persistent && sock->input->size < (64 << 10)) {
+        struct timeval now;
+        gettimeofday(&now, NULL);
+        h2o_http1_accept(&api->accept_ctx, sock, now);
+    } else {
+        h2o_socket_close(sock);
+    }
+    watch_free(w);
+}
+
+static void on_raw_written(h2o_socket_t *sock, const char *err);
+
 /*
  * Hands the queued frames (and, last, the tail line and the end) to h2o.
  * Frames stay referenced until proceed (or dispose, after a final send):
@@ -264,7 +325,9 @@ static void on_watch_dispose(void *p)
  */
 static void flush(api_watch_t *w)
 {
-    if (!w->started || w->sending || w->finished || w->req == NULL)
+    if (!w->started || w->sending || w->finished)
+        return;
+    if (w->mode == WATCH_UPGRADING || (w->mode == WATCH_H2O && w->req == NULL))
         return;
     uint32_t n = w->q_len < SEND_MAX_FRAMES ? w->q_len : SEND_MAX_FRAMES;
     if (n == 0 && !w->final_queued)
@@ -285,11 +348,10 @@ static void flush(api_watch_t *w)
         api_watch_frame_t *f = q_at(w, i);
         bufs[nb++] = w->own_chunked ? api_watch_frame_chunk(f) : api_watch_frame_line(f);
     }
-    char chunk_head[24];
     if (final && w->tail.len > 0) {
         if (w->own_chunked) {
-            int hl = snprintf(chunk_head, sizeof(chunk_head), "%zx\r\n", w->tail.len);
-            bufs[nb++] = h2o_iovec_init(chunk_head, (size_t)hl);
+            int hl = snprintf(w->chunk_head, sizeof(w->chunk_head), "%zx\r\n", w->tail.len);
+            bufs[nb++] = h2o_iovec_init(w->chunk_head, (size_t)hl);
             bufs[nb++] = w->tail;
             bufs[nb++] = h2o_iovec_init(H2O_STRLIT("\r\n0\r\n\r\n"));
         } else {
@@ -304,6 +366,13 @@ static void flush(api_watch_t *w)
             bufs[nb++] = h2o_iovec_init(H2O_STRLIT("\r\n\r\n"));
     }
     w->n_inflight = n;
+    if (w->mode == WATCH_RAW) {
+        /* The socket copies the vector, not the bytes (chunk_head is in w). */
+        w->sending = true;
+        w->finished = final;
+        h2o_socket_write(w->sock, bufs, nb, on_raw_written);
+        return;
+    }
     h2o_send_state_t state = H2O_SEND_STATE_IN_PROGRESS;
     if (final) {
         state = H2O_SEND_STATE_FINAL;
@@ -312,8 +381,57 @@ static void flush(api_watch_t *w)
     } else {
         w->sending = true;
     }
-    /* h2o copies the vector (not the bytes): chunk_head may live on this stack. */
     h2o_send(w->req, bufs, nb, state);
+}
+
+static void on_raw_written(h2o_socket_t *sock, const char *err)
+{
+    api_watch_t *w = sock->data;
+    w->sending = false;
+    q_pop(w, w->n_inflight);
+    w->n_inflight = 0;
+    if (err != NULL) {
+        raw_end(w, false);
+        return;
+    }
+    if (w->finished) {
+        raw_end(w, true);
+        return;
+    }
+    flush(w);
+}
+
+/* The client sent something or left while its watch waits on the socket. */
+static void on_raw_read(h2o_socket_t *sock, const char *err)
+{
+    api_watch_t *w = sock->data;
+    if (err != NULL || sock->input->size > (64 << 10)) {
+        /* Gone (or flooding): a write in flight fails too, so end it now. */
+        raw_end(w, false);
+        return;
+    }
+    /* A request pipelined behind the watch waits in sock->input for h2o. */
+}
+
+/* The headers are out; the socket is ours (NULL: the client left first). */
+static void on_upgraded(void *data, h2o_socket_t *sock, size_t reqsize)
+{
+    api_watch_t *w = data;
+    if (sock == NULL || w->api == NULL) {
+        watch_detach(w);
+        if (sock != NULL)
+            h2o_socket_close(sock);
+        watch_free(w);
+        return;
+    }
+    /* The request is answered: its bytes go, and with them the input buffer. */
+    h2o_buffer_consume(&sock->input, reqsize);
+    w->mode = WATCH_RAW;
+    w->sock = sock;
+    sock->data = w;
+    w->sending = false;
+    h2o_socket_read_start(sock, on_raw_read);
+    flush(w);
 }
 
 static void on_proceed(h2o_generator_t *gen, h2o_req_t *req)
@@ -380,7 +498,7 @@ static void on_event(void *ctx, store_event_t *ev)
         snprintf(cause, sizeof(cause), "slow reader: resume with waitIndex=%llu",
                  (unsigned long long)w->next_index);
         api_buf_t line;
-        api_buf_init(&line, &w->req->pool);
+        api_buf_init(&line, NULL); /* owned by w (tail), freed with it */
         api_json_error(&line, STORE_E_WATCHER_CLEARED, cause, store_index(w->api->host.store));
         api_buf_append(&line, "\n", 1);
         w->tail = h2o_iovec_init(line.data, line.len);
@@ -485,6 +603,10 @@ void api_watch_dispose(api_t *api)
     api_watch_t *next;
     for (api_watch_t *w = api->watches; w != NULL; w = next) {
         next = w->next;
+        if (w->mode == WATCH_RAW) {
+            raw_end(w, false); /* the socket is ours: close it now */
+            continue;
+        }
         if (w->sw != NULL) {
             store_watcher_remove(api->host.store, w->sw);
             w->sw = NULL;
@@ -519,8 +641,11 @@ void api_watch_dispose(api_t *api)
 
 int api_watch_start(api_t *api, h2o_req_t *req, const api_keys_req_t *kr)
 {
-    api_watch_t *w = h2o_mem_alloc_shared(&req->pool, sizeof(*w), on_watch_dispose);
-    memset(w, 0, sizeof(*w));
+    api_watch_t *w = calloc(1, sizeof(*w));
+    if (w == NULL)
+        abort();
+    watch_slot_t *slot = h2o_mem_alloc_shared(&req->pool, sizeof(*slot), on_req_dispose);
+    slot->w = w;
     w->gen.proceed = on_proceed;
     w->gen.stop = on_stop;
     w->api = api;
@@ -538,7 +663,8 @@ int api_watch_start(api_t *api, h2o_req_t *req, const api_keys_req_t *kr)
     int rc = store_watch(api->host.store, kr->key, kr->key_len, kr->recursive, kr->stream,
                          kr->wait_index, on_event, w, &sw, &err);
     if (rc != 0) {
-        q_free(w);
+        slot->w = NULL;
+        watch_free(w);
         api_send_v2_error(api, req, err.code, err.cause, err.index);
         store_error_clear(&err);
         return -1;
@@ -565,7 +691,9 @@ int api_watch_start(api_t *api, h2o_req_t *req, const api_keys_req_t *kr)
     w->in_list = true;
     api->n_watches++;
 
-    if (req->version < 0x200 && api->hup_epfd >= 0 && !w->final_queued) {
+    bool takeover =
+        w->own_chunked && !w->final_queued && req->conn->callbacks->get_socket(req->conn) != NULL;
+    if (req->version < 0x200 && api->hup_epfd >= 0 && !w->final_queued && !takeover) {
         h2o_socket_t *sock = req->conn->callbacks->get_socket(req->conn);
         int fd = sock ? h2o_socket_get_fd(sock) : -1;
         if (fd >= 0)
@@ -575,6 +703,22 @@ int api_watch_start(api_t *api, h2o_req_t *req, const api_keys_req_t *kr)
     if (w->own_chunked)
         api_add_header(req, H2O_TOKEN_TRANSFER_ENCODING, "Transfer-Encoding",
                        H2O_STRLIT("chunked"));
+    if (takeover) {
+        /*
+         * Hand the connection's socket to the watch once the headers and the
+         * first "0" of the chunk framing are out (see flush()). h2o's
+         * upgrade announces "Connection: upgrade" where it would have said
+         * "keep-alive"; etcd sends neither, and a client keeps the
+         * connection either way.
+         */
+        w->mode = WATCH_UPGRADING;
+        w->persistent = req->http1_is_persistent;
+        w->started = true;
+        w->sending = true;
+        static h2o_iovec_t zero = {"0", 1};
+        h2o_http1_upgrade(req, &zero, 1, on_upgraded, w);
+        return 0;
+    }
     h2o_start_response(req, &w->gen);
     w->started = true;
     /* Flush the status and headers now, before any event (etcd does). */

@@ -214,6 +214,53 @@ def test_slow_stream_watcher_ended_and_others_served(srv):
     reader.close()
 
 
+def test_connection_after_a_watch(srv):
+    """The socket a waiting watch held goes back to serving requests: a request
+    pipelined behind the watch is answered after its event, and a watch sent
+    with Connection: close ends with the connection."""
+    s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+    s.sendall(build_request("GET", "/v2/keys/fo/ka?wait=true") +
+              build_request("GET", "/v2/keys/fo/ka"))
+    r = Reader(s)
+    st, h = read_head(r)
+    eq(st, 200, "watch status")
+    srv.request("PUT", "/v2/keys/fo/ka", "value=1")
+    body = b""
+    while True:
+        c = read_chunk(r)
+        if c is None:
+            break
+        body += c
+    eq(json.loads(body)["node"]["value"], "1", "the watch's event")
+    st, h = read_head(r)
+    eq(st, 200, "the pipelined GET is answered after the watch")
+    eq(json.loads(r.exact(int(h["Content-Length"])))["node"]["value"], "1", "pipelined GET body")
+    s.sendall(build_request("GET", "/v2/keys/fo/ka"))
+    st, h = read_head(r)
+    eq(st, 200, "and the connection keeps serving")
+    r.exact(int(h["Content-Length"]))
+    s.close()
+
+    s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+    s.sendall(build_request("GET", "/v2/keys/fo/ka?wait=true", close=True))
+    r = Reader(s)
+    read_head(r)
+    srv.request("PUT", "/v2/keys/fo/ka", "value=2")
+    while read_chunk(r) is not None:
+        pass
+    eq(s.recv(100), b"", "Connection: close ends the connection after the event")
+    s.close()
+
+
+def test_dropped_raw_watchers_freed(srv):
+    base = stats_watchers(srv)
+    socks = open_watchers(srv, "/v2/keys/fo/drop?wait=true&stream=true", 50)
+    eq(stats_watchers(srv), base + 50, "stream watchers registered")
+    for s in socks:
+        s.close()
+    wait_until(lambda: stats_watchers(srv) == base, 3, "dropped watchers to be freed")
+
+
 def dechunk_partial(raw):
     """The complete chunks at the start of a stream's body (after the headers)."""
     out = b""
