@@ -135,6 +135,7 @@ static void hup_remove(api_t *api, api_watch_t *w)
     }
 }
 
+/* The slot table grows by doubling; the API owns it (freed by api_watch_dispose()). */
 static void hup_add(api_t *api, api_watch_t *w, int fd)
 {
     if ((size_t)fd >= api->hup_cap) {
@@ -221,7 +222,7 @@ static size_t frame_size(const api_watch_t *w, const api_watch_frame_t *f)
     return w->own_chunked ? api_watch_frame_chunk(f).len : f->body_len;
 }
 
-/* Takes a reference to f. Grows the ring by doubling (malloc'd, freed at dispose). */
+/* Takes a reference to f. Grows the ring by doubling (malloc'd, freed by q_free()). */
 static void q_push(api_watch_t *w, api_watch_frame_t *f)
 {
     if (w->q_len == w->q_cap) {
