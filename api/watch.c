@@ -695,8 +695,9 @@ int api_watch_start(api_t *api, h2o_req_t *req, const api_keys_req_t *kr)
     w->in_list = true;
     api->n_watches++;
 
-    bool takeover =
-        w->own_chunked && !w->final_queued && req->conn->callbacks->get_socket(req->conn) != NULL;
+    /* Not for HEAD: h2o's path is the one that keeps a HEAD answer bodiless. */
+    bool takeover = w->own_chunked && !w->final_queued && kr->method == API_M_GET &&
+                    req->conn->callbacks->get_socket(req->conn) != NULL;
     if (req->version < 0x200 && api->hup_epfd >= 0 && !w->final_queued && !takeover) {
         h2o_socket_t *sock = req->conn->callbacks->get_socket(req->conn);
         int fd = sock ? h2o_socket_get_fd(sock) : -1;
