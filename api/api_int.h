@@ -65,8 +65,9 @@ void api_json_node(api_buf_t *b, const store_node_t *n);
  * prevNode are left out (noValueOnSuccess). No trailing newline.
  */
 void api_json_event(api_buf_t *b, const store_event_t *ev, bool no_node);
-/* Appends {"errorCode","message","cause","index"}; cause left out when empty. */
-void api_json_error(api_buf_t *b, int code, const char *cause, uint64_t index);
+/* Appends {"errorCode","message","cause","index"}; cause (cause_len bytes,
+ * NUL allowed) left out when empty or NULL. */
+void api_json_error(api_buf_t *b, int code, const char *cause, size_t cause_len, uint64_t index);
 /* Lower-case hex without leading zeros, as Go's strconv.FormatUint(id, 16). */
 size_t api_format_hex_id(char *out, uint64_t id);
 /* Appends an id as a JSON string of api_format_hex_id's digits (misc_handlers.c). */
@@ -302,10 +303,15 @@ void api_send_bad_request_close(api_t *api, h2o_req_t *req, const char *body);
 void api_send_not_found(api_t *api, h2o_req_t *req);
 /* 405 with Allow: allow (none when NULL), body "Method Not Allowed\n" (Go's http.Error). */
 void api_send_method_not_allowed(api_t *api, h2o_req_t *req, const char *allow);
-/* A v2 error: X-Etcd-Index = index, JSON body + "\n". */
 /* The HTTP status etcd gives a v2 errorCode (400 for codes it does not map). */
 int api_error_status(int code);
+/* A v2 error: X-Etcd-Index = index, JSON body + "\n". cause is a C string
+ * (or NULL), copied. */
 void api_send_v2_error(api_t *api, h2o_req_t *req, int code, const char *cause, uint64_t index);
+/* The same for an error from the store or the server: the whole counted
+ * cause (it may quote a key or value holding NUL); code 0 becomes 300
+ * (raftInternal). err stays the caller's. */
+void api_send_store_error(api_t *api, h2o_req_t *req, const store_error_t *err);
 /* 301 to location as Go's ServeMux redirect does. */
 void api_send_redirect(api_t *api, h2o_req_t *req, api_method_t m, const char *location,
                        size_t len);

@@ -169,14 +169,26 @@ int api_error_status(int code)
 }
 
 /* v2error.Error.WriteTo: X-Etcd-Index, application/json, JSON + "\n". */
-void api_send_v2_error(api_t *api, h2o_req_t *req, int code, const char *cause, uint64_t index)
+static void send_error(api_t *api, h2o_req_t *req, int code, const char *cause, size_t cause_len,
+                       uint64_t index)
 {
     api_buf_t b;
     api_buf_init(&b, &req->pool);
-    api_json_error(&b, code, cause, index);
+    api_json_error(&b, code, cause, cause_len, index);
     api_buf_append(&b, "\n", 1);
     api_add_header_u64(req, "x-etcd-index", "X-Etcd-Index", index);
     api_send(api, req, api_error_status(code), "application/json", b.data, b.len);
+}
+
+void api_send_v2_error(api_t *api, h2o_req_t *req, int code, const char *cause, uint64_t index)
+{
+    send_error(api, req, code, cause, cause ? strlen(cause) : 0, index);
+}
+
+void api_send_store_error(api_t *api, h2o_req_t *req, const store_error_t *err)
+{
+    send_error(api, req, err->code ? err->code : STORE_E_RAFT_INTERNAL, err->cause, err->cause_len,
+               err->index);
 }
 
 /* Go's html.EscapeString subset used by http.Redirect's body. */

@@ -331,7 +331,7 @@ void api_json_event(api_buf_t *b, const store_event_t *ev, bool no_node)
     api_buf_append(b, "}", 1);
 }
 
-void api_json_error(api_buf_t *b, int code, const char *cause, uint64_t index)
+void api_json_error(api_buf_t *b, int code, const char *cause, size_t cause_len, uint64_t index)
 {
     const char *msg = store_error_message(code);
     api_buf_append(b, "{\"errorCode\":", 13);
@@ -340,9 +340,11 @@ void api_json_error(api_buf_t *b, int code, const char *cause, uint64_t index)
     if (msg == NULL)
         msg = "";
     api_json_string(b, msg, strlen(msg));
-    if (cause != NULL && cause[0] != '\0') {
+    /* Go's omitempty drops only the empty string: a cause of one NUL byte
+     * ("\u0000") is still written, so test the length, not cause[0]. */
+    if (cause != NULL && cause_len > 0) {
         api_buf_append(b, ",\"cause\":", 9);
-        api_json_string(b, cause, strlen(cause));
+        api_json_string(b, cause, cause_len);
     }
     api_buf_append(b, ",\"index\":", 9);
     api_buf_append_u64(b, index);

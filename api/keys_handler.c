@@ -119,8 +119,7 @@ static void on_proposed(void *ctx, int rc, store_event_t *ev, store_error_t *err
         else if (rc == 0)
             api_send_v2_error(api, req, STORE_E_RAFT_INTERNAL, "no event", 0);
         else
-            api_send_v2_error(api, req, err->code ? err->code : STORE_E_RAFT_INTERNAL, err->cause,
-                              err->index);
+            api_send_store_error(api, req, err);
     }
     if (ev != NULL)
         store_event_release(ev);
@@ -189,8 +188,7 @@ static void do_write(api_t *api, h2o_req_t *req, const api_keys_req_t *kr)
     int rc = api->host.propose(api->host.ctx, &sr, on_proposed, t, &err);
     if (rc != 0) {
         if (t->req != NULL)
-            api_send_v2_error(api, req, err.code ? err.code : STORE_E_RAFT_INTERNAL, err.cause,
-                              err.index);
+            api_send_store_error(api, req, &err);
         store_error_clear(&err);
         ticket_release(t);
     }
@@ -203,7 +201,7 @@ static void read_now(api_t *api, h2o_req_t *req, const api_keys_req_t *kr)
     int rc = store_get(api->host.store, kr->key, kr->key_len, kr->recursive, kr->sorted,
                        api_now_ns(), &ev, &err);
     if (rc != 0) {
-        api_send_v2_error(api, req, err.code, err.cause, err.index);
+        api_send_store_error(api, req, &err);
         store_error_clear(&err);
         return;
     }
@@ -218,8 +216,7 @@ static void on_read_barrier(void *ctx, int rc, store_error_t *err)
         if (rc == 0)
             read_now(t->api, t->req, &t->read);
         else
-            api_send_v2_error(t->api, t->req, err->code ? err->code : STORE_E_RAFT_INTERNAL,
-                              err->cause, err->index);
+            api_send_store_error(t->api, t->req, err);
     }
     if (rc != 0 && err != NULL)
         store_error_clear(err);
@@ -241,8 +238,7 @@ static void do_read(api_t *api, h2o_req_t *req, const api_keys_req_t *kr)
     t->read = *kr;
     store_error_t err = {0};
     if (api->host.read_barrier(api->host.ctx, on_read_barrier, t, &err) != 0) {
-        api_send_v2_error(api, req, err.code ? err.code : STORE_E_RAFT_INTERNAL, err.cause,
-                          err.index);
+        api_send_store_error(api, req, &err);
         store_error_clear(&err);
         ticket_release(t);
     }

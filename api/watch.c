@@ -503,7 +503,8 @@ static void on_event(void *ctx, store_event_t *ev)
                  (unsigned long long)w->next_index);
         api_buf_t line;
         api_buf_init(&line, NULL); /* owned by w (tail), freed with it */
-        api_json_error(&line, STORE_E_WATCHER_CLEARED, cause, store_index(w->api->host.store));
+        api_json_error(&line, STORE_E_WATCHER_CLEARED, cause, strlen(cause),
+                       store_index(w->api->host.store));
         api_buf_append(&line, "\n", 1);
         w->tail = h2o_iovec_init(line.data, line.len);
         w->overflow = true;

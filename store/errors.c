@@ -26,26 +26,31 @@ void store_error_clear(store_error_t *err)
         return;
     free(err->cause);
     err->cause = NULL;
+    err->cause_len = 0;
     err->code = 0;
     err->index = 0;
 }
 
 int store_error_set(store_error_t *err, int code, const char *cause, uint64_t index)
 {
-    if (err) {
-        store_error_clear(err);
-        err->code = code;
-        err->index = index;
-        err->cause = cause ? strdup(cause) : NULL;
-    }
-    return -code;
+    return store_error_setn(err, code, cause, cause ? strlen(cause) : 0, index);
 }
 
 int store_error_setn(store_error_t *err, int code, const char *cause, size_t len, uint64_t index)
 {
     if (err) {
-        store_error_set(err, code, NULL, index);
-        err->cause = strndup(cause, len);
+        store_error_clear(err);
+        err->code = code;
+        err->index = index;
+        if (cause != NULL) {
+            /* memcpy, not strndup: the cause may quote a key or value with a
+             * NUL inside, and etcd reports it whole ("/k\u0000x"). */
+            err->cause = store_xmalloc(len + 1);
+            if (len)
+                memcpy(err->cause, cause, len);
+            err->cause[len] = '\0';
+            err->cause_len = len;
+        }
     }
     return -code;
 }

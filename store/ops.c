@@ -174,7 +174,10 @@ static int compare_failed(store_t *s, const tnode_t *n, const store_request_t *r
                               value_ok ? "" : " ", req->prev_index, n->modified_index);
     cause[o] = '\0';
     store_error_set(err, STORE_E_TEST_FAILED, NULL, s->index);
+    /* Keep the length: either value may hold a NUL, and etcd's cause keeps
+     * every byte of both brackets. */
     err->cause = cause;
+    err->cause_len = o;
     return -STORE_E_TEST_FAILED;
 }
 

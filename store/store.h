@@ -77,16 +77,21 @@ const char *store_error_message(int code);
  * A v2 error as etcd reports it: {"errorCode","message","cause","index"}.
  * `cause` is owned by the error (malloc'd, may be NULL for no cause); release
  * it with store_error_clear(). `index` is the store index etcd reports.
+ * `cause_len` counts its bytes: a cause quotes keys and values, which may hold
+ * NUL (etcd's causes are Go strings and keep every byte), so readers must use
+ * the length; cause[cause_len] is always a terminating NUL.
  */
 typedef struct store_error {
     int code;
     char *cause;
+    size_t cause_len;
     uint64_t index;
 } store_error_t;
 
 /* Frees the cause and zeroes the error. Safe on a zeroed error. */
 void store_error_clear(store_error_t *err);
-/* Fills err (clearing it first). cause may be NULL. Returns -code. */
+/* Fills err (clearing it first) with a copy of the C string cause (may be
+ * NULL). Returns -code. */
 int store_error_set(store_error_t *err, int code, const char *cause, uint64_t index);
 
 /* ---- Requests: what is proposed through raft and applied. ---- */

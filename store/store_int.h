@@ -30,7 +30,8 @@ void *store_xmalloc(size_t n);
 void *store_xcalloc(size_t n, size_t size);
 void *store_xrealloc(void *p, size_t n);
 
-/* store_error_set with a counted (not NUL-terminated) cause. */
+/* store_error_set with a counted cause of len bytes, which may hold NUL;
+ * NULL cause means none. The error owns a NUL-terminated copy. */
 int store_error_setn(store_error_t *err, int code, const char *cause, size_t len, uint64_t index);
 
 /* ---- Tree nodes (store/node.c) ---- */

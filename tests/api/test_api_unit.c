@@ -208,12 +208,23 @@ static void test_error_json(void **state)
     (void)state;
     api_buf_t b;
     api_buf_init(&b, &pool);
-    api_json_error(&b, 100, "/a", 7);
+    api_json_error(&b, 100, "/a", 2, 7);
     assert_buf(&b,
                "{\"errorCode\":100,\"message\":\"Key not found\",\"cause\":\"/a\",\"index\":7}");
     api_buf_init(&b, &pool);
-    api_json_error(&b, 300, NULL, 0);
+    api_json_error(&b, 300, NULL, 0, 0);
     assert_buf(&b, "{\"errorCode\":300,\"message\":\"Raft Internal Error\",\"index\":0}");
+    /* A cause quoting a value with NUL is written whole, as etcd does:
+     * "[q != a\u0000b]" (the bytes after the NUL used to be lost). */
+    api_buf_init(&b, &pool);
+    api_json_error(&b, 101, "[q != a\0b] [1 != 4]", 19, 4);
+    assert_buf(&b, "{\"errorCode\":101,\"message\":\"Compare failed\","
+                   "\"cause\":\"[q != a\\u0000b] [1 != 4]\",\"index\":4}");
+    /* A cause that is one NUL byte is not empty for Go's omitempty. */
+    api_buf_init(&b, &pool);
+    api_json_error(&b, 100, "\0", 1, 2);
+    assert_buf(&b, "{\"errorCode\":100,\"message\":\"Key not found\",\"cause\":\"\\u0000\","
+                   "\"index\":2}");
 }
 
 static void clean(const char *in, const char *want)

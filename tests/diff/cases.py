@@ -323,6 +323,17 @@ S('err', 'e209_wait_false_put', ('PUT', '{P}/a?value=1&wait=false'))
 S('err', 'e_errors_take_no_index', ('PUT', '{P}/a?value=1'), ('PUT', '{P}/a?value=2&prevExist=false'),
   ('PUT', '{P}/a?value=2&ttl=x'), ('GET', '{P}/zz'), ('PUT', '{P}/b?value=1'))
 
+# Causes quote keys and values whole, NUL included (etcd's are Go strings).
+S('err', 'e101_cause_nul', ('PUT', '{P}/v', 'value=a%00b'), ('PUT', '{P}/v?prevValue=q', 'value=y'),
+  ('PUT', '{P}/v?prevValue=q&prevIndex={b+100}', 'value=y'),
+  ('PUT', '{P}/v?prevValue=q%00', 'value=y'), ('DELETE', '{P}/v?prevValue=q'),
+  ('DELETE', '{P}/v?prevValue=q&prevIndex={b+100}'), ('PUT', '{P}/w', 'value=%00'),
+  ('PUT', '{P}/w?prevValue=x', 'value=y'))
+S('err', 'e1xx_cause_nul_key', ('PUT', '{P}/k%00x/y?value=1'), ('PUT', '{P}/k%00x/y/z?value=1'),
+  ('GET', '{P}/k%00x/y/z'), ('GET', '{P}/n%00/a'), ('PUT', '{P}/n%00/a?value=1&prevExist=true'),
+  ('PUT', '{P}/k%00x/y?value=1&prevExist=false'), ('PUT', '{P}/k%00x?value=1'),
+  ('DELETE', '{P}/k%00x'), ('DELETE', '{P}/k%00x?dir=true'))
+
 for _p in ('recursive', 'sorted', 'wait', 'dir', 'quorum', 'stream', 'noValueOnSuccess',
            'prevExist', 'refresh'):
     S('e209', 'e209_%s' % _p.lower(), ('GET', '{P}/a?%s=x' % _p), ('GET', '{P}/a?%s=' % _p),

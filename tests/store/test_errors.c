@@ -131,6 +131,88 @@ static void test_compare_failed(void **state)
     store_free(s);
 }
 
+/* Applies a request whose key, value and prevValue are counted byte strings
+ * (they may hold NUL) and expects `code` with the counted `cause`. */
+static void fail_bytes(store_t *s, store_op_t op, const char *key, size_t key_len,
+                       const char *prev_value, size_t prev_value_len, uint64_t prev_index, int code,
+                       const char *cause, size_t cause_len)
+{
+    store_request_t r = {.op = op,
+                         .time_ns = T0,
+                         .key = key,
+                         .key_len = key_len,
+                         .value = "y",
+                         .value_len = 1,
+                         .prev_index = prev_index};
+    if (prev_value) {
+        r.prev_value = prev_value;
+        r.prev_value_len = prev_value_len;
+        r.has_prev_value = true;
+    }
+    uint8_t *buf;
+    size_t len;
+    assert_int_equal(store_request_encode(&r, &buf, &len), 0);
+    store_error_t err = {0};
+    store_event_t *ev = NULL;
+    assert_int_equal(store_apply(s, buf, len, &ev, &err), -code);
+    free(buf);
+    assert_null(ev);
+    assert_int_equal(err.code, code);
+    assert_int_equal(err.cause_len, cause_len);
+    assert_memory_equal(err.cause, cause, cause_len);
+    assert_int_equal(err.cause[cause_len], '\0');
+    store_error_clear(&err);
+    assert_null(err.cause);
+    assert_int_equal(err.cause_len, 0);
+}
+
+/*
+ * etcd's causes are Go strings: a key or value with a NUL inside is quoted
+ * whole ("[q != a\u0000b]", "/k\u0000x/y"). They were cut at the NUL.
+ */
+static void test_cause_with_nul(void **state)
+{
+    (void)state;
+    store_t *s = new_store(0);
+    store_request_t r = {.op = STORE_OP_SET,
+                         .time_ns = T0,
+                         .key = "/v",
+                         .key_len = 2,
+                         .value = "a\0b",
+                         .value_len = 3};
+    uint8_t *buf;
+    size_t len;
+    assert_int_equal(store_request_encode(&r, &buf, &len), 0);
+    store_error_t err = {0};
+    assert_int_equal(store_apply(s, buf, len, NULL, &err), 0);
+    free(buf);
+    r = (store_request_t){.op = STORE_OP_SET,
+                          .time_ns = T0,
+                          .key = "/k\0x/y",
+                          .key_len = 6,
+                          .value = "1",
+                          .value_len = 1};
+    assert_int_equal(store_request_encode(&r, &buf, &len), 0);
+    assert_int_equal(store_apply(s, buf, len, NULL, &err), 0);
+    free(buf);
+    /* 101 on CAS and CAD, one bracket or both. */
+    fail_bytes(s, STORE_OP_CAS, "/v", 2, "q", 1, 0, STORE_E_TEST_FAILED, "[q != a\0b]", 10);
+    fail_bytes(s, STORE_OP_CAD, "/v", 2, "q\0", 2, 0, STORE_E_TEST_FAILED, "[q\0 != a\0b]", 11);
+    fail_bytes(s, STORE_OP_CAS, "/v", 2, "q", 1, 9, STORE_E_TEST_FAILED, "[q != a\0b] [9 != 1]",
+               19);
+    /* 104: the file in the way; 100: the first missing prefix; 105: the key. */
+    fail_bytes(s, STORE_OP_SET, "/k\0x/y/z", 8, NULL, 0, 0, STORE_E_NOT_DIR, "/k\0x/y", 6);
+    fail_bytes(s, STORE_OP_UPDATE, "/n\0/a", 5, NULL, 0, 0, STORE_E_KEY_NOT_FOUND, "/n\0", 3);
+    fail_bytes(s, STORE_OP_CREATE, "/k\0x/y", 6, NULL, 0, 0, STORE_E_NODE_EXIST, "/k\0x/y", 6);
+    /* 102 on a dir whose name holds NUL. */
+    fail_bytes(s, STORE_OP_SET, "/k\0x", 4, NULL, 0, 0, STORE_E_NOT_FILE, "/k\0x", 4);
+    /* A C-string cause keeps its length too. */
+    assert_int_equal(store_error_set(&err, 100, "/x", 7), -100);
+    assert_int_equal(err.cause_len, 2);
+    store_error_clear(&err);
+    store_free(s);
+}
+
 static void test_malformed_request(void **state)
 {
     (void)state;
@@ -175,6 +257,7 @@ int main(void)
         cmocka_unit_test(test_exists_and_not_empty),
         cmocka_unit_test(test_root_read_only),
         cmocka_unit_test(test_compare_failed),
+        cmocka_unit_test(test_cause_with_nul),
         cmocka_unit_test(test_malformed_request),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
