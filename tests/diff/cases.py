@@ -850,6 +850,80 @@ def watch_recursive_delete_history(c):
     c.req('GET', '{P}/d/s/k?wait=true&waitIndex={b+2}', timeout=5)
 
 
+
+def _fixed_missing_below(recs, etcd_recs=None):
+    """metcd: the live watch on a missing key below a deleted (or expired)
+    dir gets that event, exactly as the same watch started from history
+    does; every other step matches etcd."""
+    import harness
+    out = []
+    live = _find(recs, '[body]')
+    try:
+        n = live['json']['node']
+        if not n['key'].endswith('/d') or live['json']['action'] not in ('delete', 'expire'):
+            out.append('live watch got %s' % harness.compact(live))
+    except (TypeError, KeyError):
+        out.append('live watch on the missing key was not answered by the removal '
+                   'of its dir: %s' % harness.compact(live))
+    hist = _find(recs, 'waitIndex=')
+    try:
+        if hist['json'] != (live or {}).get('json'):
+            out.append('history answered %s, live %s: they must agree'
+                       % (harness.compact(hist['json']), harness.compact(live['json'])))
+    except (TypeError, KeyError):
+        out.append('no event from history: %s' % harness.compact(hist))
+    if etcd_recs is not None:
+        for i, (a, b) in enumerate(zip(etcd_recs, recs)):
+            if '[body]' in a.get('step', ''):
+                continue
+            for p, x, y in harness.differences(a, b):
+                out.append('step %d %s: %s: etcd=%s metcd=%s' % (i, a.get('step'), p,
+                                                                 harness.compact(x),
+                                                                 harness.compact(y)))
+    return out
+
+
+def _bug_missing_below(recs):
+    live = _find(recs, '[body]')
+    hist = _find(recs, 'waitIndex=')
+    probs = []
+    if live is None or 'error' not in live:
+        probs.append('etcd answered the live watch: %s' % live)
+    if not (hist or {}).get('json', {}).get('node', {}).get('key', '').endswith('/d'):
+        probs.append('etcd history no longer matches: %s' % hist)
+    return probs
+
+
+@case('watch', metcd_check=_fixed_missing_below, etcd_bug=_bug_missing_below)
+def watch_missing_below_deleted_dir(c):
+    """A live watch on a missing key fires when a dir above it is deleted,
+    as the same watch from history does (etcd: history only)."""
+    w = c.watch('{P}/d/x?wait=true')
+    c.req('PUT', '{P}/d/y?value=1')
+    c.req('DELETE', '{P}/d?recursive=true')
+    c.watch_body(w, 1.0)
+    c.req('GET', '{P}/d/x?wait=true&waitIndex={b+2}', timeout=5)
+
+
+@case('watch', metcd_check=_fixed_missing_below, etcd_bug=_bug_missing_below)
+def watch_missing_below_expired_dir(c):
+    """The same with the expiry of the dir (ttl=1)."""
+    c.req('PUT', '{P}/d?dir=true&ttl=1')
+    c.req('PUT', '{P}/d/y?value=1')
+    w = c.watch('{P}/d/x?wait=true')
+    c.wait_gone('{P}/d', 4)
+    c.watch_body(w, 1.0)
+    c.req('GET', '{P}/d/x?wait=true&waitIndex={b+3}', timeout=5)
+
+
+@case('watch')
+def watch_existing_below_deleted_dir(c):
+    """Both agree when the watched key exists: its dir's delete reaches it."""
+    c.req('PUT', '{P}/d/x?value=1')
+    w = c.watch('{P}/d/x?wait=true')
+    c.req('DELETE', '{P}/d?recursive=true')
+    c.watch_body(w)
+
 @case('watch')
 def watch_headers_flushed(c):
     """headers_flushed_before_event: headers at once, body pending."""

@@ -149,13 +149,20 @@ static void test_delete_dir_reaches_watchers_below(void **state)
     assert_int_equal(live.n, 1);
     assert_int_equal(live.evs[0]->action, STORE_ACTION_DELETE);
     check_node(&live.evs[0]->node, "/d", NULL, 3, 1, true);
+    /* A key that never existed below /d gets the delete too: etcd's history
+     * scan matches it, and metcd answers the live watch the same way (etcd's
+     * live notify reaches only nodes it removed; see docs/api.md). */
     assert_int_equal(missing.n, 1);
+    check_node(&missing.evs[0]->node, "/d", NULL, 3, 1, true);
     assert_int_equal(parent.n, 0);
     /* From history. */
-    recorder_t hist = {0};
+    recorder_t hist = {0}, hist_missing = {0};
     assert_null(watch(s, "/d/s/k", false, false, 2, &hist));
     assert_int_equal(hist.n, 1);
     assert_string_equal(hist.evs[0]->node.key, "/d");
+    assert_null(watch(s, "/d/s/nothere", false, false, 3, &hist_missing));
+    assert_int_equal(hist_missing.n, 1);
+    check_node(&hist_missing.evs[0]->node, "/d", NULL, 3, 1, true);
     /* A file delete does not reach keys "below" it. */
     put(s, "/f", "1"); /* 4 */
     recorder_t below_file = {0};
@@ -166,6 +173,7 @@ static void test_delete_dir_reaches_watchers_below(void **state)
     rec_clear(&live);
     rec_clear(&missing);
     rec_clear(&hist);
+    rec_clear(&hist_missing);
     store_free(s);
     assert_int_equal(parent.ended, 1); /* store_free ends pending watchers */
 }
