@@ -924,6 +924,68 @@ def watch_existing_below_deleted_dir(c):
     c.req('DELETE', '{P}/d?recursive=true')
     c.watch_body(w)
 
+
+def _fixed_stream_once(recs, etcd_recs=None):
+    """metcd: a stream watch on a removed node gets the removal once; every
+    other record, and the event itself, as etcd's."""
+    import harness
+    out = []
+    for i, r in enumerate(recs):
+        if '[events]' not in r.get('step', ''):
+            if etcd_recs is not None and i < len(etcd_recs):
+                for p, x, y in harness.differences(etcd_recs[i], r):
+                    out.append('%s %s: etcd=%s metcd=%s' % (r['step'], p, harness.compact(x),
+                                                            harness.compact(y)))
+            continue
+        evs = r.get('events') or []
+        if len(evs) != 1:
+            out.append('%s: %d events, want the removal once: %s'
+                       % (r['step'], len(evs), harness.compact(evs)))
+        elif etcd_recs is not None and i < len(etcd_recs):
+            first = (etcd_recs[i].get('events') or [None])[0]
+            if evs[0] != first:
+                out.append('%s: %s, etcd sent %s' % (r['step'], harness.compact(evs[0]),
+                                                     harness.compact(first)))
+    return out
+
+
+def _bug_stream_twice(recs):
+    probs = []
+    for r in recs:
+        if '[events]' in r.get('step', ''):
+            evs = r.get('events') or []
+            if len(evs) != 2 or evs[0] != evs[1]:
+                probs.append('%s: etcd sent %d events' % (r['step'], len(evs)))
+    return probs
+
+
+@case('watch', metcd_check=_fixed_stream_once, etcd_bug=_bug_stream_twice)
+def watch_stream_removal_once(c):
+    """A stream=true watch on a deleted (delete, recursive delete of a dir,
+    compareAndDelete) node gets that event once (etcd sends it twice)."""
+    c.req('PUT', '{P}/k?value=1')
+    c.req('PUT', '{P}/d/x?value=1')
+    c.req('PUT', '{P}/c?value=1')
+    wk = c.watch('{P}/k?wait=true&stream=true', label='wk')
+    wd = c.watch('{P}/d?wait=true&stream=true&recursive=true', label='wd')
+    wc = c.watch('{P}/c?wait=true&stream=true', label='wc')
+    c.req('DELETE', '{P}/k')
+    c.req('DELETE', '{P}/d?recursive=true')
+    c.req('DELETE', '{P}/c?prevValue=1')
+    c.sleep(0.3)
+    for w in (wk, wd, wc):
+        c.stream_events(w, 10, 0.3)
+
+
+@case('watch', metcd_check=_fixed_stream_once, etcd_bug=_bug_stream_twice)
+def watch_stream_expire_once(c):
+    """The same for the expiry of the watched key (ttl=1)."""
+    c.req('PUT', '{P}/k?value=1&ttl=1')
+    w = c.watch('{P}/k?wait=true&stream=true')
+    c.wait_gone('{P}/k', 4)
+    c.sleep(0.3)
+    c.stream_events(w, 10, 0.3)
+
 @case('watch')
 def watch_headers_flushed(c):
     """headers_flushed_before_event: headers at once, body pending."""

@@ -30,6 +30,7 @@ sys.path.insert(0, HERE)
 import harness  # noqa: E402
 import servers  # noqa: E402
 import cases  # noqa: E402,F401  (registers the catalogue)
+import regressions  # noqa: E402,F401  (cases found by randdiff.py)
 
 EXPECTED = os.path.join(HERE, 'expected')
 SKIP = 77
