@@ -608,7 +608,7 @@ def _get_path(v, path):
     return v, parent
 
 
-def _updated_dirs(records, ever=False):
+def _updated_dirs(records, K, ever=False):
     """etcd bug 8: dirs whose TTL was updated (the answer reported a new
     modifiedIndex that etcd's store does not keep) and that still exist;
     with ever, also those removed since (a watch may read an old event)."""
@@ -621,6 +621,13 @@ def _updated_dirs(records, ever=False):
         pn = j.get('prevNode') or {}
         a = j.get('action')
         key = n.get('key')
+        if a in ('update', 'set') and 'node' not in j:
+            # noValueOnSuccess hides the node: the key is the request's (it
+            # counts only if it shows up as a dir, see _only_dir_ttl)
+            method, template, suffix = _parse_label(r.get('step'))
+            if method == 'PUT' and suffix is None:
+                out.add(_watch_info(template, K)[0])
+            continue
         if not isinstance(key, str):
             continue
         if a in ('update', 'set') and n.get('dir') and pn.get('dir'):
@@ -633,7 +640,7 @@ def _updated_dirs(records, ever=False):
 def classify_step(i, a, b, ra, K):
     """Which deliberate difference explains record a (etcd) != b (metcd), or
     None. ra: etcd's records (for context)."""
-    return _watch_rules(i, a, b, ra, K) or _dir_ttl_rule(i, a, b, ra)
+    return _watch_rules(i, a, b, ra, K) or _dir_ttl_rule(i, a, b, ra, K)
 
 
 def _watch_rules(i, a, b, ra, K):
@@ -663,7 +670,7 @@ def _watch_rules(i, a, b, ra, K):
                 else:
                     fb.append(e)
             if fa != fb and len(fa) == len(fb) and \
-                    _only_dir_ttl(fa, fb, _updated_dirs(ra[:i], True)):
+                    _only_dir_ttl(fa, fb, _updated_dirs(ra[:i], K, True)):
                 rules.add('dir-ttl-update-index')
                 fb = fa
             if fa == fb and rules:
@@ -700,15 +707,15 @@ def _only_dir_ttl(a, b, dirs):
         if not p.endswith('modifiedIndex'):
             return False
         _, node = _get_path(a, p)
-        if not isinstance(node, dict) or node.get('key') not in dirs:
+        if not isinstance(node, dict) or node.get('key') not in dirs or not node.get('dir'):
             return False
     return True
 
 
-def _dir_ttl_rule(i, a, b, ra):
+def _dir_ttl_rule(i, a, b, ra, K):
     """etcd bug 8: only the modifiedIndex of TTL-updated dirs differs."""
     watch = _parse_label(a.get('step'))[2] is not None
-    return 'dir-ttl-update-index' if _only_dir_ttl(a, b, _updated_dirs(ra[:i], watch)) else None
+    return 'dir-ttl-update-index' if _only_dir_ttl(a, b, _updated_dirs(ra[:i], K, watch)) else None
 
 
 def classify(ra, rb, K):
