@@ -16,6 +16,8 @@ Options:
   --metcd-url URL    compare a running metcd at URL (e.g. one member, or a
                      follower of a cluster) instead of starting one
   --etcd-url URL     likewise for the reference etcd
+  --cluster N        start N-member clusters of etcd and of metcd and
+                     compare through a follower of each
   --etcd-vs-etcd     two etcds (checks that the generator and normalisation
                      are deterministic: nothing may differ)
   --no-shrink        report a difference without shrinking it
@@ -36,7 +38,9 @@ Exit status: 0 no unexplained difference, 1 otherwise, 77 skipped.
 
 import argparse
 import os
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.parse
@@ -68,6 +72,100 @@ class Remote:
 
     def stop(self):
         pass
+
+
+class Cluster:
+    """n members of etcd or metcd on loopback (fresh ports and data
+    directories), compared through one follower's client URL."""
+
+    def __init__(self, kind, binary, n=3):
+        self.kind = kind
+        self.members = []
+        for i in range(n):
+            m = servers.Server(kind, binary, name='m%d' % i)
+            m.tmp = tempfile.mkdtemp(prefix='metcd-randdiff-%s-' % kind)
+            m.port = servers.free_port()
+            m.peer_port = servers.free_port()
+            m.log = os.path.join(m.tmp, 'server.log')
+            self.members.append(m)
+        initial = ','.join('%s=http://127.0.0.1:%d' % (m.name, m.peer_port)
+                           for m in self.members)
+        for m in self.members:
+            c = 'http://127.0.0.1:%d' % m.port
+            p = 'http://127.0.0.1:%d' % m.peer_port
+            m.args = [binary, '--enable-v2=true', '--name', m.name,
+                      '--data-dir', os.path.join(m.tmp, 'data'),
+                      '--listen-client-urls', c, '--advertise-client-urls', c,
+                      '--listen-peer-urls', p, '--initial-advertise-peer-urls', p,
+                      '--initial-cluster', initial, '--initial-cluster-state', 'new',
+                      '--initial-cluster-token', 'randdiff']
+        self.follower = None
+
+    def start(self, timeout=60.0):
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith('ETCD_') or k == 'ETCDCTL_API'}
+        for m in self.members:
+            with open(m.log, 'ab') as logf:
+                m.proc = subprocess.Popen(m.args, stdin=subprocess.DEVNULL, stdout=logf,
+                                          stderr=subprocess.STDOUT, env=env,
+                                          start_new_session=True)
+            servers._live.append(m)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for m in self.members:
+                if m.proc.poll() is not None:
+                    raise servers.ServerError('%s member %s exited during startup:\n%s'
+                                              % (self.kind, m.name, m.log_tail()))
+            states = [self._state(m) for m in self.members]
+            if states.count('StateLeader') == 1 and 'StateFollower' in states:
+                f = self.members[states.index('StateFollower')]
+                if all(self._ready(m) for m in self.members):
+                    f._settle(deadline)
+                    self.follower = f
+                    return self
+            time.sleep(0.2)
+        raise servers.ServerError('%s cluster not ready within %.0fs:\n%s'
+                                  % (self.kind, timeout, self.members[0].log_tail()))
+
+    @staticmethod
+    def _state(m):
+        try:
+            r = harness.rawhttp.request('127.0.0.1', m.port, 'GET', '/v2/stats/self', timeout=2)
+            return r.json().get('state') if r.status == 200 else None
+        except (OSError, ValueError, harness.rawhttp.HTTPError):
+            return None
+
+    @staticmethod
+    def _ready(m):
+        try:
+            r = harness.rawhttp.request('127.0.0.1', m.port, 'GET', '/v2/keys/?quorum=true',
+                                        timeout=2)
+            return r.status == 200
+        except (OSError, harness.rawhttp.HTTPError):
+            return False
+
+    # what the runner needs of a server: the follower's
+    @property
+    def port(self):
+        return self.follower.port
+
+    @property
+    def peer_port(self):
+        return self.follower.peer_port
+
+    @property
+    def sanitizer_report(self):
+        return ''.join(m.sanitizer_report for m in self.members)
+
+    def alive(self):
+        return all(m.alive() for m in self.members)
+
+    def log_tail(self):
+        return '\n'.join('%s: %s' % (m.name, m.log_tail(10)) for m in self.members)
+
+    def stop(self):
+        for m in self.members:
+            m.stop()
 
 
 class Seq:
@@ -204,6 +302,7 @@ def main():
     ap.add_argument('--max-failures', type=int, default=3)
     ap.add_argument('--budget', type=float)
     ap.add_argument('--no-rules', action='store_true')
+    ap.add_argument('--cluster', type=int, default=0)
     ap.add_argument('-v', action='store_true')
     args = ap.parse_args()
 
@@ -228,6 +327,10 @@ def main():
     try:
         if args.etcd_url:
             e = Remote('etcd', args.etcd_url)
+        elif args.cluster and os.path.exists(servers.ETCD_BIN):
+            e = Cluster('etcd', servers.ETCD_BIN, args.cluster)
+            started.append(e)
+            e.start()
         elif not os.path.exists(servers.ETCD_BIN):
             log('SKIP: etcd not installed (apt-get install etcd-server)')
             return SKIP
@@ -244,11 +347,16 @@ def main():
             if not mbin or not os.path.exists(mbin):
                 log('FAIL: metcd binary not found (set METCD_BIN)')
                 return 1
-            m = servers.Server('metcd', mbin)
-        if isinstance(m, servers.Server):
+            m = Cluster('metcd', mbin, args.cluster) if args.cluster else \
+                servers.Server('metcd', mbin)
+        if isinstance(m, (servers.Server, Cluster)):
             started.append(m)
             m.start()
         pair = (e, m)
+        if args.cluster:
+            log('clusters of %d: etcd follower %s, metcd follower %s'
+                % (args.cluster, e.url if isinstance(e, Remote) else e.follower.url,
+                   m.url if isinstance(m, Remote) else m.follower.url))
         same = args.etcd_vs_etcd
 
         if args.only is not None:
