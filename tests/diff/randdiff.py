@@ -367,7 +367,13 @@ def main():
             indexes = iter(range(args.sequences or 12))
         nseq = nreq = failures = skipped = 0
         rules = {}
+        next_progress = time.monotonic() + 300
         for i in indexes:
+            if args.seconds and time.monotonic() >= next_progress:
+                # a long run says how far it got every five minutes
+                next_progress += 300
+                log('%.0fs: %d sequences, %d requests, %d differ, %d not compared'
+                    % (time.monotonic() - t0, nseq, nreq, failures, skipped))
             if args.seconds and time.monotonic() - t0 >= args.seconds:
                 break
             if args.budget and time.monotonic() - t0 >= args.budget:
