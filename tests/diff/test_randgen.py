@@ -145,6 +145,11 @@ class Rules(unittest.TestCase):
         fb = {'step': 'GET {P}/d', 'json': {'action': 'get', 'node': {
             'key': K + '/d', 'modifiedIndex': 'b+2'}}}
         self.assertTrue(self.classify([nv, fa], [nv, fb])[0])
+        # an old delete of the dir read by a watch does not end it
+        old = body('w1 GET {P}/e?wait=true&waitIndex={b+1}',
+                   ev('delete', K + '/d', 1, True, {'key': K + '/d', 'dir': True}))
+        self.assertEqual(self.classify([up, old, get_a], [up, old, get_b])[1],
+                         {'dir-ttl-update-index': 1})
 
 
 class Curl(unittest.TestCase):
