@@ -211,6 +211,18 @@ def run_pair(pair, sq):
     return outs[0][0], outs[1][0]
 
 
+def lift_index(server):
+    """A fresh metcd starts at store index 0 and etcd above it (its own
+    startup writes), and index 0 means 'none' to waitIndex and prevIndex:
+    {b+0} would mean different things. One write and its delete first."""
+    host = getattr(server, 'host', '127.0.0.1')
+    r = harness.rawhttp.request(host, server.port, 'GET', '/v2/keys/', timeout=10)
+    if int(r.header('X-Etcd-Index') or 0) == 0:
+        harness.rawhttp.request(host, server.port, 'PUT', '/v2/keys/_randdiff?value=1',
+                                timeout=10)
+        harness.rawhttp.request(host, server.port, 'DELETE', '/v2/keys/_randdiff', timeout=10)
+
+
 class Result:
     def __init__(self, lines, rules, timing, ra, rb, frozen):
         self.lines = lines
@@ -353,6 +365,8 @@ def main():
             started.append(m)
             m.start()
         pair = (e, m)
+        for srv in pair:
+            lift_index(srv)
         if args.cluster:
             log('clusters of %d: etcd follower %s, metcd follower %s'
                 % (args.cluster, e.url if isinstance(e, Remote) else e.follower.url,

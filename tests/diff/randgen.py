@@ -653,6 +653,11 @@ def _watch_rules(i, a, b, ra, K):
         if suffix == 'events':
             la = [e for e in a.get('events') or [] if isinstance(e, dict)]
             lb = [e for e in b.get('events') or [] if isinstance(e, dict)]
+            dirs = _updated_dirs(ra[:i], K, True)
+
+            def same(x, y):
+                # as the comparison does (ttl within 1), and bug 8 allowed
+                return not harness.differences(x, y) or _only_dir_ttl(x, y, dirs)
             rules = set()
             fa = []
             for j, e in enumerate(la):
@@ -667,18 +672,16 @@ def _watch_rules(i, a, b, ra, K):
                     fa.append(e)
             fb = []
             for e in lb:
-                if _is_missing_below(e, wkey) and e not in fa:
+                if _is_missing_below(e, wkey) and not any(same(e, x) for x in fa):
                     rules.add('live-missing-below-removed-dir')
                 else:
                     fb.append(e)
-            if fa != fb and len(fa) == len(fb) and \
-                    _only_dir_ttl(fa, fb, _updated_dirs(ra[:i], K, True)):
+            prefix = len(fa) <= len(fb) and all(same(x, y) for x, y in zip(fa, fb))
+            if prefix and any(_only_dir_ttl(x, y, dirs) for x, y in zip(fa, fb)):
                 rules.add('dir-ttl-update-index')
-                fb = fa
-            if fa == fb and rules:
+            if prefix and len(fa) == len(fb) and rules:
                 return ','.join(sorted(rules))
-            if hist and stream and len(fa) <= 1 and fa == fb[:len(fa)] and \
-                    len(fb) > len(fa):
+            if prefix and hist and stream and len(fa) <= 1 and len(fb) > len(fa):
                 # etcd bug 3: one event from history, then silence
                 rules.add('stream-history')
                 return ','.join(sorted(rules))

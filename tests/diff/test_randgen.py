@@ -118,6 +118,17 @@ class Rules(unittest.TestCase):
         self.assertEqual(self.classify([{'step': lab, 'events': [s]}],
                                        [{'step': lab, 'events': [s, d]}]),
                          ([], {'stream-history': 1}))
+        # ttl within 1, as everywhere else
+        s2 = dict(s, prevNode={'key': K + '/k', 'ttl': 99})
+        s3 = dict(s, prevNode={'key': K + '/k', 'ttl': 100})
+        self.assertEqual(self.classify([{'step': lab, 'events': [s2]}],
+                                       [{'step': lab, 'events': [s3, d]}]),
+                         ([], {'stream-history': 1}))
+        # but not a different first event, nor two events from etcd
+        self.assertTrue(self.classify([{'step': lab, 'events': [d]}],
+                                      [{'step': lab, 'events': [s, d]}])[0])
+        self.assertTrue(self.classify([{'step': lab, 'events': [s, d]}],
+                                      [{'step': lab, 'events': [s, d, s]}])[0])
 
     def test_dir_ttl_update_index(self):
         up = {'step': 'PUT {P}/d?dir=true&prevExist=true&ttl=100',
