@@ -81,11 +81,20 @@ class Cluster:
     def __init__(self, kind, binary, n=3):
         self.kind = kind
         self.members = []
+        taken = set()
+
+        def port():
+            # all ports are picked before any member binds one: no repeats
+            p = servers.free_port()
+            while p in taken:
+                p = servers.free_port()
+            taken.add(p)
+            return p
         for i in range(n):
             m = servers.Server(kind, binary, name='m%d' % i)
             m.tmp = tempfile.mkdtemp(prefix='metcd-randdiff-%s-' % kind)
-            m.port = servers.free_port()
-            m.peer_port = servers.free_port()
+            m.port = port()
+            m.peer_port = port()
             m.log = os.path.join(m.tmp, 'server.log')
             self.members.append(m)
         initial = ','.join('%s=http://127.0.0.1:%d' % (m.name, m.peer_port)
