@@ -670,7 +670,7 @@ int api_watch_start(api_t *api, h2o_req_t *req, const api_keys_req_t *kr)
     if (rc != 0) {
         slot->w = NULL;
         watch_free(w);
-        api_send_v2_error(api, req, err.code, err.cause, err.index);
+        api_send_store_error(api, req, &err);
         store_error_clear(&err);
         return -1;
     }
