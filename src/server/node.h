@@ -2,8 +2,9 @@
  * The raft node driver (etcd's etcdserver/raft.go): it joins the raft core,
  * the WAL, the snapshot files and the store of one member.
  *
- *   propose: the request, wrapped in an envelope (src/server/envelope.h), goes to
- *            raft_propose(); its client waits in a FIFO keyed by request id.
+ *   propose: the request, wrapped in an envelope (src/server/envelope.h),
+ *            goes to raft_propose() (or waits for a leader); its client
+ *            waits, keyed by request id, at most the request timeout.
  *   ready:   after each loop turn that produced work, one Ready is taken:
  *            hard state and entries are appended to the WAL and handed to
  *            its worker (wal_sync_async()); the loop goes on serving.
@@ -18,6 +19,14 @@
  *            marker, and once that is durable old segments and snapshots are
  *            released and the in-memory log is compacted, keeping a tail of
  *            entries for slow followers (etcd keeps 5000).
+ *   peers:   the leader's appends go to the transport while its own copy
+ *            is written (Raft thesis 10.2.1); every other message waits for
+ *            the fsync. A follower forwards proposals to the leader; the
+ *            client is answered by the member it asked, once the entry is
+ *            applied there. Quorum reads use ReadIndex (thesis 6.4).
+ *   members: the configuration and the member table change only when a
+ *            configuration-change entry is applied; a new cluster's first
+ *            entries add its initial members (node_open.c).
  *   failure: a WAL write or fsync failure (ENOSPC, EIO) fails every waiting
  *            write with v2 error 300, applies nothing of the failed batch,
  *            and rebuilds the raft node from what is durable; it campaigns
