@@ -68,6 +68,18 @@ const config_opt_desc_t config_opts[CONFIG_OPT_COUNT] = {
                                 "environment variables are then ignored."},
     [CONFIG_OPT_VERSION] = {"version", true, true, false, "false", "Print the version and exit."},
     [CONFIG_OPT_HELP] = {"help", true, false, false, "false", "Show this help and exit."},
+#define CONFIG_OPT_DESC_(id, name, type, kind, def, help)                                          \
+    [CONFIG_OPT_##id] = {name,                                                                     \
+                         CONFIG_TYPE_##type == CONFIG_TYPE_BOOL ||                                 \
+                             CONFIG_TYPE_##type == CONFIG_TYPE_OBSOLETE,                           \
+                         true,                                                                     \
+                         true,                                                                     \
+                         def,                                                                      \
+                         help,                                                                     \
+                         CONFIG_KIND_##kind,                                                       \
+                         CONFIG_TYPE_##type},
+    CONFIG_EXTRA_OPTS(CONFIG_OPT_DESC_)
+#undef CONFIG_OPT_DESC_
 };
 
 int config_opt_find(const char *name, size_t len)
@@ -220,6 +232,41 @@ static int replace_str(char **dst, const char *v)
     return 0;
 }
 
+/*
+ * Checks the value of an option metcd does not act on as etcd's flag type
+ * would, so that a value etcd refuses is refused here too. Durations and
+ * lists are not checked: metcd ignores them.
+ */
+static int check_extra(config_opt_t opt, const char *v, char *why, size_t why_len)
+{
+    uint64_t u;
+    bool b;
+    switch (config_opts[opt].type) {
+    case CONFIG_TYPE_BOOL:
+        if (etcd_parse_bool(v, strlen(v), &b) != 0)
+            return config_errf(why, why_len, "parse error");
+        break;
+    case CONFIG_TYPE_UINT:
+        if (config_parse_uint(v, 64, &u) != 0)
+            return config_errf(why, why_len, "parse error");
+        break;
+    case CONFIG_TYPE_INT:
+        if (config_parse_uint(v + (v[0] == '-' || v[0] == '+'), 63, &u) != 0)
+            return config_errf(why, why_len, "parse error");
+        break;
+    case CONFIG_TYPE_STR:
+    case CONFIG_TYPE_OBSOLETE:
+        break;
+    }
+    /* etcd's flags.SelectiveStringValue refuses any other value. */
+    if (opt == CONFIG_OPT_PROXY && strcmp(v, "off") != 0 && strcmp(v, "readonly") != 0 &&
+        strcmp(v, "on") != 0)
+        return config_errf(why, why_len, "valid values are off, readonly, on");
+    if (opt == CONFIG_OPT_DISCOVERY_FALLBACK && strcmp(v, "exit") != 0 && strcmp(v, "proxy") != 0)
+        return config_errf(why, why_len, "valid values are exit, proxy");
+    return 0;
+}
+
 /* Converts one raw value into cfg; the reason for a failure goes into why. */
 static int convert(config_t *cfg, config_opt_t opt, const char *v, char *why, size_t why_len)
 {
@@ -310,6 +357,8 @@ static int convert(config_t *cfg, config_opt_t opt, const char *v, char *why, si
         return config_errf(why, why_len, "must be memory, lmdb or leveldb");
     case CONFIG_OPT_COUNT:
         break;
+    default:
+        return check_extra(opt, v, why, why_len);
     }
     return config_errf(why, why_len, "unknown option");
 }
@@ -345,7 +394,7 @@ static int apply_raw(config_t *cfg, const config_raw_t *raw, config_source_t src
 /* Sets every option to its default (strings owned by cfg). */
 static int set_defaults(config_t *cfg, char *err, size_t err_len)
 {
-    for (int opt = 0; opt < CONFIG_OPT_COUNT; opt++) {
+    for (int opt = 0; opt < CONFIG_OPT_FIRST_EXTRA; opt++) {
         /* data-dir and initial-cluster derive from other options later. */
         if (opt == CONFIG_OPT_DATA_DIR || opt == CONFIG_OPT_INITIAL_CLUSTER ||
             opt == CONFIG_OPT_CONFIG_FILE || opt == CONFIG_OPT_HELP)
@@ -453,6 +502,92 @@ static int finalize(config_t *cfg, const bool *set, char *err, size_t err_len)
 }
 
 /*
+ * Why a GUARDED option is refused when it asks for what metcd does not do:
+ * accepting it would run a member other than the one the user asked for.
+ */
+static const char *guard_reason(config_opt_t opt)
+{
+    switch (opt) {
+    case CONFIG_OPT_WAL_DIR:
+        return "a dedicated WAL directory is not implemented: metcd keeps the WAL under "
+               "--data-dir, so a member moved from etcd would not find its log, and a new one "
+               "would not write where it was asked";
+    case CONFIG_OPT_DISCOVERY:
+        return "bootstrap by discovery URL is not implemented; list the members with "
+               "--initial-cluster instead";
+    case CONFIG_OPT_DISCOVERY_SRV:
+        return "bootstrap by DNS SRV records is not implemented; list the members with "
+               "--initial-cluster instead";
+    case CONFIG_OPT_PROXY:
+        return "proxy mode is not implemented: this member would hold and serve its own data "
+               "instead of forwarding to the cluster";
+    case CONFIG_OPT_FORCE_NEW_CLUSTER:
+        return "forcing a new one-member cluster is not implemented: the member would restart "
+               "in its old cluster";
+    default:
+        return "TLS is not implemented: the member would serve plain HTTP";
+    }
+}
+
+/* A GUARDED option's value asks for something metcd does not do. */
+static bool guard_trips(config_opt_t opt, const char *v)
+{
+    bool b = false;
+    if (config_opts[opt].type == CONFIG_TYPE_BOOL)
+        return etcd_parse_bool(v, strlen(v), &b) == 0 && b;
+    if (opt == CONFIG_OPT_PROXY)
+        return strcmp(v, "off") != 0;
+    return v[0] != '\0'; /* etcd's default for these is the empty string */
+}
+
+/*
+ * The options metcd does not act on, from the sources that make the
+ * configuration (the file when one is given, else flags and variables):
+ * a GUARDED one that trips is an error naming where it came from; the
+ * IGNORED ones given are named together in one warning line.
+ */
+static int check_extras(config_t *cfg, const config_raw_t *a, config_source_t a_src,
+                        const config_raw_t *b, const char *file, char *err, size_t err_len)
+{
+    char names[4096];
+    size_t n = 0;
+    names[0] = '\0';
+    for (int opt = CONFIG_OPT_FIRST_EXTRA; opt < CONFIG_OPT_COUNT; opt++) {
+        const config_raw_t *raw = a->set[opt] ? a : b != NULL && b->set[opt] ? b : NULL;
+        if (raw == NULL)
+            continue;
+        config_source_t src = raw == a ? a_src : CONFIG_SRC_ENV;
+        const char *name = config_opts[opt].name, *v = raw->value[opt];
+        if (config_opts[opt].kind == CONFIG_KIND_GUARDED) {
+            if (!guard_trips((config_opt_t)opt, v))
+                continue; /* the value is what metcd does anyway */
+            const char *why = guard_reason((config_opt_t)opt);
+            if (src == CONFIG_SRC_FLAG)
+                return config_errf(err, err_len, "--%s=%s is not supported by metcd: %s", name, v,
+                                   why);
+            if (src == CONFIG_SRC_FILE)
+                return config_errf(err, err_len,
+                                   "\"%s: %s\" in config file %s is not supported by metcd: %s",
+                                   name, v, file, why);
+            char env[96];
+            size_t j = (size_t)snprintf(env, sizeof(env), "ETCD_");
+            for (const char *p = name; *p && j + 1 < sizeof(env); p++)
+                env[j++] = *p == '-' ? '_' : (char)(*p >= 'a' && *p <= 'z' ? *p - 32 : *p);
+            env[j] = '\0';
+            return config_errf(err, err_len, "%s=%s is not supported by metcd: %s", env, v, why);
+        }
+        if (n + strlen(name) + 5 < sizeof(names))
+            n += (size_t)snprintf(names + n, sizeof(names) - n, "%s--%s", n ? ", " : "", name);
+    }
+    if (n > 0 && config_warnf(cfg,
+                              "ignoring etcd options that metcd does not implement (v3-only, "
+                              "obsolete or not supported yet): %s",
+                              names) != 0)
+        return config_errf(err, err_len, "out of memory");
+    return 0;
+}
+
+/*
  * Messages quote what the user gave; control characters in it (a newline in
  * an argument) are written as escapes so that the message stays one line.
  */
@@ -521,6 +656,10 @@ int config_parse(config_t *cfg, int argc, char **argv, char **envp, char *err, s
             goto out;
         for (int i = 0; i < CONFIG_OPT_COUNT; i++)
             set[i] = file.set[i];
+        if (check_extras(cfg, &file, CONFIG_SRC_FILE, NULL, path, err, err_len) != 0)
+            goto out;
+    } else if (check_extras(cfg, &flags, CONFIG_SRC_FLAG, &env, NULL, err, err_len) != 0) {
+        goto out;
     }
     if (finalize(cfg, set, err, err_len) != 0)
         goto out;
@@ -556,7 +695,7 @@ void config_free(config_t *cfg)
 
 const char *config_usage(void)
 {
-    static char buf[8192];
+    static char buf[16384];
     if (buf[0] != '\0')
         return buf;
     size_t n = (size_t)snprintf(
@@ -572,11 +711,34 @@ const char *config_usage(void)
         "    Path to the server configuration file. Note that if a configuration file is "
         "provided, other command line flags and environment variables will be ignored.\n\n"
         "Flags (each also read from ETCD_<FLAG>, upper case, dashes as underscores):\n");
-    for (int opt = 0; opt < CONFIG_OPT_COUNT && n < sizeof(buf); opt++) {
+    for (int opt = 0; opt < CONFIG_OPT_FIRST_EXTRA && n < sizeof(buf); opt++) {
         if (opt == CONFIG_OPT_VERSION || opt == CONFIG_OPT_HELP)
             continue;
         n += (size_t)snprintf(buf + n, sizeof(buf) - n, "  --%s '%s'\n    %s\n",
                               config_opts[opt].name, config_opts[opt].def, config_opts[opt].help);
     }
+    /* etcd's other flags: accepted so that etcd's command lines start metcd. */
+    for (int kind = CONFIG_KIND_IGNORED; kind <= CONFIG_KIND_GUARDED && n < sizeof(buf); kind++) {
+        n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s",
+                              kind == CONFIG_KIND_IGNORED
+                                  ? "\nAccepted for etcd compatibility and ignored, with a "
+                                    "warning:\n "
+                                  : "\n\nRefused unless left at etcd's default (off, false or "
+                                    "empty):\n ");
+        size_t col = 1;
+        for (int opt = CONFIG_OPT_FIRST_EXTRA; opt < CONFIG_OPT_COUNT && n < sizeof(buf); opt++) {
+            if ((int)config_opts[opt].kind != kind)
+                continue;
+            size_t w = strlen(config_opts[opt].name) + 3;
+            if (col + w > 79) {
+                n += (size_t)snprintf(buf + n, sizeof(buf) - n, "\n ");
+                col = 1;
+            }
+            n += (size_t)snprintf(buf + n, sizeof(buf) - n, " --%s", config_opts[opt].name);
+            col += w;
+        }
+    }
+    if (n < sizeof(buf))
+        snprintf(buf + n, sizeof(buf) - n, "\n");
     return buf;
 }

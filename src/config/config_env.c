@@ -54,7 +54,8 @@ int config_env_scan(config_raw_t *raw, const config_raw_t *skip, char **envp, co
             continue;
         }
         const char *value = eq + 1;
-        if (config_opts[found].is_bool) {
+        /* etcd's IgnoredFlag takes any value, so the obsolete ones are not checked. */
+        if (config_opts[found].is_bool && config_opts[found].type != CONFIG_TYPE_OBSOLETE) {
             bool b;
             if (etcd_parse_bool(value, strlen(value), &b) != 0)
                 return config_errf(err, err_len, "invalid value \"%s\" for %.*s: parse error",

@@ -41,7 +41,8 @@ int config_flags_scan(config_raw_t *raw, int argc, char **argv, char *err, size_
         } else {
             return config_errf(err, err_len, "flag needs an argument: -%.*s", (int)name_len, name);
         }
-        if (config_opts[opt].is_bool && opt != CONFIG_OPT_HELP) {
+        if (config_opts[opt].is_bool && opt != CONFIG_OPT_HELP &&
+            config_opts[opt].type != CONFIG_TYPE_OBSOLETE) {
             bool b;
             if (etcd_parse_bool(value, strlen(value), &b) != 0)
                 return config_errf(err, err_len,

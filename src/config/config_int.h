@@ -10,7 +10,171 @@
 #include "common/parse.h"
 #include "src/config/config.h"
 
-/* Every option, in the order --help lists them. */
+/*
+ * The other flags of etcd 3.4.23 (etcdmain/config.go, including those its
+ * --help does not list: enable-grpc-gateway, log-output, unsafe-no-fsync,
+ * experimental-enable-lease-checkpoint-persist and the obsolete flags it
+ * ignores). metcd accepts them so that an etcd command line, environment or
+ * config file starts it unchanged. X(id, name, type, kind, default, help).
+ * IGNORED: accepted and named in one warning line. GUARDED: refused unless
+ * left at a value that means what metcd does anyway (config.c says why).
+ */
+#define CONFIG_EXTRA_OPTS(X)                                                                       \
+    X(WAL_DIR, "wal-dir", STR, GUARDED, "", "Path to the dedicated wal directory.")                \
+    X(LISTEN_METRICS_URLS, "listen-metrics-urls", STR, IGNORED, "",                                \
+      "List of URLs to listen on for the metrics and health endpoints.")                           \
+    X(INITIAL_ELECTION_TICK_ADVANCE, "initial-election-tick-advance", BOOL, IGNORED, "true",       \
+      "Whether to fast-forward initial election ticks on boot for faster election.")               \
+    X(QUOTA_BACKEND_BYTES, "quota-backend-bytes", INT, IGNORED, "0",                               \
+      "Raise alarms when backend size exceeds the given quota (v3).")                              \
+    X(BACKEND_BATCH_INTERVAL, "backend-batch-interval", STR, IGNORED, "",                          \
+      "Maximum time before commit the backend transaction (v3).")                                  \
+    X(BACKEND_BATCH_LIMIT, "backend-batch-limit", INT, IGNORED, "0",                               \
+      "Maximum operations before commit the backend transaction (v3).")                            \
+    X(MAX_TXN_OPS, "max-txn-ops", UINT, IGNORED, "128",                                            \
+      "Maximum number of operations permitted in a transaction (v3).")                             \
+    X(GRPC_KEEPALIVE_MIN_TIME, "grpc-keepalive-min-time", STR, IGNORED, "5s",                      \
+      "gRPC keepalive (v3).")                                                                      \
+    X(GRPC_KEEPALIVE_INTERVAL, "grpc-keepalive-interval", STR, IGNORED, "2h",                      \
+      "gRPC keepalive (v3).")                                                                      \
+    X(GRPC_KEEPALIVE_TIMEOUT, "grpc-keepalive-timeout", STR, IGNORED, "20s",                       \
+      "gRPC keepalive (v3).")                                                                      \
+    X(MAX_CONCURRENT_STREAMS, "max-concurrent-streams", UINT, IGNORED, "math.MaxUint32",           \
+      "Maximum concurrent gRPC streams per client (v3).")                                          \
+    X(DISCOVERY, "discovery", STR, GUARDED, "", "Discovery URL used to bootstrap the cluster.")    \
+    X(DISCOVERY_FALLBACK, "discovery-fallback", STR, IGNORED, "proxy",                             \
+      "Expected behavior ('exit' or 'proxy') when discovery services fails.")                      \
+    X(DISCOVERY_PROXY, "discovery-proxy", STR, IGNORED, "",                                        \
+      "HTTP proxy to use for traffic to discovery service.")                                       \
+    X(DISCOVERY_SRV, "discovery-srv", STR, GUARDED, "",                                            \
+      "DNS srv domain used to bootstrap the cluster.")                                             \
+    X(DISCOVERY_SRV_NAME, "discovery-srv-name", STR, IGNORED, "",                                  \
+      "Suffix to the dns srv name queried when bootstrapping.")                                    \
+    X(STRICT_RECONFIG_CHECK, "strict-reconfig-check", BOOL, IGNORED, "true",                       \
+      "Reject reconfiguration requests that would cause quorum loss.")                             \
+    X(PRE_VOTE, "pre-vote", BOOL, IGNORED, "false",                                                \
+      "Enable to run an additional Raft election phase.")                                          \
+    X(AUTO_COMPACTION_RETENTION, "auto-compaction-retention", STR, IGNORED, "0",                   \
+      "Auto compaction retention length (v3).")                                                    \
+    X(AUTO_COMPACTION_MODE, "auto-compaction-mode", STR, IGNORED, "periodic",                      \
+      "Auto compaction mode (v3).")                                                                \
+    X(CERT_FILE, "cert-file", STR, GUARDED, "", "Path to the client server TLS cert file.")        \
+    X(KEY_FILE, "key-file", STR, GUARDED, "", "Path to the client server TLS key file.")           \
+    X(CLIENT_CERT_AUTH, "client-cert-auth", BOOL, GUARDED, "false",                                \
+      "Enable client cert authentication.")                                                        \
+    X(CLIENT_CRL_FILE, "client-crl-file", STR, IGNORED, "",                                        \
+      "Path to the client certificate revocation list file.")                                      \
+    X(CLIENT_CERT_ALLOWED_HOSTNAME, "client-cert-allowed-hostname", STR, IGNORED, "",              \
+      "Allowed TLS hostname for client cert authentication.")                                      \
+    X(TRUSTED_CA_FILE, "trusted-ca-file", STR, IGNORED, "",                                        \
+      "Path to the client server TLS trusted CA cert file.")                                       \
+    X(AUTO_TLS, "auto-tls", BOOL, GUARDED, "false", "Client TLS using generated certificates.")    \
+    X(PEER_CERT_FILE, "peer-cert-file", STR, GUARDED, "",                                          \
+      "Path to the peer server TLS cert file.")                                                    \
+    X(PEER_KEY_FILE, "peer-key-file", STR, GUARDED, "", "Path to the peer server TLS key file.")   \
+    X(PEER_CLIENT_CERT_AUTH, "peer-client-cert-auth", BOOL, GUARDED, "false",                      \
+      "Enable peer client cert authentication.")                                                   \
+    X(PEER_TRUSTED_CA_FILE, "peer-trusted-ca-file", STR, IGNORED, "",                              \
+      "Path to the peer server TLS trusted CA file.")                                              \
+    X(PEER_CERT_ALLOWED_CN, "peer-cert-allowed-cn", STR, IGNORED, "",                              \
+      "Required CN for client certs connecting to the peer endpoint.")                             \
+    X(PEER_CERT_ALLOWED_HOSTNAME, "peer-cert-allowed-hostname", STR, IGNORED, "",                  \
+      "Allowed TLS hostname for inter peer authentication.")                                       \
+    X(PEER_AUTO_TLS, "peer-auto-tls", BOOL, GUARDED, "false",                                      \
+      "Peer TLS using self-generated certificates.")                                               \
+    X(PEER_CRL_FILE, "peer-crl-file", STR, IGNORED, "",                                            \
+      "Path to the peer certificate revocation list file.")                                        \
+    X(CIPHER_SUITES, "cipher-suites", STR, IGNORED, "",                                            \
+      "Comma-separated list of supported TLS cipher suites.")                                      \
+    X(EXPERIMENTAL_PEER_SKIP_CLIENT_SAN_VERIFICATION,                                              \
+      "experimental-peer-skip-client-san-verification", BOOL, IGNORED, "false",                    \
+      "Skip verification of SAN field in client certificate for peer connections.")                \
+    X(CORS, "cors", STR, IGNORED, "*", "Comma-separated whitelist of origins for CORS.")           \
+    X(HOST_WHITELIST, "host-whitelist", STR, IGNORED, "*",                                         \
+      "Acceptable hostnames from HTTP client requests.")                                           \
+    X(AUTH_TOKEN, "auth-token", STR, IGNORED, "simple", "v3 authentication token type.")           \
+    X(BCRYPT_COST, "bcrypt-cost", UINT, IGNORED, "10",                                             \
+      "Cost of the bcrypt algorithm for hashing auth passwords (v3).")                             \
+    X(AUTH_TOKEN_TTL, "auth-token-ttl", UINT, IGNORED, "300",                                      \
+      "Time (in seconds) of the auth-token-ttl (v3).")                                             \
+    X(ENABLE_PPROF, "enable-pprof", BOOL, IGNORED, "false",                                        \
+      "Enable runtime profiling data via HTTP server.")                                            \
+    X(METRICS, "metrics", STR, IGNORED, "basic", "Level of detail for exported metrics.")          \
+    X(LOGGER, "logger", STR, IGNORED, "capnslog", "'zap' for structured logging or 'capnslog'.")   \
+    X(LOG_OUTPUT, "log-output", STR, IGNORED, "default", "Deprecated spelling of --log-outputs.")  \
+    X(LOG_OUTPUTS, "log-outputs", STR, IGNORED, "default", "Output targets of the log.")           \
+    X(LOG_LEVEL, "log-level", STR, IGNORED, "info", "Log level.")                                  \
+    X(PROXY, "proxy", STR, GUARDED, "off", "Proxy mode setting ('off', 'readonly' or 'on').")      \
+    X(PROXY_FAILURE_WAIT, "proxy-failure-wait", UINT, IGNORED, "5000",                             \
+      "Time (in milliseconds) an endpoint will be held in a failed state.")                        \
+    X(PROXY_REFRESH_INTERVAL, "proxy-refresh-interval", UINT, IGNORED, "30000",                    \
+      "Time (in milliseconds) of the endpoints refresh interval.")                                 \
+    X(PROXY_DIAL_TIMEOUT, "proxy-dial-timeout", UINT, IGNORED, "1000",                             \
+      "Time (in milliseconds) for a dial to timeout.")                                             \
+    X(PROXY_WRITE_TIMEOUT, "proxy-write-timeout", UINT, IGNORED, "5000",                           \
+      "Time (in milliseconds) for a write to timeout.")                                            \
+    X(PROXY_READ_TIMEOUT, "proxy-read-timeout", UINT, IGNORED, "0",                                \
+      "Time (in milliseconds) for a read to timeout.")                                             \
+    X(ENABLE_GRPC_GATEWAY, "enable-grpc-gateway", BOOL, IGNORED, "true",                           \
+      "Enable GRPC gateway (v3).")                                                                 \
+    X(EXPERIMENTAL_INITIAL_CORRUPT_CHECK, "experimental-initial-corrupt-check", BOOL, IGNORED,     \
+      "false", "Check data corruption before serving.")                                            \
+    X(EXPERIMENTAL_CORRUPT_CHECK_TIME, "experimental-corrupt-check-time", STR, IGNORED, "0s",      \
+      "Duration between cluster corruption check passes.")                                         \
+    X(EXPERIMENTAL_ENABLE_V2V3, "experimental-enable-v2v3", STR, IGNORED, "",                      \
+      "Serve v2 requests through the v3 backend under a given prefix.")                            \
+    X(EXPERIMENTAL_BACKEND_BBOLT_FREELIST_TYPE, "experimental-backend-bbolt-freelist-type", STR,   \
+      IGNORED, "array", "Freelist type of the boltdb backend (v3).")                               \
+    X(EXPERIMENTAL_ENABLE_LEASE_CHECKPOINT, "experimental-enable-lease-checkpoint", BOOL, IGNORED, \
+      "false", "Lease checkpoints (v3).")                                                          \
+    X(EXPERIMENTAL_ENABLE_LEASE_CHECKPOINT_PERSIST,                                                \
+      "experimental-enable-lease-checkpoint-persist", BOOL, IGNORED, "false",                      \
+      "Persisted lease checkpoints (v3).")                                                         \
+    X(EXPERIMENTAL_COMPACTION_BATCH_LIMIT, "experimental-compaction-batch-limit", INT, IGNORED,    \
+      "1000", "Maximum revisions deleted in each compaction batch (v3).")                          \
+    X(EXPERIMENTAL_WATCH_PROGRESS_NOTIFY_INTERVAL, "experimental-watch-progress-notify-interval",  \
+      STR, IGNORED, "10m", "Duration of periodical watch progress notification (v3).")             \
+    X(EXPERIMENTAL_WARNING_APPLY_DURATION, "experimental-warning-apply-duration", STR, IGNORED,    \
+      "100ms", "Warn when requests take more than this duration.")                                 \
+    X(UNSAFE_NO_FSYNC, "unsafe-no-fsync", BOOL, IGNORED, "false",                                  \
+      "Disables fsync (metcd always syncs).")                                                      \
+    X(FORCE_NEW_CLUSTER, "force-new-cluster", BOOL, GUARDED, "false",                              \
+      "Force to create a new one-member cluster.")                                                 \
+    X(DEBUG, "debug", BOOL, IGNORED, "false", "Enable debug-level logging (deprecated in etcd).")  \
+    X(LOG_PACKAGE_LEVELS, "log-package-levels", STR, IGNORED, "",                                  \
+      "Log level for each etcd package (deprecated in etcd).")                                     \
+    X(OBSOLETE_CLUSTER_ACTIVE_SIZE, "cluster-active-size", OBSOLETE, IGNORED, "",                  \
+      "Obsolete etcd flag, ignored by etcd 3.4 too.")                                              \
+    X(OBSOLETE_CLUSTER_REMOVE_DELAY, "cluster-remove-delay", OBSOLETE, IGNORED, "",                \
+      "Obsolete etcd flag, ignored by etcd 3.4 too.")                                              \
+    X(OBSOLETE_CLUSTER_SYNC_INTERVAL, "cluster-sync-interval", OBSOLETE, IGNORED, "",              \
+      "Obsolete etcd flag, ignored by etcd 3.4 too.")                                              \
+    X(OBSOLETE_CONFIG, "config", OBSOLETE, IGNORED, "",                                            \
+      "Obsolete etcd flag, ignored by etcd 3.4 too.")                                              \
+    X(OBSOLETE_FORCE, "force", OBSOLETE, IGNORED, "",                                              \
+      "Obsolete etcd flag, ignored by etcd 3.4 too.")                                              \
+    X(OBSOLETE_MAX_RESULT_BUFFER, "max-result-buffer", OBSOLETE, IGNORED, "",                      \
+      "Obsolete etcd flag, ignored by etcd 3.4 too.")                                              \
+    X(OBSOLETE_MAX_RETRY_ATTEMPTS, "max-retry-attempts", OBSOLETE, IGNORED, "",                    \
+      "Obsolete etcd flag, ignored by etcd 3.4 too.")                                              \
+    X(OBSOLETE_PEER_HEARTBEAT_INTERVAL, "peer-heartbeat-interval", OBSOLETE, IGNORED, "",          \
+      "Obsolete etcd flag, ignored by etcd 3.4 too.")                                              \
+    X(OBSOLETE_PEER_ELECTION_TIMEOUT, "peer-election-timeout", OBSOLETE, IGNORED, "",              \
+      "Obsolete etcd flag, ignored by etcd 3.4 too.")                                              \
+    X(OBSOLETE_RETRY_INTERVAL, "retry-interval", OBSOLETE, IGNORED, "",                            \
+      "Obsolete etcd flag, ignored by etcd 3.4 too.")                                              \
+    X(OBSOLETE_SNAPSHOT, "snapshot", OBSOLETE, IGNORED, "",                                        \
+      "Obsolete etcd flag, ignored by etcd 3.4 too.")                                              \
+    X(OBSOLETE_V, "v", OBSOLETE, IGNORED, "", "Obsolete etcd flag, ignored by etcd 3.4 too.")      \
+    X(OBSOLETE_VV, "vv", OBSOLETE, IGNORED, "", "Obsolete etcd flag, ignored by etcd 3.4 too.")    \
+    X(OBSOLETE_TEST_COVERPROFILE, "test.coverprofile", OBSOLETE, IGNORED, "",                      \
+      "Obsolete etcd flag, ignored by etcd 3.4 too.")                                              \
+    X(OBSOLETE_TEST_OUTPUTDIR, "test.outputdir", OBSOLETE, IGNORED, "",                            \
+      "Obsolete etcd flag, ignored by etcd 3.4 too.")
+
+#define CONFIG_OPT_ENUM_(id, name, type, kind, def, help) CONFIG_OPT_##id,
+
+/* Every option: metcd's own in the order --help lists them, then the others. */
 typedef enum config_opt {
     CONFIG_OPT_NAME,
     CONFIG_OPT_DATA_DIR,
@@ -33,8 +197,27 @@ typedef enum config_opt {
     CONFIG_OPT_CONFIG_FILE,
     CONFIG_OPT_VERSION,
     CONFIG_OPT_HELP,
-    CONFIG_OPT_COUNT
+    CONFIG_EXTRA_OPTS(CONFIG_OPT_ENUM_) CONFIG_OPT_COUNT
 } config_opt_t;
+
+/* The first option of CONFIG_EXTRA_OPTS: metcd's own come before it. */
+#define CONFIG_OPT_FIRST_EXTRA (CONFIG_OPT_HELP + 1)
+
+/* How metcd treats an option. */
+typedef enum config_kind {
+    CONFIG_KIND_USED = 0, /* metcd acts on it */
+    CONFIG_KIND_IGNORED,  /* accepted, named in one warning line when given */
+    CONFIG_KIND_GUARDED,  /* refused unless its value means what metcd does */
+} config_kind_t;
+
+/* How a value is checked, as Go's flag types check it. */
+typedef enum config_type {
+    CONFIG_TYPE_STR = 0, /* any text (durations too: not checked) */
+    CONFIG_TYPE_BOOL,    /* strconv.ParseBool */
+    CONFIG_TYPE_UINT,    /* strconv.ParseUint(s, 0, 64) */
+    CONFIG_TYPE_INT,     /* strconv.ParseInt(s, 0, 64) */
+    CONFIG_TYPE_OBSOLETE /* etcd's IgnoredFlag: bool syntax, any value */
+} config_type_t;
 
 typedef struct config_opt_desc {
     const char *name; /* flag name without dashes, also the YAML key */
@@ -43,6 +226,8 @@ typedef struct config_opt_desc {
     bool in_yaml;     /* may appear in the config file */
     const char *def;  /* default as --help shows it */
     const char *help; /* one line of --help */
+    config_kind_t kind;
+    config_type_t type; /* for the options of CONFIG_EXTRA_OPTS */
 } config_opt_desc_t;
 
 extern const config_opt_desc_t config_opts[CONFIG_OPT_COUNT];

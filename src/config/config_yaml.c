@@ -127,6 +127,63 @@ static int read_value(yaml_reader_t *r, config_raw_t *raw, config_opt_t opt)
                        r->path, key, r->ev.start_mark.line + 1);
 }
 
+/*
+ * etcd's file spells the TLS options as two mappings,
+ * client-transport-security and peer-transport-security, each with
+ * cert-file, key-file, client-cert-auth, trusted-ca-file and auto-tls
+ * (embed.securityConfig). They are read into the flags of the same meaning.
+ */
+static int read_security(yaml_reader_t *r, config_raw_t *raw, config_t *cfg, bool peer)
+{
+    static const char *const keys[] = {"cert-file", "key-file", "client-cert-auth",
+                                       "trusted-ca-file", "auto-tls"};
+    static const config_opt_t client_opts[] = {CONFIG_OPT_CERT_FILE, CONFIG_OPT_KEY_FILE,
+                                               CONFIG_OPT_CLIENT_CERT_AUTH,
+                                               CONFIG_OPT_TRUSTED_CA_FILE, CONFIG_OPT_AUTO_TLS};
+    static const config_opt_t peer_opts[] = {
+        CONFIG_OPT_PEER_CERT_FILE, CONFIG_OPT_PEER_KEY_FILE, CONFIG_OPT_PEER_CLIENT_CERT_AUTH,
+        CONFIG_OPT_PEER_TRUSTED_CA_FILE, CONFIG_OPT_PEER_AUTO_TLS};
+    const char *section = peer ? "peer-transport-security" : "client-transport-security";
+    if (r->ev.type != YAML_MAPPING_START_EVENT) {
+        if (r->ev.type == YAML_SCALAR_EVENT && r->ev.data.scalar.length == 0 &&
+            r->ev.data.scalar.plain_implicit)
+            return 0; /* `client-transport-security:` alone (null) */
+        return config_errf(r->err, r->err_len,
+                           "config file %s: \"%s\" must be a mapping (line %zu)", r->path, section,
+                           r->ev.start_mark.line + 1);
+    }
+    for (;;) {
+        if (next(r) != 0)
+            return -1;
+        if (r->ev.type == YAML_MAPPING_END_EVENT)
+            return 0;
+        if (r->ev.type != YAML_SCALAR_EVENT)
+            return config_errf(r->err, r->err_len,
+                               "config file %s: a key must be a string (line %zu)", r->path,
+                               r->ev.start_mark.line + 1);
+        const char *k = (const char *)r->ev.data.scalar.value;
+        size_t klen = r->ev.data.scalar.length, line = r->ev.start_mark.line + 1;
+        int found = -1;
+        for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+            if (strlen(keys[i]) == klen && memcmp(keys[i], k, klen) == 0)
+                found = (int)i;
+        char key[64];
+        snprintf(key, sizeof(key), "%.*s", (int)klen, k);
+        if (next(r) != 0)
+            return -1;
+        if (found < 0) {
+            if (config_warnf(cfg, "config file %s: unknown key \"%s.%s\" (line %zu) ignored",
+                             r->path, section, key, line) != 0)
+                return config_errf(r->err, r->err_len, "out of memory");
+            if (skip_value(r) != 0)
+                return -1;
+            continue;
+        }
+        if (read_value(r, raw, (peer ? peer_opts : client_opts)[found]) != 0)
+            return -1;
+    }
+}
+
 static int read_document(yaml_reader_t *r, config_raw_t *raw, config_t *cfg)
 {
     /* STREAM_START, then DOCUMENT_START or an empty file (STREAM_END). */
@@ -158,6 +215,12 @@ static int read_document(yaml_reader_t *r, config_raw_t *raw, config_t *cfg)
         int opt = klen < sizeof(key) ? config_opt_find(key, klen) : -1;
         if (next(r) != 0)
             return -1;
+        if (opt < 0 && (strcmp(key, "client-transport-security") == 0 ||
+                        strcmp(key, "peer-transport-security") == 0)) {
+            if (read_security(r, raw, cfg, key[0] == 'p') != 0)
+                return -1;
+            continue;
+        }
         if (opt < 0 || !config_opts[opt].in_yaml) {
             if (config_warnf(cfg, "config file %s: unknown key \"%s\" (line %zu) ignored", r->path,
                              key, line) != 0)
