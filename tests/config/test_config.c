@@ -8,6 +8,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -419,7 +420,8 @@ static void test_yaml(void **state)
                            "watch-history: 99\n"
                            "wal-dir:\n"
                            "client-transport-security:\n"
-                           "  cert-file: x\n"
+                           "  cert-file: ''\n"
+                           "  trusted-ca-file: ca.pem\n"
                            "  trusted:\n"
                            "    - a\n");
     char *flag = NULL;
@@ -446,11 +448,16 @@ static void test_yaml(void **state)
     assert_int_equal(c.max_snapshots, 4);
     assert_true(c.enable_v2);
     assert_int_equal(c.watch_history, 99);
-    /* Unknown keys are reported, not fatal (etcd ignores them). */
+    /*
+     * Unknown keys are reported, not fatal (etcd ignores them). An empty
+     * wal-dir or cert-file is etcd's default; trusted-ca-file is ignored.
+     */
     assert_int_equal(c.n_warnings, 3);
     assert_non_null(strstr(c.warnings[0], "ETCD_NAME is shadowed"));
-    assert_non_null(strstr(c.warnings[1], "unknown key \"wal-dir\""));
-    assert_non_null(strstr(c.warnings[2], "unknown key \"client-transport-security\""));
+    assert_non_null(strstr(c.warnings[1], "unknown key \"client-transport-security.trusted\""));
+    assert_non_null(strstr(c.warnings[2], "--trusted-ca-file"));
+    assert_null(strstr(c.warnings[2], "wal-dir"));
+    assert_null(strstr(c.warnings[2], "cert-file"));
     config_free(&c);
 
     /* The file given by ETCD_CONFIG_FILE; a file of defaults only. */
@@ -505,15 +512,401 @@ static void test_yaml_errors(void **state)
         err, "cannot read config file /nonexistent/metcd.yaml: No such file or directory");
 }
 
+/*
+ * Every flag `etcd --help` lists in etcd 3.4.23 (captured from
+ * /usr/bin/etcd --help), then the ones etcdmain/config.go defines without
+ * listing them, and the obsolete ones it accepts and ignores.
+ */
+static const char *const etcd_help_flags[] = {
+    "name", "data-dir", "wal-dir", "snapshot-count", "heartbeat-interval", "election-timeout",
+    "initial-election-tick-advance", "listen-peer-urls", "listen-client-urls", "max-snapshots",
+    "max-wals", "quota-backend-bytes", "backend-batch-interval", "backend-batch-limit",
+    "max-txn-ops", "max-request-bytes", "max-concurrent-streams", "grpc-keepalive-min-time",
+    "grpc-keepalive-interval", "grpc-keepalive-timeout", "initial-advertise-peer-urls",
+    "initial-cluster", "initial-cluster-state", "initial-cluster-token", "advertise-client-urls",
+    "discovery", "discovery-fallback", "discovery-proxy", "discovery-srv", "discovery-srv-name",
+    "strict-reconfig-check", "pre-vote", "auto-compaction-retention", "auto-compaction-mode",
+    "enable-v2", "cert-file", "key-file", "client-cert-auth", "client-crl-file",
+    "client-cert-allowed-hostname", "trusted-ca-file", "auto-tls", "peer-cert-file",
+    "peer-key-file", "peer-client-cert-auth", "peer-trusted-ca-file", "peer-cert-allowed-cn",
+    "peer-cert-allowed-hostname", "peer-auto-tls", "peer-crl-file", "cipher-suites", "cors",
+    "host-whitelist", "auth-token", "bcrypt-cost", "auth-token-ttl", "enable-pprof", "metrics",
+    "listen-metrics-urls", "logger", "log-outputs", "log-level", "proxy", "proxy-failure-wait",
+    "proxy-refresh-interval", "proxy-dial-timeout", "proxy-write-timeout", "proxy-read-timeout",
+    "experimental-initial-corrupt-check", "experimental-corrupt-check-time",
+    "experimental-enable-v2v3", "experimental-backend-bbolt-freelist-type",
+    "experimental-enable-lease-checkpoint", "experimental-compaction-batch-limit",
+    "experimental-peer-skip-client-san-verification", "experimental-watch-progress-notify-interval",
+    "experimental-warning-apply-duration", "force-new-cluster", "debug", "log-package-levels",
+    /* defined but not listed */
+    "enable-grpc-gateway", "log-output", "unsafe-no-fsync",
+    "experimental-enable-lease-checkpoint-persist",
+    /* etcd's ignored (obsolete) flags */
+    "cluster-active-size", "cluster-remove-delay", "cluster-sync-interval", "config", "force",
+    "max-result-buffer", "max-retry-attempts", "peer-heartbeat-interval", "peer-election-timeout",
+    "retry-interval", "snapshot", "v", "vv", "test.coverprofile", "test.outputdir"};
+#define N_ETCD_FLAGS (sizeof(etcd_help_flags) / sizeof(etcd_help_flags[0]))
+
+static bool in_list(const char *name, const char *const *list)
+{
+    for (size_t i = 0; list[i] != NULL; i++)
+        if (strcmp(list[i], name) == 0)
+            return true;
+    return false;
+}
+
+/* metcd acts on these: no warning. */
+static const char *const used_flags[] = {"name",
+                                         "data-dir",
+                                         "snapshot-count",
+                                         "heartbeat-interval",
+                                         "election-timeout",
+                                         "listen-peer-urls",
+                                         "listen-client-urls",
+                                         "max-snapshots",
+                                         "max-wals",
+                                         "max-request-bytes",
+                                         "initial-advertise-peer-urls",
+                                         "initial-cluster",
+                                         "initial-cluster-state",
+                                         "initial-cluster-token",
+                                         "advertise-client-urls",
+                                         "enable-v2",
+                                         NULL};
+/* Refused unless off/false/empty; given here at that value: no warning. */
+static const char *const guarded_flags[] = {"wal-dir",           "discovery",
+                                            "discovery-srv",     "proxy",
+                                            "force-new-cluster", "cert-file",
+                                            "key-file",          "client-cert-auth",
+                                            "auto-tls",          "peer-cert-file",
+                                            "peer-key-file",     "peer-client-cert-auth",
+                                            "peer-auto-tls",     NULL};
+static const char *const bool_flags[] = {"initial-election-tick-advance",
+                                         "strict-reconfig-check",
+                                         "pre-vote",
+                                         "enable-v2",
+                                         "client-cert-auth",
+                                         "auto-tls",
+                                         "peer-client-cert-auth",
+                                         "peer-auto-tls",
+                                         "experimental-peer-skip-client-san-verification",
+                                         "enable-pprof",
+                                         "experimental-initial-corrupt-check",
+                                         "experimental-enable-lease-checkpoint",
+                                         "experimental-enable-lease-checkpoint-persist",
+                                         "enable-grpc-gateway",
+                                         "unsafe-no-fsync",
+                                         "force-new-cluster",
+                                         "debug",
+                                         NULL};
+
+/* etcd's flags.IgnoredFlag: bool syntax, any value. */
+static const char *const obsolete_flags[] = {"cluster-active-size",
+                                             "cluster-remove-delay",
+                                             "cluster-sync-interval",
+                                             "config",
+                                             "force",
+                                             "max-result-buffer",
+                                             "max-retry-attempts",
+                                             "peer-heartbeat-interval",
+                                             "peer-election-timeout",
+                                             "retry-interval",
+                                             "snapshot",
+                                             "v",
+                                             "vv",
+                                             "test.coverprofile",
+                                             "test.outputdir",
+                                             NULL};
+
+/* A value metcd runs with (NULL: a bool given alone, which means true). */
+static const char *sample_value(const char *name)
+{
+    if (in_list(name, obsolete_flags))
+        return NULL;
+    if (in_list(name, guarded_flags))
+        return strcmp(name, "proxy") == 0 ? "off" : in_list(name, bool_flags) ? "false" : "";
+    if (in_list(name, bool_flags))
+        return NULL;
+    if (strstr(name, "-urls") != NULL)
+        return "http://127.0.0.1:2380";
+    if (strcmp(name, "initial-cluster") == 0)
+        return "default=http://localhost:2380";
+    if (strcmp(name, "initial-cluster-state") == 0)
+        return "new";
+    if (strcmp(name, "discovery-fallback") == 0)
+        return "exit";
+    if (strcmp(name, "heartbeat-interval") == 0)
+        return "100";
+    if (strcmp(name, "election-timeout") == 0)
+        return "1000";
+    return "1";
+}
+
+/* The warning of c names --name (as a whole word of its list). */
+static bool warns_about(const config_t *c, const char *name)
+{
+    char needle[128];
+    snprintf(needle, sizeof(needle), "--%s", name);
+    for (size_t i = 0; i < c->n_warnings; i++)
+        for (const char *p = c->warnings[i]; (p = strstr(p, needle)) != NULL; p++) {
+            char after = p[strlen(needle)];
+            if (after == '\0' || after == ',')
+                return true;
+        }
+    return false;
+}
+
+/* What a flag given alone must do: no warning, or one naming it. */
+static void check_accepted(config_t *c, const char *name, const char *how)
+{
+    bool quiet = in_list(name, used_flags) || in_list(name, guarded_flags);
+    if (quiet && c->n_warnings != 0)
+        fail_msg("%s %s: unexpected warning '%s'", how, name, c->warnings[0]);
+    if (!quiet && (c->n_warnings != 1 || !warns_about(c, name)))
+        fail_msg("%s %s: expected one warning naming it, got %zu", how, name, c->n_warnings);
+}
+
+static void test_etcd_flags_accepted(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < N_ETCD_FLAGS; i++) {
+        const char *name = etcd_help_flags[i], *v = sample_value(name);
+        char a1[256], a2[256];
+        /* listen-client-urls needs advertise-client-urls, as in etcd */
+        char *extra = strcmp(name, "listen-client-urls") == 0
+                          ? "--advertise-client-urls=http://127.0.0.1:2380"
+                          : NULL;
+        /* "--f=v" and "-f v" (a bool alone: "--f" and "-f") */
+        for (int form = 0; form < 2; form++) {
+            config_t c;
+            int rc;
+            if (v == NULL) {
+                snprintf(a1, sizeof(a1), "%s%s", form ? "-" : "--", name);
+                rc = parse_env(&c, NULL, a1, extra, NULL);
+            } else if (form == 0 || in_list(name, bool_flags)) {
+                /* a bool takes its value only after "=" (Go's flag package) */
+                snprintf(a1, sizeof(a1), "--%s=%s", name, v);
+                rc = parse_env(&c, NULL, a1, extra, NULL);
+            } else {
+                snprintf(a1, sizeof(a1), "-%s", name);
+                snprintf(a2, sizeof(a2), "%s", v);
+                rc = parse_env(&c, NULL, a1, a2, extra, NULL);
+            }
+            if (rc != 0)
+                fail_msg("%s: %s", a1, err);
+            check_accepted(&c, name, "flag");
+            config_free(&c);
+        }
+        /* ETCD_<FLAG> */
+        char var[256];
+        snprintf(var, sizeof(var), "ETCD_");
+        for (size_t j = 0; name[j]; j++)
+            var[5 + j] = name[j] == '-'
+                             ? '_'
+                             : (char)(name[j] >= 'a' && name[j] <= 'z' ? name[j] - 32 : name[j]);
+        snprintf(var + 5 + strlen(name), sizeof(var) - 5 - strlen(name), "=%s", v ? v : "true");
+        char *env[] = {var, extra ? "ETCD_ADVERTISE_CLIENT_URLS=http://127.0.0.1:2380" : NULL,
+                       NULL};
+        config_t c;
+        if (parse_env(&c, env, NULL) != 0)
+            fail_msg("%s: %s", var, err);
+        check_accepted(&c, name, "variable");
+        config_free(&c);
+        /* the YAML key (etcd reads only some of the obsolete ones there) */
+        char yaml[512];
+        snprintf(yaml, sizeof(yaml), "%s: '%s'\n%s", name, v ? v : "true",
+                 extra ? "advertise-client-urls: http://127.0.0.1:2380\n" : "");
+        char *path = write_tmp(yaml), *flag = NULL;
+        assert_true(asprintf(&flag, "--config-file=%s", path) > 0);
+        if (PARSE(&c, flag) != 0)
+            fail_msg("%s: %s", yaml, err);
+        check_accepted(&c, name, "key");
+        config_free(&c);
+        free(flag);
+        unlink(path);
+        free(path);
+    }
+}
+
+/* The embedded list still holds every flag the installed etcd lists. */
+static void test_etcd_help_complete(void **state)
+{
+    (void)state;
+    FILE *f = access("/usr/bin/etcd", X_OK) == 0 ? popen("/usr/bin/etcd --help 2>&1", "r") : NULL;
+    if (f == NULL)
+        skip();
+    char line[1024];
+    size_t seen = 0;
+    while (fgets(line, sizeof(line), f) != NULL) {
+        if (strncmp(line, "  --", 4) != 0)
+            continue;
+        char *name = line + 4;
+        name[strcspn(name, " \n")] = '\0';
+        bool found = false;
+        for (size_t i = 0; i < N_ETCD_FLAGS && !found; i++)
+            found = strcmp(etcd_help_flags[i], name) == 0;
+        if (!found)
+            fail_msg("etcd --help lists --%s, which the test list lacks", name);
+        seen++;
+    }
+    pclose(f);
+    assert_true(seen >= 80); /* etcd 3.4.23 lists 80 */
+}
+
+/* One warning line names every ignored option; etcd's spellings of bools. */
+static void test_ignored_warning(void **state)
+{
+    (void)state;
+    config_t c;
+    assert_int_equal(PARSE(&c, "--logger", "zap", "-quota-backend-bytes=8589934592",
+                           "--auto-compaction-retention=1", "--pre-vote", "-v",
+                           "--snapshot=whatever", "--listen-metrics-urls", "http://127.0.0.1:2381"),
+                     0);
+    assert_int_equal(c.n_warnings, 1);
+    assert_string_equal(c.warnings[0],
+                        "ignoring etcd options that metcd does not implement (v3-only, obsolete "
+                        "or not supported yet): --listen-metrics-urls, --quota-backend-bytes, "
+                        "--pre-vote, --auto-compaction-retention, --logger, --snapshot, --v");
+    config_free(&c);
+    /* Flags and variables together, still one line. */
+    char *env[] = {"ETCD_LOG_LEVEL=debug", "ETCD_MAX_TXN_OPS=256", NULL};
+    assert_int_equal(parse_env(&c, env, "--experimental-enable-v2v3=/v2", NULL), 0);
+    assert_int_equal(c.n_warnings, 1);
+    assert_true(warns_about(&c, "log-level") && warns_about(&c, "max-txn-ops") &&
+                warns_about(&c, "experimental-enable-v2v3"));
+    config_free(&c);
+    /* Values checked as etcd's flag types check them. */
+    struct {
+        const char *arg;
+        const char *msg;
+    } bad[] = {
+        {"--pre-vote=maybe", "invalid boolean value \"maybe\" for -pre-vote: parse error"},
+        {"--max-txn-ops=-1", "invalid value \"-1\" for flag -max-txn-ops: parse error"},
+        {"--quota-backend-bytes=x", "invalid value \"x\" for flag -quota-backend-bytes: parse "
+                                    "error"},
+        {"--proxy=maybe", "invalid value \"maybe\" for flag -proxy: valid values are off, "
+                          "readonly, on"},
+        {"--discovery-fallback=x", "invalid value \"x\" for flag -discovery-fallback: valid "
+                                   "values are exit, proxy"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(PARSE(&c, (char *)bad[i].arg), -1);
+        assert_string_equal(err, bad[i].msg);
+    }
+    /* A negative int is an int. */
+    assert_int_equal(PARSE(&c, "--backend-batch-limit=-5"), 0);
+    config_free(&c);
+}
+
+/* The options whose silent acceptance would run another member: refused. */
+static void test_guarded(void **state)
+{
+    (void)state;
+    struct {
+        const char *arg;
+        const char *needle;
+    } cases[] = {
+        {"--wal-dir=/var/lib/etcd/wal", "a dedicated WAL directory is not implemented"},
+        {"--discovery=https://discovery.etcd.io/x", "bootstrap by discovery URL"},
+        {"--discovery-srv=example.com", "bootstrap by DNS SRV records"},
+        {"--proxy=on", "proxy mode is not implemented"},
+        {"--proxy=readonly", "proxy mode is not implemented"},
+        {"--force-new-cluster", "forcing a new one-member cluster"},
+        {"--client-cert-auth", "TLS is not implemented"},
+        {"--peer-client-cert-auth=true", "TLS is not implemented"},
+        {"--auto-tls", "TLS is not implemented"},
+        {"-peer-auto-tls=1", "TLS is not implemented"},
+        {"--cert-file=server.crt", "TLS is not implemented"},
+        {"--key-file=server.key", "TLS is not implemented"},
+        {"--peer-cert-file=peer.crt", "TLS is not implemented"},
+        {"--peer-key-file=peer.key", "TLS is not implemented"},
+    };
+    config_t c;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        if (PARSE(&c, (char *)cases[i].arg) != -1)
+            fail_msg("%s accepted", cases[i].arg);
+        if (strstr(err, "is not supported by metcd: ") == NULL ||
+            strstr(err, cases[i].needle) == NULL)
+            fail_msg("%s: '%s'", cases[i].arg, err);
+    }
+    assert_int_equal(PARSE(&c, "--wal-dir", "/w"), -1);
+    assert_string_equal(err, "--wal-dir=/w is not supported by metcd: a dedicated WAL directory "
+                             "is not implemented: metcd keeps the WAL under --data-dir, so a "
+                             "member moved from etcd would not find its log, and a new one "
+                             "would not write where it was asked");
+    /* From the environment, named by its variable. */
+    char *env[] = {"ETCD_PROXY=on", NULL};
+    assert_int_equal(parse_env(&c, env, NULL), -1);
+    assert_non_null(strstr(err, "ETCD_PROXY=on is not supported by metcd: proxy mode"));
+    char *env2[] = {"ETCD_FORCE_NEW_CLUSTER=true", NULL};
+    assert_int_equal(parse_env(&c, env2, NULL), -1);
+    assert_non_null(strstr(err, "ETCD_FORCE_NEW_CLUSTER=true is not supported"));
+    /* A flag set back to the default on the same line is accepted. */
+    assert_int_equal(PARSE(&c, "--proxy=on", "--proxy=off", "--auto-tls", "--auto-tls=false"), 0);
+    assert_int_equal(c.n_warnings, 0);
+    config_free(&c);
+    /* From the file, including etcd's transport-security mappings. */
+    struct {
+        const char *content;
+        const char *needle;
+    } files[] = {
+        {"wal-dir: /w\n", "\"wal-dir: /w\" in config file "},
+        {"discovery-srv: example.com\n", "bootstrap by DNS SRV records"},
+        {"proxy: readonly\n", "proxy mode is not implemented"},
+        {"force-new-cluster: yes\n", "forcing a new one-member cluster"},
+        {"client-transport-security:\n  client-cert-auth: true\n", "TLS is not implemented"},
+        {"client-transport-security:\n  cert-file: s.crt\n  key-file: s.key\n",
+         "\"cert-file: s.crt\" in config file"},
+        {"peer-transport-security:\n  auto-tls: true\n", "\"peer-auto-tls: true\" in config"},
+        {"peer-transport-security:\n  key-file: p.key\n", "TLS is not implemented"},
+        {"client-transport-security: x\n", "\"client-transport-security\" must be a mapping"},
+    };
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        char *path = write_tmp(files[i].content), *flag = NULL;
+        assert_true(asprintf(&flag, "--config-file=%s", path) > 0);
+        assert_int_equal(PARSE(&c, flag), -1);
+        if (strstr(err, files[i].needle) == NULL)
+            fail_msg("file case %zu: '%s' lacks '%s'", i, err, files[i].needle);
+        free(flag);
+        unlink(path);
+        free(path);
+    }
+    /* With a config file, etcd ignores the other flags: so does the check. */
+    char *path = write_tmp("name: f1\nlogger: zap\nlog-outputs:\n  - stderr\n"
+                           "peer-transport-security:\n  trusted-ca-file: ca.pem\n"
+                           "  client-cert-auth: false\n");
+    char *flag = NULL;
+    assert_true(asprintf(&flag, "--config-file=%s", path) > 0);
+    assert_int_equal(PARSE(&c, flag, "--wal-dir=/w", "--quota-backend-bytes=1"), 0);
+    assert_string_equal(c.name, "f1");
+    assert_int_equal(c.n_warnings, 1);
+    assert_true(warns_about(&c, "logger") && warns_about(&c, "log-outputs") &&
+                warns_about(&c, "peer-trusted-ca-file"));
+    assert_false(warns_about(&c, "quota-backend-bytes"));
+    config_free(&c);
+    free(flag);
+    unlink(path);
+    free(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),     cmocka_unit_test(test_spellings),
-        cmocka_unit_test(test_all_flags),    cmocka_unit_test(test_bools),
-        cmocka_unit_test(test_version_help), cmocka_unit_test(test_flag_errors),
-        cmocka_unit_test(test_numbers),      cmocka_unit_test(test_derived_cluster),
-        cmocka_unit_test(test_env),          cmocka_unit_test(test_yaml),
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_spellings),
+        cmocka_unit_test(test_all_flags),
+        cmocka_unit_test(test_bools),
+        cmocka_unit_test(test_version_help),
+        cmocka_unit_test(test_flag_errors),
+        cmocka_unit_test(test_numbers),
+        cmocka_unit_test(test_derived_cluster),
+        cmocka_unit_test(test_env),
+        cmocka_unit_test(test_yaml),
         cmocka_unit_test(test_yaml_errors),
+        cmocka_unit_test(test_etcd_flags_accepted),
+        cmocka_unit_test(test_etcd_help_complete),
+        cmocka_unit_test(test_ignored_warning),
+        cmocka_unit_test(test_guarded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
