@@ -243,6 +243,41 @@ def case_bad_configuration():
     check(not os.path.exists(d), "data dir created despite a bad configuration")
 
 
+def case_etcd_only_flags():
+    # etcd 3.4 options metcd does not act on: it starts, with one warning line.
+    with Metcd(args=["--logger", "zap", "--log-outputs=stderr", "--quota-backend-bytes",
+                     "8589934592", "--auto-compaction-retention=1", "--pre-vote",
+                     "--proxy=off", "--client-cert-auth=false"],
+               env={"ETCD_MAX_TXN_OPS": "256"}) as m:
+        m.wait_ready()
+        members_of(m.client_url)
+        lines = [l for l in m.stderr().splitlines() if "ignoring etcd options" in l]
+        eq(len(lines), 1, "one warning line:\n" + m.stderr())
+        for f in ("--logger", "--log-outputs", "--quota-backend-bytes",
+                  "--auto-compaction-retention", "--pre-vote", "--max-txn-ops"):
+            check(f in lines[0], "%s not named in %r" % (f, lines[0]))
+        for f in ("--proxy", "--client-cert-auth"):
+            check(f not in lines[0], "%s named in %r" % (f, lines[0]))
+        eq(m.stop(), 0, "exit status")
+    # Those whose silent acceptance would run another member are refused.
+    d = "/nonexistent-metcd-dir/never-created"
+    cases = [
+        (["--wal-dir", "/var/lib/etcd/wal"], None, "--wal-dir=/var/lib/etcd/wal is not supported"),
+        (["--discovery=https://discovery.etcd.io/x"], None, "bootstrap by discovery URL"),
+        (["--proxy", "readonly"], None, "proxy mode is not implemented"),
+        (["--force-new-cluster"], None, "forcing a new one-member cluster"),
+        (["--cert-file", "s.crt", "--key-file", "s.key"], None, "TLS is not implemented"),
+        ([], {"ETCD_DISCOVERY_SRV": "example.com"}, "ETCD_DISCOVERY_SRV=example.com is not"),
+    ]
+    for args, env, want in cases:
+        rc, out, err = run_bad(["--data-dir", d] + args, env)
+        eq(rc, 2, "exit status for %s %s" % (args, env))
+        lines = err.splitlines()
+        eq(len(lines), 1, "stderr lines for %s: %r" % (args, err))
+        check(want in lines[0], "%s: %r lacks %r" % (args, lines[0], want))
+    check(not os.path.exists(d), "data dir created despite a refused option")
+
+
 def case_version_and_help():
     rc, out, err = run_bad(["--version"])
     eq(rc, 0, "--version status")
@@ -408,6 +443,7 @@ CASES = {
     "flag_beats_env_and_two_listeners": case_flag_beats_env_and_two_listeners,
     "yaml_config": case_yaml_config,
     "bad_configuration": case_bad_configuration,
+    "etcd_only_flags": case_etcd_only_flags,
     "version_and_help": case_version_and_help,
     "data_dir_locked": case_data_dir_locked,
     "sigterm_with_watch": case_sigterm_with_watch,
