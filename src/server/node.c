@@ -45,7 +45,7 @@ static void apply_entry(node_t *n, const struct raft_entry *e)
         return;
     }
     if (env.kind == ENVELOPE_ATTRIBUTES) {
-        node_apply_attributes(n, env.member_id, env.payload, env.payload_len);
+        node_apply_attributes(n, e->index, env.member_id, env.payload, env.payload_len);
         return;
     }
     store_event_t *ev = NULL;

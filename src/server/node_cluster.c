@@ -334,7 +334,8 @@ void node_bootstrap_entry(const membership_member_t *mb, uint8_t **out, size_t *
 
 /* ---- attributes ---- */
 
-void node_apply_attributes(node_t *n, uint64_t from, const uint8_t *data, size_t len)
+void node_apply_attributes(node_t *n, uint64_t index, uint64_t from, const uint8_t *data,
+                           size_t len)
 {
     membership_member_t mb;
     if (membership_member_decode(data, len, &mb) != 0 || mb.id != from) {
@@ -345,27 +346,24 @@ void node_apply_attributes(node_t *n, uint64_t from, const uint8_t *data, size_t
                                   mb.n_client_urls) == 0) {
         log_line('I', "etcdserver", "published {Name:%s} of member %" PRIx64 " to cluster %" PRIx64,
                  mb.name, mb.id, n->members.cluster_id);
-        if (mb.id == n->cfg.member_id)
+        /* Only an entry proposed by this run counts: the ones replayed from
+         * the log were published by an earlier start. */
+        if (mb.id == n->cfg.member_id && index > n->boot_index)
             n->published = true;
     }
     membership_member_free(&mb);
 }
 
 /* A member publishes its name and client URLs through raft once it has a
- * leader, and again until it sees them applied (etcd's publish loop). */
+ * leader, and again until it sees them applied (etcd's publish loop). Like
+ * etcd it does so on every start, even with unchanged attributes: a member
+ * is ready (healthy) only once an entry of its own run is committed and
+ * applied, so its commit index is past everything an earlier run acknowledged. */
 static void publish(node_t *n, int64_t now)
 {
     const membership_member_t *self = membership_find(&n->members, n->cfg.member_id);
     if (self == NULL || n->removed)
         return;
-    bool same = self->name != NULL && n->cfg.name != NULL && strcmp(self->name, n->cfg.name) == 0 &&
-                self->n_client_urls == n->cfg.n_client_urls;
-    for (size_t i = 0; same && i < self->n_client_urls; i++)
-        same = strcmp(self->client_urls[i], n->cfg.client_urls[i]) == 0;
-    if (same) {
-        n->published = true;
-        return;
-    }
     if (now < n->publish_at)
         return;
     n->publish_at =

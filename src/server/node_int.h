@@ -92,6 +92,7 @@ struct node {
 
     uint64_t applied;       /* last raft index applied to the store */
     uint64_t durable_index; /* last entry index known durable in the WAL */
+    uint64_t boot_index;    /* last entry index the WAL held at start */
     bool rd_applied;        /* the Ready's committed entries are applied already */
     uint64_t snap_index, snap_term;
     uint64_t snap_failed_at; /* applied index of the last failed attempt */
@@ -157,7 +158,8 @@ void waiters_free(node_t *n);
 /* Applies a committed configuration change entry. */
 void node_apply_conf_change(node_t *n, const struct raft_entry *e);
 /* Applies a member's published attributes. */
-void node_apply_attributes(node_t *n, uint64_t from, const uint8_t *data, size_t len);
+void node_apply_attributes(node_t *n, uint64_t index, uint64_t from, const uint8_t *data,
+                           size_t len);
 /* Gives every member but this one to the transport. */
 void node_sync_peers(node_t *n);
 /* Sends the Ready's messages: early (before the fsync) only those a leader

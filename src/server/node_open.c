@@ -142,7 +142,7 @@ static void note_durable_log(node_t *n)
     struct raft_storage *st = raft_storage_mem_iface(n->mem);
     uint64_t last = 0;
     if (st->last_index(st->ctx, &last) == 0)
-        n->durable_index = last;
+        n->durable_index = n->boot_index = last;
 }
 
 /* Applies the committed entries the log holds beyond the snapshot before the
