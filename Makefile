@@ -3,11 +3,16 @@
 #   make test   install dependencies if missing, build, run every test in a
 #               normal and an ASan+UBSan build; last line "N passed, M failed"
 #   make build  build only (binaries in build/)
+#   make bench  etcd 3.4.23 and metcd side by side in one run: GET, PUT, the
+#               lock pattern, a 1000-child listing and the watch fan-out
+#               (BENCH_DURATION per round and server, BENCH_ROUNDS rounds)
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 20
+BENCH_DURATION ?= 5s
+BENCH_ROUNDS ?= 2
 
 BUILD_PKGS = meson ninja-build pkg-config gcc libc6-dev libh2o-evloop-dev libssl-dev \
              libjansson-dev liblmdb-dev libleveldb-dev libyaml-dev libcmocka-dev
@@ -55,8 +60,8 @@ fuzz-long: test-deps $(FUZZ_BUILD)/build.ninja
 	ninja -C $(FUZZ_BUILD)
 	FUZZ_SECONDS=$${FUZZ_SECONDS:-3600} ./tests/fuzz/run-all.sh $(FUZZ_BUILD)
 
-bench: build
-	./$(BUILD)/metcd-bench --help
+bench: test-deps build
+	sh src/bench/compare-etcd.sh $(BUILD) $(BENCH_DURATION) $(BENCH_ROUNDS)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -18,8 +18,22 @@
 #define BENCH_MAX_ENDPOINTS   16
 #define BENCH_MAX_SAMPLES     (64u * 1024 * 1024) /* latency samples kept per run */
 
-/* FILL writes each of the keys 0..keys-1 exactly once, then stops. */
-typedef enum bench_op { BENCH_GET, BENCH_PUT, BENCH_MIXED, BENCH_WATCH, BENCH_FILL } bench_op_t;
+/*
+ * FILL writes each of the keys 0..keys-1 exactly once, then stops. LOCK is
+ * the v2 lock recipe: create a random key among --keys with
+ * prevExist=false, delete it once created (a 412 "key exists" is the lock
+ * being held elsewhere: counted as a request, not an error). LIST GETs the
+ * prefix directory itself, whose children are the --keys keys.
+ */
+typedef enum bench_op {
+    BENCH_GET,
+    BENCH_PUT,
+    BENCH_MIXED,
+    BENCH_WATCH,
+    BENCH_FILL,
+    BENCH_LOCK,
+    BENCH_LIST
+} bench_op_t;
 
 /* A resolved loopback endpoint. */
 typedef struct bench_target {
@@ -39,6 +53,7 @@ typedef struct bench_config {
     unsigned write_percent; /* mixed: share of PUTs, default 10 */
     uint64_t max_requests;  /* 0: bounded by time only */
     char prefix[128];       /* key prefix, default "/bench" */
+    const char *progress;   /* non-NULL: a live progress line on stderr, with this label */
 } bench_config_t;
 
 /* Results of one run against one set of endpoints. */

@@ -219,6 +219,8 @@ typedef struct conn {
     uint64_t started_ns;
     bool is_write, connecting;
     uint64_t next_wait_index;
+    int lock_held;       /* lock: -1, or the key this connection created and must delete */
+    unsigned lock_asked; /* lock: the key of the create in flight */
 } conn_t;
 
 typedef struct worker {
@@ -233,6 +235,7 @@ typedef struct worker {
     uint64_t deadline_ns;
     uint64_t *global_requests; /* shared counter for --requests */
     uint64_t *next_key;        /* fill: the next key to write, shared */
+    unsigned *finished;        /* workers done, for the progress line */
     /* results */
     uint32_t *lat_us;
     size_t n_lat, cap_lat;
@@ -313,7 +316,8 @@ static int build_request(worker_t *w, conn_t *c)
     }
     if (c->role == ROLE_WATCHER) {
         write = false;
-    } else if (cfg->op == BENCH_PUT || cfg->op == BENCH_WATCH || cfg->op == BENCH_FILL) {
+    } else if (cfg->op == BENCH_PUT || cfg->op == BENCH_WATCH || cfg->op == BENCH_FILL ||
+               cfg->op == BENCH_LOCK) {
         write = true;
     } else if (cfg->op == BENCH_MIXED) {
         write = next_rand(w) % 100 < cfg->write_percent;
@@ -336,6 +340,21 @@ static int build_request(worker_t *w, conn_t *c)
                          "GET /v2/keys%s?wait=true&recursive=true HTTP/1.1\r\nHost: %s\r\n\r\n",
                          cfg->prefix, c->target->host_header);
         }
+    } else if (cfg->op == BENCH_LOCK && c->lock_held >= 0) {
+        /* Release the lock this connection holds. */
+        n = asprintf(&c->out, "DELETE /v2/keys%s-locks/k%d HTTP/1.1\r\nHost: %s\r\n\r\n",
+                     cfg->prefix, c->lock_held, c->target->host_header);
+    } else if (cfg->op == BENCH_LOCK) {
+        /* Take a lock: create the key only if nobody holds it. */
+        c->lock_asked = key;
+        n = asprintf(&c->out,
+                     "PUT /v2/keys%s-locks/k%u?prevExist=false HTTP/1.1\r\nHost: %s\r\n"
+                     "Content-Type: application/x-www-form-urlencoded\r\n"
+                     "Content-Length: %u\r\n\r\nvalue=%s",
+                     cfg->prefix, key, c->target->host_header, cfg->value_size + 6, w->value);
+    } else if (cfg->op == BENCH_LIST) {
+        n = asprintf(&c->out, "GET /v2/keys%s HTTP/1.1\r\nHost: %s\r\n\r\n", cfg->prefix,
+                     c->target->host_header);
     } else if (write) {
         n = asprintf(&c->out,
                      "PUT /v2/keys%s/k%u HTTP/1.1\r\nHost: %s\r\n"
@@ -458,8 +477,14 @@ static void conn_step(worker_t *w, conn_t *c)
             continue;
         }
         uint64_t t = now_ns();
+        /* 412: the lock is held by another connection, the recipe's normal
+         * "try again" answer. */
+        bool lock_busy = w->cfg->op == BENCH_LOCK && status == 412;
+        if (w->cfg->op == BENCH_LOCK) {
+            c->lock_held = c->lock_held < 0 && status == 201 ? (int)c->lock_asked : -1;
+        }
         if (t < w->deadline_ns) {
-            if (status >= 200 && status < 300) {
+            if ((status >= 200 && status < 300) || lock_busy) {
                 if (c->role == ROLE_WATCHER) {
                     w->events++;
                     uint64_t idx = event_index(c->in, (size_t)used);
@@ -553,7 +578,29 @@ static void *worker_main(void *arg)
         conn_close(w, &w->conns[i]);
     }
     close(w->epfd);
+    __atomic_add_fetch(w->finished, 1, __ATOMIC_RELEASE);
     return NULL;
+}
+
+/*
+ * Rewrites one status line on stderr (a terminal) until every worker is
+ * done: elapsed time, requests so far and the rate over the last interval.
+ */
+static void show_progress(const bench_config_t *cfg, unsigned threads, const unsigned *finished,
+                          const uint64_t *requests, uint64_t start)
+{
+    uint64_t last_n = 0, last_t = start;
+    while (__atomic_load_n(finished, __ATOMIC_ACQUIRE) < threads) {
+        struct timespec ts = {.tv_nsec = 250 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        uint64_t t = now_ns(), n = __atomic_load_n(requests, __ATOMIC_RELAXED);
+        double rate = t > last_t ? (double)(n - last_n) * 1e9 / (double)(t - last_t) : 0;
+        fprintf(stderr, "\r\033[K%s: %.1f/%.1f s, %llu requests, %.0f req/s", cfg->progress,
+                (double)(t - start) / 1e9, cfg->duration_ms / 1000.0, (unsigned long long)n, rate);
+        last_n = n;
+        last_t = t;
+    }
+    fprintf(stderr, "\r\033[K");
 }
 
 static int cmp_u32(const void *a, const void *b)
@@ -588,8 +635,10 @@ int bench_run(const bench_target_t *targets, size_t n_targets, const bench_confi
         conns[i].fd = -1;
         conns[i].target = &targets[i % n_targets];
         conns[i].role = i % 2 == 0 && i / 2 < watchers ? ROLE_WATCHER : ROLE_NORMAL;
+        conns[i].lock_held = -1;
     }
     uint64_t global_requests = 0, next_key = 0;
+    unsigned finished = 0;
     uint64_t start = now_ns();
     uint64_t deadline = start + (uint64_t)cfg->duration_ms * 1000000u;
     unsigned next = 0;
@@ -606,12 +655,16 @@ int bench_run(const bench_target_t *targets, size_t n_targets, const bench_confi
         w->deadline_ns = deadline;
         w->global_requests = &global_requests;
         w->next_key = &next_key;
+        w->finished = &finished;
         w->value = value;
         if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
             snprintf(err, err_len, "pthread_create failed");
             threads = i;
             break;
         }
+    }
+    if (cfg->progress != NULL) {
+        show_progress(cfg, threads, &finished, &global_requests, start);
     }
     size_t total = 0;
     for (unsigned i = 0; i < threads; i++) {

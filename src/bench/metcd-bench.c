@@ -27,11 +27,14 @@ static void usage(FILE *out)
             "  --threads N        worker threads (default 2, at most %d)\n"
             "  --duration D       run time: 10s, 500ms, 1m (default 10s, at most 600s)\n"
             "  --requests N       stop after N requests (default: time only)\n"
-            "  --op OP            get | put | mixed | watch | fill (default get)\n"
+            "  --op OP            get | put | mixed | watch | fill | lock | list (default get)\n"
             "                       mixed: GETs with --write-percent PUTs (default 10)\n"
             "                       watch: half the connections long-poll a recursive\n"
             "                       watch on the prefix, the other half PUT\n"
             "                       fill: PUT each of the --keys keys once, then stop\n"
+            "                       lock: create a random key under PREFIX-locks with\n"
+            "                       prevExist=false, delete it once created (412 counts)\n"
+            "                       list: GET the PREFIX directory (its --keys children)\n"
             "  --keys N           distinct keys (default 1000)\n"
             "  --value-size B     value bytes for PUTs and the initial keys (default 100)\n"
             "  --prefix P         key prefix (default /bench)\n"
@@ -94,8 +97,18 @@ static const char *op_name(bench_op_t op)
         return "watch";
     case BENCH_FILL:
         return "fill";
+    case BENCH_LOCK:
+        return "lock";
+    case BENCH_LIST:
+        return "list";
     }
     return "?";
+}
+
+/* The loads that read the --keys keys, written before the run. */
+static bool needs_keys(bench_op_t op)
+{
+    return op == BENCH_GET || op == BENCH_MIXED || op == BENCH_LIST;
 }
 
 static void print_result(const char *label, const bench_config_t *cfg, const bench_result_t *r,
@@ -300,6 +313,10 @@ int main(int argc, char **argv)
                 cfg.op = BENCH_WATCH;
             } else if (strcmp(v, "fill") == 0) {
                 cfg.op = BENCH_FILL;
+            } else if (strcmp(v, "lock") == 0) {
+                cfg.op = BENCH_LOCK;
+            } else if (strcmp(v, "list") == 0) {
+                cfg.op = BENCH_LIST;
             } else {
                 bad = 1;
             }
@@ -350,13 +367,16 @@ int main(int argc, char **argv)
             fprintf(stderr, "metcd-bench: no endpoints\n");
             return 2;
         }
-        if (populate && (cfg.op == BENCH_GET || cfg.op == BENCH_MIXED) &&
+        if (populate && needs_keys(cfg.op) &&
             bench_populate(&targets[0], &cfg, err, sizeof(err)) < 0) {
             fprintf(stderr, "metcd-bench: %s\n", err);
             return 1;
         }
         bench_result_t r;
         double cpu_us;
+        if (isatty(STDERR_FILENO)) {
+            cfg.progress = op_name(cfg.op);
+        }
         if (measured_run(targets, n, &cfg, (long)pid, &r, &cpu_us, err, sizeof(err)) < 0) {
             fprintf(stderr, "metcd-bench: %s\n", err);
             return 1;
@@ -378,7 +398,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "metcd-bench: %s\n", err);
         return 2;
     }
-    if (populate && (cfg.op == BENCH_GET || cfg.op == BENCH_MIXED)) {
+    if (populate && needs_keys(cfg.op)) {
         if (bench_populate(&ta, &cfg, err, sizeof(err)) < 0 ||
             bench_populate(&tb, &cfg, err, sizeof(err)) < 0) {
             fprintf(stderr, "metcd-bench: %s\n", err);
@@ -392,8 +412,15 @@ int main(int argc, char **argv)
     for (unsigned long long r = 0; r < rounds; r++) {
         bench_result_t ra, rb;
         double ca, cb;
-        if (measured_run(&ta, 1, &cfg, (long)a_pid, &ra, &ca, err, sizeof(err)) < 0 ||
-            measured_run(&tb, 1, &cfg, (long)b_pid, &rb, &cb, err, sizeof(err)) < 0) {
+        char label_a[64], label_b[64];
+        snprintf(label_a, sizeof(label_a), "%s A round %llu/%llu", op_name(cfg.op), r + 1, rounds);
+        snprintf(label_b, sizeof(label_b), "%s B round %llu/%llu", op_name(cfg.op), r + 1, rounds);
+        bool tty = isatty(STDERR_FILENO);
+        bench_config_t cfg_a = cfg, cfg_b = cfg;
+        cfg_a.progress = tty ? label_a : NULL;
+        cfg_b.progress = tty ? label_b : NULL;
+        if (measured_run(&ta, 1, &cfg_a, (long)a_pid, &ra, &ca, err, sizeof(err)) < 0 ||
+            measured_run(&tb, 1, &cfg_b, (long)b_pid, &rb, &cb, err, sizeof(err)) < 0) {
             fprintf(stderr, "metcd-bench: %s\n", err);
             return 1;
         }

@@ -55,7 +55,7 @@ def main():
             # A server that does not start is a failure, never a skip.
             print("the %s server did not start" % opts.server)
             return 1
-        for op in ("get", "put", "mixed", "watch"):
+        for op in ("get", "put", "mixed", "watch", "lock", "list"):
             rc, out, err = bench("--endpoints", a.url, "--op", op, "--conns", "4", "--keys", "20",
                                  "--duration", "1s", "--requests", "300", "--json",
                                  "--prefix", "/b-" + op)
@@ -68,6 +68,11 @@ def main():
             check(r.get("requests", 0) <= 300 + 4, "%s run stops near --requests" % op)
             if op == "watch":
                 check(r.get("events", 0) > 0, "watch run received events")
+        # The lock run deleted every lock it created, except at most one per
+        # connection still held when it stopped.
+        with urllib.request.urlopen(a.url + "/v2/keys/b-lock-locks", timeout=5) as resp:
+            held = json.load(resp)["node"].get("nodes", [])
+        check(len(held) <= 4, "lock run left %d locks held (at most 4)" % len(held))
         # The PUT run wrote values of the requested size under its prefix.
         with urllib.request.urlopen(a.url + "/v2/keys/b-put?recursive=true", timeout=5) as resp:
             listing = json.load(resp)
