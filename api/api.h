@@ -228,6 +228,13 @@ api_t *api_new(void *loop, const api_config_t *cfg, const api_host_t *owner);
 int api_listen(api_t *api, int fd);
 
 /*
+ * Like api_listen(), for a --listen-metrics-urls socket: its connections
+ * get /metrics and /health only (404 for any other path), as etcd's
+ * metrics listener does. Returns 0 or -1.
+ */
+int api_listen_metrics(api_t *api, int fd);
+
+/*
  * Stops accepting and half-closes every client connection; the loop then
  * disposes them (pending watches end with their connections). Returns the
  * number of connections still open: run the loop until

@@ -33,6 +33,8 @@ static bool path_has_prefix(const api_path_t *p, const char *s)
     return p->path_len >= n && memcmp(p->path, s, n) == 0;
 }
 
+static bool conn_metrics_only(h2o_req_t *req);
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     api_t *api = ((struct api_handler *)self)->api;
@@ -59,7 +61,15 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         api_send_redirect(api, req, m, p.redirect, p.redirect_len);
         return 0;
     }
-    if (path_is(&p, "/v2/keys")) {
+    if (conn_metrics_only(req)) {
+        /* etcd's metrics listener serves these two paths and nothing else. */
+        if (path_is(&p, "/health"))
+            api_handle_health(api, req, m);
+        else if (path_is(&p, "/metrics"))
+            api_handle_metrics(api, req, m);
+        else
+            api_send_not_found(api, req);
+    } else if (path_is(&p, "/v2/keys")) {
         api_handle_keys(api, req, m, "", 0);
     } else if (path_has_prefix(&p, "/v2/keys/")) {
         api_handle_keys(api, req, m, p.path + 8, p.path_len - 8);
@@ -156,7 +166,19 @@ struct api_conn {
     api_t *api;
     h2o_socket_t *sock;
     struct api_conn *prev, *next;
+    bool metrics_only; /* accepted on a --listen-metrics-urls listener */
 };
+
+/* The connection was accepted on a metrics listener (api_listen_metrics). */
+static bool conn_metrics_only(h2o_req_t *req)
+{
+    h2o_socket_t *sock = req->conn->callbacks->get_socket != NULL
+                             ? req->conn->callbacks->get_socket(req->conn)
+                             : NULL;
+    if (sock == NULL || sock->on_close.data == NULL)
+        return false;
+    return ((struct api_conn *)sock->on_close.data)->metrics_only;
+}
 
 static void on_conn_close(void *data)
 {
@@ -172,7 +194,7 @@ static void on_conn_close(void *data)
     free(c);
 }
 
-static void on_accept(h2o_socket_t *listener, const char *err)
+static void accept_conns(h2o_socket_t *listener, const char *err, bool metrics_only)
 {
     if (err != NULL)
         return;
@@ -187,7 +209,8 @@ static void on_accept(h2o_socket_t *listener, const char *err)
             h2o_socket_close(sock); /* out of memory: refuse this client */
             continue;
         }
-        *c = (struct api_conn){.api = api, .sock = sock, .next = api->conns};
+        *c = (struct api_conn){
+            .api = api, .sock = sock, .next = api->conns, .metrics_only = metrics_only};
         if (api->conns != NULL)
             api->conns->prev = c;
         api->conns = c;
@@ -198,7 +221,17 @@ static void on_accept(h2o_socket_t *listener, const char *err)
     }
 }
 
-int api_listen(api_t *api, int fd)
+static void on_accept(h2o_socket_t *listener, const char *err)
+{
+    accept_conns(listener, err, false);
+}
+
+static void on_accept_metrics(h2o_socket_t *listener, const char *err)
+{
+    accept_conns(listener, err, true);
+}
+
+static int listen_with(api_t *api, int fd, h2o_socket_cb cb)
 {
     int fl = fcntl(fd, F_GETFL);
     if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0)
@@ -209,9 +242,19 @@ int api_listen(api_t *api, int fd)
     api->listeners = ls;
     h2o_socket_t *sock = h2o_evloop_socket_create(api->loop, fd, H2O_SOCKET_FLAG_DONT_READ);
     sock->data = api;
-    h2o_socket_read_start(sock, on_accept);
+    h2o_socket_read_start(sock, cb);
     api->listeners[api->n_listeners++] = sock;
     return 0;
+}
+
+int api_listen(api_t *api, int fd)
+{
+    return listen_with(api, fd, on_accept);
+}
+
+int api_listen_metrics(api_t *api, int fd)
+{
+    return listen_with(api, fd, on_accept_metrics);
 }
 
 static void close_listeners(api_t *api)

@@ -1,8 +1,12 @@
 /*
  * metcd: one member of an etcd v2 compatible cluster.
- * Exit status: 0 after --help, --version or a clean stop on SIGINT/SIGTERM;
- * 2 for a bad flag, variable or config file (as etcd's flag parsing does);
- * 1 when the member cannot start (port in use, data directory locked).
+ * Exit status, as etcd 3.4's for each kind of error: 0 after --help,
+ * --version or a clean stop on SIGINT/SIGTERM; 2 for a command-line flag
+ * Go's flag package refuses (unknown, bad value) and for an option metcd
+ * does not support; 1 for everything etcd checks after the flags (a bad
+ * ETCD_* variable or config file, a flag given twice through a variable,
+ * inconsistent options) and when the member cannot start (port in use,
+ * data directory locked).
  */
 #include <stdio.h>
 
@@ -24,9 +28,18 @@ int main(int argc, char **argv)
 {
     config_t cfg;
     char err[1024];
-    if (config_parse(&cfg, argc, argv, environ, err, sizeof(err)) != 0) {
+    int crc = config_parse(&cfg, argc, argv, environ, err, sizeof(err));
+    if (crc == CONFIG_E_FLAG) {
         fprintf(stderr, "%s\n", err);
         return 2;
+    }
+    if (crc == CONFIG_E_CONFLICT) {
+        log_line('C', "pkg/flags", "%s", err);
+        return 1;
+    }
+    if (crc != 0) {
+        log_line('E', "etcdmain", "error verifying flags, %s. See 'metcd --help'.", err);
+        return 1;
     }
     if (cfg.show_help) {
         fputs(config_usage(), stdout);
@@ -41,6 +54,11 @@ int main(int argc, char **argv)
                METCD_VERSION, METCD_ARCH);
         config_free(&cfg);
         return 0;
+    }
+    if (log_configure(cfg.log_level, cfg.log_outputs, err, sizeof(err)) != 0) {
+        log_line('E', "etcdmain", "error verifying flags, %s. See 'metcd --help'.", err);
+        config_free(&cfg);
+        return 1;
     }
     /* etcd reports these and starts anyway. */
     for (size_t i = 0; i < cfg.n_warnings; i++)
@@ -57,10 +75,12 @@ int main(int argc, char **argv)
     if (rc != 0) {
         log_line('C', "etcdmain", "%s", err);
         config_free(&cfg);
+        log_close();
         return rc == SERVER_E_CONFIG ? 2 : 1;
     }
     server_run(server);
     server_free(server);
     config_free(&cfg);
+    log_close();
     return 0;
 }

@@ -14,7 +14,7 @@
 #define DEFAULT_CLIENT_URL "http://localhost:2379"
 #define DEFAULT_PEER_URL   "http://localhost:2380"
 
-/* Defaults: etcd 3.4's, except data-dir ("<name>.metcd") and snapshot-count. */
+/* Defaults: etcd 3.4's, except data-dir ("<name>.metcd"). */
 const config_opt_desc_t config_opts[CONFIG_OPT_COUNT] = {
     [CONFIG_OPT_NAME] = {"name", false, true, true, "default",
                          "Human-readable name for this member."},
@@ -45,7 +45,7 @@ const config_opt_desc_t config_opts[CONFIG_OPT_COUNT] = {
                                        "Time (in milliseconds) of a heartbeat interval."},
     [CONFIG_OPT_ELECTION_TIMEOUT] = {"election-timeout", false, true, true, "1000",
                                      "Time (in milliseconds) for an election to timeout."},
-    [CONFIG_OPT_SNAPSHOT_COUNT] = {"snapshot-count", false, true, true, "10000",
+    [CONFIG_OPT_SNAPSHOT_COUNT] = {"snapshot-count", false, true, true, "100000",
                                    "Number of committed transactions to trigger a snapshot to "
                                    "disk."},
     [CONFIG_OPT_MAX_REQUEST_BYTES] = {"max-request-bytes", false, true, true, "1572864",
@@ -355,6 +355,36 @@ static int convert(config_t *cfg, config_opt_t opt, const char *v, char *why, si
                                "use --backend memory",
                                v);
         return config_errf(why, why_len, "must be memory, lmdb or leveldb");
+    case CONFIG_OPT_WAL_DIR:
+        free(cfg->wal_dir);
+        cfg->wal_dir = NULL;
+        return v[0] == '\0' || replace_str(&cfg->wal_dir, v) == 0
+                   ? 0
+                   : config_errf(why, why_len, "out of memory");
+    case CONFIG_OPT_LISTEN_METRICS_URLS: {
+        config_url_list_t l = {0};
+        if (v[0] != '\0' && config_url_list_parse(v, &l, why, why_len) != 0)
+            return -1;
+        config_url_list_free(&cfg->listen_metrics);
+        cfg->listen_metrics = l;
+        return 0;
+    }
+    case CONFIG_OPT_LOG_LEVEL:
+        /* zap's level names (etcd 3.4 panics on any other). */
+        if (strcmp(v, "debug") != 0 && strcmp(v, "info") != 0 && strcmp(v, "warn") != 0 &&
+            strcmp(v, "error") != 0 && strcmp(v, "dpanic") != 0 && strcmp(v, "panic") != 0 &&
+            strcmp(v, "fatal") != 0)
+            return config_errf(why, why_len, "unknown level \"%s\"", v);
+        return replace_str(&cfg->log_level, v) ? config_errf(why, why_len, "out of memory") : 0;
+    case CONFIG_OPT_LOG_OUTPUT:
+    case CONFIG_OPT_LOG_OUTPUTS:
+        /* Checked when the log opens (main.c): a file path must be writable. */
+        return replace_str(&cfg->log_outputs, v) ? config_errf(why, why_len, "out of memory") : 0;
+    case CONFIG_OPT_FORCE_NEW_CLUSTER:
+        if (etcd_parse_bool(v, strlen(v), &b) != 0)
+            return config_errf(why, why_len, "parse error");
+        cfg->force_new_cluster = b;
+        return 0;
     case CONFIG_OPT_COUNT:
         break;
     default:
@@ -403,6 +433,9 @@ static int set_defaults(config_t *cfg, char *err, size_t err_len)
         if (convert(cfg, (config_opt_t)opt, config_opts[opt].def, why, sizeof(why)) != 0)
             return config_errf(err, err_len, "default of --%s: %s", config_opts[opt].name, why);
     }
+    if (replace_str(&cfg->log_level, config_opts[CONFIG_OPT_LOG_LEVEL].def) != 0 ||
+        replace_str(&cfg->log_outputs, config_opts[CONFIG_OPT_LOG_OUTPUTS].def) != 0)
+        return config_errf(err, err_len, "out of memory");
     return 0;
 }
 
@@ -423,9 +456,14 @@ static int url_ptr_cmp(const void *a, const void *b)
 }
 
 /* Derived defaults and the checks etcd makes before it starts. */
-static int finalize(config_t *cfg, const bool *set, char *err, size_t err_len)
+static int finalize(config_t *cfg, const bool *set, const char *raw_log_outputs, char *err,
+                    size_t err_len)
 {
     cfg->max_request_bytes_set = set[CONFIG_OPT_MAX_REQUEST_BYTES];
+    /* etcd 3.4: the deprecated --log-output counts only without --log-outputs. */
+    if (set[CONFIG_OPT_LOG_OUTPUTS] && raw_log_outputs != NULL &&
+        replace_str(&cfg->log_outputs, raw_log_outputs) != 0)
+        return config_errf(err, err_len, "out of memory");
     if (!set[CONFIG_OPT_DATA_DIR]) {
         free(cfg->data_dir);
         if (asprintf(&cfg->data_dir, "%s.metcd", cfg->name) < 0) {
@@ -508,22 +546,18 @@ static int finalize(config_t *cfg, const bool *set, char *err, size_t err_len)
 static const char *guard_reason(config_opt_t opt)
 {
     switch (opt) {
-    case CONFIG_OPT_WAL_DIR:
-        return "a dedicated WAL directory is not implemented: metcd keeps the WAL under "
-               "--data-dir, so a member moved from etcd would not find its log, and a new one "
-               "would not write where it was asked";
     case CONFIG_OPT_DISCOVERY:
         return "bootstrap by discovery URL is not implemented; list the members with "
                "--initial-cluster instead";
     case CONFIG_OPT_DISCOVERY_SRV:
         return "bootstrap by DNS SRV records is not implemented; list the members with "
                "--initial-cluster instead";
-    case CONFIG_OPT_PROXY:
-        return "proxy mode is not implemented: this member would hold and serve its own data "
-               "instead of forwarding to the cluster";
     case CONFIG_OPT_FORCE_NEW_CLUSTER:
         return "forcing a new one-member cluster is not implemented: the member would restart "
                "in its old cluster";
+    case CONFIG_OPT_PROXY:
+        return "proxy mode is not implemented: this member would hold and serve its own data "
+               "instead of forwarding to the cluster";
     default:
         return "TLS is not implemented: the member would serve plain HTTP";
     }
@@ -558,6 +592,8 @@ static int check_extras(config_t *cfg, const config_raw_t *a, config_source_t a_
             continue;
         config_source_t src = raw == a ? a_src : CONFIG_SRC_ENV;
         const char *name = config_opts[opt].name, *v = raw->value[opt];
+        if (config_opts[opt].kind == CONFIG_KIND_USED)
+            continue;
         if (config_opts[opt].kind == CONFIG_KIND_GUARDED) {
             if (!guard_trips((config_opt_t)opt, v))
                 continue; /* the value is what metcd does anyway */
@@ -617,19 +653,25 @@ int config_parse(config_t *cfg, int argc, char **argv, char **envp, char *err, s
     memset(cfg, 0, sizeof(*cfg));
     config_raw_t flags = {0}, env = {0}, file = {0};
     bool set[CONFIG_OPT_COUNT] = {false};
-    int rc = -1;
-
-    if (config_flags_scan(&flags, argc, argv, err, err_len) != 0)
+    /* Go's flag package fails with exit 2; what etcd checks after it, with 1. */
+    int rc = config_flags_scan(&flags, argc, argv, err, err_len);
+    if (rc != 0)
         goto out;
+    rc = CONFIG_E_FLAG;
     if (set_defaults(cfg, err, err_len) != 0 ||
         apply_raw(cfg, &flags, CONFIG_SRC_FLAG, NULL, err, err_len) != 0)
         goto out;
+    rc = CONFIG_E_VERIFY;
     if (cfg->show_help || cfg->show_version) { /* etcd answers these before reading env */
         rc = 0;
         goto out;
     }
-    if (config_env_scan(&env, &flags, envp, cfg, err, err_len) != 0 ||
-        apply_raw(cfg, &env, CONFIG_SRC_ENV, NULL, err, err_len) != 0)
+    int erc = config_env_scan(&env, &flags, envp, cfg, err, err_len);
+    if (erc != 0) {
+        rc = erc == CONFIG_E_CONFLICT ? erc : CONFIG_E_VERIFY;
+        goto out;
+    }
+    if (apply_raw(cfg, &env, CONFIG_SRC_ENV, NULL, err, err_len) != 0)
         goto out;
     if (cfg->show_version) {
         rc = 0;
@@ -656,12 +698,19 @@ int config_parse(config_t *cfg, int argc, char **argv, char **envp, char *err, s
             goto out;
         for (int i = 0; i < CONFIG_OPT_COUNT; i++)
             set[i] = file.set[i];
-        if (check_extras(cfg, &file, CONFIG_SRC_FILE, NULL, path, err, err_len) != 0)
+        /* metcd's own refusals (not etcd's) keep exit 2, as before. */
+        if (check_extras(cfg, &file, CONFIG_SRC_FILE, NULL, path, err, err_len) != 0) {
+            rc = CONFIG_E_FLAG;
             goto out;
+        }
     } else if (check_extras(cfg, &flags, CONFIG_SRC_FLAG, &env, NULL, err, err_len) != 0) {
+        rc = CONFIG_E_FLAG;
         goto out;
     }
-    if (finalize(cfg, set, err, err_len) != 0)
+    const config_raw_t *lo = cfg->config_file != NULL            ? &file
+                             : flags.set[CONFIG_OPT_LOG_OUTPUTS] ? &flags
+                                                                 : &env;
+    if (finalize(cfg, set, lo->value[CONFIG_OPT_LOG_OUTPUTS], err, err_len) != 0)
         goto out;
     rc = 0;
 out:
@@ -687,6 +736,10 @@ void config_free(config_t *cfg)
     free(cfg->initial_cluster_state);
     free(cfg->initial_cluster_token);
     free(cfg->config_file);
+    free(cfg->wal_dir);
+    config_url_list_free(&cfg->listen_metrics);
+    free(cfg->log_level);
+    free(cfg->log_outputs);
     for (size_t i = 0; i < cfg->n_warnings; i++)
         free(cfg->warnings[i]);
     free(cfg->warnings);
@@ -711,8 +764,9 @@ const char *config_usage(void)
         "    Path to the server configuration file. Note that if a configuration file is "
         "provided, other command line flags and environment variables will be ignored.\n\n"
         "Flags (each also read from ETCD_<FLAG>, upper case, dashes as underscores):\n");
-    for (int opt = 0; opt < CONFIG_OPT_FIRST_EXTRA && n < sizeof(buf); opt++) {
-        if (opt == CONFIG_OPT_VERSION || opt == CONFIG_OPT_HELP)
+    for (int opt = 0; opt < CONFIG_OPT_COUNT && n < sizeof(buf); opt++) {
+        if (opt == CONFIG_OPT_VERSION || opt == CONFIG_OPT_HELP ||
+            config_opts[opt].kind != CONFIG_KIND_USED)
             continue;
         n += (size_t)snprintf(buf + n, sizeof(buf) - n, "  --%s '%s'\n    %s\n",
                               config_opts[opt].name, config_opts[opt].def, config_opts[opt].help);

@@ -5,8 +5,8 @@
  * --config-file whose keys are the flag names. As in etcd 3.4, when a config
  * file is given its values win and flags/env are ignored (etcd's embed
  * config: "if --config-file is given, other flags are ignored").
- * Precedence otherwise: flag > environment > default (etcd refuses a flag
- * and its variable together; we let the flag win and add a warning).
+ * Precedence otherwise: flag > environment > default; a flag given both on
+ * the command line and as its ETCD_* variable is refused, as etcd does.
  *
  * Lists of URLs are kept sorted by their text, as etcd's types.NewURLs does:
  * member IDs are computed from the sorted peer URLs.
@@ -54,21 +54,26 @@ typedef struct config {
     config_member_t *initial_cluster;         /* --initial-cluster, default "<name>=<url>" for
                                                  each --initial-advertise-peer-urls URL */
     size_t n_initial_cluster;
-    char *initial_cluster_state;    /* "new" (default) or "existing" */
-    char *initial_cluster_token;    /* default "etcd-cluster" */
-    unsigned heartbeat_interval_ms; /* default 100 */
-    unsigned election_timeout_ms;   /* default 1000 */
-    uint64_t snapshot_count;        /* default 10000 */
-    uint64_t max_request_bytes;     /* default 1572864 (1.5 MiB) */
-    bool max_request_bytes_set;     /* given by a flag, variable or the file */
-    unsigned max_wals;              /* --max-wals, default 5 */
-    unsigned max_snapshots;         /* --max-snapshots, default 5 */
-    char *config_file;              /* --config-file, NULL when none */
-    bool enable_v2;                 /* accepted; v2 is always on */
-    config_backend_t backend;       /* --backend memory|lmdb|leveldb */
-    unsigned watch_history;         /* --watch-history, default 1000 */
-    bool show_version;              /* --version */
-    bool show_help;                 /* --help / -h */
+    char *initial_cluster_state;      /* "new" (default) or "existing" */
+    char *initial_cluster_token;      /* default "etcd-cluster" */
+    unsigned heartbeat_interval_ms;   /* default 100 */
+    unsigned election_timeout_ms;     /* default 1000 */
+    uint64_t snapshot_count;          /* default 100000 (etcd 3.4's) */
+    uint64_t max_request_bytes;       /* default 1572864 (1.5 MiB) */
+    bool max_request_bytes_set;       /* given by a flag, variable or the file */
+    unsigned max_wals;                /* --max-wals, default 5 */
+    unsigned max_snapshots;           /* --max-snapshots, default 5 */
+    char *config_file;                /* --config-file, NULL when none */
+    bool enable_v2;                   /* accepted; v2 is always on */
+    config_backend_t backend;         /* --backend memory|lmdb|leveldb */
+    unsigned watch_history;           /* --watch-history, default 1000 */
+    char *wal_dir;                    /* --wal-dir, NULL: <data-dir>/member/wal (owned) */
+    config_url_list_t listen_metrics; /* --listen-metrics-urls, none by default */
+    char *log_level;                  /* --log-level: debug|info|warn|error|panic|fatal (owned) */
+    char *log_outputs;                /* --log-outputs (or --log-output), comma list (owned) */
+    bool force_new_cluster;           /* --force-new-cluster */
+    bool show_version;                /* --version */
+    bool show_help;                   /* --help / -h */
     /*
      * Warnings found while parsing (e.g. an unknown ETCD_* variable, which
      * etcd reports without failing). The caller logs them. Owned.
@@ -77,10 +82,16 @@ typedef struct config {
     size_t n_warnings;
 } config_t;
 
+/* config_parse() failures, one per kind of error etcd tells apart. */
+#define CONFIG_E_FLAG   (-1)   /* Go's flag package refused a command-line flag: exit 2 */
+#define CONFIG_E_VERIFY (-2)   /* etcd's "error verifying flags" (variables, file, checks): exit 1 \
+                                */
+#define CONFIG_E_CONFLICT (-3) /* a flag given both as a flag and as ETCD_*: exit 1 */
+
 /*
  * Parses argv and envp (NULL-terminated "KEY=value" strings) into cfg.
- * Returns 0, or -1 with one clear line in err (the caller prints it to
- * stderr and exits with status 2, as etcd does for bad flags).
+ * Returns 0, or one of CONFIG_E_* with one clear line in err; main() prints
+ * it and exits with the status etcd 3.4 uses for that kind of error.
  * Ownership: cfg owns every string; free with config_free().
  */
 int config_parse(config_t *cfg, int argc, char **argv, char **envp, char *err, size_t err_len);

@@ -2,7 +2,9 @@
  * ETCD_<FLAG> environment variables: the flag name in upper case with
  * dashes as underscores (etcd's pkg/flags.SetFlagsFromEnv). Only flags not
  * given on the command line take their variable. An unknown ETCD_ variable
- * is reported as a warning, not a failure, as etcd does.
+ * is reported as a warning, not a failure, as etcd does. A variable whose
+ * flag is also on the command line stops the start (etcd's verifyEnv: the
+ * user meant one of them and cannot tell which one would be used).
  */
 #include <stdio.h>
 #include <string.h>
@@ -18,11 +20,37 @@ static void env_name(config_opt_t opt, char *buf, size_t len)
     buf[j] = '\0';
 }
 
+/* The option whose variable is key (key_len bytes), or -1. */
+static int env_find(const char *key, size_t key_len)
+{
+    for (int opt = 0; opt < CONFIG_OPT_COUNT; opt++) {
+        if (!config_opts[opt].in_env)
+            continue;
+        char name[64];
+        env_name((config_opt_t)opt, name, sizeof(name));
+        if (strlen(name) == key_len && memcmp(name, key, key_len) == 0)
+            return opt;
+    }
+    return -1;
+}
+
 int config_env_scan(config_raw_t *raw, const config_raw_t *skip, char **envp, config_t *cfg,
                     char *err, size_t err_len)
 {
     if (envp == NULL)
         return 0;
+    /* etcd reports the conflict before any bad value of a variable. */
+    for (char **e = envp; *e != NULL; e++) {
+        const char *eq = strchr(*e, '=');
+        int opt = eq != NULL && strncmp(*e, "ETCD_", 5) == 0 ? env_find(*e, (size_t)(eq - *e)) : -1;
+        if (opt >= 0 && skip->set[opt]) {
+            config_errf(err, err_len,
+                        "conflicting environment variable \"%.*s\" is shadowed by corresponding "
+                        "command-line flag (either unset environment variable or disable flag)",
+                        (int)(eq - *e), *e);
+            return CONFIG_E_CONFLICT;
+        }
+    }
     for (char **e = envp; *e != NULL; e++) {
         if (strncmp(*e, "ETCD_", 5) != 0)
             continue;
@@ -30,26 +58,9 @@ int config_env_scan(config_raw_t *raw, const config_raw_t *skip, char **envp, co
         if (eq == NULL)
             continue;
         size_t key_len = (size_t)(eq - *e);
-        int found = -1;
-        for (int opt = 0; opt < CONFIG_OPT_COUNT && found < 0; opt++) {
-            if (!config_opts[opt].in_env)
-                continue;
-            char name[64];
-            env_name((config_opt_t)opt, name, sizeof(name));
-            if (strlen(name) == key_len && memcmp(name, *e, key_len) == 0)
-                found = opt;
-        }
+        int found = env_find(*e, key_len);
         if (found < 0) {
             if (config_warnf(cfg, "unrecognized environment variable %s", *e) != 0)
-                return config_errf(err, err_len, "out of memory");
-            continue;
-        }
-        if (skip->set[found]) {
-            /* etcd exits here; we let the flag win and say so. */
-            if (config_warnf(cfg,
-                             "environment variable %.*s is shadowed by the command-line "
-                             "flag --%s",
-                             (int)key_len, *e, config_opts[found].name) != 0)
                 return config_errf(err, err_len, "out of memory");
             continue;
         }

@@ -55,7 +55,10 @@ int config_flags_scan(config_raw_t *raw, int argc, char **argv, char *err, size_
         if (opt == CONFIG_OPT_HELP)
             return 0; /* Go stops parsing at -h: what follows is not checked */
     }
-    if (i < argc)
-        return config_errf(err, err_len, "'%s' is not a valid flag. See 'metcd --help'.", argv[i]);
+    if (i < argc) {
+        /* etcd checks this after the flag package, and exits with 1. */
+        config_errf(err, err_len, "'%s' is not a valid flag", argv[i]);
+        return CONFIG_E_VERIFY;
+    }
     return 0;
 }

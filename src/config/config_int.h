@@ -16,12 +16,13 @@
  * experimental-enable-lease-checkpoint-persist and the obsolete flags it
  * ignores). metcd accepts them so that an etcd command line, environment or
  * config file starts it unchanged. X(id, name, type, kind, default, help).
- * IGNORED: accepted and named in one warning line. GUARDED: refused unless
- * left at a value that means what metcd does anyway (config.c says why).
+ * USED: metcd acts on it (config.c converts it). IGNORED: accepted and named
+ * in one warning line. GUARDED: refused unless left at a value that means
+ * what metcd does anyway (config.c says why).
  */
 #define CONFIG_EXTRA_OPTS(X)                                                                       \
-    X(WAL_DIR, "wal-dir", STR, GUARDED, "", "Path to the dedicated wal directory.")                \
-    X(LISTEN_METRICS_URLS, "listen-metrics-urls", STR, IGNORED, "",                                \
+    X(WAL_DIR, "wal-dir", STR, USED, "", "Path to the dedicated wal directory.")                   \
+    X(LISTEN_METRICS_URLS, "listen-metrics-urls", STR, USED, "",                                   \
       "List of URLs to listen on for the metrics and health endpoints.")                           \
     X(INITIAL_ELECTION_TICK_ADVANCE, "initial-election-tick-advance", BOOL, IGNORED, "true",       \
       "Whether to fast-forward initial election ticks on boot for faster election.")               \
@@ -101,9 +102,9 @@
       "Enable runtime profiling data via HTTP server.")                                            \
     X(METRICS, "metrics", STR, IGNORED, "basic", "Level of detail for exported metrics.")          \
     X(LOGGER, "logger", STR, IGNORED, "capnslog", "'zap' for structured logging or 'capnslog'.")   \
-    X(LOG_OUTPUT, "log-output", STR, IGNORED, "default", "Deprecated spelling of --log-outputs.")  \
-    X(LOG_OUTPUTS, "log-outputs", STR, IGNORED, "default", "Output targets of the log.")           \
-    X(LOG_LEVEL, "log-level", STR, IGNORED, "info", "Log level.")                                  \
+    X(LOG_OUTPUT, "log-output", STR, USED, "default", "Deprecated spelling of --log-outputs.")     \
+    X(LOG_OUTPUTS, "log-outputs", STR, USED, "default", "Output targets of the log.")              \
+    X(LOG_LEVEL, "log-level", STR, USED, "info", "Log level.")                                     \
     X(PROXY, "proxy", STR, GUARDED, "off", "Proxy mode setting ('off', 'readonly' or 'on').")      \
     X(PROXY_FAILURE_WAIT, "proxy-failure-wait", UINT, IGNORED, "5000",                             \
       "Time (in milliseconds) an endpoint will be held in a failed state.")                        \
@@ -263,15 +264,16 @@ int config_errf(char *err, size_t err_len, const char *fmt, ...)
 int config_warnf(config_t *cfg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /*
- * Go's flag package on argv[1..]: fills raw with the flags given. Returns 0
- * or -1 with one line in err ("flag provided but not defined: -x", "'x' is
- * not a valid flag", ...).
+ * Go's flag package on argv[1..]: fills raw with the flags given. Returns 0,
+ * CONFIG_E_FLAG with one line in err ("flag provided but not defined: -x",
+ * ...), or CONFIG_E_VERIFY for an argument that is not a flag.
  */
 int config_flags_scan(config_raw_t *raw, int argc, char **argv, char *err, size_t err_len);
 
 /*
- * ETCD_<FLAG> variables from envp for options `skip` does not mark as set
- * (flags win). Unknown ETCD_* variables become warnings in cfg.
+ * ETCD_<FLAG> variables from envp. A variable for an option `skip` marks as
+ * set (given as a flag) returns CONFIG_E_CONFLICT; other failures -1.
+ * Unknown ETCD_* variables become warnings in cfg.
  */
 int config_env_scan(config_raw_t *raw, const config_raw_t *skip, char **envp, config_t *cfg,
                     char *err, size_t err_len);

@@ -1,3 +1,4 @@
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -46,5 +47,58 @@ int data_dir_open(const char *dir, int *lock_fd, char *err, size_t err_len)
 out:
     free(member);
     free(lock);
+    return rc;
+}
+
+char *data_dir_wal_path(const char *dir, const char *wal_dir)
+{
+    char *p = NULL;
+    if (wal_dir != NULL ? (p = strdup(wal_dir)) == NULL : asprintf(&p, "%s/member/wal", dir) < 0)
+        abort();
+    return p;
+}
+
+/* dir holds at least one snapshot file (<term>-<index>.snap). */
+static bool has_snapshots(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return false;
+    bool found = false;
+    for (struct dirent *e; !found && (e = readdir(d)) != NULL;) {
+        size_t n = strlen(e->d_name);
+        found = n > 5 && strcmp(e->d_name + n - 5, ".snap") == 0;
+    }
+    closedir(d);
+    return found;
+}
+
+int data_dir_check_wal(const char *dir, const char *wal_dir, bool (*has_log)(const char *),
+                       char *err, size_t err_len)
+{
+    char *wal = data_dir_wal_path(dir, wal_dir);
+    char *inside = data_dir_wal_path(dir, NULL);
+    char *snap = NULL;
+    if (asprintf(&snap, "%s/member/snap", dir) < 0)
+        abort();
+    int rc = 0;
+    if (has_log(wal)) {
+        rc = 0;
+    } else if (strcmp(inside, wal) != 0 && has_log(inside)) {
+        snprintf(err, err_len,
+                 "--wal-dir %s holds no log but %s does: move that log to %s (or start "
+                 "without --wal-dir)",
+                 wal, inside, wal);
+        rc = -1;
+    } else if (has_snapshots(snap)) {
+        snprintf(err, err_len,
+                 "%s holds snapshots but %s holds no log: give the --wal-dir this member ran "
+                 "with",
+                 snap, wal);
+        rc = -1;
+    }
+    free(wal);
+    free(inside);
+    free(snap);
     return rc;
 }

@@ -5,6 +5,7 @@
 #ifndef METCD_DATA_DIR_H
 #define METCD_DATA_DIR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Returned when another process holds the lock. */
@@ -17,5 +18,23 @@
  * another process holds the lock, or -1; err says why in one line.
  */
 int data_dir_open(const char *dir, int *lock_fd, char *err, size_t err_len);
+
+/*
+ * Where the WAL lives: wal_dir when etcd's --wal-dir gives one (a
+ * dedicated, often faster, disk), else <dir>/member/wal. Returns a string
+ * the caller frees; aborts when out of memory.
+ */
+char *data_dir_wal_path(const char *dir, const char *wal_dir);
+
+/*
+ * Refuses to start without a log beside data a log belongs to: with
+ * --wal-dir, <dir>/member/wal holding a log; with or without it,
+ * <dir>/member/snap holding snapshots (the member ran with another
+ * --wal-dir). Either way the member would bootstrap a new cluster, empty,
+ * beside the data it acknowledged. has_log tells whether a directory holds
+ * a WAL. Returns 0, or -1 with err.
+ */
+int data_dir_check_wal(const char *dir, const char *wal_dir, bool (*has_log)(const char *),
+                       char *err, size_t err_len);
 
 #endif /* METCD_DATA_DIR_H */

@@ -62,6 +62,7 @@ typedef void (*node_done_cb)(void *ctx, int rc, store_event_t *ev, store_error_t
 typedef struct node_config {
     h2o_evloop_t *loop;
     const char *data_dir; /* the WAL is <data_dir>/member/wal, snapshots <data_dir>/member/snap */
+    const char *wal_dir;  /* etcd's --wal-dir: the WAL there instead (NULL: under data_dir) */
     uint64_t member_id;
     uint64_t cluster_id;
     unsigned heartbeat_ms;

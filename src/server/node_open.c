@@ -22,6 +22,7 @@
 #include "snap/snap.h"
 #include "common/log.h"
 #include "src/server/node_int.h"
+#include "src/server/data_dir.h"
 #include "src/server/hooks.h"
 
 typedef struct marker_list {
@@ -378,8 +379,7 @@ int node_open(node_t **out, store_t **store_out, const node_config_t *cfg, char 
     n->loop = cfg->loop;
     n->recv_fd = -1;
     membership_init(&n->members, cfg->cluster_id);
-    if (asprintf(&n->wal_dir, "%s/member/wal", cfg->data_dir) < 0)
-        n->wal_dir = NULL;
+    n->wal_dir = data_dir_wal_path(cfg->data_dir, cfg->wal_dir);
     if (asprintf(&n->snap_dir, "%s/member/snap", cfg->data_dir) < 0)
         n->snap_dir = NULL;
     n->mem = raft_storage_mem_new();

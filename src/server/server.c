@@ -21,6 +21,7 @@
 #include "src/server/data_dir.h"
 #include "src/server/join.h"
 #include "src/server/listener.h"
+#include "src/server/notify.h"
 #include "src/server/server_int.h"
 #include "wal/wal.h"
 
@@ -382,8 +383,9 @@ static void remove_signals(void)
 
 static int check_config(const config_t *cfg, char *err, size_t err_len)
 {
-    const config_url_list_t *lists[] = {&cfg->listen_client, &cfg->listen_peer};
-    for (size_t l = 0; l < 2; l++)
+    const config_url_list_t *lists[] = {&cfg->listen_client, &cfg->listen_peer,
+                                        &cfg->listen_metrics};
+    for (size_t l = 0; l < 3; l++)
         for (size_t i = 0; i < lists[l]->n; i++)
             if (strcmp(lists[l]->urls[i].scheme, "http") != 0) {
                 snprintf(err, err_len,
@@ -476,6 +478,18 @@ static int bind_all(server_t *s, char *err, size_t err_len)
         log_line('I', "embed", "listening for client requests on %s",
                  cfg->listen_client.urls[i].text);
     }
+    /* --listen-metrics-urls: /metrics and /health only, as etcd serves them. */
+    for (size_t i = 0; i < cfg->listen_metrics.n; i++) {
+        int fd = listener_bind(&cfg->listen_metrics.urls[i], err, err_len);
+        if (fd < 0)
+            return SERVER_E_RUNTIME;
+        if (api_listen_metrics(s->api, fd) != 0) {
+            close(fd);
+            snprintf(err, err_len, "cannot serve metrics on %s", cfg->listen_metrics.urls[i].text);
+            return SERVER_E_RUNTIME;
+        }
+        log_line('I', "etcdmain", "listening for metrics on %s", cfg->listen_metrics.urls[i].text);
+    }
     return 0;
 }
 
@@ -522,10 +536,14 @@ int server_new(const config_t *cfg, server_t **out, char *err, size_t err_len)
     rc = bind_peers(s, err, err_len);
     if (rc != 0)
         goto fail;
-    char *wal_dir = NULL;
-    if (asprintf(&wal_dir, "%s/member/wal", cfg->data_dir) < 0)
-        abort();
+    if (data_dir_check_wal(cfg->data_dir, cfg->wal_dir, wal_exists, err, err_len) != 0) {
+        rc = SERVER_E_RUNTIME;
+        goto fail;
+    }
+    char *wal_dir = data_dir_wal_path(cfg->data_dir, cfg->wal_dir);
     bool have_log = wal_exists(wal_dir);
+    if (cfg->wal_dir != NULL)
+        log_line('I', "etcdserver", "wal dir = %s", wal_dir);
     free(wal_dir);
     rc = compute_ids(s, true, have_log, err, err_len);
     if (rc != 0)
@@ -535,6 +553,7 @@ int server_new(const config_t *cfg, server_t **out, char *err, size_t err_len)
     node_config_t ncfg = {
         .loop = s->loop,
         .data_dir = cfg->data_dir,
+        .wal_dir = cfg->wal_dir,
         .member_id = s->member_id,
         .cluster_id = s->cluster_id,
         .heartbeat_ms = cfg->heartbeat_interval_ms,
@@ -579,11 +598,11 @@ int server_new(const config_t *cfg, server_t **out, char *err, size_t err_len)
                            .member_change = server_member_change};
     /*
      * etcd applies --max-request-bytes to v3 requests only; its v2 API takes
-     * any form body up to Go's ParseForm limit of 10 MiB (a 2 MiB value is
-     * accepted by default). metcd does the same unless the flag is given,
-     * in which case the v2 API honours it too.
+     * any form body up to Go's ParseForm limit of 10 MiB, whatever the flag
+     * says (etcd 3.4.23 with --max-request-bytes 1024 stores a 4 KiB value).
+     * metcd does the same.
      */
-    uint64_t body_limit = cfg->max_request_bytes_set ? cfg->max_request_bytes : V2_FORM_LIMIT;
+    uint64_t body_limit = V2_FORM_LIMIT;
     api_config_t acfg = {
         .max_request_bytes = body_limit, .version = METCD_ETCD_VERSION, .cluster_version = "3.4.0"};
     s->api = api_new(s->loop, &acfg, &s->host);
@@ -647,6 +666,14 @@ static void drain(server_t *s)
     }
 }
 
+static void notify_log(int rc, const char *state)
+{
+    if (rc == 1)
+        log_line('I', "etcdmain", "notified systemd: %s", state);
+    else if (rc < 0)
+        log_line('W', "etcdmain", "cannot notify systemd (%s): %s", state, strerror(-rc));
+}
+
 int server_run(server_t *s)
 {
     node_process(s->node);
@@ -656,13 +683,24 @@ int server_run(server_t *s)
              info.is_leader ? "leader" : "a follower", info.term);
     for (size_t i = 0; i < s->n_client_addrs; i++)
         log_line('I', "embed", "ready to serve client requests on %s", s->client_addrs[i]);
+    bool notified = false;
     while (!s->stopping) {
         /* -1 with EINTR when a signal arrives: the self-pipe then wakes us. */
         h2o_evloop_run(s->loop, INT32_MAX);
         /* Work the turn produced (proposals, a durable batch) goes to the
          * WAL now: one Ready per turn at most, the rest waits for the next. */
         node_process(s->node);
+        if (!notified) {
+            /* etcd tells systemd it is ready once it has published itself
+             * to the cluster (its ReadyNotify), not when it binds. */
+            node_get_info(s->node, &info);
+            if (info.published) {
+                notified = true;
+                notify_log(notify_systemd("READY=1"), "READY=1");
+            }
+        }
     }
+    notify_log(notify_systemd("STOPPING=1"), "STOPPING=1");
     log_line('I', "etcdserver", "stopping member %" PRIx64, s->member_id);
     /* A planned stop of the leader hands leadership over first, so the
      * cluster does not wait an election timeout (etcd's Stop does the same). */

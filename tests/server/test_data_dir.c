@@ -82,11 +82,63 @@ static void test_errors(void **state)
     assert_null(strchr(err, '\n'));
 }
 
+/* A directory "holds a log" here when it has a file named "log". */
+static bool fake_has_log(const char *dir)
+{
+    char p[512];
+    snprintf(p, sizeof(p), "%s/log", dir);
+    return access(p, F_OK) == 0;
+}
+
+static void touch(const char *dir, const char *name)
+{
+    char p[512];
+    snprintf(p, sizeof(p), "mkdir -p '%s' && touch '%s/%s'", dir, dir, name);
+    assert_int_equal(system(p), 0);
+}
+
+/* --wal-dir: the WAL path, and the data dirs a member must not start empty beside. */
+static void test_wal_dir(void **state)
+{
+    (void)state;
+    char dir[128], inside[192], snap[192], wal[160], err[512];
+    snprintf(dir, sizeof(dir), "%s/d", base);
+    snprintf(inside, sizeof(inside), "%s/member/wal", dir);
+    snprintf(snap, sizeof(snap), "%s/member/snap", dir);
+    snprintf(wal, sizeof(wal), "%s/w", base);
+    char *p = data_dir_wal_path(dir, NULL);
+    assert_string_equal(p, inside);
+    free(p);
+    p = data_dir_wal_path(dir, wal);
+    assert_string_equal(p, wal);
+    free(p);
+    /* Nothing anywhere: a new member. */
+    assert_int_equal(data_dir_check_wal(dir, wal, fake_has_log, err, sizeof(err)), 0);
+    assert_int_equal(data_dir_check_wal(dir, NULL, fake_has_log, err, sizeof(err)), 0);
+    /* A log under the data dir, none in --wal-dir. */
+    touch(inside, "log");
+    assert_int_equal(data_dir_check_wal(dir, wal, fake_has_log, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "holds no log but"));
+    assert_int_equal(data_dir_check_wal(dir, NULL, fake_has_log, err, sizeof(err)), 0);
+    assert_int_equal(data_dir_check_wal(dir, inside, fake_has_log, err, sizeof(err)), 0);
+    /* Snapshots and no log where the WAL is looked for. */
+    touch(snap, "0000000000000002-0000000000000064.snap");
+    assert_int_equal(data_dir_check_wal(dir, wal, fake_has_log, err, sizeof(err)), -1);
+    touch(wal, "log");
+    assert_int_equal(data_dir_check_wal(dir, wal, fake_has_log, err, sizeof(err)), 0);
+    snprintf(p = malloc(256), 256, "rm -rf '%s'", inside);
+    assert_int_equal(system(p), 0);
+    free(p);
+    assert_int_equal(data_dir_check_wal(dir, NULL, fake_has_log, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "holds snapshots but"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_creates_and_locks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wal_dir, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
