@@ -818,6 +818,13 @@ def test_h2c(srv):
 def test_413(binary):
     srv = Server(binary, max_request_bytes=1024)
     try:
+        if binary is None or os.environ.get("METCD_API_TESTS_USE_METCD") == "1":
+            # metcd applies --max-request-bytes as etcd 3.4 does: to v3 only
+            # (etcd 3.4.23 stores this body); the API's limit is tested with
+            # api-test-server, which sets it directly.
+            st, _, _ = srv.request("PUT", "/v2/keys/big", "value=" + "x" * 4096)
+            eq(st, 201, "v2 PUT past --max-request-bytes")
+            return
         st, _, body = srv.request("PUT", "/v2/keys/big", "value=" + "x" * 4096)
         eq((st, body), (413, b"request entity is too large"), "413 for a body over max_request_bytes")
         # Past h2o's own limit the answer may come before the body is sent.
