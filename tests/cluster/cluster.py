@@ -175,7 +175,7 @@ class Cluster:
         if relay:
             self.relay = Relay()
             for m in self.members:
-                m.advertised_peer_port = self.relay.add(m.name, m.peer_port)
+                m.advertised_peer_port = self.relay.add(m.name, m.peer_port, free_port())
             self.relay.set_ids({m.id: m.name for m in self.members})
         self.removed = []
         self.closed = False
@@ -313,7 +313,7 @@ class Cluster:
         m = Member(self, "m%d" % (max(x.index for x in self.members) + 2),
                    max(x.index for x in self.members) + 1)
         if self.relay is not None:
-            m.advertised_peer_port = self.relay.add(m.name, m.peer_port)
+            m.advertised_peer_port = self.relay.add(m.name, m.peer_port, free_port())
         return m
 
     def start_added(self, m, member_id_hex, wait=True, timeout=START_TIMEOUT):

@@ -209,6 +209,9 @@ class Relay:
 
     # ---- set-up -------------------------------------------------------
     def add(self, name, target_port, port=0):
+        # port 0 lets the kernel choose, which can hand out a port a test has
+        # already reserved for a server that has not bound it yet: callers
+        # that reserve ports pass one of theirs.
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind(("127.0.0.1", port))

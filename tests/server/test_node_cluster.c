@@ -401,8 +401,9 @@ static uint64_t applied_of(member_t *m)
     return info.applied;
 }
 
-/* Every running member of `set` has applied the same index, equal to the
- * commit index they all know, and nobody waits for anything. */
+/* Every running member of `set` has published its attributes and applied
+ * the same index, equal to the commit index they all know, and nobody waits
+ * for anything. */
 static bool converged(cluster_t *c, set_t set)
 {
     uint64_t applied = 0, commit = 0;
@@ -412,7 +413,7 @@ static bool converged(cluster_t *c, set_t set)
             continue;
         node_info_t info;
         node_get_info(c->m[i].node, &info);
-        if (info.applied != info.commit)
+        if (info.applied != info.commit || !info.published || info.pending != 0)
             return false;
         if (!first && (info.applied != applied || info.commit != commit))
             return false;
@@ -751,7 +752,6 @@ static void partition_leader(size_t n)
             if ((minority & BIT(i)) && (majority & BIT(k)))
                 peer_mem_net_cut(c->net, c->m[i].id, c->m[k].id);
     uint64_t old_index = store_index(old->store);
-    uint64_t old_applied = applied_of(old);
     result_t lost;
     propose_set(old, "/partitioned", "lost", &lost);
     member_t *nl = wait_leader(c, majority, 5000);
@@ -763,8 +763,10 @@ static void partition_leader(size_t n)
     assert_false(lost.refused);
     assert_int_equal(lost.rc, -STORE_E_RAFT_INTERNAL);
     assert_int_equal(lost.code, 300);
+    /* Nothing proposed after the cut is applied there. (An entry the
+     * majority acknowledged just before the cut, such as a member's publish
+     * retried under load, may still commit: only writes are checked.) */
     assert_int_equal(store_index(old->store), old_index);
-    assert_int_equal(applied_of(old), old_applied);
     assert_false(get_key(old, "/partitioned", NULL, 0, NULL, NULL));
     assert_false(get_key(old, "/majority", NULL, 0, NULL, NULL));
     /* Nobody on the minority side leads any more (check quorum). */
