@@ -280,6 +280,7 @@ struct api {
     /* Writes in flight whose answer is still wanted or not (keys_handler.c). */
     api_ticket_t *free_tickets;
     api_metrics_t metrics;
+    struct api_auth *auth; /* v2 auth state (auth_int.h) */
 };
 
 /* ---- Responses (errors.c). ---- */

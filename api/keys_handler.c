@@ -6,7 +6,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "api/api_int.h"
+#include "api/auth_int.h"
 
 int64_t api_now_ns(void)
 {
@@ -244,6 +244,42 @@ static void do_read(api_t *api, h2o_req_t *req, const api_keys_req_t *kr)
     }
 }
 
+typedef struct keys_gate {
+    api_keys_req_t kr;
+    const char *path; /* the URL path after /v2/keys, as etcd checks it */
+    size_t path_len;
+} keys_gate_t;
+
+static void on_identified(api_t *api, h2o_req_t *req, const api_auth_ident_t *id, void *arg)
+{
+    keys_gate_t *g = arg;
+    api_keys_req_t *kr = &g->kr;
+    bool write = kr->method != API_M_GET && kr->method != API_M_HEAD;
+    if (!api_auth_key_access(api, req, id, g->path, g->path_len, kr->recursive, write)) {
+        /* etcd's writeKeyNoAuth: error 110 with index 0. */
+        api_send_v2_error(api, req, STORE_E_UNAUTHORIZED, "Insufficient credentials", 0);
+        return;
+    }
+    /* The auth records' place in the store: no key reaches it (see auth_int.h). */
+    if (api_auth_key_is_reserved(kr->key, kr->key_len)) {
+        api_send_v2_error(api, req, STORE_E_KEY_IS_PRESERVED, NULL, store_index(api->host.store));
+        return;
+    }
+    switch (kr->method) {
+    case API_M_GET:
+    case API_M_HEAD:
+        /* etcd turns a quorum GET into a QGET before it looks at wait: no watch. */
+        if (kr->wait && !kr->quorum) {
+            api_watch_start(api, req, kr);
+            return;
+        }
+        do_read(api, req, kr);
+        return;
+    default:
+        do_write(api, req, kr);
+    }
+}
+
 void api_handle_keys(api_t *api, h2o_req_t *req, api_method_t m, const char *key_part,
                      size_t key_part_len)
 {
@@ -279,18 +315,10 @@ void api_handle_keys(api_t *api, h2o_req_t *req, api_method_t m, const char *key
         api_send_v2_error(api, req, perr.code, perr.cause, 0);
         return;
     }
-    store_count_failed_get(api->host.store); /* etcd's auth-enabled lookup */
-    switch (m) {
-    case API_M_GET:
-    case API_M_HEAD:
-        /* etcd turns a quorum GET into a QGET before it looks at wait: no watch. */
-        if (kr.wait && !kr.quorum) {
-            api_watch_start(api, req, &kr);
-            return;
-        }
-        do_read(api, req, &kr);
-        return;
-    default:
-        do_write(api, req, &kr);
-    }
+    /* etcd checks access once the request parses, with the URL's path after /v2/keys. */
+    keys_gate_t *g = h2o_mem_alloc_pool(&req->pool, sizeof(*g));
+    g->kr = kr;
+    g->path = key_part;
+    g->path_len = key_part_len;
+    api_auth_identify(api, req, on_identified, g);
 }

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/api_int.h"
+#include "api/auth_int.h"
 #include "common/log.h"
 
 static void json_url_list(api_buf_t *b, const char *const *urls, size_t n)
@@ -289,12 +289,18 @@ static void send_no_id(api_t *api, h2o_req_t *req)
     api_send_method_not_allowed(api, req, NULL);
 }
 
-void api_handle_members(api_t *api, h2o_req_t *req, api_method_t m, const char *sub, size_t len)
+typedef struct members_call {
+    api_method_t m;
+    const char *sub;
+    size_t len;
+} members_call_t;
+
+static void serve(api_t *api, h2o_req_t *req, void *arg)
 {
-    if (m != API_M_GET && m != API_M_POST && m != API_M_DELETE && m != API_M_PUT) {
-        api_send_method_not_allowed(api, req, "GET,POST,DELETE,PUT");
-        return;
-    }
+    members_call_t *c = arg;
+    api_method_t m = c->m;
+    const char *sub = c->sub;
+    size_t len = c->len;
     api_add_cluster_id(api, req);
     api_server_info_t info;
     memset(&info, 0, sizeof(info));
@@ -363,4 +369,20 @@ void api_handle_members(api_t *api, h2o_req_t *req, api_method_t m, const char *
         return;
     }
     send_message_str(api, req, 404, "Not found");
+}
+
+void api_handle_members(api_t *api, h2o_req_t *req, api_method_t m, const char *sub, size_t len)
+{
+    if (m != API_M_GET && m != API_M_POST && m != API_M_DELETE && m != API_M_PUT) {
+        api_send_method_not_allowed(api, req, "GET,POST,DELETE,PUT");
+        return;
+    }
+    members_call_t *c = h2o_mem_alloc_pool(&req->pool, sizeof(*c));
+    *c = (members_call_t){.m = m, .sub = sub, .len = len};
+    /* etcd's hasWriteRootAccess: reads are open to all; changes need the root role. */
+    if (m == API_M_GET) {
+        serve(api, req, c);
+        return;
+    }
+    api_auth_require_root(api, req, serve, c);
 }

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "api/api_int.h"
+#include "api/auth_int.h"
 
 #define DEFAULT_MAX_REQUEST_BYTES (1536 * 1024)
 #define IDLE_TIMEOUT_MS           (3600 * 1000)
@@ -153,6 +153,7 @@ api_t *api_new(void *loop, const api_config_t *cfg, const api_host_t *owner)
     api->accept_ctx.ctx = &api->ctx;
     api->accept_ctx.hosts = api->globalconf.hosts;
     api_watch_init(api);
+    api_auth_init(api);
     return api;
 }
 
@@ -293,6 +294,7 @@ void api_free(api_t *api)
     close_listeners(api);
     api_watch_dispose(api);
     api_tickets_dispose(api);
+    api_auth_dispose(api);
     h2o_context_dispose(&api->ctx);
     /* h2o 2.2.5 destroys the context's multithread queue but leaves its struct to us. */
     free(api->ctx.queue);
