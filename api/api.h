@@ -210,6 +210,16 @@ typedef struct api_config {
     uint64_t max_request_bytes;  /* bodies over this get 413 and change nothing */
     const char *version;         /* "3.4.23": what /version reports as etcdserver */
     const char *cluster_version; /* "3.4.0" */
+    /*
+     * --client-cert-auth: a request without an Authorization header is made
+     * by the user its verified client certificate's common name names, when
+     * that user exists (etcd's userFromClientCertificate). client_cert_cn
+     * returns that common name for a request (an h2o_req_t *), borrowed for
+     * the call, or NULL when the request has no verified certificate. NULL
+     * function: no request has one.
+     */
+    bool client_cert_auth;
+    const char *(*client_cert_cn)(void *req);
 } api_config_t;
 
 typedef struct api api_t;

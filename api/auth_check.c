@@ -97,6 +97,8 @@ void api_auth_init(api_t *api)
         abort();
     a->cache = c;
     a->hasher = api_auth_hasher_new(api->loop);
+    a->client_cert_auth = api->cfg.client_cert_auth;
+    a->cert_cn = api->cfg.client_cert_cn;
     api->auth = a;
 }
 
@@ -183,16 +185,12 @@ static ssize_t b64_decode(const char *s, size_t len, char *out)
     return nq == 0 ? (ssize_t)n : -1;
 }
 
-/*
- * The Authorization header's user and password (pool memory). Returns 0,
- * or -1 when the header is not basic auth Go can read.
- */
-static int basic_auth(h2o_req_t *req, const char *hv, size_t hl, const char **user,
-                      size_t *user_len, const char **pw, size_t *pw_len)
+int api_auth_basic_parse(h2o_mem_pool_t *pool, const char *hv, size_t hl, const char **user,
+                         size_t *user_len, const char **pw, size_t *pw_len)
 {
     if (hl < 6 || strncasecmp(hv, "Basic ", 6) != 0)
         return -1;
-    char *dec = h2o_mem_alloc_pool(&req->pool, hl);
+    char *dec = h2o_mem_alloc_pool(pool, hl);
     ssize_t n = b64_decode(hv + 6, hl - 6, dec);
     if (n < 0)
         return -1;
@@ -293,7 +291,7 @@ void api_auth_identify(api_t *api, h2o_req_t *req, api_auth_cont cont, void *arg
     }
     const char *name, *pw;
     size_t name_len, pw_len;
-    if (basic_auth(req, h->base, h->len, &name, &name_len, &pw, &pw_len) != 0) {
+    if (api_auth_basic_parse(&req->pool, h->base, h->len, &name, &name_len, &pw, &pw_len) != 0) {
         log_line('W', "etcdserver/api/v2http", "auth: malformed basic auth encoding");
         bad_login(api, req, cont, arg);
         return;

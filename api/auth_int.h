@@ -151,6 +151,14 @@ typedef struct api_auth_ident {
     api_auth_user_t user; /* API_AUTH_USER */
 } api_auth_ident_t;
 
+/*
+ * An Authorization header value as Go's Request.BasicAuth reads it: "Basic "
+ * (any case), then standard padded base64 of "user:password". Returns 0 with
+ * the user and password (pool memory, not NUL-terminated), or -1.
+ */
+int api_auth_basic_parse(h2o_mem_pool_t *pool, const char *hv, size_t hl, const char **user,
+                         size_t *user_len, const char **pw, size_t *pw_len);
+
 typedef void (*api_auth_cont)(api_t *api, h2o_req_t *req, const api_auth_ident_t *id, void *arg);
 
 /*
@@ -182,8 +190,8 @@ typedef struct api_auth {
     bool ensured; /* etcd's ensuredOnce: directories created by this process */
     uint64_t failed_logins;
     struct api_auth_cache *cache;
-    /* The client certificate's common name of a request, or NULL (TLS hook). */
-    const char *(*cert_cn)(h2o_req_t *req);
+    /* api_config_t's client_cert_auth and client_cert_cn (the TLS side's hook). */
+    const char *(*cert_cn)(void *req);
     bool client_cert_auth;
 } api_auth_t;
 

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "api/api_int.h"
+#include "api/auth_int.h"
 
 static const double latency_bounds[API_LATENCY_BUCKETS] = {
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
@@ -159,6 +159,11 @@ void api_handle_metrics(api_t *api, h2o_req_t *req, api_method_t m)
             "# HELP metcd_store_index The store index.\n# TYPE metcd_store_index gauge\n"
             "metcd_store_index %llu\n",
             (unsigned long long)store_index(s));
+    appendf(&b,
+            "# HELP metcd_auth_failed_logins_total Requests whose credentials did not check "
+            "(wrong password, unknown user, unreadable Authorization header).\n"
+            "# TYPE metcd_auth_failed_logins_total counter\nmetcd_auth_failed_logins_total %llu\n",
+            (unsigned long long)api->auth->failed_logins);
     api_buf_append_str(&b, "# HELP metcd_apply_latency_seconds Time from proposing a write to "
                            "its answer.\n# TYPE metcd_apply_latency_seconds histogram\n");
     uint64_t cum = 0;

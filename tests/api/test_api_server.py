@@ -522,7 +522,10 @@ def test_auth_reads(srv):
     st, h, body = srv.request("GET", "/v2/auth/users/root")
     eq((st, body), (404, b'{"message":"auth: User root does not exist."}'), "no users")
     st, h, body = srv.request("PUT", "/v2/auth/enable")
-    eq((st, h.get("Allow")), (405, "GET,PUT,DELETE"), "auth changes refused")
+    eq((st, body), (409, b'{"message":"auth: No root user available, please create one"}'),
+       "auth needs a root user")
+    st, h, body = srv.request("POST", "/v2/auth/enable")
+    eq((st, h.get("Allow")), (405, "GET,PUT,DELETE"), "auth methods")
 
 
 def test_quorum_wait_is_a_read(srv):
