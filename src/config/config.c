@@ -552,9 +552,6 @@ static const char *guard_reason(config_opt_t opt)
     case CONFIG_OPT_DISCOVERY_SRV:
         return "bootstrap by DNS SRV records is not implemented; list the members with "
                "--initial-cluster instead";
-    case CONFIG_OPT_FORCE_NEW_CLUSTER:
-        return "forcing a new one-member cluster is not implemented: the member would restart "
-               "in its old cluster";
     case CONFIG_OPT_PROXY:
         return "proxy mode is not implemented: this member would hold and serve its own data "
                "instead of forwarding to the cluster";

@@ -139,7 +139,7 @@
       "100ms", "Warn when requests take more than this duration.")                                 \
     X(UNSAFE_NO_FSYNC, "unsafe-no-fsync", BOOL, IGNORED, "false",                                  \
       "Disables fsync (metcd always syncs).")                                                      \
-    X(FORCE_NEW_CLUSTER, "force-new-cluster", BOOL, GUARDED, "false",                              \
+    X(FORCE_NEW_CLUSTER, "force-new-cluster", BOOL, USED, "false",                              \
       "Force to create a new one-member cluster.")                                                 \
     X(DEBUG, "debug", BOOL, IGNORED, "false", "Enable debug-level logging (deprecated in etcd).")  \
     X(LOG_PACKAGE_LEVELS, "log-package-levels", STR, IGNORED, "",                                  \

@@ -82,6 +82,9 @@ typedef struct node_config {
      * the WAL exists: the log and the snapshot say who the members are. */
     const membership_t *bootstrap;
     bool join;
+    /* etcd's --force-new-cluster: a member with a log restarts as the only
+     * member of its cluster (node_force.c). Ignored without a log. */
+    bool force_new_cluster;
     /* The name and client URLs this member publishes once it has a leader. */
     const char *name;
     const char *const *client_urls;

@@ -332,6 +332,22 @@ void node_bootstrap_entry(const membership_member_t *mb, uint8_t **out, size_t *
     *len = b.len;
 }
 
+/* The conf-change entry that removes member id, proposed by nobody (used
+ * by --force-new-cluster). *out is malloc'd; the caller frees it. */
+void node_removal_entry(uint64_t id, uint8_t **out, size_t *len);
+void node_removal_entry(uint64_t id, uint8_t **out, size_t *len)
+{
+    uint8_t ctx[CC_CONTEXT_HEADER] = {0};
+    struct raft_conf_change_single ch = {.type = RAFT_CC_REMOVE_NODE, .node_id = id};
+    struct raft_conf_change cc = {
+        .changes = &ch, .n_changes = 1, .context = ctx, .context_len = sizeof(ctx)};
+    struct raft_buf b = {0};
+    if (raft_encode_conf_change(&b, &cc) != 0)
+        abort();
+    *out = b.data;
+    *len = b.len;
+}
+
 /* ---- attributes ---- */
 
 void node_apply_attributes(node_t *n, uint64_t index, uint64_t from, const uint8_t *data,

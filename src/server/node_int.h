@@ -130,6 +130,16 @@ struct node {
     uint64_t recv_index, recv_term;
 };
 
+/*
+ * node_force.c (--force-new-cluster), called by start-up with the log read
+ * and the hard state: commits every entry of res, writes to the WAL one
+ * removal of each other member after them and commits those too
+ * (hs->commit moves). *forced (malloc'd, each entry's data too; the caller
+ * frees them) gets those entries for the in-memory log. 0 or -1 with err.
+ */
+int node_force_new_cluster(node_t *n, wal_read_result_t *res, struct raft_hard_state *hs,
+                           struct raft_entry **forced, size_t *n_forced, char *err, size_t err_len);
+
 /* node.c */
 int node_new_raft(node_t *n, uint64_t applied);
 bool node_single_voter(const node_t *n);

@@ -281,6 +281,13 @@ static int load_state(node_t *n, store_t **store_out, const store_config_t *scfg
     if (always_single_voter(n, &res) && res.n_entries > 0 &&
         res.entries[res.n_entries - 1].index > hs.commit)
         hs.commit = res.entries[res.n_entries - 1].index;
+    struct raft_entry *forced = NULL;
+    size_t n_forced = 0;
+    if (n->cfg.force_new_cluster &&
+        node_force_new_cluster(n, &res, &hs, &forced, &n_forced, err, err_len) != 0) {
+        wal_read_result_free(&res);
+        return -1;
+    }
     raft_storage_mem_set_hard_state(n->mem, &hs);
     if (res.n_entries > 0) {
         struct raft_entry *ents = calloc(res.n_entries, sizeof(*ents));
@@ -303,6 +310,18 @@ static int load_state(node_t *n, store_t **store_out, const store_config_t *scfg
             return -1;
         }
     }
+    if (n_forced > 0) {
+        rc = raft_storage_mem_append(n->mem, forced, n_forced);
+        for (size_t i = 0; i < n_forced; i++)
+            free(forced[i].data);
+        if (rc != 0) {
+            free(forced);
+            snprintf(err, err_len, "cannot cache the log: %s", raft_strerror(rc));
+            wal_read_result_free(&res);
+            return -1;
+        }
+    }
+    free(forced);
     log_line('I', "etcdserver",
              "restarting member %" PRIx64 " in cluster %" PRIx64 " at commit index %" PRIu64
              " (%zu entries after the snapshot)",

@@ -564,6 +564,7 @@ int server_new(const config_t *cfg, server_t **out, char *err, size_t err_len)
         .watch_history = cfg->watch_history,
         .bootstrap = join ? NULL : &s->initial,
         .join = join,
+        .force_new_cluster = cfg->force_new_cluster,
         .name = cfg->name,
         .client_urls = s->client_urls,
         .n_client_urls = cfg->advertise_client.n,

@@ -595,21 +595,13 @@ static const char *const used_flags[] = {"name",
                                          "log-level",
                                          "log-outputs",
                                          "log-output",
+                                         "force-new-cluster",
                                          NULL};
 /* Refused unless off/false/empty; given here at that value: no warning. */
-static const char *const guarded_flags[] = {"force-new-cluster",
-                                            "discovery",
-                                            "discovery-srv",
-                                            "proxy",
-                                            "cert-file",
-                                            "key-file",
-                                            "client-cert-auth",
-                                            "auto-tls",
-                                            "peer-cert-file",
-                                            "peer-key-file",
-                                            "peer-client-cert-auth",
-                                            "peer-auto-tls",
-                                            NULL};
+static const char *const guarded_flags[] = {
+    "discovery",     "discovery-srv",         "proxy",         "cert-file",
+    "key-file",      "client-cert-auth",      "auto-tls",      "peer-cert-file",
+    "peer-key-file", "peer-client-cert-auth", "peer-auto-tls", NULL};
 static const char *const bool_flags[] = {"initial-election-tick-advance",
                                          "strict-reconfig-check",
                                          "pre-vote",
@@ -869,6 +861,15 @@ static void test_guarded(void **state)
     char *env2[] = {"ETCD_PEER_AUTO_TLS=true", NULL};
     assert_int_equal(parse_env(&c, env2, NULL), -1);
     assert_non_null(strstr(err, "ETCD_PEER_AUTO_TLS=true is not supported"));
+    /* --force-new-cluster is acted on (src/server/node_force.c). */
+    assert_int_equal(PARSE(&c, "--force-new-cluster"), 0);
+    assert_true(c.force_new_cluster);
+    assert_int_equal(c.n_warnings, 0);
+    config_free(&c);
+    char *env3[] = {"ETCD_FORCE_NEW_CLUSTER=false", NULL};
+    assert_int_equal(parse_env(&c, env3, NULL), 0);
+    assert_false(c.force_new_cluster);
+    config_free(&c);
     /* A flag set back to the default on the same line is accepted. */
     assert_int_equal(PARSE(&c, "--proxy=on", "--proxy=off", "--auto-tls", "--auto-tls=false"), 0);
     assert_int_equal(c.n_warnings, 0);

@@ -388,6 +388,75 @@ def case_wal_dir():
                   in m.stderr(), m.stderr())
 
 
+def case_force_new_cluster():
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "cluster"))
+    from cluster import Cluster
+    with Cluster(3, relay=False, snapshot_count=40) as c:
+        lead = c.start()
+        cluster_hdr = http("GET", lead.client_url + "/v2/members")[1]["X-Etcd-Cluster-Id"]
+        acked = {}
+        for i in range(100):  # past two snapshots on every member
+            key = "f%03d" % i
+            put(lead.client_url, key, "v%d" % i)
+            acked[key] = "v%d" % i
+        put(lead.client_url, "dir/inner", "x")
+        acked["dir/inner"] = "x"
+        # One follower is lost for good; the leader and the survivor go on,
+        # so what is acknowledged now is in the survivor's log. Then the
+        # leader is lost right after the last acknowledgement: the survivor
+        # has not heard yet that the last writes are committed (a follower
+        # learns it from the leader's next message). Alone it has no
+        # leader: a write now is never acknowledged.
+        survivor, gone = c.others(lead)
+        c.kill(gone)
+        for i in range(20):
+            put(lead.client_url, "g%02d" % i, "w%d" % i)
+            acked["g%02d" % i] = "w%d" % i
+        c.kill(lead)
+        try:
+            status = http("PUT", survivor.client_url + "/v2/keys/lost", body=b"value=no",
+                          headers=FORM, timeout=1.5)[0]
+        except OSError:
+            status = None
+        check(status not in (200, 201), "a write acknowledged without a quorum: %r" % status)
+        c.kill(survivor)
+        plain = list(survivor.argv)
+        survivor.argv = plain + ["--force-new-cluster"]
+        c.restart(survivor)
+        log = survivor.log_tail(20000)
+        for m in c.others(survivor):
+            check("removing member %x" % m.id in log, "no removal of %s in the log" % m.name)
+
+        def check_alone(what):
+            status, headers, body = http("GET", survivor.client_url + "/v2/members")
+            eq(status, 200, "/v2/members " + what)
+            members = json_body(body)["members"]
+            eq([(x["id"], x["name"]) for x in members], [(survivor.id_hex, survivor.name)],
+               "members " + what)
+            eq(headers["X-Etcd-Cluster-Id"], cluster_hdr, "the cluster ID is kept " + what)
+            for k, v in acked.items():
+                eq(get_value(survivor.client_url, k, quorum=True), v, "acknowledged %s %s"
+                   % (k, what))
+            # The write nobody acknowledged was never committed: it is gone.
+            eq(http("GET", survivor.client_url + "/v2/keys/lost")[0], 404, "unacked " + what)
+
+        check_alone("after --force-new-cluster")
+        put(survivor.client_url, "after-force", "1")
+        acked["after-force"] = "1"
+        status, _, body = http("GET", survivor.client_url + "/v2/stats/self")
+        eq(json_body(body)["state"], "StateLeader", "the survivor leads")
+        # Given again, the flag removes nobody more.
+        eq(c.terminate(survivor), 0, "exit status")
+        c.restart(survivor)
+        check_alone("after a second --force-new-cluster")
+        # A restart without the flag comes back as the same one-member cluster.
+        eq(c.terminate(survivor), 0, "exit status")
+        survivor.argv = plain
+        c.restart(survivor)
+        check_alone("after a plain restart")
+        put(survivor.client_url, "after-restart", "2")
+
+
 CASES = {
     "docs_static_cluster": case_docs_static_cluster,
     "etcd_config_sample": case_etcd_config_sample,
@@ -395,6 +464,7 @@ CASES = {
     "log_outputs_and_level": case_log_outputs_and_level,
     "metrics_listener": case_metrics_listener,
     "wal_dir": case_wal_dir,
+    "force_new_cluster": case_force_new_cluster,
 }
 
 if __name__ == "__main__":
