@@ -10,8 +10,12 @@
  */
 #include <stdio.h>
 
-#include "src/config/config.h"
+#include <stdlib.h>
+#include <sys/stat.h>
+
 #include "common/log.h"
+#include "src/config/config.h"
+#include "src/proxy/proxy.h"
 #include "src/server/server.h"
 
 extern char **environ;
@@ -23,6 +27,28 @@ extern char **environ;
 #else
 #define METCD_ARCH "unknown"
 #endif
+
+/* <data-dir>/member/wal exists: the data dir belongs to a member. */
+static bool has_member_log(const char *data_dir)
+{
+    char *wal = NULL;
+    if (asprintf(&wal, "%s/member/wal", data_dir) < 0)
+        abort();
+    struct stat st;
+    bool yes = stat(wal, &st) == 0;
+    free(wal);
+    return yes;
+}
+
+static int run_proxy(config_t *cfg)
+{
+    char err[1024];
+    int rc = proxy_run(cfg, err, sizeof(err));
+    if (rc != 0)
+        log_line('C', "etcdmain", "%s", err);
+    config_free(cfg);
+    return rc != 0 ? 1 : 0;
+}
 
 int main(int argc, char **argv)
 {
@@ -70,10 +96,33 @@ int main(int argc, char **argv)
                  "if provided.",
                  cfg.config_file);
 
+    /* A data dir that holds a member's log starts the member, one that holds
+     * a proxy's state the proxy, whatever --proxy says (etcd's
+     * identifyDataDirOrDie); an empty one follows --proxy. */
+    bool proxy = cfg.proxy != CONFIG_PROXY_OFF;
+    if (has_member_log(cfg.data_dir))
+        proxy = false;
+    else if (proxy_dir_exists(cfg.data_dir))
+        proxy = true;
+    if (proxy)
+        return run_proxy(&cfg);
+
     server_t *server = NULL;
     int rc = server_new(&cfg, &server, err, sizeof(err));
+    if (rc == SERVER_E_DISCOVERY_FULL && cfg.discovery_fallback_proxy) {
+        log_line('N', "etcdmain", "discovery cluster full, falling back to proxy");
+        return run_proxy(&cfg);
+    }
     if (rc != 0) {
         log_line('C', "etcdmain", "%s", err);
+        if (cfg.discovery != NULL && rc != SERVER_E_CONFIG) {
+            log_line('I', "etcdmain",
+                     "discovery token %s was used, but failed to bootstrap the cluster.",
+                     cfg.discovery);
+            log_line('I', "etcdmain",
+                     "please generate a new discovery token and try to "
+                     "bootstrap again.");
+        }
         config_free(&cfg);
         log_close();
         return rc == SERVER_E_CONFIG ? 2 : 1;

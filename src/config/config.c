@@ -173,53 +173,72 @@ int config_parse_uint(const char *s, unsigned bits, uint64_t *out)
     return 0;
 }
 
+void config_members_free(config_member_t *members, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(members[i].name);
+        config_url_free(&members[i].peer_url);
+    }
+    free(members);
+}
+
 static void members_free(config_t *cfg)
 {
-    for (size_t i = 0; i < cfg->n_initial_cluster; i++) {
-        free(cfg->initial_cluster[i].name);
-        config_url_free(&cfg->initial_cluster[i].peer_url);
-    }
-    free(cfg->initial_cluster);
+    config_members_free(cfg->initial_cluster, cfg->n_initial_cluster);
     cfg->initial_cluster = NULL;
     cfg->n_initial_cluster = 0;
 }
 
 /* "n1=http://a:2380,n2=http://b:2380" (etcd's types.NewURLsMap). */
-static int parse_members(config_t *cfg, const char *text, char *why, size_t why_len)
+int config_members_parse(const char *text, config_member_t **members, size_t *n_out, char *why,
+                         size_t why_len)
 {
-    size_t n = 1;
+    size_t n = 1, got = 0;
     for (const char *p = text; *p; p++)
         n += *p == ',';
     config_member_t *m = calloc(n, sizeof(*m));
     if (m == NULL)
         return config_errf(why, why_len, "out of memory");
-    members_free(cfg);
-    cfg->initial_cluster = m;
     const char *p = text;
     for (;;) {
         const char *comma = strchr(p, ',');
         size_t len = comma ? (size_t)(comma - p) : strlen(p);
         const char *eq = memchr(p, '=', len);
         if (eq == NULL || eq == p) {
-            members_free(cfg);
+            config_members_free(m, got);
             return config_errf(why, why_len, "\"%.*s\" is not of the form name=URL", (int)len, p);
         }
-        config_member_t *cur = &m[cfg->n_initial_cluster];
+        config_member_t *cur = &m[got];
         if (config_url_parse(eq + 1, len - (size_t)(eq + 1 - p), &cur->peer_url, why, why_len) !=
             0) {
-            members_free(cfg);
+            config_members_free(m, got);
             return -1;
         }
         cur->name = strndup(p, (size_t)(eq - p));
-        cfg->n_initial_cluster++;
+        got++;
         if (cur->name == NULL) {
-            members_free(cfg);
+            config_members_free(m, got);
             return config_errf(why, why_len, "out of memory");
         }
-        if (comma == NULL)
+        if (comma == NULL) {
+            *members = m;
+            *n_out = got;
             return 0;
+        }
         p = comma + 1;
     }
+}
+
+static int parse_members(config_t *cfg, const char *text, char *why, size_t why_len)
+{
+    config_member_t *m = NULL;
+    size_t n = 0;
+    if (config_members_parse(text, &m, &n, why, why_len) != 0)
+        return -1;
+    members_free(cfg);
+    cfg->initial_cluster = m;
+    cfg->n_initial_cluster = n;
+    return 0;
 }
 
 static int replace_str(char **dst, const char *v)
@@ -388,7 +407,9 @@ static int convert(config_t *cfg, config_opt_t opt, const char *v, char *why, si
     case CONFIG_OPT_COUNT:
         break;
     default:
-        return check_extra(opt, v, why, why_len);
+        if (check_extra(opt, v, why, why_len) != 0)
+            return -1;
+        return config_bootstrap_convert(cfg, opt, v, why, why_len) < 0 ? -1 : 0;
     }
     return config_errf(why, why_len, "unknown option");
 }
@@ -436,7 +457,7 @@ static int set_defaults(config_t *cfg, char *err, size_t err_len)
     if (replace_str(&cfg->log_level, config_opts[CONFIG_OPT_LOG_LEVEL].def) != 0 ||
         replace_str(&cfg->log_outputs, config_opts[CONFIG_OPT_LOG_OUTPUTS].def) != 0)
         return config_errf(err, err_len, "out of memory");
-    return 0;
+    return config_bootstrap_defaults(cfg) != 0 ? config_errf(err, err_len, "out of memory") : 0;
 }
 
 /* Two sorted URL lists hold the same URLs. */
@@ -492,7 +513,9 @@ static int finalize(config_t *cfg, const bool *set, const char *raw_log_outputs,
                 return config_errf(err, err_len, "out of memory");
         }
     }
-    if (set[CONFIG_OPT_LISTEN_CLIENT_URLS] && !set[CONFIG_OPT_ADVERTISE_CLIENT_URLS])
+    /* A proxy advertises nothing and is no member (etcdmain's validate). */
+    bool proxy = cfg->proxy != CONFIG_PROXY_OFF;
+    if (!proxy && set[CONFIG_OPT_LISTEN_CLIENT_URLS] && !set[CONFIG_OPT_ADVERTISE_CLIENT_URLS])
         return config_errf(err, err_len,
                            "--advertise-client-urls is required when --listen-client-urls is "
                            "set explicitly");
@@ -510,7 +533,10 @@ static int finalize(config_t *cfg, const bool *set, const char *raw_log_outputs,
                            cfg->election_timeout_ms);
     if (cfg->watch_history == 0)
         return config_errf(err, err_len, "--watch-history must be at least 1");
-
+    if (config_bootstrap_finalize(cfg, set, err, err_len) != 0)
+        return -1;
+    if (proxy)
+        return 0;
     /* This member's peer URLs in --initial-cluster must be the advertised ones. */
     config_url_t mine[64];
     size_t n_mine = 0;
@@ -546,15 +572,6 @@ static int finalize(config_t *cfg, const bool *set, const char *raw_log_outputs,
 static const char *guard_reason(config_opt_t opt)
 {
     switch (opt) {
-    case CONFIG_OPT_DISCOVERY:
-        return "bootstrap by discovery URL is not implemented; list the members with "
-               "--initial-cluster instead";
-    case CONFIG_OPT_DISCOVERY_SRV:
-        return "bootstrap by DNS SRV records is not implemented; list the members with "
-               "--initial-cluster instead";
-    case CONFIG_OPT_PROXY:
-        return "proxy mode is not implemented: this member would hold and serve its own data "
-               "instead of forwarding to the cluster";
     default:
         return "TLS is not implemented: the member would serve plain HTTP";
     }
@@ -566,8 +583,6 @@ static bool guard_trips(config_opt_t opt, const char *v)
     bool b = false;
     if (config_opts[opt].type == CONFIG_TYPE_BOOL)
         return etcd_parse_bool(v, strlen(v), &b) == 0 && b;
-    if (opt == CONFIG_OPT_PROXY)
-        return strcmp(v, "off") != 0;
     return v[0] != '\0'; /* etcd's default for these is the empty string */
 }
 
@@ -737,6 +752,7 @@ void config_free(config_t *cfg)
     config_url_list_free(&cfg->listen_metrics);
     free(cfg->log_level);
     free(cfg->log_outputs);
+    config_bootstrap_free(cfg);
     for (size_t i = 0; i < cfg->n_warnings; i++)
         free(cfg->warnings[i]);
     free(cfg->warnings);

@@ -43,6 +43,13 @@ typedef enum config_backend {
     CONFIG_BACKEND_LEVELDB,
 } config_backend_t;
 
+/* --proxy: off (a member), on, or readonly (a proxy refusing writes). */
+typedef enum config_proxy {
+    CONFIG_PROXY_OFF = 0,
+    CONFIG_PROXY_ON,
+    CONFIG_PROXY_READONLY,
+} config_proxy_t;
+
 typedef struct config {
     char *name;                         /* --name, default "default" */
     char *data_dir;                     /* --data-dir, default "<name>.metcd" */
@@ -72,8 +79,20 @@ typedef struct config {
     char *log_level;                  /* --log-level: debug|info|warn|error|panic|fatal (owned) */
     char *log_outputs;                /* --log-outputs (or --log-output), comma list (owned) */
     bool force_new_cluster;           /* --force-new-cluster */
-    bool show_version;                /* --version */
-    bool show_help;                   /* --help / -h */
+    /* Bootstrap by discovery and proxy mode (etcd's etcdmain flags). */
+    char *discovery;                    /* --discovery URL, NULL when none */
+    char *discovery_proxy;              /* --discovery-proxy, NULL when none */
+    char *discovery_srv;                /* --discovery-srv domain, NULL when none */
+    char *discovery_srv_name;           /* --discovery-srv-name, NULL when none */
+    bool discovery_fallback_proxy;      /* --discovery-fallback proxy (default) or exit */
+    config_proxy_t proxy;               /* --proxy, default off */
+    unsigned proxy_failure_wait_ms;     /* --proxy-failure-wait, default 5000 */
+    unsigned proxy_refresh_interval_ms; /* --proxy-refresh-interval, default 30000 */
+    unsigned proxy_dial_timeout_ms;     /* --proxy-dial-timeout, default 1000 */
+    unsigned proxy_write_timeout_ms;    /* --proxy-write-timeout, default 5000 */
+    unsigned proxy_read_timeout_ms;     /* --proxy-read-timeout, default 0 (none) */
+    bool show_version;                  /* --version */
+    bool show_help;                     /* --help / -h */
     /*
      * Warnings found while parsing (e.g. an unknown ETCD_* variable, which
      * etcd reports without failing). The caller logs them. Owned.
@@ -98,6 +117,15 @@ int config_parse(config_t *cfg, int argc, char **argv, char **envp, char *err, s
 
 /* Frees what config_parse() allocated and zeroes cfg. */
 void config_free(config_t *cfg);
+
+/*
+ * Parses "name=URL,name=URL" (--initial-cluster's syntax, also what
+ * discovery answers) into *members. Returns 0, or -1 with why.
+ * Ownership: *members is malloc'd; free with config_members_free().
+ */
+int config_members_parse(const char *text, config_member_t **members, size_t *n, char *why,
+                         size_t why_len);
+void config_members_free(config_member_t *members, size_t n);
 
 /* The --help text (etcd's wording for the flags we accept). */
 const char *config_usage(void);

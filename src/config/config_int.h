@@ -16,9 +16,10 @@
  * experimental-enable-lease-checkpoint-persist and the obsolete flags it
  * ignores). metcd accepts them so that an etcd command line, environment or
  * config file starts it unchanged. X(id, name, type, kind, default, help).
- * USED: metcd acts on it (config.c converts it). IGNORED: accepted and named
- * in one warning line. GUARDED: refused unless left at a value that means
- * what metcd does anyway (config.c says why).
+ * USED: metcd acts on it (config.c converts it; config_bootstrap.c the
+ * discovery and proxy options). IGNORED: accepted and named in one warning
+ * line. GUARDED: refused unless left at a value that means what metcd does
+ * anyway (config.c says why).
  */
 #define CONFIG_EXTRA_OPTS(X)                                                                       \
     X(WAL_DIR, "wal-dir", STR, USED, "", "Path to the dedicated wal directory.")                   \
@@ -42,14 +43,14 @@
       "gRPC keepalive (v3).")                                                                      \
     X(MAX_CONCURRENT_STREAMS, "max-concurrent-streams", UINT, IGNORED, "math.MaxUint32",           \
       "Maximum concurrent gRPC streams per client (v3).")                                          \
-    X(DISCOVERY, "discovery", STR, GUARDED, "", "Discovery URL used to bootstrap the cluster.")    \
-    X(DISCOVERY_FALLBACK, "discovery-fallback", STR, IGNORED, "proxy",                             \
+    X(DISCOVERY, "discovery", STR, USED, "", "Discovery URL used to bootstrap the cluster.")       \
+    X(DISCOVERY_FALLBACK, "discovery-fallback", STR, USED, "proxy",                                \
       "Expected behavior ('exit' or 'proxy') when discovery services fails.")                      \
-    X(DISCOVERY_PROXY, "discovery-proxy", STR, IGNORED, "",                                        \
+    X(DISCOVERY_PROXY, "discovery-proxy", STR, USED, "",                                           \
       "HTTP proxy to use for traffic to discovery service.")                                       \
-    X(DISCOVERY_SRV, "discovery-srv", STR, GUARDED, "",                                            \
+    X(DISCOVERY_SRV, "discovery-srv", STR, USED, "",                                               \
       "DNS srv domain used to bootstrap the cluster.")                                             \
-    X(DISCOVERY_SRV_NAME, "discovery-srv-name", STR, IGNORED, "",                                  \
+    X(DISCOVERY_SRV_NAME, "discovery-srv-name", STR, USED, "",                                     \
       "Suffix to the dns srv name queried when bootstrapping.")                                    \
     X(STRICT_RECONFIG_CHECK, "strict-reconfig-check", BOOL, IGNORED, "true",                       \
       "Reject reconfiguration requests that would cause quorum loss.")                             \
@@ -105,16 +106,16 @@
     X(LOG_OUTPUT, "log-output", STR, USED, "default", "Deprecated spelling of --log-outputs.")     \
     X(LOG_OUTPUTS, "log-outputs", STR, USED, "default", "Output targets of the log.")              \
     X(LOG_LEVEL, "log-level", STR, USED, "info", "Log level.")                                     \
-    X(PROXY, "proxy", STR, GUARDED, "off", "Proxy mode setting ('off', 'readonly' or 'on').")      \
-    X(PROXY_FAILURE_WAIT, "proxy-failure-wait", UINT, IGNORED, "5000",                             \
+    X(PROXY, "proxy", STR, USED, "off", "Proxy mode setting ('off', 'readonly' or 'on').")         \
+    X(PROXY_FAILURE_WAIT, "proxy-failure-wait", UINT, USED, "5000",                                \
       "Time (in milliseconds) an endpoint will be held in a failed state.")                        \
-    X(PROXY_REFRESH_INTERVAL, "proxy-refresh-interval", UINT, IGNORED, "30000",                    \
+    X(PROXY_REFRESH_INTERVAL, "proxy-refresh-interval", UINT, USED, "30000",                       \
       "Time (in milliseconds) of the endpoints refresh interval.")                                 \
-    X(PROXY_DIAL_TIMEOUT, "proxy-dial-timeout", UINT, IGNORED, "1000",                             \
+    X(PROXY_DIAL_TIMEOUT, "proxy-dial-timeout", UINT, USED, "1000",                                \
       "Time (in milliseconds) for a dial to timeout.")                                             \
-    X(PROXY_WRITE_TIMEOUT, "proxy-write-timeout", UINT, IGNORED, "5000",                           \
+    X(PROXY_WRITE_TIMEOUT, "proxy-write-timeout", UINT, USED, "5000",                              \
       "Time (in milliseconds) for a write to timeout.")                                            \
-    X(PROXY_READ_TIMEOUT, "proxy-read-timeout", UINT, IGNORED, "0",                                \
+    X(PROXY_READ_TIMEOUT, "proxy-read-timeout", UINT, USED, "0",                                   \
       "Time (in milliseconds) for a read to timeout.")                                             \
     X(ENABLE_GRPC_GATEWAY, "enable-grpc-gateway", BOOL, IGNORED, "true",                           \
       "Enable GRPC gateway (v3).")                                                                 \
@@ -255,6 +256,18 @@ typedef struct config_raw {
 void config_raw_free(config_raw_t *raw);
 /* Replaces raw->value[opt] by a copy of v (len bytes). Returns 0 or -1. */
 int config_raw_set(config_raw_t *raw, config_opt_t opt, const char *v, size_t len);
+
+/*
+ * The discovery and proxy options (config_bootstrap.c). _defaults sets
+ * etcd's defaults; _convert converts one value (returns 1 when opt is not
+ * one of them, 0, or -1 with why); _finalize makes etcd's checks once every
+ * source is applied; _free frees the strings.
+ */
+int config_bootstrap_defaults(config_t *cfg);
+int config_bootstrap_convert(config_t *cfg, config_opt_t opt, const char *v, char *why,
+                             size_t why_len);
+int config_bootstrap_finalize(config_t *cfg, const bool *set, char *err, size_t err_len);
+void config_bootstrap_free(config_t *cfg);
 
 /* Formats into err; always returns -1. */
 int config_errf(char *err, size_t err_len, const char *fmt, ...)

@@ -26,7 +26,7 @@ int ctl_client_init(ctl_client_t *c, const char *endpoints, char *err, size_t er
     }
     char *save = NULL;
     for (char *tok = strtok_r(copy, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
-        if (ctl_endpoint_parse(&c->eps[c->n_eps], tok, err, err_len) < 0) {
+        if (httpc_endpoint_parse(&c->eps[c->n_eps], tok, err, err_len) < 0) {
             free(copy);
             ctl_client_free(c);
             return -1;
@@ -45,13 +45,13 @@ int ctl_client_init(ctl_client_t *c, const char *endpoints, char *err, size_t er
 void ctl_client_free(ctl_client_t *c)
 {
     for (size_t i = 0; i < c->n_eps; i++) {
-        ctl_endpoint_free(&c->eps[i]);
+        httpc_endpoint_free(&c->eps[i]);
     }
     free(c->eps);
     memset(c, 0, sizeof(*c));
 }
 
-static void debug_curl(const ctl_client_t *c, const ctl_endpoint_t *ep, const char *method,
+static void debug_curl(const ctl_client_t *c, const httpc_endpoint_t *ep, const char *method,
                        const char *target, const char *form)
 {
     if (!c->debug) {
@@ -64,12 +64,12 @@ static void debug_curl(const ctl_client_t *c, const ctl_endpoint_t *ep, const ch
     fputc('\n', stderr);
 }
 
-int ctl_client_do_url(ctl_client_t *c, const ctl_endpoint_t *ep, const char *method,
-                      const char *target, int timeout_ms, ctl_response_t *res, char *err,
+int ctl_client_do_url(ctl_client_t *c, const httpc_endpoint_t *ep, const char *method,
+                      const char *target, int timeout_ms, httpc_response_t *res, char *err,
                       size_t err_len)
 {
     debug_curl(c, ep, method, target, NULL);
-    return ctl_http_request(ep, method, target, NULL, timeout_ms, res, err, err_len);
+    return httpc_request(ep, method, target, NULL, timeout_ms, res, err, err_len);
 }
 
 /* Go's http.StatusText for the 5xx codes. */
@@ -100,7 +100,8 @@ static const char *server_error_text(int status)
 }
 
 static int do_request(ctl_client_t *c, const char *method, const char *target, const char *form,
-                      int timeout_ms, bool one_shot, ctl_response_t *res, ctl_cluster_error_t *cerr)
+                      int timeout_ms, bool one_shot, httpc_response_t *res,
+                      ctl_cluster_error_t *cerr)
 {
     /* etcd's client: try each endpoint once, starting at the pinned one; if
      * all fail, report every error in a ClusterError. */
@@ -114,7 +115,7 @@ static int do_request(ctl_client_t *c, const char *method, const char *target, c
         size_t k = (c->pinned + i) % c->n_eps;
         char err[512];
         debug_curl(c, &c->eps[k], method, target, form);
-        if (ctl_http_request(&c->eps[k], method, target, form, timeout_ms, res, err, sizeof(err)) ==
+        if (httpc_request(&c->eps[k], method, target, form, timeout_ms, res, err, sizeof(err)) ==
             0) {
             if (res->status / 100 != 5) {
                 c->pinned = k;
@@ -127,7 +128,7 @@ static int do_request(ctl_client_t *c, const char *method, const char *target, c
                 snprintf(err, sizeof(err), "client: etcd member %s returns server error [%s]",
                          c->eps[k].url, server_error_text(res->status));
             }
-            ctl_response_free(res);
+            httpc_response_free(res);
             cerr->all_connection = false;
         } else if (strncmp(err, "dial ", 5) != 0 && strncmp(err, "read ", 5) != 0) {
             /* etcdctl's isConnectionError: dial and read failures only. */
@@ -152,20 +153,20 @@ static int do_request(ctl_client_t *c, const char *method, const char *target, c
 }
 
 int ctl_client_do(ctl_client_t *c, const char *method, const char *target, const char *form,
-                  int timeout_ms, ctl_response_t *res, ctl_cluster_error_t *cerr)
+                  int timeout_ms, httpc_response_t *res, ctl_cluster_error_t *cerr)
 {
     return do_request(c, method, target, form, timeout_ms, false, res, cerr);
 }
 
 int ctl_client_do_once(ctl_client_t *c, const char *method, const char *target, const char *form,
-                       int timeout_ms, ctl_response_t *res, ctl_cluster_error_t *cerr)
+                       int timeout_ms, httpc_response_t *res, ctl_cluster_error_t *cerr)
 {
     return do_request(c, method, target, form, timeout_ms, true, res, cerr);
 }
 
 int ctl_client_sync(ctl_client_t *c, ctl_cluster_error_t *cerr)
 {
-    ctl_response_t res;
+    httpc_response_t res;
     if (ctl_client_do(c, "GET", "/v2/members", NULL, c->timeout_ms, &res, cerr) < 0) {
         /* etcdctl gives up only when it cannot connect at all. */
         return cerr->all_connection ? -1 : 0;
@@ -174,7 +175,7 @@ int ctl_client_sync(ctl_client_t *c, ctl_cluster_error_t *cerr)
     if (res.status == 200) {
         root = json_loadb(res.body, res.body_len, JSON_ALLOW_NUL, NULL);
     }
-    ctl_response_free(&res);
+    httpc_response_free(&res);
     const json_t *members = json_object_get(root, "members");
     if (!json_is_array(members)) {
         /* Like etcd's client, keep the given endpoints when sync fails
@@ -190,14 +191,14 @@ int ctl_client_sync(ctl_client_t *c, ctl_cluster_error_t *cerr)
         json_decref(root);
         return -2;
     }
-    ctl_endpoint_t *eps = calloc(n, sizeof(*eps));
+    httpc_endpoint_t *eps = calloc(n, sizeof(*eps));
     size_t got = 0;
     for (size_t i = 0; eps != NULL && i < json_array_size(members); i++) {
         const json_t *urls = json_object_get(json_array_get(members, i), "clientURLs");
         for (size_t j = 0; j < json_array_size(urls); j++) {
             const char *u = json_string_value(json_array_get(urls, j));
             char err[256];
-            if (u != NULL && ctl_endpoint_parse(&eps[got], u, err, sizeof(err)) == 0) {
+            if (u != NULL && httpc_endpoint_parse(&eps[got], u, err, sizeof(err)) == 0) {
                 got++;
             }
         }
@@ -209,7 +210,7 @@ int ctl_client_sync(ctl_client_t *c, ctl_cluster_error_t *cerr)
         return 0;
     }
     for (size_t i = 0; i < c->n_eps; i++) {
-        ctl_endpoint_free(&c->eps[i]);
+        httpc_endpoint_free(&c->eps[i]);
     }
     free(c->eps);
     c->eps = eps;
@@ -224,7 +225,7 @@ static const char *str_field(const json_t *obj, const char *name)
     return s != NULL ? s : "";
 }
 
-int ctl_keys_parse(const ctl_response_t *res, ctl_keys_result_t *out)
+int ctl_keys_parse(const httpc_response_t *res, ctl_keys_result_t *out)
 {
     memset(out, 0, sizeof(*out));
     out->status = res->status;

@@ -6,14 +6,14 @@
 #ifndef METCD_CTL_CLIENT_H
 #define METCD_CTL_CLIENT_H
 
-#include "http_client.h"
+#include "src/httpc/httpc.h"
 
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 typedef struct ctl_client {
-    ctl_endpoint_t *eps; /* owned */
+    httpc_endpoint_t *eps; /* owned */
     size_t n_eps;
     size_t pinned;  /* the endpoint that answered last */
     int timeout_ms; /* per command (--total-timeout) */
@@ -65,10 +65,10 @@ int ctl_client_sync(ctl_client_t *c, ctl_cluster_error_t *cerr);
  * As etcd's client does, a 5xx answer counts as a failure of that endpoint
  * ("has no leader" for 500 and 503). timeout_ms < 0 waits forever. Returns 0
  * with *res filled (any status below 500), or -1 with *cerr filled. Ownership: free res with
- * ctl_response_free().
+ * httpc_response_free().
  */
 int ctl_client_do(ctl_client_t *c, const char *method, const char *target, const char *form,
-                  int timeout_ms, ctl_response_t *res, ctl_cluster_error_t *cerr);
+                  int timeout_ms, httpc_response_t *res, ctl_cluster_error_t *cerr);
 
 /*
  * Same for a request that must not be sent twice (etcd's client marks
@@ -76,11 +76,11 @@ int ctl_client_do(ctl_client_t *c, const char *method, const char *target, const
  * as it is (cerr->single) and the next endpoint is pinned for later.
  */
 int ctl_client_do_once(ctl_client_t *c, const char *method, const char *target, const char *form,
-                       int timeout_ms, ctl_response_t *res, ctl_cluster_error_t *cerr);
+                       int timeout_ms, httpc_response_t *res, ctl_cluster_error_t *cerr);
 
 /* Same, sending to one given endpoint only (cluster-health). */
-int ctl_client_do_url(ctl_client_t *c, const ctl_endpoint_t *ep, const char *method,
-                      const char *target, int timeout_ms, ctl_response_t *res, char *err,
+int ctl_client_do_url(ctl_client_t *c, const httpc_endpoint_t *ep, const char *method,
+                      const char *target, int timeout_ms, httpc_response_t *res, char *err,
                       size_t err_len);
 
 /*
@@ -88,7 +88,7 @@ int ctl_client_do_url(ctl_client_t *c, const ctl_endpoint_t *ep, const char *met
  * other status: a v2 error). Returns 0; -1 for an empty 200 body (a watch
  * that ended without an event). Ownership: free with ctl_keys_result_free().
  */
-int ctl_keys_parse(const ctl_response_t *res, ctl_keys_result_t *out);
+int ctl_keys_parse(const httpc_response_t *res, ctl_keys_result_t *out);
 void ctl_keys_result_free(ctl_keys_result_t *r);
 
 /*

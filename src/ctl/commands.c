@@ -136,7 +136,7 @@ static int keys_call(ctl_ctx_t *ctx, const char *method, const char *key, const 
     if (target == NULL) {
         return fail_text("out of memory", CTL_EXIT_BAD_ARGS);
     }
-    ctl_response_t res;
+    httpc_response_t res;
     ctl_cluster_error_t cerr;
     int rc = one_shot
                  ? ctl_client_do_once(&ctx->client, method, target, form, timeout_ms, &res, &cerr)
@@ -146,10 +146,10 @@ static int keys_call(ctl_ctx_t *ctx, const char *method, const char *key, const 
         return fail_cluster(&cerr, CTL_EXIT_SERVER_ERROR);
     }
     if (ctl_keys_parse(&res, r) < 0) {
-        ctl_response_free(&res);
+        httpc_response_free(&res);
         return fail_text("client: response is empty", CTL_EXIT_SERVER_ERROR);
     }
-    ctl_response_free(&res);
+    httpc_response_free(&res);
     if (r->is_error || r->invalid_json || r->node == NULL) {
         int code = fail_keys(r);
         ctl_keys_result_free(r);
@@ -479,7 +479,7 @@ static int watch_next(ctl_ctx_t *ctx, const char *key, bool recursive, uint64_t 
         if (target == NULL) {
             return fail_text("out of memory", CTL_EXIT_SERVER_ERROR);
         }
-        ctl_response_t res;
+        httpc_response_t res;
         ctl_cluster_error_t cerr;
         int rc = ctl_client_do(&ctx->client, "GET", target, NULL, -1, &res, &cerr);
         free(target);
@@ -487,7 +487,7 @@ static int watch_next(ctl_ctx_t *ctx, const char *key, bool recursive, uint64_t 
             return fail_cluster(&cerr, CTL_EXIT_SERVER_ERROR);
         }
         rc = ctl_keys_parse(&res, r);
-        ctl_response_free(&res);
+        httpc_response_free(&res);
         if (rc < 0) {
             continue;
         }
@@ -615,7 +615,7 @@ int ctl_cmd_exec_watch(ctl_ctx_t *ctx)
  */
 static json_t *members_get(ctl_ctx_t *ctx, const char *target, bool *conn_failed)
 {
-    ctl_response_t res;
+    httpc_response_t res;
     ctl_cluster_error_t cerr;
     *conn_failed = false;
     if (ctl_client_do(&ctx->client, "GET", target, NULL, ctx->client.timeout_ms, &res, &cerr) < 0) {
@@ -629,7 +629,7 @@ static json_t *members_get(ctl_ctx_t *ctx, const char *target, bool *conn_failed
     } else {
         fprintf(stderr, "unexpected status code %d\n", res.status);
     }
-    ctl_response_free(&res);
+    httpc_response_free(&res);
     return root;
 }
 
@@ -695,19 +695,19 @@ static size_t health_round(ctl_ctx_t *ctx, const json_t *members)
         bool checked = false;
         for (size_t j = 0; j < json_array_size(urls) && !checked; j++) {
             const char *url = json_string_value(json_array_get(urls, j));
-            ctl_endpoint_t ep;
+            httpc_endpoint_t ep;
             char err[512];
-            ctl_response_t res;
+            httpc_response_t res;
             if (url == NULL) {
                 continue;
             }
-            if (ctl_endpoint_parse(&ep, url, err, sizeof(err)) < 0) {
+            if (httpc_endpoint_parse(&ep, url, err, sizeof(err)) < 0) {
                 printf("failed to check the health of member %s on %s: %s\n", id, url, err);
                 continue;
             }
             int rc = ctl_client_do_url(&ctx->client, &ep, "GET", "/health", ctx->client.timeout_ms,
                                        &res, err, sizeof(err));
-            ctl_endpoint_free(&ep);
+            httpc_endpoint_free(&ep);
             if (rc < 0) {
                 printf("failed to check the health of member %s on %s: Get \"%s/health\": %s\n", id,
                        url, url, err);
@@ -715,7 +715,7 @@ static size_t health_round(ctl_ctx_t *ctx, const json_t *members)
             }
             /* {"health":"true"} (etcd 3.x) or {"health":true} (older). */
             json_t *body = json_loadb(res.body, res.body_len, JSON_ALLOW_NUL, NULL);
-            ctl_response_free(&res);
+            httpc_response_free(&res);
             if (!json_is_object(body)) {
                 printf("failed to check the health of member %s on %s: invalid character in "
                        "response\n",
@@ -751,7 +751,7 @@ int ctl_cmd_cluster_health(ctl_ctx_t *ctx)
     if (ctx->forever) {
         signal(SIGINT, exit_on_interrupt);
     }
-    ctl_response_t res;
+    httpc_response_t res;
     ctl_cluster_error_t cerr;
     if (ctl_client_do(&ctx->client, "GET", "/v2/members", NULL, ctx->client.timeout_ms, &res,
                       &cerr) < 0) {
@@ -761,7 +761,7 @@ int ctl_cmd_cluster_health(ctl_ctx_t *ctx)
     }
     json_t *root =
         res.status == 200 ? json_loadb(res.body, res.body_len, JSON_ALLOW_NUL, NULL) : NULL;
-    ctl_response_free(&res);
+    httpc_response_free(&res);
     const json_t *members = json_object_get(root, "members");
     if (!json_is_array(members)) {
         printf("cluster may be unhealthy: failed to list members\n");
@@ -884,7 +884,7 @@ static void print_go_quoted(const char *s)
 
 /* Sends a members request; returns the HTTP status, or -1 after printing. */
 static int members_call(ctl_ctx_t *ctx, const char *method, const char *target, const char *body,
-                        ctl_response_t *res)
+                        httpc_response_t *res)
 {
     ctl_cluster_error_t cerr;
     if (ctl_client_do(&ctx->client, method, target, body, ctx->client.timeout_ms, res, &cerr) < 0) {
@@ -895,7 +895,7 @@ static int members_call(ctl_ctx_t *ctx, const char *method, const char *target, 
 }
 
 /* The "message" of a members API error body, or Go's status error. */
-static void print_members_error(const ctl_response_t *res, const char *prefix)
+static void print_members_error(const httpc_response_t *res, const char *prefix)
 {
     json_t *e = json_loadb(res->body, res->body_len, JSON_ALLOW_NUL, NULL);
     const char *msg = json_string_value(json_object_get(e, "message"));
@@ -919,7 +919,7 @@ int ctl_cmd_member_add(ctl_ctx_t *ctx)
         fprintf(stderr, "%s\n", err);
         return 1;
     }
-    ctl_response_t res;
+    httpc_response_t res;
     int status = members_call(ctx, "POST", "/v2/members", body, &res);
     free(body);
     if (status < 0) {
@@ -927,11 +927,11 @@ int ctl_cmd_member_add(ctl_ctx_t *ctx)
     }
     if (status != 201) {
         print_members_error(&res, "");
-        ctl_response_free(&res);
+        httpc_response_free(&res);
         return 1;
     }
     json_t *added = json_loadb(res.body, res.body_len, JSON_ALLOW_NUL, NULL);
-    ctl_response_free(&res);
+    httpc_response_free(&res);
     const char *new_id = node_str(added, "id", NULL);
     const char *new_name = ctx->args[0];
     printf("Added member named %s with ID %s to cluster\n", new_name, new_id);
@@ -970,13 +970,13 @@ int ctl_cmd_member_remove(ctl_ctx_t *ctx)
         return 1;
     }
     const char *id = ctx->args[0];
-    ctl_response_t res;
+    httpc_response_t res;
     int status = members_call(ctx, "GET", "/v2/members", NULL, &res);
     if (status < 0) {
         return 1;
     }
     json_t *root = status == 200 ? json_loadb(res.body, res.body_len, JSON_ALLOW_NUL, NULL) : NULL;
-    ctl_response_free(&res);
+    httpc_response_free(&res);
     const json_t *members = json_object_get(root, "members");
     if (!json_is_array(members)) {
         fprintf(stderr,
@@ -1011,7 +1011,7 @@ int ctl_cmd_member_remove(ctl_ctx_t *ctx)
     if (status < 0) {
         return 1;
     }
-    ctl_response_free(&res);
+    httpc_response_free(&res);
     if (status != 204 && status != 410) {
         /* etcdctl prints this one without a newline. */
         fprintf(stderr, "Received an error trying to remove member %s: unexpected status code %d",
@@ -1037,7 +1037,7 @@ int ctl_cmd_member_update(ctl_ctx_t *ctx)
     }
     char target[128];
     snprintf(target, sizeof(target), "/v2/members/%.100s", ctx->args[0]);
-    ctl_response_t res;
+    httpc_response_t res;
     int status = members_call(ctx, "PUT", target, body, &res);
     free(body);
     if (status < 0) {
@@ -1049,10 +1049,10 @@ int ctl_cmd_member_update(ctl_ctx_t *ctx)
         } else {
             fprintf(stderr, "unexpected status code %d\n", status);
         }
-        ctl_response_free(&res);
+        httpc_response_free(&res);
         return 1;
     }
-    ctl_response_free(&res);
+    httpc_response_free(&res);
     printf("Updated member with ID %s in cluster\n", ctx->args[0]);
     return CTL_EXIT_SUCCESS;
 }

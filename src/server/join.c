@@ -6,75 +6,15 @@
  * the answer's X-Etcd-Cluster-ID and its own member ID from the member whose
  * peer URLs are its advertised ones.
  */
-#include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
-#include <netdb.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "common/log.h"
+#include "src/httpc/httpc.h"
 #include "src/server/join.h"
-
-/* Reads the whole answer of one HTTP/1.1 GET (Connection: close) within
- * timeout_ms. *out is malloc'd (the caller frees it). 0 or -1. */
-static int http_get(const config_url_t *u, const char *path, unsigned timeout_ms, char **out,
-                    size_t *out_len)
-{
-    char port[16];
-    snprintf(port, sizeof(port), "%u", u->port);
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *ai = NULL;
-    if (getaddrinfo(u->host, port, &hints, &ai) != 0 || ai == NULL)
-        return -1;
-    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
-    if (fd >= 0) {
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    }
-    int rc = fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 ? 0 : -1;
-    freeaddrinfo(ai);
-    char req[512];
-    int n =
-        snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: %s:%u\r\nConnection: close\r\n\r\n",
-                 path, u->host, u->port);
-    if (rc == 0 && write(fd, req, (size_t)n) != n)
-        rc = -1;
-    size_t cap = 4096, len = 0;
-    char *buf = malloc(cap);
-    if (buf == NULL)
-        abort();
-    while (rc == 0) {
-        if (len + 1 >= cap) {
-            cap *= 2;
-            buf = realloc(buf, cap);
-            if (buf == NULL)
-                abort();
-        }
-        ssize_t r = read(fd, buf + len, cap - len - 1);
-        if (r < 0)
-            rc = -1;
-        if (r <= 0)
-            break;
-        len += (size_t)r;
-    }
-    if (fd >= 0)
-        close(fd);
-    if (rc != 0) {
-        free(buf);
-        return -1;
-    }
-    buf[len] = 0;
-    *out = buf;
-    *out_len = len;
-    return 0;
-}
 
 static bool same_url_set(json_t *urls, const config_url_list_t *mine)
 {
@@ -93,23 +33,21 @@ static bool same_url_set(json_t *urls, const config_url_list_t *mine)
 }
 
 /* Parses one /members answer. 0 with the IDs, or -1 with err. */
-static int parse_answer(const char *resp, size_t len, const config_t *cfg, uint64_t *member,
+static int parse_answer(const httpc_response_t *res, const config_t *cfg, uint64_t *member,
                         uint64_t *cluster, membership_t *members, char *err, size_t err_len)
 {
-    (void)len;
-    if (strncmp(resp, "HTTP/1.1 200", 12) != 0 && strncmp(resp, "HTTP/1.0 200", 12) != 0) {
-        snprintf(err, err_len, "the peer answered %.40s", resp);
+    char id[32];
+    if (res->status != 200) {
+        snprintf(err, err_len, "the peer answered %d", res->status);
         return -1;
     }
-    const char *h = strcasestr(resp, "\r\nX-Etcd-Cluster-ID:");
-    const char *body = strstr(resp, "\r\n\r\n");
-    if (h == NULL || body == NULL || h > body) {
+    if (httpc_response_header(res, "X-Etcd-Cluster-ID", id, sizeof(id)) != 0) {
         snprintf(err, err_len, "the peer's answer has no cluster ID");
         return -1;
     }
-    *cluster = strtoull(h + strlen("\r\nX-Etcd-Cluster-ID:"), NULL, 16);
+    *cluster = strtoull(id, NULL, 16);
     json_error_t jerr;
-    json_t *arr = json_loads(body + 4, 0, &jerr);
+    json_t *arr = json_loads(res->body, 0, &jerr);
     if (!json_is_array(arr)) {
         snprintf(err, err_len, "the peer's member list is not JSON: %s", jerr.text);
         json_decref(arr);
@@ -155,15 +93,21 @@ int join_fetch_ids(const config_t *cfg, uint64_t *member, uint64_t *cluster, mem
         const config_member_t *cm = &cfg->initial_cluster[i];
         if (strcmp(cm->name, cfg->name) == 0)
             continue;
-        char *resp = NULL;
-        size_t len = 0;
-        if (http_get(&cm->peer_url, "/members", 2000, &resp, &len) != 0) {
-            snprintf(last, sizeof(last), "cannot reach %s: %s", cm->peer_url.text, strerror(errno));
+        httpc_endpoint_t ep;
+        httpc_response_t res;
+        char why[200] = "";
+        if (httpc_endpoint_parse(&ep, cm->peer_url.text, why, sizeof(why)) != 0) {
+            snprintf(last, sizeof(last), "%s: %s", cm->peer_url.text, why);
             continue;
         }
-        char why[200] = "";
-        int rc = parse_answer(resp, len, cfg, member, cluster, members, why, sizeof(why));
-        free(resp);
+        int rc = httpc_request(&ep, "GET", "/members", NULL, 2000, &res, why, sizeof(why));
+        httpc_endpoint_free(&ep);
+        if (rc != 0) {
+            snprintf(last, sizeof(last), "cannot reach %s: %s", cm->peer_url.text, why);
+            continue;
+        }
+        rc = parse_answer(&res, cfg, member, cluster, members, why, sizeof(why));
+        httpc_response_free(&res);
         if (rc == 0) {
             log_line('I', "etcdserver", "found member %" PRIx64 " in cluster %" PRIx64 " at %s",
                      *member, *cluster, cm->peer_url.text);

@@ -407,17 +407,19 @@ static int compute_ids(server_t *s, bool after_lock, bool have_log, char *err, s
 {
     const config_t *cfg = s->cfg;
     membership_free(&s->initial);
-    size_t n = cfg->n_initial_cluster;
+    /* Discovery replaces --initial-cluster and, for --discovery, the token. */
+    const config_member_t *list = s->boot.members ? s->boot.members : cfg->initial_cluster;
+    size_t n = s->boot.members ? s->boot.n : cfg->n_initial_cluster;
+    const char *token = s->boot.members ? s->boot.token : cfg->initial_cluster_token;
     const char **names = calloc(n + 1, sizeof(*names));
     const char **urls = calloc(n + 1, sizeof(*urls));
     if (names == NULL || urls == NULL)
         abort();
     for (size_t i = 0; i < n; i++) {
-        names[i] = cfg->initial_cluster[i].name;
-        urls[i] = cfg->initial_cluster[i].peer_url.text;
+        names[i] = list[i].name;
+        urls[i] = list[i].peer_url.text;
     }
-    int rc = membership_from_initial_cluster(&s->initial, names, urls, n,
-                                             cfg->initial_cluster_token, err, err_len);
+    int rc = membership_from_initial_cluster(&s->initial, names, urls, n, token, err, err_len);
     free(names);
     free(urls);
     if (rc != 0)
@@ -545,10 +547,18 @@ int server_new(const config_t *cfg, server_t **out, char *err, size_t err_len)
     if (cfg->wal_dir != NULL)
         log_line('I', "etcdserver", "wal dir = %s", wal_dir);
     free(wal_dir);
+    bool join = strcmp(cfg->initial_cluster_state, "existing") == 0;
+    /* etcd asks the discovery source only before the member's first start. */
+    if (!have_log && !join && (cfg->discovery != NULL || cfg->discovery_srv != NULL)) {
+        rc = bootstrap_discover(cfg, &s->boot, err, err_len);
+        if (rc != 0) {
+            rc = rc == BOOTSTRAP_E_FULL ? SERVER_E_DISCOVERY_FULL : SERVER_E_RUNTIME;
+            goto fail;
+        }
+    }
     rc = compute_ids(s, true, have_log, err, err_len);
     if (rc != 0)
         goto fail;
-    bool join = strcmp(cfg->initial_cluster_state, "existing") == 0;
     s->loop = h2o_evloop_create();
     node_config_t ncfg = {
         .loop = s->loop,
@@ -563,7 +573,10 @@ int server_new(const config_t *cfg, server_t **out, char *err, size_t err_len)
         .max_snapshots = cfg->max_snapshots,
         .watch_history = cfg->watch_history,
         .bootstrap = join ? NULL : &s->initial,
-        .join = join,
+        /* A discovered member's restart takes its IDs from its log: etcd
+         * does not ask the discovery source again, and the flags alone do
+         * not say who the members are. */
+        .join = join || (have_log && (cfg->discovery != NULL || cfg->discovery_srv != NULL)),
         .force_new_cluster = cfg->force_new_cluster,
         .name = cfg->name,
         .client_urls = s->client_urls,
@@ -764,5 +777,6 @@ void server_free(server_t *s)
     free(s->peers);
     membership_free(&s->initial);
     membership_free(&s->remote);
+    bootstrap_free(&s->boot);
     free(s);
 }

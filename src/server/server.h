@@ -19,8 +19,9 @@
 #include "src/config/config.h"
 
 /* server_new() failures: the exit status main() uses. */
-#define SERVER_E_RUNTIME (-1) /* exit 1: a port in use, a locked data dir, ... */
-#define SERVER_E_CONFIG  (-2) /* exit 2: a configuration this version cannot run */
+#define SERVER_E_RUNTIME        (-1) /* exit 1: a port in use, a locked data dir, ... */
+#define SERVER_E_CONFIG         (-2) /* exit 2: a configuration this version cannot run */
+#define SERVER_E_DISCOVERY_FULL (-3) /* exit 1, or a proxy: the discovery token is full */
 
 typedef struct server server_t;
 

@@ -13,6 +13,7 @@
 
 #include "api/api.h"
 #include "src/membership/membership.h"
+#include "src/server/bootstrap.h"
 #include "src/server/node.h"
 #include "src/server/server.h"
 
@@ -47,6 +48,7 @@ struct server {
     int64_t start_time_ns;
     membership_t initial;     /* --initial-cluster, for a new cluster's first entries */
     membership_t remote;      /* the members a joining member was told of */
+    bootstrap_t boot;         /* the initial cluster discovery gave, if used */
     const char **client_urls; /* borrowed from cfg */
 
     /* What server_info hands the API: rebuilt on each call. */

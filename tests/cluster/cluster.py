@@ -178,6 +178,7 @@ class Cluster:
                 m.advertised_peer_port = self.relay.add(m.name, m.peer_port, free_port())
             self.relay.set_ids({m.id: m.name for m in self.members})
         self.removed = []
+        self.env = {}            # variables added to every member's environment
         self.closed = False
         atexit.register(self.close)
 
@@ -225,7 +226,7 @@ class Cluster:
     def _spawn(self, m):
         if m.argv is None:
             m.argv = self._argv(m)
-        env = clean_env()
+        env = clean_env(self.env)
         log = open(m.log_path, "ab")
         m.starts += 1
         log.write(("\n=== start %d: %s\n" % (m.starts, " ".join(m.argv))).encode())

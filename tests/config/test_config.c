@@ -596,12 +596,28 @@ static const char *const used_flags[] = {"name",
                                          "log-outputs",
                                          "log-output",
                                          "force-new-cluster",
+                                         "discovery",
+                                         "discovery-fallback",
+                                         "discovery-proxy",
+                                         "discovery-srv",
+                                         "discovery-srv-name",
+                                         "proxy",
+                                         "proxy-failure-wait",
+                                         "proxy-refresh-interval",
+                                         "proxy-dial-timeout",
+                                         "proxy-write-timeout",
+                                         "proxy-read-timeout",
                                          NULL};
 /* Refused unless off/false/empty; given here at that value: no warning. */
-static const char *const guarded_flags[] = {
-    "discovery",     "discovery-srv",         "proxy",         "cert-file",
-    "key-file",      "client-cert-auth",      "auto-tls",      "peer-cert-file",
-    "peer-key-file", "peer-client-cert-auth", "peer-auto-tls", NULL};
+static const char *const guarded_flags[] = {"cert-file",
+                                            "key-file",
+                                            "client-cert-auth",
+                                            "auto-tls",
+                                            "peer-cert-file",
+                                            "peer-key-file",
+                                            "peer-client-cert-auth",
+                                            "peer-auto-tls",
+                                            NULL};
 static const char *const bool_flags[] = {"initial-election-tick-advance",
                                          "strict-reconfig-check",
                                          "pre-vote",
@@ -644,8 +660,10 @@ static const char *sample_value(const char *name)
 {
     if (in_list(name, obsolete_flags))
         return NULL;
+    if (strcmp(name, "proxy") == 0)
+        return "off";
     if (in_list(name, guarded_flags))
-        return strcmp(name, "proxy") == 0 ? "off" : in_list(name, bool_flags) ? "false" : "";
+        return in_list(name, bool_flags) ? "false" : "";
     if (in_list(name, bool_flags))
         return NULL;
     if (strstr(name, "-urls") != NULL)
@@ -833,10 +851,6 @@ static void test_guarded(void **state)
         const char *arg;
         const char *needle;
     } cases[] = {
-        {"--discovery=https://discovery.etcd.io/x", "bootstrap by discovery URL"},
-        {"--discovery-srv=example.com", "bootstrap by DNS SRV records"},
-        {"--proxy=on", "proxy mode is not implemented"},
-        {"--proxy=readonly", "proxy mode is not implemented"},
         {"--client-cert-auth", "TLS is not implemented"},
         {"--peer-client-cert-auth=true", "TLS is not implemented"},
         {"--auto-tls", "TLS is not implemented"},
@@ -855,9 +869,9 @@ static void test_guarded(void **state)
             fail_msg("%s: '%s'", cases[i].arg, err);
     }
     /* From the environment, named by its variable. */
-    char *env[] = {"ETCD_PROXY=on", NULL};
+    char *env[] = {"ETCD_CLIENT_CERT_AUTH=true", NULL};
     assert_int_equal(parse_env(&c, env, NULL), -1);
-    assert_non_null(strstr(err, "ETCD_PROXY=on is not supported by metcd: proxy mode"));
+    assert_non_null(strstr(err, "ETCD_CLIENT_CERT_AUTH=true is not supported by metcd: TLS"));
     char *env2[] = {"ETCD_PEER_AUTO_TLS=true", NULL};
     assert_int_equal(parse_env(&c, env2, NULL), -1);
     assert_non_null(strstr(err, "ETCD_PEER_AUTO_TLS=true is not supported"));
@@ -879,8 +893,6 @@ static void test_guarded(void **state)
         const char *content;
         const char *needle;
     } files[] = {
-        {"discovery-srv: example.com\n", "bootstrap by DNS SRV records"},
-        {"proxy: readonly\n", "proxy mode is not implemented"},
         {"client-transport-security:\n  client-cert-auth: true\n", "TLS is not implemented"},
         {"client-transport-security:\n  cert-file: s.crt\n  key-file: s.key\n",
          "\"cert-file: s.crt\" in config file"},
@@ -919,6 +931,63 @@ static void test_guarded(void **state)
     free(path);
 }
 
+/* --discovery*, --proxy*: values, etcd's defaults and checks. */
+static void test_bootstrap_options(void **state)
+{
+    (void)state;
+    config_t c;
+    assert_int_equal(PARSE(&c, "--name", "a"), 0);
+    assert_null(c.discovery);
+    assert_null(c.discovery_srv);
+    assert_true(c.discovery_fallback_proxy);
+    assert_int_equal(c.proxy, CONFIG_PROXY_OFF);
+    assert_int_equal(c.proxy_failure_wait_ms, 5000);
+    assert_int_equal(c.proxy_refresh_interval_ms, 30000);
+    assert_int_equal(c.proxy_dial_timeout_ms, 1000);
+    assert_int_equal(c.proxy_write_timeout_ms, 5000);
+    assert_int_equal(c.proxy_read_timeout_ms, 0);
+    config_free(&c);
+    assert_int_equal(PARSE(&c, "--discovery", "http://d:2379/v2/keys/t", "--discovery-fallback",
+                           "exit", "--discovery-proxy", "p:3128"),
+                     0);
+    assert_string_equal(c.discovery, "http://d:2379/v2/keys/t");
+    assert_string_equal(c.discovery_proxy, "p:3128");
+    assert_false(c.discovery_fallback_proxy);
+    assert_int_equal(c.n_warnings, 0);
+    config_free(&c);
+    char *env[] = {"ETCD_DISCOVERY_SRV=example.com", "ETCD_DISCOVERY_SRV_NAME=blue", NULL};
+    assert_int_equal(parse_env(&c, env, NULL), 0);
+    assert_string_equal(c.discovery_srv, "example.com");
+    assert_string_equal(c.discovery_srv_name, "blue");
+    config_free(&c);
+    /* A proxy is no member: its name need not be in --initial-cluster. */
+    assert_int_equal(PARSE(&c, "--proxy", "readonly", "--proxy-failure-wait=100",
+                           "--proxy-refresh-interval=200", "--proxy-dial-timeout=300",
+                           "--proxy-write-timeout=400", "--proxy-read-timeout=500",
+                           "--initial-cluster", "m1=http://127.0.0.1:2380", "--listen-client-urls",
+                           "http://127.0.0.1:2379"),
+                     0);
+    assert_int_equal(c.proxy, CONFIG_PROXY_READONLY);
+    assert_int_equal(c.proxy_failure_wait_ms, 100);
+    assert_int_equal(c.proxy_refresh_interval_ms, 200);
+    assert_int_equal(c.proxy_dial_timeout_ms, 300);
+    assert_int_equal(c.proxy_write_timeout_ms, 400);
+    assert_int_equal(c.proxy_read_timeout_ms, 500);
+    config_free(&c);
+    /* etcdmain: one bootstrap source. */
+    const char *both[][4] = {
+        {"--discovery=http://d/t", "--initial-cluster", "default=http://localhost:2380", NULL},
+        {"--discovery=http://d/t", "--discovery-srv", "example.com", NULL},
+    };
+    for (size_t i = 0; i < 2; i++) {
+        assert_int_equal(PARSE(&c, (char *)both[i][0], (char *)both[i][1], (char *)both[i][2]), -1);
+        assert_string_equal(err, "multiple discovery or bootstrap flags are set. Choose one of "
+                                 "\"initial-cluster\", \"discovery\" or \"discovery-srv\"");
+    }
+    assert_int_equal(PARSE(&c, "--proxy-failure-wait=soon"), -1);
+    assert_string_equal(err, "invalid value \"soon\" for flag -proxy-failure-wait: parse error");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -937,6 +1006,7 @@ int main(void)
         cmocka_unit_test(test_etcd_help_complete),
         cmocka_unit_test(test_ignored_warning),
         cmocka_unit_test(test_guarded),
+        cmocka_unit_test(test_bootstrap_options),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

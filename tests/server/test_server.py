@@ -249,9 +249,12 @@ def case_bad_configuration():
          "TLS (https) is not supported yet"),
         (["--initial-cluster", "default=http://localhost:2380,b=http://localhost:2380"], None,
          "initial cluster has duplicate url"),
+        (["--discovery=http://127.0.0.1:1/t", "--initial-cluster", "n=http://127.0.0.1:2"],
+         None, "multiple discovery or bootstrap flags are set. Choose one of \"initial-cluster\", "
+               "\"discovery\" or \"discovery-srv\". See 'metcd --help'."),
     ]
     exit_1 = ("stray", "ETCD_SNAPSHOT_COUNT", "/nonexistent/metcd.yaml", "--election-timeout",
-              "default,stdout")
+              "default,stdout", "--discovery=http://127.0.0.1:1/t")
     for args, env, want in cases:
         rc, out, err = run_bad(["--data-dir", d] + args, env)
         one = any(a in args or (env and a in env) for a in exit_1)
@@ -284,10 +287,7 @@ def case_etcd_only_flags():
     # Those whose silent acceptance would run another member are refused.
     d = "/nonexistent-metcd-dir/never-created"
     cases = [
-        (["--discovery=https://discovery.etcd.io/x"], None, "bootstrap by discovery URL"),
-        (["--proxy", "readonly"], None, "proxy mode is not implemented"),
         (["--cert-file", "s.crt", "--key-file", "s.key"], None, "TLS is not implemented"),
-        ([], {"ETCD_DISCOVERY_SRV": "example.com"}, "ETCD_DISCOVERY_SRV=example.com is not"),
     ]
     for args, env, want in cases:
         rc, out, err = run_bad(["--data-dir", d] + args, env)

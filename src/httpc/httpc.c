@@ -1,5 +1,5 @@
 /* See http_client.h. */
-#include "http_client.h"
+#include "src/httpc/httpc.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-int ctl_endpoint_parse(ctl_endpoint_t *ep, const char *url, char *err, size_t err_len)
+int httpc_endpoint_parse(httpc_endpoint_t *ep, const char *url, char *err, size_t err_len)
 {
     memset(ep, 0, sizeof(*ep));
     const char *p = url;
@@ -82,14 +82,14 @@ int ctl_endpoint_parse(ctl_endpoint_t *ep, const char *url, char *err, size_t er
         ep->url = strndup(url, url_len);
     }
     if (ep->host == NULL || ep->port == NULL || ep->url == NULL) {
-        ctl_endpoint_free(ep);
+        httpc_endpoint_free(ep);
         snprintf(err, err_len, "out of memory");
         return -1;
     }
     return 0;
 }
 
-void ctl_endpoint_free(ctl_endpoint_t *ep)
+void httpc_endpoint_free(httpc_endpoint_t *ep)
 {
     free(ep->url);
     free(ep->host);
@@ -97,10 +97,37 @@ void ctl_endpoint_free(ctl_endpoint_t *ep)
     memset(ep, 0, sizeof(*ep));
 }
 
-void ctl_response_free(ctl_response_t *res)
+void httpc_response_free(httpc_response_t *res)
 {
     free(res->body);
+    free(res->head);
     memset(res, 0, sizeof(*res));
+}
+
+int httpc_response_header(const httpc_response_t *res, const char *name, char *out, size_t out_len)
+{
+    size_t name_len = strlen(name);
+    if (res->head == NULL)
+        return -1;
+    for (const char *line = strstr(res->head, "\r\n"); line != NULL;
+         line = strstr(line + 2, "\r\n")) {
+        const char *h = line + 2;
+        if (strncasecmp(h, name, name_len) != 0 || h[name_len] != ':')
+            continue;
+        const char *v = h + name_len + 1;
+        v += strspn(v, " \t");
+        size_t n = strcspn(v, "\r\n");
+        while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+            n--;
+        if (n >= out_len)
+            n = out_len > 0 ? out_len - 1 : 0;
+        if (out_len > 0) {
+            memcpy(out, v, n);
+            out[n] = '\0';
+        }
+        return 0;
+    }
+    return -1;
 }
 
 static int64_t now_ms(void)
@@ -138,7 +165,7 @@ static void addr_text(const struct addrinfo *ai, char *out, size_t out_len)
     }
 }
 
-static int dial(const ctl_endpoint_t *ep, int64_t deadline, char *err, size_t err_len)
+static int dial(const httpc_endpoint_t *ep, int64_t deadline, char *err, size_t err_len)
 {
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
     struct addrinfo *ais = NULL;
@@ -250,9 +277,9 @@ static int dechunk(const char *src, size_t len, char *dst, size_t *dst_len)
     }
 }
 
-int ctl_http_request(const ctl_endpoint_t *ep, const char *method, const char *target,
-                     const char *form, int timeout_ms, ctl_response_t *res, char *err,
-                     size_t err_len)
+int httpc_request(const httpc_endpoint_t *ep, const char *method, const char *target,
+                  const char *form, int timeout_ms, httpc_response_t *res, char *err,
+                  size_t err_len)
 {
     memset(res, 0, sizeof(*res));
     int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
@@ -269,8 +296,8 @@ int ctl_http_request(const ctl_endpoint_t *ep, const char *method, const char *t
         snprintf(err, err_len, "out of memory");
         return -1;
     }
-    fprintf(f, "%s %s HTTP/1.1\r\nHost: %s:%s\r\nUser-Agent: metcdctl\r\n", method, target,
-            ep->host, ep->port);
+    fprintf(f, "%s %s HTTP/1.1\r\nHost: %s:%s\r\nUser-Agent: %s\r\n", method, target, ep->host,
+            ep->port, program_invocation_short_name);
     if (form != NULL) {
         /* The members API takes JSON; the keys API takes forms. */
         fprintf(f, "Content-Type: %s\r\nContent-Length: %zu\r\n",
@@ -356,6 +383,11 @@ int ctl_http_request(const ctl_endpoint_t *ep, const char *method, const char *t
                     res->etcd_index = strtoull(line + 13, NULL, 10);
                 }
             }
+            res->head = strndup(buf, head_len - 2);
+            if (res->head == NULL) {
+                snprintf(err, err_len, "out of memory");
+                goto fail;
+            }
             if (is_head || res->status == 204 || res->status == 304) {
                 content_len = 0;
                 chunked = false;
@@ -415,6 +447,8 @@ int ctl_http_request(const ctl_endpoint_t *ep, const char *method, const char *t
     }
     return 0;
 fail:
+    free(res->head);
+    res->head = NULL;
     free(buf);
     close(fd);
     return -1;
