@@ -155,6 +155,10 @@ static int read_request(conn_t *c, request_t *r)
         send_simple(c->fd, 411, "Length Required", "Connection: close\r\n", NULL, "");
         return -1;
     }
+    v = header(r->head, "Expect", &vl);
+    if (v != NULL && vl >= 12 && strncasecmp(v, "100-continue", 12) == 0 && c->len == 0)
+        /* Go's server answers this when the handler reads the body. */
+        send_all(c->fd, "HTTP/1.1 100 Continue\r\n\r\n", 25);
     v = header(r->head, "Content-Length", &vl);
     r->has_length = v != NULL;
     unsigned long long want = v != NULL ? strtoull(v, NULL, 10) : 0;
@@ -253,7 +257,8 @@ static char *upstream_request(const request_t *r, const char *client_ip, size_t 
             v += strspn(v, " \t");
             snprintf(prior + strlen(prior), sizeof(prior) - strlen(prior), "%.*s, ",
                      (int)(next - v), v);
-        } else if (!hop_by_hop(l)) {
+        } else if (!hop_by_hop(l) && strncasecmp(l, "Expect:", 7) != 0) {
+            /* The body goes with the head: no interim answer to wait for. */
             fprintf(f, "%.*s\r\n", (int)n, l);
         }
         l = next + 2;
@@ -290,6 +295,13 @@ static long read_answer_head(int up, int client_fd, unsigned read_ms, char *buf,
     *len = 0;
     for (;;) {
         char *eoh = memmem(buf, *len, "\r\n\r\n", 4);
+        if (eoh != NULL && *len >= 12 && memcmp(buf, "HTTP/1.", 7) == 0 && buf[9] == '1') {
+            /* An interim 1xx answer: the real one follows. */
+            size_t skip = (size_t)(eoh - buf) + 4;
+            memmove(buf, buf + skip, *len - skip);
+            *len -= skip;
+            continue;
+        }
         if (eoh != NULL)
             return (long)(eoh - buf) + 4;
         if (*len >= cap)
@@ -479,8 +491,7 @@ static relay_result_t serve(proxy_t *p, int fd, const request_t *r, const char *
     bool answered = false;
     for (size_t i = 0; i < n && !answered; i++) {
         char why[512];
-        int up = dial(&eps[i], p->cfg->proxy_dial_timeout_ms, p->cfg->proxy_write_timeout_ms, why,
-                      sizeof(why));
+        int up = dial(&eps[i], p->dial_timeout_ms, p->write_timeout_ms, why, sizeof(why));
         if (up >= 0 && !send_all(up, req, req_len)) {
             snprintf(why, sizeof(why), "write tcp %s: %s", eps[i].url, strerror(errno));
             close(up);
@@ -492,7 +503,7 @@ static relay_result_t serve(proxy_t *p, int fd, const request_t *r, const char *
             continue;
         }
         size_t have = 0;
-        long head = read_answer_head(up, fd, p->cfg->proxy_read_timeout_ms, buf, MAX_HEAD, &have);
+        long head = read_answer_head(up, fd, p->read_timeout_ms, buf, MAX_HEAD, &have);
         if (head < 0) {
             close(up);
             log_line('I', "proxy/httpproxy", "client %s closed request prematurely", client_ip);
@@ -506,7 +517,7 @@ static relay_result_t serve(proxy_t *p, int fd, const request_t *r, const char *
             proxy_director_failed(&p->director, eps[i].url);
             continue;
         }
-        result = relay_answer(up, fd, r, p->cfg->proxy_read_timeout_ms, buf, (size_t)head, have);
+        result = relay_answer(up, fd, r, p->read_timeout_ms, buf, (size_t)head, have);
         close(up);
         answered = true;
     }

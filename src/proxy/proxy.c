@@ -75,7 +75,7 @@ static void *refresh_thread(void *arg)
             logged = true;
         }
         free(eps);
-        unsigned ms = p->cfg->proxy_refresh_interval_ms;
+        unsigned ms = p->refresh_interval_ms;
         if (ms >= DEFAULT_REFRESH_MS && n == 0)
             ms = 1000;
         struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
@@ -158,8 +158,11 @@ int proxy_run(const config_t *cfg, char *err, size_t err_len)
 {
     static proxy_t p; /* shared by every thread until the process ends */
     memset(&p, 0, sizeof(p));
-    p.cfg = cfg;
     p.readonly = cfg->proxy == CONFIG_PROXY_READONLY;
+    p.dial_timeout_ms = cfg->proxy_dial_timeout_ms;
+    p.write_timeout_ms = cfg->proxy_write_timeout_ms;
+    p.read_timeout_ms = cfg->proxy_read_timeout_ms;
+    p.refresh_interval_ms = cfg->proxy_refresh_interval_ms;
     log_line('N', "etcdmain", "proxy: this proxy supports v2 API only!");
     if (cfg->listen_client.n == 0) {
         snprintf(err, err_len, "the proxy needs --listen-client-urls");
@@ -192,7 +195,9 @@ int proxy_run(const config_t *cfg, char *err, size_t err_len)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    listener_t *ls = calloc(cfg->listen_client.n, sizeof(*ls));
+    /* Static like p: the accepting threads use them until the process ends. */
+    static listener_t *ls;
+    ls = calloc(cfg->listen_client.n, sizeof(*ls));
     if (ls == NULL)
         abort();
     for (size_t i = 0; i < cfg->listen_client.n; i++) {

@@ -67,10 +67,12 @@ size_t proxy_cluster_client_urls(proxy_cluster_t *c, char ***urls);
 
 /* What every connection thread shares. */
 typedef struct proxy {
-    const config_t *cfg;
     proxy_director_t director;
     proxy_cluster_t cluster;
     bool readonly;
+    /* Copied from the configuration, which main frees at exit while these
+     * threads may still run. */
+    unsigned dial_timeout_ms, write_timeout_ms, read_timeout_ms, refresh_interval_ms;
 } proxy_t;
 
 /* Serves one accepted client connection until it closes; closes fd. */
