@@ -55,6 +55,7 @@ static void nodes_free(nodes_t *ns)
     ns->n = 0;
 }
 
+/* Appends copies of key and value to ns (freed by nodes_free). */
 static void nodes_push(nodes_t *ns, const char *key, const char *value, uint64_t created)
 {
     node_t *v = realloc(ns->v, (ns->n + 1) * sizeof(*v));
@@ -83,7 +84,8 @@ static void discovery_free(discovery_t *d)
     free(d->token);
 }
 
-/* Splits durl into the server and the token path (etcd: url.Parse, token =
+/* Splits durl into the server and the token path (d owns the copies: free
+ * with discovery_free, also after a failure) (etcd: url.Parse, token =
  * u.Path); with dproxy, requests go to the proxy with absolute URLs. */
 static int discovery_init(discovery_t *d, const char *durl, const char *dproxy, uint64_t self_id,
                           char *err, size_t err_len)

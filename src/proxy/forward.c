@@ -115,8 +115,8 @@ static void send_error(int fd, int status, const char *reason, const char *msg)
     send_simple(fd, status, reason, "", "application/json", body);
 }
 
-/* Reads one request. 1 with *r, 0 when the client closed, -1 on bad input
- * (an answer was sent). */
+/* Reads one request. 1 with *r (r->body is malloc'd: the caller frees it),
+ * 0 when the client closed, -1 on bad input (an answer was sent). */
 static int read_request(conn_t *c, request_t *r)
 {
     char *eoh;
@@ -239,7 +239,8 @@ static int dial(const proxy_endpoint_t *ep, unsigned dial_ms, unsigned write_ms,
 }
 
 /* The request as sent to a member: the client's head without hop-by-hop
- * headers, X-Forwarded-For extended, one request per connection. */
+ * headers, X-Forwarded-For extended, one request per connection.
+ * Ownership: the result (*len bytes) is malloc'd; the caller frees it. */
 static char *upstream_request(const request_t *r, const char *client_ip, size_t *len)
 {
     char *out = NULL;

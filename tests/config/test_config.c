@@ -980,7 +980,8 @@ static void test_bootstrap_options(void **state)
         {"--discovery=http://d/t", "--discovery-srv", "example.com", NULL},
     };
     for (size_t i = 0; i < 2; i++) {
-        assert_int_equal(PARSE(&c, (char *)both[i][0], (char *)both[i][1], (char *)both[i][2]), -1);
+        assert_int_equal(PARSE(&c, (char *)both[i][0], (char *)both[i][1], (char *)both[i][2]),
+                         CONFIG_E_VERIFY);
         assert_string_equal(err, "multiple discovery or bootstrap flags are set. Choose one of "
                                  "\"initial-cluster\", \"discovery\" or \"discovery-srv\"");
     }
