@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -110,6 +111,11 @@ static void *accept_thread(void *arg)
                 usleep(100000);
             continue;
         }
+        /* Answers go out in several writes (head, body chunks): without
+         * this, Nagle's algorithm holds each one for the client's delayed
+         * acknowledgement (40 ms). */
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         accepted_t *a = calloc(1, sizeof(*a));
         if (a == NULL)
             abort();
