@@ -196,6 +196,12 @@ void node_on_marker_durable(node_t *n)
     if (raft_storage_mem_create_snapshot(n->mem, index, &n->snap_conf, NULL, 0) == 0 &&
         index > CATCH_UP_ENTRIES)
         raft_storage_mem_compact(n->mem, index - CATCH_UP_ENTRIES);
+    /* Entries applied while this snapshot was being written may already
+     * call for the next one; with no write after them the check at the end
+     * of a Ready would never come (etcd checks after every apply). Between
+     * Readies only: a batch in flight checks when it finishes. */
+    if (!n->rd_out)
+        node_maybe_snapshot(n);
 }
 
 /* ---- sending and receiving snapshot files ---- */

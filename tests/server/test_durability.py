@@ -324,10 +324,21 @@ def case_snapshots_bounded():
             m.start()
             for i in range(70):
                 put(m.url, "b/k%d" % i, "v%d" % i)
-            time.sleep(0.5)
+            # Snapshots are written in the background: wait (bounded) for two
+            # and for every snapshot started to be recorded in the log (a
+            # snapshot file whose WAL marker is not durable is skipped at
+            # start, broken or not).
+            snapdir = os.path.join(m.data_dir, "member", "snap")
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                snaps = sorted(f for f in os.listdir(snapdir) if f.endswith(".snap"))
+                err = m.proc.stderr()
+                started = err.count("start to snapshot")
+                if len(snaps) >= 2 and started == err.count("saved snapshot at index"):
+                    break
+                time.sleep(0.1)
             before = all_keys(m.url, "b")
             m.stop()
-            snapdir = os.path.join(m.data_dir, "member", "snap")
             snaps = sorted(f for f in os.listdir(snapdir) if f.endswith(".snap"))
             check(len(snaps) >= 2, "snapshots: %r" % snaps)
             newest = os.path.join(snapdir, snaps[-1])
@@ -337,7 +348,8 @@ def case_snapshots_bounded():
                 f.seek(40)
                 f.write(bytes([b[0] ^ 1]))
             m.start()
-            check(os.path.exists(newest + ".broken"), "the corrupt snapshot was not renamed")
+            check(os.path.exists(newest + ".broken"),
+                  "the corrupt snapshot %s was not renamed:\n%s" % (snaps[-1], m.proc.stderr()))
             check(snaps[-1] in m.proc.stderr(), "no warning naming the snapshot")
             eq(all_keys(m.url, "b"), before, "keys after skipping a broken snapshot")
             m.stop()
