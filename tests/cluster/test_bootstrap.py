@@ -10,6 +10,9 @@ Cases (all by default):
   discovery_refused  a member finding the token full exits (--discovery-fallback
                      exit), or becomes a proxy (the default); a token without
                      _config/size fails with the keys API's error
+  discovery_proxy    the same with --discovery-proxy: every request to the
+                     token goes through an HTTP forward proxy (a small one in
+                     this file)
   discovery_service  the same through Debian's etcd-discovery service
                      (discovery.etcd.io, package etcd-discovery), itself
                      backed by a metcd
@@ -26,6 +29,7 @@ Every process listens on 127.0.0.1 ports picked free; every wait is bounded;
 only processes started here are killed, by PID. etcd-discovery and dnsmasq
 are in the Makefile's TEST_PKGS: a missing one fails its case.
 """
+import http.client
 import json
 import os
 import shutil
@@ -147,6 +151,78 @@ def case_discovery_refused():
             check("failed to join discovery cluster (100: Key not found (/nosize)" in err, err)
         finally:
             nosize.close()
+
+
+class ForwardProxy:
+    """A minimal HTTP forward proxy on loopback (absolute-form request
+    targets, as --discovery-proxy sends them); counts what it forwarded."""
+
+    def __init__(self):
+        import http.server
+        import threading
+        proxy = self
+        self.seen = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def forward(self):
+                proxy.seen.append((self.command, self.path))
+                u = urllib.parse.urlsplit(self.path)
+                body = None
+                if self.headers.get("Content-Length"):
+                    body = self.rfile.read(int(self.headers["Content-Length"]))
+                conn = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
+                target = u.path + ("?" + u.query if u.query else "")
+                hdrs = {k: v for k, v in self.headers.items()
+                        if k.lower() not in ("connection", "proxy-connection", "host")}
+                conn.request(self.command, target, body=body, headers=hdrs)
+                r = conn.getresponse()
+                data = r.read()
+                self.send_response(r.status)
+                for k, v in r.getheaders():
+                    if k.lower() not in ("transfer-encoding", "connection", "content-length"):
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                conn.close()
+
+            do_GET = do_PUT = do_POST = do_DELETE = forward
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def case_discovery_proxy():
+    with Metcd("store").wait_ready() as store:
+        key = "/discovery/proxied-%d" % os.getpid()
+        put(store.client_url + "/v2/keys" + key + "/_config/size", "3")
+        durl = store.client_url + "/v2/keys" + key
+        fwd = ForwardProxy()
+        try:
+            with discovery_cluster(durl) as c:
+                for m in c.members:
+                    m.argv += ["--discovery-proxy", "127.0.0.1:%d" % fwd.port]
+                check_discovered(c, store.client_url, key)
+            # Every member registered through the proxy.
+            puts = [p for m, p in fwd.seen if m == "PUT"]
+            check(len(puts) == 3 and all(p.startswith(durl + "/") for p in puts),
+                  "registrations through the proxy: %r" % puts)
+            # Each member reads the size and the listing twice (before and
+            # after registering): all of it through the proxy too.
+            gets = [p for m, p in fwd.seen if m == "GET"]
+            check(len(gets) >= 12 and all(p.startswith(durl) for p in gets),
+                  "reads through the proxy: %r" % gets)
+        finally:
+            fwd.close()
 
 
 def case_discovery_service():
@@ -456,6 +532,7 @@ def case_proxy_readonly():
 CASES = {
     "discovery_token": case_discovery_token,
     "discovery_refused": case_discovery_refused,
+    "discovery_proxy": case_discovery_proxy,
     "discovery_service": case_discovery_service,
     "srv": case_srv,
     "proxy": case_proxy,
