@@ -199,6 +199,11 @@ static int make_key(engine_t *e, uint8_t table, const int64_t *deadline, const c
     return 0;
 }
 
+int engine_path_fits(engine_t *e, const char *path, size_t len)
+{
+    return make_key(e, ENGINE_TABLE_DATA, NULL, path, len);
+}
+
 static void change(engine_batch_t *b, const engine_buf_t *key, const void *v, size_t vl, bool tomb)
 {
     assert(b->engine->live_iters == 0); /* iterators hold pointers into the changes */

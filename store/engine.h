@@ -115,6 +115,12 @@ const char *engine_errmsg(const engine_t *e);
  */
 const engine_meta_t *engine_meta(const engine_t *e);
 
+/*
+ * 0 when path can be stored (engine_batch_put would take it), -ENAMETOOLONG
+ * when its key is longer than the engine stores, -EINVAL for a bad path.
+ */
+int engine_path_fits(engine_t *e, const char *path, size_t path_len);
+
 /* Makes every commit so far durable (fsync). */
 int engine_sync(engine_t *e);
 

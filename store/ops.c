@@ -107,6 +107,7 @@ static int internal_create(store_t *s, const char *key, size_t len, const store_
         store_remove_subtree(s, old);
     node_table_insert(&s->table, n);
     tnode_add_child(parent, n);
+    persist_node(s, n);
     s->index = next;
     finish(s, ev, action == STORE_ACTION_SET && req->refresh, ev_out);
     return 0;
@@ -222,6 +223,7 @@ static int modify(store_t *s, tnode_t *n, const store_request_t *req, store_acti
      */
     n->modified_index = next;
     store_node_set_expire(s, n, has_ttl, expire);
+    persist_node(s, n);
     s->index = next;
     finish(s, ev, req->refresh, ev_out);
     return 0;
@@ -349,6 +351,7 @@ static void op_resume(store_t *s, const store_request_t *req, int64_t last_time_
     for (uint32_t i = 0; i < s->heap.n; i++) {
         tnode_t *n = s->heap.a[i];
         n->expire_ns = n->expire_ns > INT64_MAX - gap ? INT64_MAX : n->expire_ns + gap;
+        persist_node(s, n);
     }
 }
 

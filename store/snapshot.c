@@ -24,6 +24,41 @@
 #define SAVE_BUF_SIZE   65536
 #define STATS_COUNT     15
 
+/* The order of the counters in snapshots and in the engine's metadata. */
+#define STATS_FIELDS(X)                                                                            \
+    X(gets_success)                                                                                \
+    X(gets_fail)                                                                                   \
+    X(sets_success)                                                                                \
+    X(sets_fail)                                                                                   \
+    X(delete_success)                                                                              \
+    X(delete_fail)                                                                                 \
+    X(update_success)                                                                              \
+    X(update_fail)                                                                                 \
+    X(create_success)                                                                              \
+    X(create_fail)                                                                                 \
+    X(compare_and_swap_success)                                                                    \
+    X(compare_and_swap_fail)                                                                       \
+    X(compare_and_delete_success)                                                                  \
+    X(compare_and_delete_fail)                                                                     \
+    X(expire_count)
+
+void store_stats_to_array(const store_stats_t *st, uint64_t out[STATS_COUNT])
+{
+    size_t i = 0;
+#define STATS_OUT(f) out[i++] = st->f;
+    STATS_FIELDS(STATS_OUT)
+#undef STATS_OUT
+}
+
+void store_stats_from_array(store_stats_t *st, const uint64_t in[STATS_COUNT])
+{
+    size_t i = 0;
+    memset(st, 0, sizeof(*st));
+#define STATS_IN(f) st->f = in[i++];
+    STATS_FIELDS(STATS_IN)
+#undef STATS_IN
+}
+
 /* ---- Writing ---- */
 
 typedef struct writer {
@@ -129,22 +164,8 @@ int store_save(const store_t *s, int (*write)(void *ctx, const void *buf, size_t
     w_uvarint(&w, s->table.count - 1);
     w_uvarint(&w, s->history.count);
     /* etcd keeps its store counters in its snapshots too. */
-    const store_stats_t *st = &s->stats;
-    const uint64_t counters[STATS_COUNT] = {st->gets_success,
-                                            st->gets_fail,
-                                            st->sets_success,
-                                            st->sets_fail,
-                                            st->delete_success,
-                                            st->delete_fail,
-                                            st->update_success,
-                                            st->update_fail,
-                                            st->create_success,
-                                            st->create_fail,
-                                            st->compare_and_swap_success,
-                                            st->compare_and_swap_fail,
-                                            st->compare_and_delete_success,
-                                            st->compare_and_delete_fail,
-                                            st->expire_count};
+    uint64_t counters[STATS_COUNT];
+    store_stats_to_array(&s->stats, counters);
     for (int i = 0; i < STATS_COUNT; i++)
         w_uvarint(&w, counters[i]);
     w_u64(&w, (uint64_t)s->last_time_ns);
@@ -331,21 +352,7 @@ store_t *store_load(const store_config_t *cfg, const uint8_t *data, size_t len, 
         s->last_time_ns = (int64_t)r_u64(&r);
     if (r.bad)
         return load_fail(s, err, err_len, "truncated snapshot header");
-    s->stats = (store_stats_t){.gets_success = c[0],
-                               .gets_fail = c[1],
-                               .sets_success = c[2],
-                               .sets_fail = c[3],
-                               .delete_success = c[4],
-                               .delete_fail = c[5],
-                               .update_success = c[6],
-                               .update_fail = c[7],
-                               .create_success = c[8],
-                               .create_fail = c[9],
-                               .compare_and_swap_success = c[10],
-                               .compare_and_swap_fail = c[11],
-                               .compare_and_delete_success = c[12],
-                               .compare_and_delete_fail = c[13],
-                               .expire_count = c[14]};
+    store_stats_from_array(&s->stats, c);
 
     for (uint64_t i = 0; i < n_nodes; i++) {
         uint8_t flags = r_u8(&r);

@@ -40,6 +40,11 @@ void store_free(store_t *s)
     node_table_destroy(&s->table);
     ttl_heap_destroy(&s->heap);
     event_history_destroy(&s->history);
+    if (s->batch)
+        engine_batch_abort(s->batch);
+    engine_close(s->engine);
+    engine_buf_free(&s->pbuf);
+    engine_buf_free(&s->rbuf);
     free(s);
 }
 
@@ -54,6 +59,17 @@ void store_replace(store_t *dst, store_t *src)
     store_t old = *dst;
     *dst = *src; /* the new tree, history, heap and counters; src's empty hub */
     *src = old;  /* the old contents, freed with src */
+    /* The engine stays with dst; its image is rewritten by the caller
+     * (store_engine_rewrite), which knows the applied index. */
+    dst->engine = old.engine;
+    dst->batch = old.batch;
+    dst->persist_rc = old.persist_rc;
+    dst->pbuf = old.pbuf;
+    dst->rbuf = old.rbuf;
+    src->engine = NULL;
+    src->batch = NULL;
+    src->pbuf = (engine_buf_t){0};
+    src->rbuf = (engine_buf_t){0};
     watcher_hub_init(&src->hub, 1);
     store_free(src);
 }
@@ -65,6 +81,9 @@ uint64_t store_index(const store_t *s)
 
 void store_record_event(store_t *s, store_event_t *ev)
 {
+    const store_event_t *evicted =
+        s->history.count == s->history.cap ? event_history_at(&s->history, 0) : NULL;
+    persist_event(s, ev, evicted);
     event_history_add(&s->history, ev);
     /* Refresh events stay in the history (they hold an index) but wake nobody. */
     if (!ev->refresh)

@@ -22,6 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "store/engine.h"
+
 /*
  * v2 errors: name, errorCode, message. One table, so the two can never
  * disagree (etcd: etcdserver/api/v2error/error.go); the HTTP status of each
@@ -351,5 +353,48 @@ int store_save(const store_t *s, int (*write)(void *ctx, const void *buf, size_t
  */
 store_t *store_load(const store_config_t *cfg, const uint8_t *data, size_t len, char *err,
                     size_t err_len);
+
+/*
+ * Storage engines (store/engine.h, store/persist.c). The tree stays in
+ * memory and serves every read; an attached engine holds its image: every
+ * change goes into the engine's batch, and store_commit() writes the batch
+ * with the applied raft index, the store index, the last request time and
+ * the counters in one atomic step. A restart rebuilds the store from the
+ * engine and replays only the log after store_applied_index(). Without an
+ * engine (the memory backend) these are no-ops.
+ */
+
+/*
+ * A store rebuilt from e's contents (empty if e is new). On success the
+ * store owns e (store_free closes it); on failure NULL, err says why and the
+ * caller keeps e. Ownership: the caller frees the store with store_free().
+ */
+store_t *store_open_engine(const store_config_t *cfg, engine_t *e, char *err, size_t err_len);
+
+/*
+ * Replaces everything in e with s's contents, applied at applied_index, in
+ * one commit, and attaches e to s (s owns it from then on; an engine
+ * already attached must be e; NULL: the attached one, or none: a no-op).
+ * For a store loaded from a snapshot.
+ * Returns 0 or a negative errno (store_engine_error says why).
+ */
+int store_engine_rewrite(store_t *s, engine_t *e, uint64_t applied_index);
+
+/*
+ * Commits the changes since the last commit, with applied_index, in one
+ * atomic step (not synced). Call once per applied Ready, after its entries.
+ * Returns 0 or a negative errno: the server must then stop, since the
+ * engine no longer matches the log.
+ */
+int store_commit(store_t *s, uint64_t applied_index);
+
+/* Makes every commit so far durable: before the log entries it covers go. */
+int store_sync(store_t *s);
+
+/* The raft index of the engine's last commit (0 without an engine). */
+uint64_t store_applied_index(const store_t *s);
+
+/* The engine's last error, one line ("" without one). Borrowed. */
+const char *store_engine_error(const store_t *s);
 
 #endif /* METCD_STORE_H */

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "store/engine_int.h"
 #include "store/store.h"
 
 #define STORE_NO_POS          UINT32_MAX
@@ -214,7 +215,29 @@ struct store {
     store_stats_t stats;
     uint32_t history_size;
     int64_t last_time_ns; /* latest time_ns of an applied request (STORE_OP_RESUME) */
+    /* The engine holding the store's image (store/persist.c), or NULL. */
+    engine_t *engine;
+    engine_batch_t *batch; /* changes since the last store_commit, or NULL */
+    int persist_rc;        /* the first change the batch could not take */
+    engine_buf_t pbuf;     /* scratch: an engine path */
+    engine_buf_t rbuf;     /* scratch: a record */
 };
+
+/* ---- The image in the engine (store/persist.c); no-ops without one ---- */
+
+/* Writes n's record (after any change to it). */
+void persist_node(store_t *s, const tnode_t *n);
+/* Deletes the records of n and its subtree (before n is freed). */
+void persist_remove(store_t *s, const tnode_t *n);
+/* Records ev in the history; evicted (or NULL) is the event it pushed out. */
+void persist_event(store_t *s, const store_event_t *ev, const store_event_t *evicted);
+/* Deletes the record of a node below one persist_remove was called for,
+ * when it lives apart (a path too long for the engine's keys). */
+void persist_remove_long(store_t *s, const tnode_t *n);
+
+/* The /v2/stats/store counters in a fixed order (snapshots, engine metadata). */
+void store_stats_to_array(const store_stats_t *st, uint64_t out[15]);
+void store_stats_from_array(store_stats_t *st, const uint64_t in[15]);
 
 /* Lookup by clean absolute path; NULL when missing. */
 tnode_t *store_lookup(const store_t *s, const char *path, size_t len);

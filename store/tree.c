@@ -209,6 +209,7 @@ tnode_t *store_insert_node(store_t *s, tnode_t *parent, const char *path, size_t
     tnode_t *n = tnode_new(path, len, dir, index);
     node_table_insert(&s->table, n);
     tnode_add_child(parent, n);
+    persist_node(s, n);
     return n;
 }
 
@@ -258,6 +259,7 @@ void store_node_set_expire(store_t *s, tnode_t *n, bool has, int64_t expire_ns)
 
 void store_remove_subtree(store_t *s, tnode_t *n)
 {
+    persist_remove(s, n);
     if (n->parent)
         tnode_remove_child(n->parent, n);
     /* Post-order without recursion: a deep tree must not exhaust the stack. */
@@ -268,6 +270,8 @@ void store_remove_subtree(store_t *s, tnode_t *n)
             continue;
         }
         tnode_t *parent = cur->parent;
+        if (cur != n)
+            persist_remove_long(s, cur);
         node_table_delete(&s->table, cur);
         if (tnode_has_ttl(cur))
             ttl_heap_remove(&s->heap, cur);

@@ -59,8 +59,8 @@ const config_opt_desc_t config_opts[CONFIG_OPT_COUNT] = {
     [CONFIG_OPT_ENABLE_V2] = {"enable-v2", true, true, true, "true",
                               "Accepted for compatibility: the v2 API is always on."},
     [CONFIG_OPT_BACKEND] = {"backend", false, true, true, "memory",
-                            "Key store backend: memory (lmdb and leveldb are not available "
-                            "yet)."},
+                            "Key store backend: memory, lmdb or leveldb (kept by the data "
+                            "dir)."},
     [CONFIG_OPT_WATCH_HISTORY] = {"watch-history", false, true, true, "1000",
                                   "Number of events kept for waitIndex (etcd keeps 1000)."},
     [CONFIG_OPT_CONFIG_FILE] = {"config-file", false, true, false, "",
@@ -368,11 +368,14 @@ static int convert(config_t *cfg, config_opt_t opt, const char *v, char *why, si
             cfg->backend = CONFIG_BACKEND_MEMORY;
             return 0;
         }
-        if (strcmp(v, "lmdb") == 0 || strcmp(v, "leveldb") == 0)
-            return config_errf(why, why_len,
-                               "the %s backend is not available yet in this version of metcd; "
-                               "use --backend memory",
-                               v);
+        if (strcmp(v, "lmdb") == 0) {
+            cfg->backend = CONFIG_BACKEND_LMDB;
+            return 0;
+        }
+        if (strcmp(v, "leveldb") == 0) {
+            cfg->backend = CONFIG_BACKEND_LEVELDB;
+            return 0;
+        }
         return config_errf(why, why_len, "must be memory, lmdb or leveldb");
     case CONFIG_OPT_WAL_DIR:
         free(cfg->wal_dir);

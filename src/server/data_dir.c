@@ -102,3 +102,73 @@ int data_dir_check_wal(const char *dir, const char *wal_dir, bool (*has_log)(con
     free(snap);
     return rc;
 }
+
+/* Writes path with text durably: a temporary file, fsync, rename, fsync of
+ * the directory (a crash leaves the old state or the new one). */
+static int write_durably(const char *dir, const char *path, const char *text)
+{
+    char *tmp = NULL;
+    if (asprintf(&tmp, "%s.tmp", path) < 0)
+        return -ENOMEM;
+    int rc = 0;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    size_t len = strlen(text);
+    if (fd < 0 || write(fd, text, len) != (ssize_t)len || fsync(fd) != 0)
+        rc = -errno;
+    if (fd >= 0)
+        close(fd);
+    if (rc == 0 && rename(tmp, path) != 0)
+        rc = -errno;
+    if (rc == 0) {
+        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0 || fsync(dfd) != 0)
+            rc = -errno;
+        if (dfd >= 0)
+            close(dfd);
+    }
+    if (rc != 0)
+        unlink(tmp);
+    free(tmp);
+    return rc ? rc : 0;
+}
+
+int data_dir_backend(const char *dir, const char *backend, bool have_log, char *err, size_t err_len)
+{
+    char *member = NULL, *path = NULL;
+    if (asprintf(&member, "%s/member", dir) < 0 || asprintf(&path, "%s/backend", member) < 0)
+        abort();
+    int rc = 0;
+    char have[32] = "";
+    FILE *f = fopen(path, "re");
+    if (f) {
+        if (!fgets(have, sizeof(have), f))
+            have[0] = '\0';
+        fclose(f);
+        have[strcspn(have, "\n")] = '\0';
+    } else if (errno != ENOENT) {
+        snprintf(err, err_len, "cannot read %s: %s", path, strerror(errno));
+        rc = -1;
+    } else if (have_log) {
+        snprintf(have, sizeof(have), "memory"); /* written before backends existed */
+    } else {
+        char text[40];
+        snprintf(text, sizeof(text), "%s\n", backend);
+        int e = write_durably(member, path, text);
+        if (e != 0) {
+            snprintf(err, err_len, "cannot write %s: %s", path, strerror(-e));
+            rc = -1;
+        }
+        snprintf(have, sizeof(have), "%s", backend);
+    }
+    if (rc == 0 && strcmp(have, backend) != 0) {
+        snprintf(err, err_len,
+                 "data directory %s was created with the %s backend and cannot start with "
+                 "--backend %s (start it with --backend %s, or convert it offline as "
+                 "docs/operations.md says)",
+                 dir, have, backend, have);
+        rc = -1;
+    }
+    free(member);
+    free(path);
+    return rc;
+}

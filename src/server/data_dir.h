@@ -37,4 +37,14 @@ char *data_dir_wal_path(const char *dir, const char *wal_dir);
 int data_dir_check_wal(const char *dir, const char *wal_dir, bool (*has_log)(const char *),
                        char *err, size_t err_len);
 
+/*
+ * The storage backend of the data dir, kept in dir/member/backend ("memory",
+ * "lmdb" or "leveldb" and a newline). A new data dir (no log yet, have_log
+ * false) gets `backend`, written durably before anything else; a data dir
+ * without the file predates backends and is "memory". Returns 0 when the
+ * data dir's backend is `backend`, else -1 with a message naming both.
+ */
+int data_dir_backend(const char *dir, const char *backend, bool have_log, char *err,
+                     size_t err_len);
+
 #endif /* METCD_DATA_DIR_H */

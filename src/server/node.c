@@ -48,6 +48,10 @@ static void apply_entry(node_t *n, const struct raft_entry *e)
         node_apply_attributes(n, e->index, env.member_id, env.payload, env.payload_len);
         return;
     }
+    /* The engine's image already holds this entry (it was committed before
+     * the restart): applying it again would count it twice. */
+    if (e->index <= n->engine_applied)
+        return;
     store_event_t *ev = NULL;
     store_error_t err = {0};
     int rc = store_apply(n->store, env.payload, env.payload_len, &ev, &err);
@@ -76,6 +80,19 @@ static void apply_committed(node_t *n)
     for (size_t i = 0; i < rd->n_committed; i++) {
         apply_entry(n, &rd->committed[i]);
         n->applied = rd->committed[i].index;
+    }
+    /*
+     * The store's changes of this Ready go to its engine in one commit with
+     * the applied index, so that a restart replays exactly the entries after
+     * it. A member whose engine cannot take them stops: going on would leave
+     * the engine behind the WAL entries a later snapshot releases.
+     */
+    if (rd->n_committed > 0 && n->applied > n->engine_applied &&
+        store_commit(n->store, n->applied) != 0) {
+        log_line('E', "etcdserver",
+                 "cannot write the store to its backend at index %" PRIu64 ": %s; stopping",
+                 n->applied, store_engine_error(n->store));
+        abort();
     }
     n->rd_applied = true;
     node_answer_reads(n);

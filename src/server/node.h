@@ -71,6 +71,10 @@ typedef struct node_config {
     unsigned max_wals;
     unsigned max_snapshots;
     unsigned watch_history;
+    /* The storage backend: 0 for memory (the tree alone, rebuilt from the
+     * snapshot and the log at start), else the engine_kind_t holding the
+     * store's image in <data_dir>/member/<kind>. */
+    int backend;
     /* The peer transport (borrowed; NULL: no peers). The node gives it the
      * members' peer URLs as the configuration changes. */
     struct peer_transport *transport;

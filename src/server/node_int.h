@@ -90,10 +90,11 @@ struct node {
     uint64_t rd_batch; /* its WAL batch, 0 when it needed none */
     bool rd_sent;      /* its messages that may go before the fsync went */
 
-    uint64_t applied;       /* last raft index applied to the store */
-    uint64_t durable_index; /* last entry index known durable in the WAL */
-    uint64_t boot_index;    /* last entry index the WAL held at start */
-    bool rd_applied;        /* the Ready's committed entries are applied already */
+    uint64_t applied;        /* last raft index applied to the store */
+    uint64_t engine_applied; /* entries up to here are in the engine at start: not reapplied */
+    uint64_t durable_index;  /* last entry index known durable in the WAL */
+    uint64_t boot_index;     /* last entry index the WAL held at start */
+    bool rd_applied;         /* the Ready's committed entries are applied already */
     uint64_t snap_index, snap_term;
     uint64_t snap_failed_at; /* applied index of the last failed attempt */
     uint64_t next_request_id;

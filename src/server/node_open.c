@@ -21,6 +21,7 @@
 #include "common/fs.h"
 #include "snap/snap.h"
 #include "common/log.h"
+#include "src/server/data_dir.h"
 #include "src/server/node_int.h"
 #include "src/server/data_dir.h"
 #include "src/server/hooks.h"
@@ -178,8 +179,43 @@ static int replay(node_t *n, char *err, size_t err_len)
     return 0;
 }
 
+/*
+ * The store of a member with an engine. The engine holds the store as of
+ * its applied index; when that is at or past the snapshot, the store comes
+ * from the engine and the log is replayed from there (apply_entry skips the
+ * entries it covers). Otherwise (a new engine beside an existing data dir,
+ * after an offline conversion) the snapshot's store is loaded and written
+ * to the engine. On success the store owns the engine (*engine is NULL).
+ */
+static store_t *store_from_engine(node_t *n, engine_t **engine, const store_config_t *scfg,
+                                  const uint8_t *sdata, size_t slen, char *lerr, size_t lerr_len)
+{
+    store_t *store = NULL;
+    uint64_t ea = engine_meta(*engine)->applied_index;
+    if (ea >= n->snap_index) {
+        store = store_open_engine(scfg, *engine, lerr, lerr_len);
+        if (store)
+            *engine = NULL;
+        return store;
+    }
+    store = sdata ? store_load(scfg, sdata, slen, lerr, lerr_len) : store_new(scfg);
+    if (store == NULL)
+        return NULL;
+    engine_t *e = *engine;
+    *engine = NULL; /* the store owns it from here, even when the rewrite fails */
+    if (store_engine_rewrite(store, e, n->snap_index) != 0 || store_sync(store) != 0) {
+        snprintf(lerr, lerr_len, "cannot write it to the %s backend: %s",
+                 engine_kind_name(engine_kind(e)), store_engine_error(store));
+        store_free(store);
+        return NULL;
+    }
+    log_line('I', "etcdserver", "wrote the store at index %" PRIu64 " to the %s backend",
+             n->snap_index, engine_kind_name(engine_kind(e)));
+    return store;
+}
+
 static int load_state(node_t *n, store_t **store_out, const store_config_t *scfg, wal_options_t *wo,
-                      char *err, size_t err_len)
+                      engine_t **engine, char *err, size_t err_len)
 {
     marker_list_t ml = {0};
     int rc = wal_read_markers(n->wal_dir, &ml.m, &ml.n);
@@ -200,13 +236,15 @@ static int load_state(node_t *n, store_t **store_out, const store_config_t *scfg
         char lerr[256] = "";
         const uint8_t *sdata = NULL;
         size_t slen = 0;
+        n->snap_index = snap.index;
+        n->snap_term = snap.term;
         if (node_decode_snapshot(snap.data, snap.len, &has_cluster, &cs, &members, &sdata, &slen) !=
             0)
             snprintf(lerr, sizeof(lerr), "its cluster section is malformed");
+        else if (*engine)
+            store = store_from_engine(n, engine, scfg, sdata, slen, lerr, sizeof(lerr));
         else
             store = store_load(scfg, sdata, slen, lerr, sizeof(lerr));
-        n->snap_index = snap.index;
-        n->snap_term = snap.term;
         snap_release(&snap);
         if (store == NULL) {
             if (has_cluster) {
@@ -222,12 +260,16 @@ static int load_state(node_t *n, store_t **store_out, const store_config_t *scfg
             n->conf = cs;
             n->members = members;
         }
-        log_line('I', "etcdserver", "recovered store from snapshot at index %" PRIu64,
-                 n->snap_index);
+        log_line('I', "etcdserver", "recovered store from %s at index %" PRIu64,
+                 store_applied_index(store) > n->snap_index ? "the backend" : "snapshot",
+                 store_applied_index(store) > n->snap_index ? store_applied_index(store)
+                                                            : n->snap_index);
     } else if (rc == -ENOENT) {
-        store = store_new(scfg);
+        char lerr[256] = "out of memory";
+        store = *engine ? store_from_engine(n, engine, scfg, NULL, 0, lerr, sizeof(lerr))
+                        : store_new(scfg);
         if (store == NULL) {
-            snprintf(err, err_len, "out of memory");
+            snprintf(err, err_len, "cannot load the store: %s", lerr);
             return -1;
         }
     } else {
@@ -237,6 +279,12 @@ static int load_state(node_t *n, store_t **store_out, const store_config_t *scfg
     }
     *store_out = store;
     n->store = store;
+    n->engine_applied = store_applied_index(store);
+    if (n->engine_applied > n->snap_index)
+        log_line('I', "etcdserver",
+                 "the store's backend holds the log up to index %" PRIu64 "; entries after it "
+                 "are applied again",
+                 n->engine_applied);
 
     wal_read_result_t res = {0};
     rc = wal_open(&n->wal, wo, n->snap_index, n->snap_term, &res, err, err_len);
@@ -382,9 +430,27 @@ static int bootstrap_log(node_t *n, char *err, size_t err_len)
     return 0;
 }
 
+/* Opens the engine of cfg.backend in <data_dir>/member/<backend>. */
+static int open_engine(node_t *n, engine_t **out, char *err, size_t err_len)
+{
+    engine_kind_t kind = (engine_kind_t)n->cfg.backend;
+    char *dir = NULL;
+    if (asprintf(&dir, "%s/member/%s", n->cfg.data_dir, engine_kind_name(kind)) < 0)
+        abort();
+    engine_options_t o = {.kind = kind, .dir = dir};
+    char eerr[256] = "";
+    int rc = engine_open(&o, out, eerr, sizeof(eerr));
+    if (rc != 0)
+        snprintf(err, err_len, "cannot open the %s backend in %s: %s", engine_kind_name(kind), dir,
+                 eerr);
+    free(dir);
+    return rc != 0 ? -1 : 0;
+}
+
 int node_open(node_t **out, store_t **store_out, const node_config_t *cfg, char *err,
               size_t err_len)
 {
+    engine_t *engine = NULL;
     *out = NULL;
     *store_out = NULL;
     err[0] = '\0';
@@ -410,6 +476,12 @@ int node_open(node_t **out, store_t **store_out, const node_config_t *cfg, char 
     snapshotter_init(&n->snapper, n->loop, n->snap_dir, node_on_snapshot_saved, n);
 
     store_config_t scfg = {.history_size = cfg->watch_history};
+    /* The data dir keeps the backend it was created with (data_dir_backend). */
+    const char *backend = cfg->backend ? engine_kind_name((engine_kind_t)cfg->backend) : "memory";
+    if (data_dir_backend(cfg->data_dir, backend, wal_exists(n->wal_dir), err, err_len) != 0)
+        goto fail;
+    if (cfg->backend && open_engine(n, &engine, err, err_len) != 0)
+        goto fail;
     wal_options_t wo = {.dir = n->wal_dir,
                         .max_wals = cfg->max_wals,
                         .on_sync = node_on_wal_sync,
@@ -418,7 +490,7 @@ int node_open(node_t **out, store_t **store_out, const node_config_t *cfg, char 
                         .io = n->cfg.wal_io,
                         .segment_size = n->cfg.wal_segment_size};
     if (wal_exists(n->wal_dir)) {
-        if (load_state(n, store_out, &scfg, &wo, err, err_len) != 0)
+        if (load_state(n, store_out, &scfg, &wo, &engine, err, err_len) != 0)
             goto fail;
     } else {
         if (!cfg->join && cfg->bootstrap == NULL) {
@@ -434,11 +506,22 @@ int node_open(node_t **out, store_t **store_out, const node_config_t *cfg, char 
                 snprintf(err, err_len, "cannot create the log in %s", n->wal_dir);
             goto fail;
         }
-        n->store = *store_out = store_new(&scfg);
-        if (n->store == NULL) {
-            snprintf(err, err_len, "out of memory");
+        if (engine && engine_meta(engine)->applied_index > 0) {
+            /* Data without the log it came from: not this member's. */
+            snprintf(err, err_len,
+                     "the %s backend in %s/member holds data at index %" PRIu64
+                     " but there is no log in %s",
+                     backend, cfg->data_dir, engine_meta(engine)->applied_index, n->wal_dir);
             goto fail;
         }
+        char lerr[256] = "out of memory";
+        n->store = *store_out =
+            engine ? store_open_engine(&scfg, engine, lerr, sizeof(lerr)) : store_new(&scfg);
+        if (n->store == NULL) {
+            snprintf(err, err_len, "cannot create the store: %s", lerr);
+            goto fail;
+        }
+        engine = NULL;
         if (cfg->bootstrap != NULL && bootstrap_log(n, err, err_len) != 0)
             goto fail;
     }
@@ -454,6 +537,7 @@ int node_open(node_t **out, store_t **store_out, const node_config_t *cfg, char 
     *out = n;
     return 0;
 fail:
+    engine_close(engine);
     node_free(n);
     if (*store_out != NULL)
         store_free(*store_out);

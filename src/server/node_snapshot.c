@@ -175,7 +175,15 @@ void node_on_snapshot_saved(void *arg, int status, uint64_t index, uint64_t term
 
 static void release_behind(node_t *n, uint64_t index)
 {
-    int rc = wal_release_to(n->wal, index);
+    /* The engine commits without fsync; the WAL entries it covers may go
+     * only once its commits are durable, or a power loss would lose both. */
+    int rc = store_sync(n->store);
+    if (rc != 0) {
+        log_line('W', "etcdserver", "cannot sync the store's backend, keeping the WAL: %s",
+                 store_engine_error(n->store));
+        return;
+    }
+    rc = wal_release_to(n->wal, index);
     if (rc < 0)
         log_line('W', "etcdserver", "cannot release WAL segments: %s", strerror(-rc));
     rc = snap_purge(n->snap_dir, n->cfg.max_snapshots);
@@ -330,6 +338,17 @@ int node_install_snapshot(node_t *n, const struct raft_snapshot *rs)
         return -1;
     }
     store_replace(n->store, fresh);
+    /* The engine gets the new contents in one commit (a crash leaves the
+     * old image and index, or the new ones); the store now is exactly the
+     * snapshot, so entries after it are applied again. */
+    if (store_engine_rewrite(n->store, NULL, rs->meta.index) != 0) {
+        log_line('E', "etcdserver",
+                 "cannot write the snapshot at index %" PRIu64
+                 " to the store's backend: %s; stopping",
+                 rs->meta.index, store_engine_error(n->store));
+        abort();
+    }
+    n->engine_applied = rs->meta.index;
     raft_conf_state_free(&n->conf);
     n->conf = cs;
     membership_free(&n->members);

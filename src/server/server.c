@@ -572,6 +572,9 @@ int server_new(const config_t *cfg, server_t **out, char *err, size_t err_len)
         .max_wals = cfg->max_wals,
         .max_snapshots = cfg->max_snapshots,
         .watch_history = cfg->watch_history,
+        .backend = cfg->backend == CONFIG_BACKEND_LMDB      ? ENGINE_LMDB
+                   : cfg->backend == CONFIG_BACKEND_LEVELDB ? ENGINE_LEVELDB
+                                                            : 0,
         .bootstrap = join ? NULL : &s->initial,
         /* A discovered member's restart takes its IDs from its log: etcd
          * does not ask the discovery source again, and the flags alone do

@@ -23,7 +23,7 @@ CLUSTER_ID_RE = re.compile(r"^[0-9a-f]+$")
 
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from metcd_proc import free_port  # noqa: E402  (shared test helpers: tests/lib)
+from metcd_proc import backend_args, free_port  # noqa: E402  (shared test helpers: tests/lib)
 
 
 class Server:
@@ -38,7 +38,7 @@ class Server:
             args = [os.environ["METCD_BIN"], "--name", "x", "--data-dir", self.tmp + "/d",
                     "--listen-client-urls", url, "--advertise-client-urls", url,
                     "--listen-peer-urls", purl, "--initial-advertise-peer-urls", purl,
-                    "--initial-cluster", "x=" + purl]
+                    "--initial-cluster", "x=" + purl] + backend_args()
             if max_request_bytes:
                 args += ["--max-request-bytes", str(max_request_bytes)]
         else:

@@ -263,12 +263,6 @@ static void test_flag_errors(void **state)
          "\"existing\""},
         {{"--initial-cluster=zz"},
          "invalid value \"zz\" for flag -initial-cluster: \"zz\" is not of the form name=URL"},
-        {{"--backend=lmdb"},
-         "invalid value \"lmdb\" for flag -backend: the lmdb backend is not available yet in "
-         "this version of metcd; use --backend memory"},
-        {{"--backend=leveldb"},
-         "invalid value \"leveldb\" for flag -backend: the leveldb backend is not available "
-         "yet in this version of metcd; use --backend memory"},
         {{"--backend=rocks"},
          "invalid value \"rocks\" for flag -backend: must be memory, lmdb "
          "or leveldb"},
@@ -404,7 +398,13 @@ static void test_env(void **state)
     assert_int_equal(parse_env(&c, badbool, NULL), CONFIG_E_VERIFY);
     assert_string_equal(err, "invalid value \"yes\" for ETCD_ENABLE_V2: parse error");
     char *backend[] = {"ETCD_BACKEND=lmdb", NULL};
-    assert_int_equal(parse_env(&c, backend, NULL), CONFIG_E_VERIFY);
+    assert_int_equal(parse_env(&c, backend, NULL), 0);
+    assert_int_equal(c.backend, CONFIG_BACKEND_LMDB);
+    config_free(&c);
+    char *badbackend[] = {"ETCD_BACKEND=rocks", NULL};
+    assert_int_equal(parse_env(&c, badbackend, NULL), CONFIG_E_VERIFY);
+    assert_string_equal(err, "invalid value \"rocks\" for ETCD_BACKEND: must be memory, lmdb or "
+                             "leveldb");
     /* --version is answered before the environment is read, as etcd does. */
     assert_int_equal(parse_env(&c, bad, "--version", NULL), 0);
     assert_true(c.show_version);
@@ -508,7 +508,7 @@ static void test_yaml_errors(void **state)
         {"name: {a: b}\n", "\"name\" must be a value"},
         {"- a\n- b\n", "expected a mapping"},
         {"name: 'unterminated\n", "config file "},
-        {"backend: leveldb\n", "the leveldb backend is not available yet"},
+        {"backend: rocksdb\n", "must be memory, lmdb or leveldb"},
         {"enable-v2: maybe\n", "parse error"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

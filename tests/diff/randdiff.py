@@ -108,6 +108,8 @@ class Cluster:
                       '--listen-peer-urls', p, '--initial-advertise-peer-urls', p,
                       '--initial-cluster', initial, '--initial-cluster-state', 'new',
                       '--initial-cluster-token', 'randdiff']
+            if kind == 'metcd':
+                m.args += servers.backend_args()
         self.follower = None
 
     def start(self, timeout=60.0):

@@ -12,10 +12,14 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 
 import rawhttp
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
+from metcd_proc import backend_args  # noqa: E402  (METCD_BACKEND: tests/lib)
 
 # DIFF_ETCD_BIN overrides where etcd is looked for (a missing path simulates
 # a machine without etcd).
@@ -78,6 +82,8 @@ class Server:
                 '--listen-client-urls', c, '--advertise-client-urls', c,
                 '--listen-peer-urls', p, '--initial-advertise-peer-urls', p,
                 '--initial-cluster', '%s=%s' % (self.name, p)] + list(extra_args)
+        if self.kind == 'metcd':
+            args += backend_args()
         self.log = os.path.join(self.tmp, 'server.log')
         self.args = args
         return self._spawn(ready_timeout)

@@ -24,6 +24,17 @@ METCD_HOOKS_BIN = os.environ.get("METCD_HOOKS_BIN", "")
 SANITIZED = os.environ.get("METCD_SANITIZED", "0") == "1"
 # Start-up under ASan is slower; the bound is generous but finite.
 START_TIMEOUT = 20.0 if SANITIZED else 10.0
+# The storage backend the suites run against (meson registers a variant per
+# engine): METCD_BACKEND=lmdb or leveldb adds --backend to every metcd
+# started through backend_args(); unset or "memory" adds nothing.
+BACKEND = os.environ.get("METCD_BACKEND", "")
+
+
+def backend_args():
+    """The --backend flags of this run, for a metcd command line."""
+    if BACKEND in ("", "memory"):
+        return []
+    return ["--backend", BACKEND]
 
 
 _HANDED_OUT = set()
@@ -94,6 +105,7 @@ class Metcd:
                      "--advertise-client-urls", self.client_url,
                      "--listen-peer-urls", self.peer_url,
                      "--initial-advertise-peer-urls", self.peer_url]
+            argv += backend_args()
         argv += args or []
         self.argv = argv
         self.stderr_path = os.path.join(self.tmp.name, "stderr.log")

@@ -2,7 +2,14 @@
  * tests/store/test_random.c: random operations on a small key space, with
  * the store's internal invariants checked after every step: the tree, the
  * path table, the TTL heap, the history, and the one-index-per-success rule.
+ * The same runs on LMDB and LevelDB commit every few steps and now and then
+ * close the store and rebuild it from the engine: the rebuilt store must
+ * save to the same snapshot bytes as the one that was closed.
  */
+#include <ftw.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
 #include "store_test.h"
 #include "store/store_int.h"
 
@@ -68,7 +75,16 @@ static void check_store(const store_t *s)
     assert_int_equal(store_next_expiration(s), s->heap.n ? s->heap.a[0]->expire_ns : 0);
 }
 
-static const char *names[] = {"a", "b", "_h", "c"};
+/* The last name is long: three of it make a path too long for an LMDB key,
+ * which the engine keeps apart (store/persist.c). */
+#define LONG_NAME                                                                                  \
+    "LLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLL" \
+    "L"                                                                                            \
+    "LLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLL" \
+    "L"                                                                                            \
+    "LLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLL" \
+    "L"
+static const char *names[] = {"a", "b", "_h", "c", LONG_NAME};
 
 static void random_key(char *buf)
 {
@@ -76,7 +92,7 @@ static void random_key(char *buf)
     size_t o = 0;
     for (int i = 0; i < depth; i++) {
         buf[o++] = '/';
-        const char *n = names[rnd(4)];
+        const char *n = names[rnd(5)];
         size_t l = strlen(n);
         memcpy(buf + o, n, l);
         o += l;
@@ -109,14 +125,83 @@ static int mem_write(void *ctx, const void *buf, size_t len)
     return 0;
 }
 
-static void run_seed(uint64_t seed)
+typedef struct saved {
+    uint8_t *p;
+    size_t len;
+} saved_t;
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static engine_t *open_engine(engine_kind_t kind, const char *dir)
+{
+    engine_options_t o = {.kind = kind, .dir = dir};
+    engine_t *e = NULL;
+    char err[256] = "";
+    if (engine_open(&o, &e, err, sizeof(err)) != 0)
+        fail_msg("engine_open(%s): %s", engine_kind_name(kind), err);
+    return e;
+}
+
+/* Records kept apart (paths too long for the engine's keys) seen after reopens. */
+static size_t apart_seen;
+
+static size_t count_children(engine_t *e, const char *dir)
+{
+    engine_iter_t *it;
+    engine_item_t item;
+    size_t n = 0;
+    assert_int_equal(engine_iter_children(engine_reader(e), dir, strlen(dir), &it), 0);
+    while (engine_iter_next(it, &item) == 1)
+        n++;
+    engine_iter_free(it);
+    return n;
+}
+
+/* Commits, closes the store and its engine, and rebuilds it from the engine. */
+static store_t *reopen(store_t *s, engine_kind_t kind, const char *dir, uint64_t applied)
+{
+    assert_int_equal(store_commit(s, applied), 0);
+    saved_t a = {0}, b = {0};
+    assert_int_equal(store_save(s, mem_write, &a), 0);
+    store_free(s);
+    engine_t *e = open_engine(kind, dir);
+    assert_int_equal(engine_meta(e)->applied_index, applied);
+    store_config_t cfg = {.history_size = 50};
+    char err[256] = "";
+    s = store_open_engine(&cfg, e, err, sizeof(err));
+    if (!s)
+        fail_msg("store_open_engine: %s", err);
+    check_store(s);
+    apart_seen += count_children(s->engine, "/l");
+    assert_true(count_children(s->engine, "/h") <= 50);
+    assert_int_equal(store_save(s, mem_write, &b), 0);
+    assert_int_equal(a.len, b.len);
+    assert_memory_equal(a.p, b.p, a.len);
+    free(a.p);
+    free(b.p);
+    return s;
+}
+
+static void run_seed(uint64_t seed, engine_kind_t kind)
 {
     rng_state = seed;
     store_t *s = new_store(50);
+    char dir[64] = "";
+    if (kind) {
+        snprintf(dir, sizeof(dir), "/tmp/metcd-random-XXXXXX");
+        assert_non_null(mkdtemp(dir));
+        assert_int_equal(store_engine_rewrite(s, open_engine(kind, dir), 0), 0);
+    }
     int64_t now = T0;
     store_watcher_t *ws[16] = {0};
     counter_t counters[16] = {{0}};
-    char key[64];
+    char key[1024];
     for (int step = 0; step < 400; step++) {
         random_key(key);
         store_op_t op = (store_op_t)(1 + rnd(8));
@@ -197,6 +282,14 @@ static void run_seed(uint64_t seed)
             store_watch(s, key, strlen(key), rnd(2), true, 0, count_cb, &counters[wi], &ws[wi],
                         NULL);
         }
+        /* The engine: a commit per few steps, a restart now and then. */
+        if (kind && rnd(4) == 0)
+            assert_int_equal(store_commit(s, (uint64_t)step + 1), 0);
+        if (kind && rnd(90) == 0) {
+            for (int i = 0; i < 16; i++)
+                ws[i] = NULL; /* ended by the restart */
+            s = reopen(s, kind, dir, (uint64_t)step + 1);
+        }
         /* A listing now and then (sorted ones reorder children). */
         if (rnd(10) == 0) {
             store_event_t *g = NULL;
@@ -220,6 +313,10 @@ static void run_seed(uint64_t seed)
     free(a.p);
     free(b.p);
     store_free(l);
+    if (kind) {
+        s = reopen(s, kind, dir, 1000);
+        nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    }
     store_free(s);
 }
 
@@ -227,13 +324,33 @@ static void test_random_ops(void **state)
 {
     (void)state;
     for (uint64_t seed = 1; seed <= 60; seed++)
-        run_seed(seed);
+        run_seed(seed, 0);
+}
+
+static void test_random_ops_lmdb(void **state)
+{
+    (void)state;
+    apart_seen = 0;
+    for (uint64_t seed = 1; seed <= 30; seed++)
+        run_seed(seed, ENGINE_LMDB);
+    assert_true(apart_seen > 0);
+}
+
+static void test_random_ops_leveldb(void **state)
+{
+    (void)state;
+    apart_seen = 0;
+    for (uint64_t seed = 1; seed <= 30; seed++)
+        run_seed(seed, ENGINE_LEVELDB);
+    assert_int_equal(apart_seen, 0); /* LevelDB keys have no such limit */
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_random_ops),
+        cmocka_unit_test(test_random_ops_lmdb),
+        cmocka_unit_test(test_random_ops_leveldb),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

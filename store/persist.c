@@ -1,0 +1,556 @@
+/*
+ * store/persist.c: the store's image in a storage engine (store/engine.h).
+ *
+ * With an engine attached, every change the store makes to its tree is
+ * also written to the engine's open batch, and store_commit() writes that
+ * batch with the applied raft index, the store index, the last request
+ * time and the /v2/stats/store counters in one atomic step. A restart then
+ * rebuilds the store from the engine (store_open_engine) and replays only
+ * the log after the engine's applied index.
+ *
+ * Engine paths:
+ *   /k<v2 path>       one record per node ("/k/a/b" for "/a/b"); the root
+ *                     has none. Value: flags (1 dir, 2 ttl), created and
+ *                     modified index, the deadline when ttl, then a file's
+ *                     value bytes.
+ *   /l/<created>-<length>
+ *                     a node whose path makes a key longer than the engine
+ *                     stores (LMDB: 511 bytes), with its path in the record
+ *                     (flag 4, then the path's length and bytes, before the
+ *                     value). etcd has no key length limit, so neither has
+ *                     the store on any engine. The name is unique: nodes
+ *                     created by one request (a key and its new parents)
+ *                     share the created index but not the path length.
+ *   /h/<index>        the event history, one record per event, named by its
+ *                     index in 20 digits so that key order is index order:
+ *                     waitIndex works across a restart as it does in etcd,
+ *                     whose v2 snapshots carry the history.
+ * Integers are little-endian 64-bit.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/endian.h"
+#include "store/engine_int.h"
+#include "store/store_int.h"
+
+#define REC_DIR     0x01
+#define REC_TTL     0x02
+#define REC_PATH    0x04
+#define REC_FIXED   (1 + 8 + 8)
+#define EV_HAS_PREV 0x01
+#define EV_REFRESH  0x02
+#define EVN_DIR     0x01
+#define EVN_VALUE   0x02
+#define EV_NAME_LEN 20
+#define NODE_PREFIX "/k"
+#define LONG_DIR    "/l"
+/* Below this many bytes of path no engine's key limit is reached: no check. */
+#define LONG_MIN_PATH 200
+#define HISTORY_DIR   "/h"
+#define STATS_COUNT   15
+
+/* "/k" + path ("/k" for the root) in s->pbuf; returns its length. */
+static size_t node_path(store_t *s, const char *path, size_t len)
+{
+    if (len == 1 && path[0] == '/')
+        len = 0;
+    s->pbuf.len = 0;
+    engine_buf_add(&s->pbuf, NODE_PREFIX, 2);
+    engine_buf_add(&s->pbuf, path, len);
+    engine_buf_byte(&s->pbuf, 0);
+    return --s->pbuf.len;
+}
+
+/*
+ * The engine path of n's record in s->pbuf: "/k" + path, or when that makes
+ * too long a key, "/l/<created>-<length>" (*apart set). Returns its length.
+ */
+static size_t record_path(store_t *s, const tnode_t *n, bool *apart)
+{
+    size_t plen = node_path(s, n->path, n->path_len);
+    *apart = false;
+    if (n->path_len < LONG_MIN_PATH ||
+        engine_path_fits(s->engine, (const char *)s->pbuf.p, plen) == 0)
+        return plen;
+    *apart = true;
+    char name[64];
+    int l = snprintf(name, sizeof(name), LONG_DIR "/%020" PRIu64 "-%" PRIu32, n->created_index,
+                     n->path_len);
+    s->pbuf.len = 0;
+    engine_buf_add(&s->pbuf, name, (size_t)l);
+    engine_buf_byte(&s->pbuf, 0);
+    return --s->pbuf.len;
+}
+
+static size_t event_path(char out[40], uint64_t index)
+{
+    return (size_t)snprintf(out, 40, HISTORY_DIR "/%020" PRIu64, index);
+}
+
+static engine_batch_t *batch(store_t *s)
+{
+    if (!s->batch)
+        s->batch = engine_batch_begin(s->engine);
+    return s->batch;
+}
+
+static void note(store_t *s, int rc)
+{
+    if (rc < 0 && s->persist_rc == 0)
+        s->persist_rc = rc;
+}
+
+static void add_u64(engine_buf_t *b, uint64_t v)
+{
+    uint8_t x[8];
+    le_put64(x, v);
+    engine_buf_add(b, x, 8);
+}
+
+void persist_node(store_t *s, const tnode_t *n)
+{
+    if (!s->engine)
+        return;
+    bool apart;
+    size_t plen = record_path(s, n, &apart);
+    engine_buf_t *r = &s->rbuf;
+    r->len = 0;
+    engine_buf_byte(r, (uint8_t)((n->dir ? REC_DIR : 0) | (tnode_has_ttl(n) ? REC_TTL : 0) |
+                                 (apart ? REC_PATH : 0)));
+    add_u64(r, n->created_index);
+    add_u64(r, n->modified_index);
+    if (tnode_has_ttl(n))
+        add_u64(r, (uint64_t)n->expire_ns);
+    if (apart) {
+        add_u64(r, n->path_len);
+        engine_buf_add(r, n->path, n->path_len);
+    }
+    if (!n->dir && n->value_len)
+        engine_buf_add(r, n->value, n->value_len);
+    note(s, engine_batch_put(batch(s), (const char *)s->pbuf.p, plen, r->p, r->len));
+}
+
+void persist_remove(store_t *s, const tnode_t *n)
+{
+    if (!s->engine)
+        return;
+    bool apart;
+    size_t plen = record_path(s, n, &apart);
+    const char *p = (const char *)s->pbuf.p;
+    /* A file has no descendants: a point delete, not a range scan. Records
+     * kept apart go one by one (persist_remove_long). */
+    note(s, n->dir && !apart ? engine_batch_delete_subtree(batch(s), p, plen)
+                             : engine_batch_delete(batch(s), p, plen));
+}
+
+void persist_remove_long(store_t *s, const tnode_t *n)
+{
+    if (!s->engine || n->path_len < LONG_MIN_PATH)
+        return;
+    bool apart;
+    size_t plen = record_path(s, n, &apart);
+    if (apart)
+        note(s, engine_batch_delete(batch(s), (const char *)s->pbuf.p, plen));
+}
+
+static void add_event_node(engine_buf_t *b, const store_node_t *n)
+{
+    engine_buf_byte(b, (uint8_t)((n->dir ? EVN_DIR : 0) | (n->value ? EVN_VALUE : 0)));
+    add_u64(b, n->key_len);
+    engine_buf_add(b, n->key, n->key_len);
+    if (n->value) {
+        add_u64(b, n->value_len);
+        engine_buf_add(b, n->value, n->value_len);
+    }
+    add_u64(b, (uint64_t)n->expiration_ns);
+    add_u64(b, (uint64_t)n->ttl);
+    add_u64(b, n->modified_index);
+    add_u64(b, n->created_index);
+}
+
+static void put_event(store_t *s, const store_event_t *ev)
+{
+    engine_buf_t *r = &s->rbuf;
+    r->len = 0;
+    engine_buf_byte(r, (uint8_t)ev->action);
+    engine_buf_byte(
+        r, (uint8_t)((ev->has_prev_node ? EV_HAS_PREV : 0) | (ev->refresh ? EV_REFRESH : 0)));
+    add_u64(r, ev->etcd_index);
+    add_event_node(r, &ev->node);
+    if (ev->has_prev_node)
+        add_event_node(r, &ev->prev_node);
+    char name[40];
+    size_t nl = event_path(name, ev->node.modified_index);
+    note(s, engine_batch_put(batch(s), name, nl, r->p, r->len));
+}
+
+void persist_event(store_t *s, const store_event_t *ev, const store_event_t *evicted)
+{
+    if (!s->engine)
+        return;
+    if (evicted) {
+        char name[40];
+        size_t nl = event_path(name, evicted->node.modified_index);
+        note(s, engine_batch_delete(batch(s), name, nl));
+    }
+    put_event(s, ev);
+}
+
+/* ---- Commit and sync ---- */
+
+static void stats_encode(const store_stats_t *st, uint8_t out[STATS_COUNT * 8])
+{
+    uint64_t c[STATS_COUNT];
+    store_stats_to_array(st, c);
+    for (int i = 0; i < STATS_COUNT; i++)
+        le_put64(out + 8 * i, c[i]);
+}
+
+int store_commit(store_t *s, uint64_t applied_index)
+{
+    if (!s->engine)
+        return 0;
+    int rc = s->persist_rc;
+    if (rc) {
+        /* A change that could not go into the batch: nothing of it may be
+         * written, or the engine would hold part of an entry. */
+        if (s->batch)
+            engine_batch_abort(s->batch);
+        s->batch = NULL;
+        return rc;
+    }
+    uint8_t stats[STATS_COUNT * 8];
+    stats_encode(&s->stats, stats);
+    engine_meta_t m = {.applied_index = applied_index,
+                       .store_index = s->index,
+                       .last_request_ns = s->last_time_ns,
+                       .stats = stats,
+                       .stats_len = sizeof(stats)};
+    rc = engine_batch_commit(batch(s), &m);
+    s->batch = NULL;
+    return rc;
+}
+
+int store_sync(store_t *s)
+{
+    return s->engine ? engine_sync(s->engine) : 0;
+}
+
+uint64_t store_applied_index(const store_t *s)
+{
+    return s->engine ? engine_meta(s->engine)->applied_index : 0;
+}
+
+const char *store_engine_error(const store_t *s)
+{
+    return s->engine ? engine_errmsg(s->engine) : "";
+}
+
+/* ---- Writing a whole store ---- */
+
+int store_engine_rewrite(store_t *s, engine_t *e, uint64_t applied_index)
+{
+    if (!e)
+        e = s->engine;
+    if (!e)
+        return 0;
+    if (s->engine && s->engine != e)
+        return -EINVAL;
+    s->engine = e;
+    if (s->batch)
+        engine_batch_abort(s->batch);
+    s->batch = NULL;
+    s->persist_rc = 0;
+    /* One batch: the old contents go and the new ones come in one commit,
+     * so a crash leaves one or the other, never a mixture. */
+    note(s, engine_batch_delete_subtree(batch(s), "/", 1));
+    /* Pre-order without recursion: parents before children. */
+    size_t cap = 64, depth = 0;
+    struct frame {
+        const tnode_t *dir;
+        uint32_t next;
+    } *stack = store_xmalloc(cap * sizeof(*stack));
+    stack[depth++] = (struct frame){s->root, 0};
+    while (depth) {
+        struct frame *f = &stack[depth - 1];
+        if (f->next == f->dir->n_children) {
+            depth--;
+            continue;
+        }
+        const tnode_t *c = f->dir->children[f->next++];
+        persist_node(s, c);
+        if (c->dir && c->n_children) {
+            if (depth == cap) {
+                cap *= 2;
+                stack = store_xrealloc(stack, cap * sizeof(*stack));
+            }
+            stack[depth++] = (struct frame){c, 0};
+        }
+    }
+    free(stack);
+    for (uint32_t i = 0; i < s->history.count; i++)
+        put_event(s, event_history_at(&s->history, i));
+    return store_commit(s, applied_index);
+}
+
+/* ---- Reading it back ---- */
+
+static store_t *open_fail(store_t *s, char *err, size_t err_len, const char *what, const char *path)
+{
+    if (err && err_len)
+        snprintf(err, err_len, "%s: %s %s", engine_kind_name(engine_kind(s->engine)), what,
+                 path ? path : "");
+    s->engine = NULL; /* the caller keeps the engine */
+    store_free(s);
+    return NULL;
+}
+
+/* A node record (apart: with its path inside, from LONG_DIR). */
+static bool load_node(store_t *s, const engine_item_t *it, bool apart)
+{
+    const uint8_t *v = it->value;
+    size_t vl = it->value_len;
+    const char *path = apart ? "" : it->path + 2;
+    size_t plen = apart ? 0 : it->path_len - 2;
+    if (vl < REC_FIXED || (v[0] & ~(REC_DIR | REC_TTL | REC_PATH)) || !(v[0] & REC_PATH) != !apart)
+        return false;
+    bool dir = v[0] & REC_DIR, ttl = v[0] & REC_TTL;
+    uint64_t created = le_get64(v + 1), modified = le_get64(v + 9);
+    size_t off = REC_FIXED;
+    int64_t expire = 0;
+    if (ttl) {
+        if (vl < off + 8)
+            return false;
+        expire = (int64_t)le_get64(v + off);
+        off += 8;
+    }
+    if (apart) {
+        if (vl < off + 8 || le_get64(v + off) > vl - off - 8)
+            return false;
+        plen = (size_t)le_get64(v + off);
+        path = (const char *)v + off + 8;
+        off += 8 + plen;
+    }
+    if (plen < 2 || !store_path_is_clean(path, plen))
+        return false;
+    if (dir && vl != off)
+        return false;
+    const char *slash = memrchr(path, '/', plen);
+    size_t dlen = slash == path ? 1 : (size_t)(slash - path);
+    tnode_t *parent = store_lookup(s, path, dlen);
+    if (!parent || !parent->dir || store_lookup(s, path, plen))
+        return false;
+    tnode_t *n = dir ? tnode_new(path, plen, true, created)
+                     : tnode_new_file(path, plen, (const char *)v + off, vl - off, created);
+    node_table_insert(&s->table, n);
+    tnode_add_child(parent, n);
+    n->modified_index = modified;
+    if (ttl)
+        store_node_set_expire(s, n, true, expire);
+    return true;
+}
+
+typedef struct dec {
+    const uint8_t *p;
+    size_t left;
+    bool bad;
+} dec_t;
+
+static uint64_t d_u64(dec_t *d)
+{
+    if (d->bad || d->left < 8) {
+        d->bad = true;
+        return 0;
+    }
+    uint64_t v = le_get64(d->p);
+    d->p += 8;
+    d->left -= 8;
+    return v;
+}
+
+static uint8_t d_u8(dec_t *d)
+{
+    if (d->bad || d->left < 1) {
+        d->bad = true;
+        return 0;
+    }
+    d->left--;
+    return *d->p++;
+}
+
+static const char *d_str(dec_t *d, size_t *len)
+{
+    uint64_t n = d_u64(d);
+    if (d->bad || n > d->left) {
+        d->bad = true;
+        *len = 0;
+        return NULL;
+    }
+    const char *p = (const char *)d->p;
+    d->p += n;
+    d->left -= n;
+    *len = (size_t)n;
+    return p;
+}
+
+static bool d_event_node(dec_t *d, store_node_t *n)
+{
+    memset(n, 0, sizeof(*n));
+    uint8_t flags = d_u8(d);
+    n->dir = flags & EVN_DIR;
+    n->key = d_str(d, &n->key_len);
+    if (flags & EVN_VALUE)
+        n->value = d_str(d, &n->value_len);
+    n->expiration_ns = (int64_t)d_u64(d);
+    n->ttl = (int64_t)d_u64(d);
+    n->modified_index = d_u64(d);
+    n->created_index = d_u64(d);
+    return !d->bad && !(flags & ~(EVN_DIR | EVN_VALUE));
+}
+
+static bool load_event(store_t *s, const engine_item_t *it)
+{
+    dec_t d = {it->value, it->value_len, false};
+    uint8_t action = d_u8(&d), flags = d_u8(&d);
+    uint64_t etcd_index = d_u64(&d);
+    store_node_t node, prev;
+    if (!d_event_node(&d, &node))
+        return false;
+    if ((flags & EV_HAS_PREV) && !d_event_node(&d, &prev))
+        return false;
+    if (d.left || action < STORE_ACTION_SET || action > STORE_ACTION_EXPIRE ||
+        (flags & ~(EV_HAS_PREV | EV_REFRESH)) || node.modified_index == 0 ||
+        node.modified_index > s->index)
+        return false;
+    /* The history holds consecutive indexes; a gap means a record from an
+     * older, longer history: start again from here. */
+    if (s->history.count && node.modified_index != event_history_last(&s->history) + 1) {
+        event_history_destroy(&s->history);
+        if (event_history_init(&s->history, s->history_size) < 0)
+            abort();
+    }
+    store_event_t *ev = store_event_new((store_action_t)action, &node,
+                                        (flags & EV_HAS_PREV) ? &prev : NULL, etcd_index);
+    ev->refresh = flags & EV_REFRESH;
+    event_history_add(&s->history, ev);
+    store_event_release(ev);
+    return true;
+}
+
+typedef struct apart_rec {
+    size_t path_len;
+    uint8_t *value; /* malloc'd copy */
+    size_t value_len;
+} apart_rec_t;
+
+static int apart_cmp(const void *a, const void *b)
+{
+    const apart_rec_t *x = a, *y = b;
+    return x->path_len < y->path_len ? -1 : x->path_len > y->path_len;
+}
+
+/*
+ * The records kept apart, parents before children: their names do not sort
+ * by path, so they are read first and inserted shortest path first (a
+ * parent's path is shorter than its child's). Few: only very long paths.
+ * On failure frees s and returns -1.
+ */
+static int load_apart(store_t *s, engine_t *e, char *err, size_t err_len)
+{
+    apart_rec_t *recs = NULL;
+    size_t n = 0, cap = 0;
+    engine_iter_t *it;
+    engine_item_t item;
+    int rc = engine_iter_children(engine_reader(e), LONG_DIR, 2, &it);
+    while (rc == 0 && (rc = engine_iter_next(it, &item)) == 1) {
+        rc = 0;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            recs = store_xrealloc(recs, cap * sizeof(*recs));
+        }
+        apart_rec_t *r = &recs[n++];
+        r->value_len = item.value_len;
+        r->value = store_xmalloc(item.value_len ? item.value_len : 1);
+        memcpy(r->value, item.value, item.value_len);
+        size_t off = REC_FIXED + (item.value_len && (item.value[0] & REC_TTL) ? 8 : 0);
+        r->path_len = item.value_len >= off + 8 ? (size_t)le_get64(item.value + off) : 0;
+    }
+    if (rc == 0)
+        engine_iter_free(it);
+    bool ok = rc == 0;
+    if (n)
+        qsort(recs, n, sizeof(*recs), apart_cmp);
+    for (size_t i = 0; i < n; i++) {
+        engine_item_t rec = {.path = "", .value = recs[i].value, .value_len = recs[i].value_len};
+        if (ok && !load_node(s, &rec, true))
+            ok = false;
+        free(recs[i].value);
+    }
+    free(recs);
+    if (!ok) {
+        open_fail(s, err, err_len, rc < 0 ? engine_errmsg(e) : "damaged node record", LONG_DIR);
+        return -1;
+    }
+    return 0;
+}
+
+store_t *store_open_engine(const store_config_t *cfg, engine_t *e, char *err, size_t err_len)
+{
+    store_t *s = store_new(cfg);
+    if (!s) {
+        snprintf(err, err_len, "out of memory");
+        return NULL;
+    }
+    s->engine = e;
+    const engine_meta_t *m = engine_meta(e);
+    s->index = m->store_index;
+    s->last_time_ns = m->last_request_ns;
+    if (m->stats_len == STATS_COUNT * 8) {
+        uint64_t c[STATS_COUNT];
+        for (int i = 0; i < STATS_COUNT; i++)
+            c[i] = le_get64(m->stats + 8 * i);
+        store_stats_from_array(&s->stats, c);
+    } else if (m->stats_len != 0) {
+        return open_fail(s, err, err_len, "damaged counters in the metadata", NULL);
+    }
+    engine_iter_t *it;
+    engine_item_t item;
+    int rc = engine_iter_descendants(engine_reader(e), NODE_PREFIX, 2, &it);
+    while (rc == 0 && (rc = engine_iter_next(it, &item)) == 1) {
+        if (!load_node(s, &item, false)) {
+            engine_iter_free(it);
+            return open_fail(s, err, err_len, "damaged node record", item.path);
+        }
+        rc = 0;
+    }
+    if (rc < 0)
+        return open_fail(s, err, err_len, engine_errmsg(e), NULL);
+    engine_iter_free(it);
+    if (load_apart(s, e, err, err_len) != 0)
+        return NULL;
+    size_t records = 0;
+    rc = engine_iter_children(engine_reader(e), HISTORY_DIR, 2, &it);
+    while (rc == 0 && (rc = engine_iter_next(it, &item)) == 1) {
+        records++;
+        if (!load_event(s, &item)) {
+            engine_iter_free(it);
+            return open_fail(s, err, err_len, "damaged event record", item.path);
+        }
+        rc = 0;
+    }
+    if (rc < 0)
+        return open_fail(s, err, err_len, engine_errmsg(e), NULL);
+    engine_iter_free(it);
+    if (records != s->history.count) {
+        /* Records the history no longer holds (it was longer before this
+         * start, or had a gap): the next commit keeps only the ones held. */
+        note(s, engine_batch_delete_subtree(batch(s), HISTORY_DIR, 2));
+        for (uint32_t i = 0; i < s->history.count; i++)
+            put_event(s, event_history_at(&s->history, i));
+    }
+    return s;
+}
