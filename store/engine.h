@@ -13,9 +13,12 @@
  * them and the metadata (applied raft index, store index, last request time,
  * stats) in one atomic step, so that after a restart the data and the index
  * it covers always agree and the WAL is replayed from exactly that index.
- * Commits do not fsync (LMDB MDB_NOSYNC, LevelDB non-sync writes): the WAL is
- * the durability point. engine_sync() makes every commit so far durable; the
- * server calls it before it releases WAL entries the engine covers.
+ * Commits are not durable one by one (LevelDB: non-sync writes; LMDB:
+ * MDB_NOMETASYNC, whose commits fsync their data pages but not the meta page,
+ * so that a power cut can undo commits but not damage the B-tree, see
+ * engine_lmdb.c): the WAL is the durability point. engine_sync() makes every
+ * commit so far durable; the server calls it before it releases WAL entries
+ * the engine covers.
  *
  * Reads go through a reader (engine_read_t): the engine's committed state, a
  * batch (its committed state plus its own uncommitted writes, so that the

@@ -2,12 +2,17 @@
  * store/engine_lmdb.c: the LMDB engine. One unnamed database holds the
  * whole keyspace (store/engine_int.h); a commit is one write transaction.
  *
- * MDB_NOSYNC: a commit writes the pages but does not fsync; the WAL is the
- * durability point and engine_sync() (mdb_env_sync) is called before the WAL
- * entries a commit covers are released. A process crash loses nothing (the
- * pages are in the page cache). A machine crash may undo recent commits,
- * which the WAL replays; LMDB keeps its integrity then only on a file system
- * that keeps write order (LMDB's documentation of MDB_NOSYNC).
+ * MDB_NOMETASYNC: a commit fsyncs the data pages it wrote but not the meta
+ * page that points at them (engine_sync(), mdb_env_sync, flushes that one
+ * too, before the WAL entries a commit covers are released). A machine
+ * crash can then undo the last commits, which the WAL replays, but never
+ * leave a meta page pointing at pages that did not reach the disk. That
+ * is what MDB_NOSYNC risks: its commits write in no order, and after a power
+ * cut LMDB's documentation gives no integrity unless the file system keeps
+ * write order; a damaged B-tree is not something a WAL replay can repair.
+ * The WAL stays the durability point either way (a process crash loses
+ * nothing: the pages are in the page cache). The price is one fdatasync per
+ * commit, that is per applied batch of entries, not per request.
  *
  * MDB_NOTLS: the engine holds one read transaction for its committed state
  * (reset before each write, renewed after) and one per view, all on the
@@ -85,7 +90,7 @@ static int lm_open(const engine_options_t *o, void **be, char *err, size_t err_l
     /* NORDAHEAD: random reads of a data set larger than RAM should not
      * evict useful pages with read-ahead of useless ones. */
     what = "mdb_env_open";
-    if ((rc = mdb_env_open(lm->env, o->dir, MDB_NOSYNC | MDB_NOTLS | MDB_NORDAHEAD, 0600)))
+    if ((rc = mdb_env_open(lm->env, o->dir, MDB_NOMETASYNC | MDB_NOTLS | MDB_NORDAHEAD, 0600)))
         goto out;
     MDB_envinfo info;
     mdb_env_info(lm->env, &info);

@@ -87,6 +87,8 @@ static void apply_committed(node_t *n)
      * it. A member whose engine cannot take them stops: going on would leave
      * the engine behind the WAL entries a later snapshot releases.
      */
+    if (rd->n_committed > 0 && n->cfg.crash_point)
+        n->cfg.crash_point("engine-commit");
     if (rd->n_committed > 0 && n->applied > n->engine_applied &&
         store_commit(n->store, n->applied) != 0) {
         log_line('E', "etcdserver",

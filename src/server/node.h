@@ -102,6 +102,10 @@ typedef struct node_config {
     /* Set only by the test hooks (src/server/hooks.h): 0/NULL in production. */
     uint64_t wal_segment_size;   /* bytes per WAL segment (0: the WAL's default) */
     const struct wal_io *wal_io; /* WAL I/O calls (NULL: the real ones) */
+    /* Called at the points where a crash tests the engine's recovery:
+     * "engine-commit" (entries durable in the WAL, applied, not yet in the
+     * engine) and "wal-release" (engine synced, WAL not yet released). */
+    void (*crash_point)(const char *where);
 } node_config_t;
 
 /*

@@ -183,6 +183,8 @@ static void release_behind(node_t *n, uint64_t index)
                  store_engine_error(n->store));
         return;
     }
+    if (n->cfg.crash_point)
+        n->cfg.crash_point("wal-release");
     rc = wal_release_to(n->wal, index);
     if (rc < 0)
         log_line('W', "etcdserver", "cannot release WAL segments: %s", strerror(-rc));

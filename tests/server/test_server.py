@@ -329,6 +329,37 @@ def case_data_dir_locked():
         eq(a.stop(), 0, "exit status")
 
 
+def case_backend_kept_by_data_dir():
+    """A data dir keeps the backend it was created with: another is refused
+    with both named; the documented offline conversion (docs/operations.md)
+    starts it on another backend with every key."""
+    with Metcd("n1", args=["--backend", "lmdb"]) as a:
+        a.wait_ready()
+        eq(http("PUT", a.client_url + "/v2/keys/k", body=b"value=1",
+                headers={"Content-Type": "application/x-www-form-urlencoded"})[0], 201, "PUT")
+        eq(a.stop(), 0, "exit status")
+        member = os.path.join(a.data_dir, "member")
+        with open(os.path.join(member, "backend")) as f:
+            eq(f.read(), "lmdb\n", "member/backend")
+        for other in (["--backend", "leveldb"], []):
+            with Metcd("n1", data_dir=a.data_dir, args=other, client_port=a.client_port,
+                       peer_port=a.peer_port) as b:
+                eq(b.wait_exit(START_TIMEOUT), 1, "start with %r" % other)
+                want = "created with the lmdb backend and cannot start with --backend %s" % (
+                    other[1] if other else "memory")
+                check(want in b.stderr(), b.stderr())
+        # The conversion: name the new backend, remove the old engine's files.
+        with open(os.path.join(member, "backend"), "w") as f:
+            f.write("leveldb\n")
+        shutil.rmtree(os.path.join(member, "lmdb"))
+        with Metcd("n1", data_dir=a.data_dir, args=["--backend", "leveldb"],
+                   client_port=a.client_port, peer_port=a.peer_port) as c:
+            c.wait_ready()
+            st, _, body = http("GET", c.client_url + "/v2/keys/k")
+            eq((st, json.loads(body)["node"]["value"]), (200, "1"), "the key after converting")
+            eq(c.stop(), 0, "exit status")
+
+
 def case_sigterm_with_watch():
     with Metcd("n1") as m:
         m.wait_ready()
@@ -466,6 +497,7 @@ CASES = {
     "version_and_help": case_version_and_help,
     "data_dir_locked": case_data_dir_locked,
     "sigterm_with_watch": case_sigterm_with_watch,
+    "backend_kept_by_data_dir": case_backend_kept_by_data_dir,
     "ttl_expiry": case_ttl_expiry,
     "request_size_limit": case_request_size_limit,
     "valgrind_clean": case_valgrind_clean,

@@ -9,9 +9,14 @@
  * fdatasync fail with EIO, "eio-once" fails the next fdatasync only (and
  * removes the file); a missing or empty file means a healthy disk. A test
  * flips the disk's health while the member runs by writing or removing it.
+ * METCD_TEST_CRASH_AT=<point>:<n>: the member kills itself (SIGKILL, as
+ * kill -9 would) the n-th time it reaches a crash point of node_config_t
+ * (engine-commit, wal-release).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -74,12 +79,30 @@ static int fault_fallocate(int fd, off_t len)
 
 static wal_io_t fault_io;
 
+static char crash_at[64];
+static unsigned long crash_left;
+
+static void crash_point(const char *where)
+{
+    if (strcmp(where, crash_at) == 0 && crash_left > 0 && --crash_left == 0) {
+        fprintf(stderr, "metcd-hooks: crashing at %s\n", where);
+        raise(SIGKILL);
+    }
+}
+
 void server_test_hooks(node_config_t *cfg)
 {
     /* Process tests use small segments to cut and release them quickly. */
     const char *seg = getenv("METCD_TEST_WAL_SEGMENT_SIZE");
     if (seg != NULL && *seg != '\0')
         cfg->wal_segment_size = strtoull(seg, NULL, 10);
+    const char *crash = getenv("METCD_TEST_CRASH_AT");
+    const char *colon = crash ? strchr(crash, ':') : NULL;
+    if (colon && (size_t)(colon - crash) < sizeof(crash_at)) {
+        memcpy(crash_at, crash, (size_t)(colon - crash));
+        crash_left = strtoul(colon + 1, NULL, 10);
+        cfg->crash_point = crash_point;
+    }
     const char *f = getenv("METCD_TEST_WAL_FAULTS");
     if (f == NULL || *f == '\0')
         return;
