@@ -7,8 +7,13 @@
  * ETCD_* variable or config file, a flag given twice through a variable,
  * inconsistent options) and when the member cannot start (port in use,
  * data directory locked).
+ *
+ * --import-etcd-data-dir DIR (metcd's own flag, docs/migration.md): before
+ * the member starts, a data directory without a log is made from the etcd
+ * 3.4 data directory DIR, with etcd's tree and indexes.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -50,10 +55,48 @@ static int run_proxy(config_t *cfg)
     return rc != 0 ? 1 : 0;
 }
 
+#define IMPORT_FLAG "import-etcd-data-dir"
+
+/* Takes --import-etcd-data-dir[=]DIR (one or two dashes) out of argv, which
+ * then holds only etcd's flags. Returns 0 with *dir (borrowed from argv; NULL
+ * when absent), or -1 when the flag has no value. */
+static int take_import_flag(int *argc, char **argv, const char **dir)
+{
+    *dir = NULL;
+    int out = 1;
+    for (int i = 1; i < *argc; i++) {
+        const char *a = argv[i];
+        const char *name = a[0] == '-' ? (a[1] == '-' ? a + 2 : a + 1) : NULL;
+        size_t len = strlen(IMPORT_FLAG);
+        if (strcmp(a, "--") == 0 || name == NULL || strncmp(name, IMPORT_FLAG, len) != 0 ||
+            (name[len] != '\0' && name[len] != '=')) {
+            argv[out++] = argv[i];
+            continue;
+        }
+        if (name[len] == '=')
+            *dir = name + len + 1;
+        else if (i + 1 < *argc)
+            *dir = argv[++i];
+        else
+            return -1;
+        if ((*dir)[0] == '\0')
+            return -1;
+    }
+    argv[out] = NULL;
+    *argc = out;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     config_t cfg;
     char err[1024];
+    const char *import_dir = NULL;
+    if (take_import_flag(&argc, argv, &import_dir) != 0) {
+        /* Go's flag package: a flag without its value. */
+        fprintf(stderr, "flag needs an argument: --" IMPORT_FLAG "\n");
+        return 2;
+    }
     int crc = config_parse(&cfg, argc, argv, environ, err, sizeof(err));
     if (crc == CONFIG_E_FLAG) {
         fprintf(stderr, "%s\n", err);
@@ -96,6 +139,15 @@ int main(int argc, char **argv)
                  "if provided.",
                  cfg.config_file);
 
+    if (import_dir != NULL) {
+        int irc = server_import_etcd(&cfg, import_dir, err, sizeof(err));
+        if (irc != 0) {
+            log_line('C', "etcdimport", "%s", err);
+            config_free(&cfg);
+            log_close();
+            return irc == SERVER_E_CONFIG ? 2 : 1;
+        }
+    }
     /* A data dir that holds a member's log starts the member, one that holds
      * a proxy's state the proxy, whatever --proxy says (etcd's
      * identifyDataDirOrDie); an empty one follows --proxy. */

@@ -42,6 +42,16 @@ int server_run(server_t *s);
 /* Frees everything server_new() made. */
 void server_free(server_t *s);
 
+/*
+ * --import-etcd-data-dir (src/server/import.c): when cfg's data directory
+ * holds no log yet, makes one from the etcd 3.4 data directory etcd_dir:
+ * the member of the new cluster cfg describes, holding etcd's v2 keyspace
+ * with its indexes. A data directory that already holds a log is left as it
+ * is (one warning line). Run it before server_new(). Returns 0, or
+ * SERVER_E_* with one line in err.
+ */
+int server_import_etcd(const config_t *cfg, const char *etcd_dir, char *err, size_t err_len);
+
 /* The IDs etcd would give this member and its cluster. */
 uint64_t server_member_id(const server_t *s);
 uint64_t server_cluster_id(const server_t *s);
