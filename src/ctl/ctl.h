@@ -32,6 +32,8 @@ typedef struct ctl_ctx {
     bool sort, recursive, slash, quorum, dir, forever, in_order;
     long long ttl, prev_index, after_index;
     const char *prev_value;
+    const char *from, *hidden; /* import */
+    bool follow;
     /* positional arguments after the command's flags (borrowed from argv) */
     int nargs;
     char **args;
@@ -57,5 +59,7 @@ int ctl_cmd_member_add(ctl_ctx_t *ctx);
 int ctl_cmd_member_remove(ctl_ctx_t *ctx);
 int ctl_cmd_member_update(ctl_ctx_t *ctx);
 int ctl_cmd_cluster_health(ctl_ctx_t *ctx);
+/* metcdctl's own: copy a live v2 keyspace into --endpoints (import.c). */
+int ctl_cmd_import(ctl_ctx_t *ctx);
 
 #endif

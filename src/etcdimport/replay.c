@@ -252,7 +252,11 @@ static int replay_request(eimp_replay_t *rp, const etcd_request_t *r, char *err,
         q.op = STORE_OP_CREATE;
     else
         q.op = cond ? STORE_OP_CAS : STORE_OP_SET;
-    if (r->expiration != 0) {
+    /* A deadline before 1970 (no client sends one) is due at once. */
+    int64_t exp = r->expiration;
+    if (exp != 0 && exp < 1000000000)
+        exp = 1000000000;
+    if (exp != 0) {
         /*
          * etcd proposes the deadline itself (now + ttl); the store takes a
          * time and a TTL. The deadline must come out exact, so the TTL is
@@ -263,16 +267,16 @@ static int replay_request(eimp_replay_t *rp, const etcd_request_t *r, char *err,
          * The TTL only shows in this event's history copy.
          */
         int64_t t = rp->next_sync_ns;
-        if (t <= 0 || t >= r->expiration)
+        if (t <= 0 || t >= exp)
             t = rp->last_sync_ns;
-        if (t <= 0 || t >= r->expiration)
+        if (t <= 0 || t >= exp)
             t = rp->now_ns;
-        int64_t ttl = 1;
-        if (t > 0 && t < r->expiration)
-            ttl = (r->expiration - t + 999999999) / 1000000000;
+        int64_t ttl = 1, d = exp - (t > 0 ? t : 0);
+        if (t > 0 && t < exp)
+            ttl = d / 1000000000 + (d % 1000000000 != 0);
         q.has_ttl = true;
         q.ttl_sec = (uint64_t)ttl;
-        q.time_ns = r->expiration - ttl * 1000000000;
+        q.time_ns = exp - ttl * 1000000000;
     } else {
         q.time_ns = rp->last_sync_ns;
     }
