@@ -3,9 +3,8 @@
  * at start (etcdserver/server.go applyEntryNormal, applyConfChange;
  * etcdserver/apply_v2.go).
  *
- * A normal entry holds either an etcdserverpb.Request (the v2 API: its
- * field 1, the request ID, always comes first as a varint) or an
- * InternalRaftRequest (v3) whose field 3 may carry a v2 Request. v3-only
+ * A normal entry holds either an etcdserverpb.Request (the v2 API) or an
+ * InternalRaftRequest (v3) whose field 2 may carry a v2 Request. v3-only
  * requests do not touch the v2 store and are skipped. Request fields:
  * 1 ID, 2 Method, 3 Path, 4 Val, 5 Dir, 6 PrevValue, 7 PrevIndex,
  * 8 PrevExist (unset = absent), 9 Expiration (Unix ns), 12 Recursive,
@@ -167,21 +166,33 @@ static int replay_conf_change(eimp_replay_t *rp, const eimp_entry_t *e)
     return 0;
 }
 
-/* The v2 Request inside an InternalRaftRequest, if any. */
-static bool find_v2(const eimp_entry_t *e, const uint8_t **p, size_t *len, bool *bad)
+/*
+ * Whether an entry is an InternalRaftRequest, decided as etcd decides it
+ * (pbutil.MaybeUnmarshal, then the plain Request as the fallback): its
+ * field 1 (ID) is a varint and every other field a message (100: header,
+ * 2: the v2 Request, the rest v3 requests); a v2 Request inside must decode.
+ * A plain Request never passes: its field 2, the method, does not decode as
+ * a Request ("PUT", "POST", "DELETE", "QGET", "SYNC" all start with bytes
+ * that are not a valid tag there). *v2 is set when field 2 is present.
+ */
+static bool is_internal(const eimp_entry_t *e, const uint8_t **v2, size_t *v2_len)
 {
     eimp_pb_reader_t rd = {e->data, e->len};
     eimp_pb_field_t f;
     int rc;
-    *bad = false;
-    while ((rc = eimp_pb_next(&rd, &f)) == 1)
-        if (f.num == 3 && f.wire == EIMP_PB_BYTES) {
-            *p = f.data;
-            *len = f.len;
-            return true;
+    *v2 = NULL;
+    while ((rc = eimp_pb_next(&rd, &f)) == 1) {
+        if (f.num == 1 ? f.wire != EIMP_PB_VARINT : f.wire != EIMP_PB_BYTES)
+            return false;
+        if (f.num == 2) {
+            etcd_request_t r;
+            if (decode_request(f.data, f.len, &r) != 0)
+                return false;
+            *v2 = f.data;
+            *v2_len = f.len;
         }
-    *bad = rc != 0;
-    return false;
+    }
+    return rc == 0;
 }
 
 static int apply(eimp_replay_t *rp, const store_request_t *req)
@@ -290,14 +301,15 @@ static int entry_request(const eimp_entry_t *e, etcd_request_t *r, bool *v3)
     *v3 = false;
     if (e->type != 0 || e->len == 0)
         return 0;
-    const uint8_t *p = e->data;
-    size_t len = e->len;
-    if (p[0] != 0x08) {
-        bool bad;
-        if (!find_v2(e, &p, &len, &bad)) {
-            *v3 = !bad;
-            return bad ? -1 : 0;
+    const uint8_t *p = e->data, *v2;
+    size_t len = e->len, v2_len = 0;
+    if (is_internal(e, &v2, &v2_len)) {
+        if (v2 == NULL) {
+            *v3 = true;
+            return 0;
         }
+        p = v2;
+        len = v2_len;
     }
     return decode_request(p, len, r) == 0 && r->method != NULL ? 1 : -1;
 }

@@ -145,8 +145,8 @@ def import_case(snapshot_count, snapshot_expected):
             m.wait_ready()
             r = MetcdReq(m)
             got_index, got = snapshot_of(r.req)
-            assert got_index == want_index, (want_index, got_index)
             same_nodes(want, got)
+            assert got_index == want_index, (want_index, got_index, m.stderr())
             got_watch = watches(r.req, probes)
             assert got_watch == want_watch, (want_watch, got_watch)
             # The next write takes etcd's next index.
