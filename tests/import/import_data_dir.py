@@ -153,7 +153,7 @@ def import_case(snapshot_count, snapshot_expected):
             st, idx, j = r.req("PUT", "/next", value="1")
             assert st == 201 and j["node"]["modifiedIndex"] == want_index + 1, (st, j)
             assert "imported" in m.stderr(), m.stderr()
-            m.stop()
+            assert m.stop() == 0, m.stderr()
             # Restarted with the same flags: the log is there, nothing is
             # imported again and nothing is lost.
             with Metcd(data_dir=data, client_port=m.client_port, peer_port=m.peer_port,
@@ -167,6 +167,7 @@ def import_case(snapshot_count, snapshot_expected):
                 assert idx2 == want_index + 1
                 same_nodes(want, got2, exact_deadlines=False)
                 assert "not importing" in m2.stderr(), m2.stderr()
+                assert m2.stop() == 0, m2.stderr()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
