@@ -192,6 +192,7 @@ int etcdimport_load(const char *data_dir, unsigned history_size, store_t **out,
     info->v2_requests = rp.v2_requests;
     info->skipped_v3 = rp.skipped_v3;
     free(rp.pending);
+    free(rp.scratch.p);
     eimp_wal_free(&w);
     if (rc != 0) {
         if (rp.store)

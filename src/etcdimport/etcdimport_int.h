@@ -11,6 +11,12 @@
 
 #include "src/etcdimport/etcdimport.h"
 
+/* The bytes of a metcd store snapshot (docs/snapshot-format.md). */
+typedef struct eimp_buf {
+    uint8_t *p;
+    size_t len, cap;
+} eimp_buf_t;
+
 /* ---- protobuf wire format (pb.c) ---- */
 
 enum { EIMP_PB_VARINT = 0, EIMP_PB_FIXED64 = 1, EIMP_PB_BYTES = 2, EIMP_PB_FIXED32 = 5 };
@@ -87,6 +93,18 @@ int eimp_snap_decode(const uint8_t *file, size_t len, uint64_t *index, uint64_t 
  * Go's zero time gives 0. Returns 0 or -1. */
 int eimp_parse_time(const char *s, size_t len, int64_t *ns);
 
+/* Where metcd's v2 auth keeps its records in the store (api/auth_int.h's
+ * API_AUTH_ROOT: a name no client can reach). */
+#define EIMP_AUTH_ROOT     "/_\0auth"
+#define EIMP_AUTH_ROOT_LEN 7
+
+/*
+ * The metcd store path of an etcd store path: "/1/..." (the keys) without
+ * its prefix, "/2/..." (v2 auth) below EIMP_AUTH_ROOT (written in scratch,
+ * valid until its next use); NULL for anything else (/0, the cluster table).
+ */
+const char *eimp_map_path(const char *p, size_t len, size_t *out_len, eimp_buf_t *scratch);
+
 /* Builds the store that etcd's v2 store JSON describes (its /1 subtree, its
  * index, its history and counters). Returns NULL with err. Ownership: the
  * caller frees the store. */
@@ -111,11 +129,6 @@ typedef struct eimp_hidden_change {
 store_t *eimp_store_patch(store_t *s, unsigned history_size, const eimp_hidden_change_t *changes,
                           size_t n_changes, int64_t last_time_ns, char *err, size_t err_len);
 
-/* The bytes of a metcd store snapshot (docs/snapshot-format.md). */
-typedef struct eimp_buf {
-    uint8_t *p;
-    size_t len, cap;
-} eimp_buf_t;
 void eimp_buf_put(eimp_buf_t *b, const void *p, size_t n);
 void eimp_buf_u8(eimp_buf_t *b, uint8_t v);
 void eimp_buf_u64(eimp_buf_t *b, uint64_t v);
@@ -138,6 +151,7 @@ typedef struct eimp_replay {
     int64_t next_sync_ns;          /* the time of the next SYNC in the log (0: none) */
     int64_t now_ns;                /* the import clock: the last resort */
     eimp_hidden_change_t *pending; /* /0 changes not yet in the store */
+    eimp_buf_t scratch;
     size_t n_pending, cap_pending;
     uint64_t v2_requests, skipped_v3;
 } eimp_replay_t;

@@ -226,9 +226,9 @@ static int replay_request(eimp_replay_t *rp, const etcd_request_t *r, char *err,
     bool del = is(r->method, r->method_len, "DELETE");
     if (!put && !post && !del)
         return 0; /* QGET and the like change nothing */
-    size_t plen = r->path_len;
-    bool user = plen >= 2 && memcmp(r->path, "/1", 2) == 0 && (plen == 2 || r->path[2] == '/');
-    if (!user) {
+    size_t klen = 0;
+    const char *key = eimp_map_path(r->path ? r->path : "", r->path_len, &klen, &rp->scratch);
+    if (key == NULL) {
         /* The cluster table: a member's attributes, the cluster version. */
         add_hidden(rp,
                    put   ? STORE_ACTION_SET
@@ -241,8 +241,8 @@ static int replay_request(eimp_replay_t *rp, const etcd_request_t *r, char *err,
     }
     if (eimp_replay_flush(rp, err, err_len) != 0)
         return -1;
-    q.key = plen == 2 ? "/" : r->path + 2;
-    q.key_len = plen == 2 ? 1 : plen - 2;
+    q.key = key;
+    q.key_len = klen;
     q.value = r->val ? r->val : "";
     q.value_len = r->val_len;
     q.prev_value = r->prev_value;

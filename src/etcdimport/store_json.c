@@ -11,8 +11,10 @@
  * Capacity slots, Size of them used from Front.
  *
  * The user's keys live under /1 (etcdserver.StoreKeysPrefix): that subtree
- * becomes the metcd tree, paths without the prefix. The rest (/0, the
- * cluster table) only keeps its indexes in the history.
+ * becomes the metcd tree, paths without the prefix. etcd's v2 auth records
+ * (/2: users, roles, the enabled flag) go where metcd's auth keeps the same
+ * records (EIMP_AUTH_ROOT). The rest (/0, the cluster table) only keeps its
+ * indexes in the history.
  */
 #include <jansson.h>
 #include <stdio.h>
@@ -22,11 +24,12 @@
 #include "src/etcdimport/etcdimport_int.h"
 
 #define KEYS_PREFIX "/1"
+#define AUTH_PREFIX "/2" /* etcd's v2 auth records (etcdserver/api/v2auth) */
 #define EV_HAS_PREV 1
 #define EV_REFRESH  2
 
 typedef struct build {
-    eimp_buf_t nodes;
+    eimp_buf_t nodes, scratch;
     uint64_t n_nodes;
     char *err;
     size_t err_len;
@@ -41,20 +44,32 @@ static void fail(build_t *b, const char *what, const char *path)
     b->failed = true;
 }
 
-/* The metcd path of an etcd store path under /1; NULL when outside it. */
-static const char *user_path(const char *p, size_t len, size_t *out_len)
+/* A path under prefix ("/1" is "/1" or "/1/..."): the rest, else NULL. */
+static const char *strip(const char *p, size_t len, const char *prefix, size_t *rest_len)
 {
-    size_t pl = strlen(KEYS_PREFIX);
-    if (len < pl || memcmp(p, KEYS_PREFIX, pl) != 0)
+    size_t pl = strlen(prefix);
+    if (len < pl || memcmp(p, prefix, pl) != 0 || (len > pl && p[pl] != '/'))
         return NULL;
-    if (len == pl) {
-        *out_len = 1;
-        return "/";
-    }
-    if (p[pl] != '/')
-        return NULL;
-    *out_len = len - pl;
+    *rest_len = len - pl;
     return p + pl;
+}
+
+const char *eimp_map_path(const char *p, size_t len, size_t *out_len, eimp_buf_t *scratch)
+{
+    size_t rest;
+    const char *r = strip(p, len, KEYS_PREFIX, &rest);
+    if (r != NULL) {
+        *out_len = rest ? rest : 1;
+        return rest ? r : "/";
+    }
+    r = strip(p, len, AUTH_PREFIX, &rest);
+    if (r == NULL)
+        return NULL;
+    scratch->len = 0;
+    eimp_buf_put(scratch, EIMP_AUTH_ROOT, EIMP_AUTH_ROOT_LEN);
+    eimp_buf_put(scratch, r, rest);
+    *out_len = scratch->len;
+    return (const char *)scratch->p;
 }
 
 static uint64_t get_u64(json_t *o, const char *k)
@@ -86,7 +101,8 @@ static void walk(build_t *b, json_t *n, bool emit)
     bool dir = json_is_object(children);
     if (emit) {
         size_t plen;
-        const char *p = user_path(json_string_value(path), json_string_length(path), &plen);
+        const char *p =
+            eimp_map_path(json_string_value(path), json_string_length(path), &plen, &b->scratch);
         int64_t expire;
         if (p == NULL || plen < 2) {
             fail(b, "a node outside the keyspace", json_string_value(path));
@@ -136,7 +152,8 @@ static int action_code(const char *a)
 }
 
 /* One event node; hidden: the /0 placeholder (no key of the user's). */
-static int put_event_node(eimp_buf_t *e, json_t *n, bool hidden, uint64_t index)
+static int put_event_node(eimp_buf_t *e, json_t *n, bool hidden, uint64_t index,
+                          eimp_buf_t *scratch)
 {
     if (hidden) {
         eimp_buf_u8(e, 0);
@@ -149,9 +166,9 @@ static int put_event_node(eimp_buf_t *e, json_t *n, bool hidden, uint64_t index)
     }
     json_t *key = json_object_get(n, "key"), *value = json_object_get(n, "value");
     size_t klen;
-    const char *k = json_is_string(key)
-                        ? user_path(json_string_value(key), json_string_length(key), &klen)
-                        : NULL;
+    const char *k = json_is_string(key) ? eimp_map_path(json_string_value(key),
+                                                        json_string_length(key), &klen, scratch)
+                                        : NULL;
     int64_t exp;
     if (k == NULL || get_time(n, "expiration", &exp) != 0)
         return -1;
@@ -169,7 +186,7 @@ static int put_event_node(eimp_buf_t *e, json_t *n, bool hidden, uint64_t index)
 }
 
 /* The history ring, oldest first. Returns the number of events or -1. */
-static long put_history(json_t *root, eimp_buf_t *e)
+static long put_history(json_t *root, eimp_buf_t *e, eimp_buf_t *scratch)
 {
     json_t *q = json_object_get(
         json_object_get(json_object_get(root, "WatcherHub"), "EventHistory"), "Queue");
@@ -189,14 +206,15 @@ static long put_history(json_t *root, eimp_buf_t *e)
             return -1;
         uint64_t index = get_u64(node, "modifiedIndex");
         size_t klen;
-        bool hidden = user_path(json_string_value(key), json_string_length(key), &klen) == NULL;
+        bool hidden =
+            eimp_map_path(json_string_value(key), json_string_length(key), &klen, scratch) == NULL;
         bool has_prev = !hidden && json_is_object(prev);
         bool refresh = hidden || json_is_true(json_object_get(ev, "refresh"));
         eimp_buf_u8(e, (uint8_t)code);
         eimp_buf_u8(e, (uint8_t)((has_prev ? EV_HAS_PREV : 0) | (refresh ? EV_REFRESH : 0)));
         eimp_buf_uvarint(e, index);
-        if (put_event_node(e, node, hidden, index) != 0 ||
-            (has_prev && put_event_node(e, prev, false, index) != 0))
+        if (put_event_node(e, node, hidden, index, scratch) != 0 ||
+            (has_prev && put_event_node(e, prev, false, index, scratch) != 0))
             return -1;
     }
     return (long)size;
@@ -219,8 +237,11 @@ store_t *eimp_store_from_json(const uint8_t *data, size_t len, unsigned history_
         fail(&b, "not an etcd v2 store", NULL);
     else if (json_is_object(tree))
         walk(&b, tree, false);
+    json_t *auth = json_object_get(json_object_get(json_object_get(root, "Root"), "Children"), "2");
+    if (!b.failed && json_is_object(auth))
+        walk(&b, auth, true);
     eimp_buf_t events = {0};
-    long n_events = b.failed ? 0 : put_history(root, &events);
+    long n_events = b.failed ? 0 : put_history(root, &events, &b.scratch);
     if (n_events < 0)
         fail(&b, "malformed event history", NULL);
     store_t *s = NULL;
@@ -260,6 +281,7 @@ store_t *eimp_store_from_json(const uint8_t *data, size_t len, unsigned history_
         free(out.p);
     }
     free(b.nodes.p);
+    free(b.scratch.p);
     free(events.p);
     json_decref(root);
     return s;

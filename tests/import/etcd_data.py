@@ -2,6 +2,7 @@
 loopback ports of its own, write through the v2 API, read back what etcd
 serves, stop it. Standard library only; every wait is bounded; only the
 etcd started here is stopped, by PID."""
+import base64
 import json
 import os
 import signal
@@ -58,6 +59,17 @@ class Etcd:
             url += "?" + urllib.parse.urlencode(params)
         st, h, b = http(method, url, body, hdr, timeout=10.0)
         return st, int(h.get("X-Etcd-Index", "0")), json.loads(b.decode())
+
+    def auth(self, method, path, body=None, user=None):
+        """(status, JSON) of one /v2/auth request, as `user` ("name:password")."""
+        hdr = {}
+        if body is not None:
+            body = json.dumps(body).encode()
+            hdr["Content-Type"] = "application/json"
+        if user:
+            hdr["Authorization"] = "Basic " + base64.b64encode(user.encode()).decode()
+        st, _, b = http(method, self.client_url + "/v2/auth" + path, body, hdr, timeout=10.0)
+        return st, (json.loads(b.decode()) if b.strip() else None)
 
     def stop(self):
         if self.proc.poll() is None:

@@ -49,6 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (rp.store)
             store_free(rp.store);
         free(rp.pending);
+        free(rp.scratch.p);
         break;
     }
     case 4: {

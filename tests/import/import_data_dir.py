@@ -64,6 +64,15 @@ def write_workload(e, snapshot_expected):
     for i in range(3):
         e.req("POST", "/q", value="late%d" % i)
     e.req("PUT", "/k7", value="v7b")
+    # v2 auth: users, a role, auth enabled (etcd keeps them in its v2 store).
+    assert e.auth("PUT", "/users/root", {"user": "root", "password": "pw"})[0] == 201
+    assert e.auth("PUT", "/roles/app", {"role": "app", "permissions": {
+        "kv": {"read": ["/q/*"], "write": ["/q/*"]}}})[0] == 201
+    assert e.auth("PUT", "/users/svc", {"user": "svc", "password": "pw2", "roles": ["app"]})[0] in (200, 201)
+    assert e.auth("PUT", "/enable")[0] == 200
+    # Enough writes after that for a snapshot to hold the auth records too.
+    for i in range(25):
+        e.req("PUT", "/tail/%d" % i, value="t%d" % i)
     snaps = os.listdir(os.path.join(e.data_dir, "member", "snap"))
     has_snap = any(n.endswith(".snap") for n in snaps)
     assert has_snap == snapshot_expected, snaps
@@ -91,6 +100,14 @@ def snapshot_of(server_req):
         d.pop("nodes", None)
         nodes[k] = d
     return index, nodes
+
+
+def auth_state(srv):
+    """What the auth API serves, and what a user may do."""
+    out = [srv.auth("GET", "/enable"), srv.auth("GET", "/users", user="root:pw"),
+           srv.auth("GET", "/roles", user="root:pw"), srv.auth("GET", "/users/svc", user="svc:pw2"),
+           srv.auth("GET", "/users/svc", user="svc:wrong")[0]]
+    return out
 
 
 def watches(server_req, probes):
@@ -127,6 +144,7 @@ class MetcdReq:
         self.client_url = m.client_url
 
     req = Etcd.req
+    auth = Etcd.auth
 
 
 def import_case(snapshot_count, snapshot_expected):
@@ -138,6 +156,7 @@ def import_case(snapshot_count, snapshot_expected):
             probes = write_workload(e, snapshot_expected)
             want_index, want = snapshot_of(e.req)
             want_watch = watches(e.req, probes)
+            want_auth = auth_state(e)
         finally:
             e.stop()
         data = os.path.join(tmp, "metcd")
@@ -149,6 +168,8 @@ def import_case(snapshot_count, snapshot_expected):
             assert got_index == want_index, (want_index, got_index, m.stderr())
             got_watch = watches(r.req, probes)
             assert got_watch == want_watch, (want_watch, got_watch)
+            got_auth = auth_state(r)
+            assert got_auth == want_auth, (want_auth, got_auth)
             # The next write takes etcd's next index.
             st, idx, j = r.req("PUT", "/next", value="1")
             assert st == 201 and j["node"]["modifiedIndex"] == want_index + 1, (st, j)
