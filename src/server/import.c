@@ -224,6 +224,14 @@ int server_import_etcd(const config_t *cfg, const char *etcd_dir, char *err, siz
         membership_free(&initial);
         return SERVER_E_CONFIG;
     }
+    if (member_id == 0) {
+        /* The configuration check refuses this first; never write a log
+         * for a member that is not in its cluster. */
+        snprintf(err, err_len, "couldn't find local name \"%s\" in the initial cluster",
+                 cfg->name);
+        membership_free(&initial);
+        return SERVER_E_CONFIG;
+    }
     int lock_fd = -1;
     int rc = data_dir_open(cfg->data_dir, &lock_fd, err, err_len);
     if (rc != 0) {
