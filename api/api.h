@@ -245,6 +245,13 @@ int api_listen(api_t *api, int fd);
 int api_listen_metrics(api_t *api, int fd);
 
 /*
+ * api_listen() for an https:// URL: connections on fd start with a TLS
+ * handshake on ssl_ctx (an OpenSSL SSL_CTX *, borrowed: it must outlive
+ * the API), which picks HTTP/2 or HTTP/1.1 by ALPN. Returns 0 or -1.
+ */
+int api_listen_tls(api_t *api, int fd, void *ssl_ctx);
+
+/*
  * Stops accepting and half-closes every client connection; the loop then
  * disposes them (pending watches end with their connections). Returns the
  * number of connections still open: run the loop until

@@ -199,7 +199,9 @@ static void accept_conns(h2o_socket_t *listener, const char *err, bool metrics_o
 {
     if (err != NULL)
         return;
-    api_t *api = listener->data;
+    /* Each listener carries its accept context: the API's, or a TLS copy of it. */
+    h2o_accept_ctx_t *accept_ctx = listener->data;
+    api_t *api = H2O_STRUCT_FROM_MEMBER(api_t, ctx, accept_ctx->ctx);
     /* A few per wakeup so that one busy listener cannot starve the loop. */
     for (int i = 0; i < 16; i++) {
         h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
@@ -218,7 +220,7 @@ static void accept_conns(h2o_socket_t *listener, const char *err, bool metrics_o
         api->n_conns++;
         sock->on_close.cb = on_conn_close;
         sock->on_close.data = c;
-        h2o_accept(&api->accept_ctx, sock);
+        h2o_accept(accept_ctx, sock);
     }
 }
 
@@ -232,7 +234,7 @@ static void on_accept_metrics(h2o_socket_t *listener, const char *err)
     accept_conns(listener, err, true);
 }
 
-static int listen_with(api_t *api, int fd, h2o_socket_cb cb)
+static int listen_with(api_t *api, int fd, h2o_socket_cb cb, SSL_CTX *ssl_ctx)
 {
     int fl = fcntl(fd, F_GETFL);
     if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0)
@@ -241,8 +243,14 @@ static int listen_with(api_t *api, int fd, h2o_socket_cb cb)
     if (ls == NULL)
         return -1;
     api->listeners = ls;
+    h2o_accept_ctx_t *accept_ctx = &api->accept_ctx;
+    if (ssl_ctx != NULL) {
+        accept_ctx = h2o_mem_alloc(sizeof(*accept_ctx));
+        *accept_ctx = api->accept_ctx;
+        accept_ctx->ssl_ctx = ssl_ctx;
+    }
     h2o_socket_t *sock = h2o_evloop_socket_create(api->loop, fd, H2O_SOCKET_FLAG_DONT_READ);
-    sock->data = api;
+    sock->data = accept_ctx;
     h2o_socket_read_start(sock, cb);
     api->listeners[api->n_listeners++] = sock;
     return 0;
@@ -250,17 +258,24 @@ static int listen_with(api_t *api, int fd, h2o_socket_cb cb)
 
 int api_listen(api_t *api, int fd)
 {
-    return listen_with(api, fd, on_accept);
+    return listen_with(api, fd, on_accept, NULL);
+}
+
+int api_listen_tls(api_t *api, int fd, void *ssl_ctx)
+{
+    return listen_with(api, fd, on_accept, ssl_ctx);
 }
 
 int api_listen_metrics(api_t *api, int fd)
 {
-    return listen_with(api, fd, on_accept_metrics);
+    return listen_with(api, fd, on_accept_metrics, NULL);
 }
 
 static void close_listeners(api_t *api)
 {
     for (size_t i = 0; i < api->n_listeners; i++) {
+        if (api->listeners[i]->data != &api->accept_ctx)
+            free(api->listeners[i]->data); /* a TLS listener's own accept context */
         h2o_socket_read_stop(api->listeners[i]);
         h2o_socket_close(api->listeners[i]);
     }

@@ -412,7 +412,12 @@ static int convert(config_t *cfg, config_opt_t opt, const char *v, char *why, si
     default:
         if (check_extra(opt, v, why, why_len) != 0)
             return -1;
-        return config_bootstrap_convert(cfg, opt, v, why, why_len) < 0 ? -1 : 0;
+        int brc = config_bootstrap_convert(cfg, opt, v, why, why_len);
+        if (brc != 1)
+            return brc < 0 ? -1 : 0;
+        if (config_opts[opt].kind == CONFIG_KIND_USED)
+            return config_tls_convert(cfg, opt, v, why, why_len);
+        return 0;
     }
     return config_errf(why, why_len, "unknown option");
 }
@@ -536,6 +541,8 @@ static int finalize(config_t *cfg, const bool *set, const char *raw_log_outputs,
                            cfg->election_timeout_ms);
     if (cfg->watch_history == 0)
         return config_errf(err, err_len, "--watch-history must be at least 1");
+    if (config_tls_check(cfg, err, err_len) != 0)
+        return -1;
     if (config_bootstrap_finalize(cfg, set, err, err_len) != 0)
         return -1;
     if (proxy)
@@ -576,7 +583,7 @@ static const char *guard_reason(config_opt_t opt)
 {
     switch (opt) {
     default:
-        return "TLS is not implemented: the member would serve plain HTTP";
+        return "not implemented";
     }
 }
 
@@ -756,6 +763,7 @@ void config_free(config_t *cfg)
     free(cfg->log_level);
     free(cfg->log_outputs);
     config_bootstrap_free(cfg);
+    config_tls_free(cfg);
     for (size_t i = 0; i < cfg->n_warnings; i++)
         free(cfg->warnings[i]);
     free(cfg->warnings);

@@ -37,6 +37,22 @@ typedef struct config_member {
     config_url_t peer_url;
 } config_member_t;
 
+/*
+ * TLS for one side, clients or peers (etcd's transport.TLSInfo). Strings
+ * are owned, NULL when not given. A side serves TLS on its https:// URLs
+ * only; config_parse() refuses an https:// listen URL with neither a
+ * certificate and key nor auto_tls, as etcd does.
+ */
+typedef struct config_tls {
+    char *cert_file;       /* --cert-file / --peer-cert-file */
+    char *key_file;        /* --key-file / --peer-key-file */
+    char *trusted_ca_file; /* --trusted-ca-file / --peer-trusted-ca-file */
+    char *crl_file;        /* --client-crl-file / --peer-crl-file */
+    char *allowed_cn;      /* --peer-cert-allowed-cn (peers only) */
+    bool client_cert_auth; /* --client-cert-auth / --peer-client-cert-auth */
+    bool auto_tls;         /* --auto-tls / --peer-auto-tls */
+} config_tls_t;
+
 typedef enum config_backend {
     CONFIG_BACKEND_MEMORY = 0,
     CONFIG_BACKEND_LMDB,
@@ -91,8 +107,15 @@ typedef struct config {
     unsigned proxy_dial_timeout_ms;     /* --proxy-dial-timeout, default 1000 */
     unsigned proxy_write_timeout_ms;    /* --proxy-write-timeout, default 5000 */
     unsigned proxy_read_timeout_ms;     /* --proxy-read-timeout, default 0 (none) */
-    bool show_version;                  /* --version */
-    bool show_help;                     /* --help / -h */
+    config_tls_t client_tls;            /* --cert-file, --key-file, ... */
+    config_tls_t peer_tls;              /* --peer-cert-file, --peer-key-file, ... */
+    /*
+     * --cipher-suites as OpenSSL's cipher list ("ECDHE-RSA-AES128-GCM-SHA256:..."),
+     * mapped from etcd's (Go's) names; NULL for OpenSSL's defaults. Owned.
+     */
+    char *cipher_suites;
+    bool show_version; /* --version */
+    bool show_help;    /* --help / -h */
     /*
      * Warnings found while parsing (e.g. an unknown ETCD_* variable, which
      * etcd reports without failing). The caller logs them. Owned.
@@ -102,8 +125,9 @@ typedef struct config {
 } config_t;
 
 /* config_parse() failures, one per kind of error etcd tells apart. */
-#define CONFIG_E_FLAG   (-1)   /* Go's flag package refused a command-line flag: exit 2 */
-#define CONFIG_E_VERIFY (-2)   /* etcd's "error verifying flags" (variables, file, checks): exit 1 \
+#define CONFIG_E_FLAG (-1) /* Go's flag package refused a command-line flag: exit 2 */
+#define CONFIG_E_VERIFY                                                                            \
+    (-2)                       /* etcd's "error verifying flags" (variables, file, checks): exit 1 \
                                 */
 #define CONFIG_E_CONFLICT (-3) /* a flag given both as a flag and as ETCD_*: exit 1 */
 

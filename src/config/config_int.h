@@ -60,33 +60,32 @@
       "Auto compaction retention length (v3).")                                                    \
     X(AUTO_COMPACTION_MODE, "auto-compaction-mode", STR, IGNORED, "periodic",                      \
       "Auto compaction mode (v3).")                                                                \
-    X(CERT_FILE, "cert-file", STR, GUARDED, "", "Path to the client server TLS cert file.")        \
-    X(KEY_FILE, "key-file", STR, GUARDED, "", "Path to the client server TLS key file.")           \
-    X(CLIENT_CERT_AUTH, "client-cert-auth", BOOL, GUARDED, "false",                                \
+    X(CERT_FILE, "cert-file", STR, USED, "", "Path to the client server TLS cert file.")           \
+    X(KEY_FILE, "key-file", STR, USED, "", "Path to the client server TLS key file.")              \
+    X(CLIENT_CERT_AUTH, "client-cert-auth", BOOL, USED, "false",                                   \
       "Enable client cert authentication.")                                                        \
-    X(CLIENT_CRL_FILE, "client-crl-file", STR, IGNORED, "",                                        \
+    X(CLIENT_CRL_FILE, "client-crl-file", STR, USED, "",                                           \
       "Path to the client certificate revocation list file.")                                      \
     X(CLIENT_CERT_ALLOWED_HOSTNAME, "client-cert-allowed-hostname", STR, IGNORED, "",              \
       "Allowed TLS hostname for client cert authentication.")                                      \
-    X(TRUSTED_CA_FILE, "trusted-ca-file", STR, IGNORED, "",                                        \
+    X(TRUSTED_CA_FILE, "trusted-ca-file", STR, USED, "",                                           \
       "Path to the client server TLS trusted CA cert file.")                                       \
-    X(AUTO_TLS, "auto-tls", BOOL, GUARDED, "false", "Client TLS using generated certificates.")    \
-    X(PEER_CERT_FILE, "peer-cert-file", STR, GUARDED, "",                                          \
-      "Path to the peer server TLS cert file.")                                                    \
-    X(PEER_KEY_FILE, "peer-key-file", STR, GUARDED, "", "Path to the peer server TLS key file.")   \
-    X(PEER_CLIENT_CERT_AUTH, "peer-client-cert-auth", BOOL, GUARDED, "false",                      \
+    X(AUTO_TLS, "auto-tls", BOOL, USED, "false", "Client TLS using generated certificates.")       \
+    X(PEER_CERT_FILE, "peer-cert-file", STR, USED, "", "Path to the peer server TLS cert file.")   \
+    X(PEER_KEY_FILE, "peer-key-file", STR, USED, "", "Path to the peer server TLS key file.")      \
+    X(PEER_CLIENT_CERT_AUTH, "peer-client-cert-auth", BOOL, USED, "false",                         \
       "Enable peer client cert authentication.")                                                   \
-    X(PEER_TRUSTED_CA_FILE, "peer-trusted-ca-file", STR, IGNORED, "",                              \
+    X(PEER_TRUSTED_CA_FILE, "peer-trusted-ca-file", STR, USED, "",                                 \
       "Path to the peer server TLS trusted CA file.")                                              \
-    X(PEER_CERT_ALLOWED_CN, "peer-cert-allowed-cn", STR, IGNORED, "",                              \
+    X(PEER_CERT_ALLOWED_CN, "peer-cert-allowed-cn", STR, USED, "",                                 \
       "Required CN for client certs connecting to the peer endpoint.")                             \
     X(PEER_CERT_ALLOWED_HOSTNAME, "peer-cert-allowed-hostname", STR, IGNORED, "",                  \
       "Allowed TLS hostname for inter peer authentication.")                                       \
-    X(PEER_AUTO_TLS, "peer-auto-tls", BOOL, GUARDED, "false",                                      \
+    X(PEER_AUTO_TLS, "peer-auto-tls", BOOL, USED, "false",                                         \
       "Peer TLS using self-generated certificates.")                                               \
-    X(PEER_CRL_FILE, "peer-crl-file", STR, IGNORED, "",                                            \
+    X(PEER_CRL_FILE, "peer-crl-file", STR, USED, "",                                               \
       "Path to the peer certificate revocation list file.")                                        \
-    X(CIPHER_SUITES, "cipher-suites", STR, IGNORED, "",                                            \
+    X(CIPHER_SUITES, "cipher-suites", STR, USED, "",                                               \
       "Comma-separated list of supported TLS cipher suites.")                                      \
     X(EXPERIMENTAL_PEER_SKIP_CLIENT_SAN_VERIFICATION,                                              \
       "experimental-peer-skip-client-san-verification", BOOL, IGNORED, "false",                    \
@@ -140,7 +139,7 @@
       "100ms", "Warn when requests take more than this duration.")                                 \
     X(UNSAFE_NO_FSYNC, "unsafe-no-fsync", BOOL, IGNORED, "false",                                  \
       "Disables fsync (metcd always syncs).")                                                      \
-    X(FORCE_NEW_CLUSTER, "force-new-cluster", BOOL, USED, "false",                              \
+    X(FORCE_NEW_CLUSTER, "force-new-cluster", BOOL, USED, "false",                                 \
       "Force to create a new one-member cluster.")                                                 \
     X(DEBUG, "debug", BOOL, IGNORED, "false", "Enable debug-level logging (deprecated in etcd).")  \
     X(LOG_PACKAGE_LEVELS, "log-package-levels", STR, IGNORED, "",                                  \
@@ -309,7 +308,18 @@ void config_url_free(config_url_t *u);
 int config_url_list_parse(const char *text, config_url_list_t *out, char *why, size_t why_len);
 void config_url_list_free(config_url_list_t *l);
 
-/* Go's strconv.ParseBool. Returns 0 or -1. */
+/*
+ * The TLS options (config_tls.c): stores one value into cfg->client_tls,
+ * cfg->peer_tls or cfg->cipher_suites (strings owned by cfg). Returns 0 or
+ * -1 with the reason in why.
+ */
+int config_tls_convert(config_t *cfg, config_opt_t opt, const char *v, char *why, size_t why_len);
+
+/* etcd's checks of https:// listen URLs against the certificates given. */
+int config_tls_check(config_t *cfg, char *err, size_t err_len);
+
+/* Frees the TLS strings of cfg. */
+void config_tls_free(config_t *cfg);
 
 /*
  * Go's strconv.ParseUint(s, 0, bits) as the flag package uses it: decimal,

@@ -22,6 +22,7 @@
 #include "src/server/join.h"
 #include "src/server/listener.h"
 #include "src/server/notify.h"
+#include "src/server/tls_context.h"
 #include "src/server/server_int.h"
 #include "wal/wal.h"
 
@@ -383,17 +384,36 @@ static void remove_signals(void)
 
 static int check_config(const config_t *cfg, char *err, size_t err_len)
 {
-    const config_url_list_t *lists[] = {&cfg->listen_client, &cfg->listen_peer,
-                                        &cfg->listen_metrics};
-    for (size_t l = 0; l < 3; l++)
+    const config_url_list_t *lists[] = {&cfg->listen_peer, &cfg->listen_metrics};
+    for (size_t l = 0; l < 2; l++)
         for (size_t i = 0; i < lists[l]->n; i++)
             if (strcmp(lists[l]->urls[i].scheme, "http") != 0) {
                 snprintf(err, err_len,
-                         "cannot listen on %s: TLS (https) is not supported yet by this "
-                         "version of metcd",
+                         "cannot listen on %s: TLS (https) is not supported yet on this port by "
+                         "this version of metcd",
                          lists[l]->urls[i].text);
                 return SERVER_E_CONFIG;
             }
+    return 0;
+}
+
+static bool any_https(const config_url_list_t *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->urls[i].scheme, "https") == 0)
+            return true;
+    return false;
+}
+
+/* The TLS context of each side that has an https:// listen URL. */
+static int make_tls(server_t *s, char *err, size_t err_len)
+{
+    const config_t *cfg = s->cfg;
+    if (any_https(&cfg->listen_client) &&
+        tls_context_new(cfg, false, &s->client_tls, err, err_len) != 0)
+        return SERVER_E_RUNTIME;
+    if (any_https(&cfg->listen_peer) && tls_context_new(cfg, true, &s->peer_tls, err, err_len) != 0)
+        return SERVER_E_RUNTIME;
     return 0;
 }
 
@@ -471,7 +491,8 @@ static int bind_all(server_t *s, char *err, size_t err_len)
             return SERVER_E_RUNTIME;
         char where[80];
         listener_describe(fd, where, sizeof(where));
-        if (api_listen(s->api, fd) != 0) {
+        bool tls = strcmp(cfg->listen_client.urls[i].scheme, "https") == 0;
+        if (api_listen_tls(s->api, fd, tls ? tls_context_server(s->client_tls) : NULL) != 0) {
             close(fd);
             snprintf(err, err_len, "cannot serve client requests on %s", where);
             return SERVER_E_RUNTIME;
@@ -535,6 +556,9 @@ int server_new(const config_t *cfg, server_t **out, char *err, size_t err_len)
         rc = SERVER_E_RUNTIME;
         goto fail;
     }
+    rc = make_tls(s, err, err_len);
+    if (rc != 0)
+        goto fail;
     rc = bind_peers(s, err, err_len);
     if (rc != 0)
         goto fail;
@@ -781,5 +805,8 @@ void server_free(server_t *s)
     membership_free(&s->initial);
     membership_free(&s->remote);
     bootstrap_free(&s->boot);
+    /* Connections still open hold their own reference to the SSL_CTX. */
+    tls_context_free(s->client_tls);
+    tls_context_free(s->peer_tls);
     free(s);
 }

@@ -29,6 +29,8 @@ struct server {
     api_host_t host;
     struct peer_transport *transport;
     int lock_fd;
+    struct tls_context *client_tls; /* https:// client URLs (tls_context.h), or NULL */
+    struct tls_context *peer_tls;   /* https:// peer URLs, or NULL */
 
     int *peer_fds; /* bound peer listeners, until the transport takes them */
     size_t n_peer_fds;

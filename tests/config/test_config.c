@@ -468,14 +468,13 @@ static void test_yaml(void **state)
     assert_int_equal(c.watch_history, 99);
     /*
      * Unknown keys are reported, not fatal (etcd ignores them). An empty
-     * wal-dir or cert-file is etcd's default; trusted-ca-file is ignored.
+     * wal-dir or cert-file is etcd's default; trusted-ca-file is used.
      */
-    assert_int_equal(c.n_warnings, 2);
+    assert_int_equal(c.n_warnings, 1);
     assert_non_null(strstr(c.warnings[0], "unknown key \"client-transport-security.trusted\""));
-    assert_non_null(strstr(c.warnings[1], "--trusted-ca-file"));
-    assert_null(strstr(c.warnings[1], "wal-dir"));
-    assert_null(strstr(c.warnings[1], "cert-file"));
     assert_null(c.wal_dir);
+    assert_null(c.client_tls.cert_file);
+    assert_string_equal(c.client_tls.trusted_ca_file, "ca.pem");
     config_free(&c);
 
     /* The file given by ETCD_CONFIG_FILE; a file of defaults only. */
@@ -607,17 +606,23 @@ static const char *const used_flags[] = {"name",
                                          "proxy-dial-timeout",
                                          "proxy-write-timeout",
                                          "proxy-read-timeout",
+                                         "cert-file",
+                                         "key-file",
+                                         "client-cert-auth",
+                                         "client-crl-file",
+                                         "trusted-ca-file",
+                                         "auto-tls",
+                                         "peer-cert-file",
+                                         "peer-key-file",
+                                         "peer-client-cert-auth",
+                                         "peer-trusted-ca-file",
+                                         "peer-cert-allowed-cn",
+                                         "peer-auto-tls",
+                                         "peer-crl-file",
+                                         "cipher-suites",
                                          NULL};
-/* Refused unless off/false/empty; given here at that value: no warning. */
-static const char *const guarded_flags[] = {"cert-file",
-                                            "key-file",
-                                            "client-cert-auth",
-                                            "auto-tls",
-                                            "peer-cert-file",
-                                            "peer-key-file",
-                                            "peer-client-cert-auth",
-                                            "peer-auto-tls",
-                                            NULL};
+/* Refused unless off/false/empty (none left: every etcd option is used or ignored). */
+static const char *const guarded_flags[] = {NULL};
 static const char *const bool_flags[] = {"initial-election-tick-advance",
                                          "strict-reconfig-check",
                                          "pre-vote",
@@ -666,6 +671,11 @@ static const char *sample_value(const char *name)
         return in_list(name, bool_flags) ? "false" : "";
     if (in_list(name, bool_flags))
         return NULL;
+    if (strcmp(name, "cipher-suites") == 0)
+        return "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256";
+    /* A certificate with http:// URLs only is warned about (as etcd does): not here. */
+    if (strstr(name, "cert-file") != NULL || strstr(name, "key-file") != NULL)
+        return "";
     if (strstr(name, "-urls") != NULL)
         return "http://127.0.0.1:2380";
     if (strcmp(name, "initial-cluster") == 0)
@@ -847,34 +857,7 @@ static void test_ignored_warning(void **state)
 static void test_guarded(void **state)
 {
     (void)state;
-    struct {
-        const char *arg;
-        const char *needle;
-    } cases[] = {
-        {"--client-cert-auth", "TLS is not implemented"},
-        {"--peer-client-cert-auth=true", "TLS is not implemented"},
-        {"--auto-tls", "TLS is not implemented"},
-        {"-peer-auto-tls=1", "TLS is not implemented"},
-        {"--cert-file=server.crt", "TLS is not implemented"},
-        {"--key-file=server.key", "TLS is not implemented"},
-        {"--peer-cert-file=peer.crt", "TLS is not implemented"},
-        {"--peer-key-file=peer.key", "TLS is not implemented"},
-    };
     config_t c;
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        if (PARSE(&c, (char *)cases[i].arg) != -1)
-            fail_msg("%s accepted", cases[i].arg);
-        if (strstr(err, "is not supported by metcd: ") == NULL ||
-            strstr(err, cases[i].needle) == NULL)
-            fail_msg("%s: '%s'", cases[i].arg, err);
-    }
-    /* From the environment, named by its variable. */
-    char *env[] = {"ETCD_CLIENT_CERT_AUTH=true", NULL};
-    assert_int_equal(parse_env(&c, env, NULL), -1);
-    assert_non_null(strstr(err, "ETCD_CLIENT_CERT_AUTH=true is not supported by metcd: TLS"));
-    char *env2[] = {"ETCD_PEER_AUTO_TLS=true", NULL};
-    assert_int_equal(parse_env(&c, env2, NULL), -1);
-    assert_non_null(strstr(err, "ETCD_PEER_AUTO_TLS=true is not supported"));
     /* --force-new-cluster is acted on (src/server/node_force.c). */
     assert_int_equal(PARSE(&c, "--force-new-cluster"), 0);
     assert_true(c.force_new_cluster);
@@ -893,11 +876,6 @@ static void test_guarded(void **state)
         const char *content;
         const char *needle;
     } files[] = {
-        {"client-transport-security:\n  client-cert-auth: true\n", "TLS is not implemented"},
-        {"client-transport-security:\n  cert-file: s.crt\n  key-file: s.key\n",
-         "\"cert-file: s.crt\" in config file"},
-        {"peer-transport-security:\n  auto-tls: true\n", "\"peer-auto-tls: true\" in config"},
-        {"peer-transport-security:\n  key-file: p.key\n", "TLS is not implemented"},
         {"client-transport-security: x\n", "\"client-transport-security\" must be a mapping"},
     };
     for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
@@ -921,7 +899,9 @@ static void test_guarded(void **state)
     assert_int_equal(PARSE(&c, flag, "--wal-dir=/w", "--quota-backend-bytes=1"), 0);
     assert_string_equal(c.name, "f1");
     assert_int_equal(c.n_warnings, 1);
-    assert_true(warns_about(&c, "logger") && warns_about(&c, "peer-trusted-ca-file"));
+    assert_true(warns_about(&c, "logger"));
+    assert_false(warns_about(&c, "peer-trusted-ca-file"));
+    assert_string_equal(c.peer_tls.trusted_ca_file, "ca.pem");
     assert_string_equal(c.log_outputs, "stderr");
     assert_null(c.wal_dir);
     assert_false(warns_about(&c, "quota-backend-bytes"));
@@ -989,10 +969,98 @@ static void test_bootstrap_options(void **state)
     assert_string_equal(err, "invalid value \"soon\" for flag -proxy-failure-wait: parse error");
 }
 
+/* The TLS options: stored for the server, with etcd's checks of https:// URLs. */
+static void test_tls(void **state)
+{
+    (void)state;
+    config_t c;
+    assert_int_equal(PARSE(&c, "--listen-client-urls=https://127.0.0.1:2379,http://127.0.0.1:2377",
+                           "--advertise-client-urls=https://127.0.0.1:2379", "--cert-file=s.crt",
+                           "--key-file=s.key", "--trusted-ca-file=ca.crt", "--client-cert-auth",
+                           "--client-crl-file=c.crl", "--peer-cert-allowed-cn=member",
+                           "--peer-auto-tls", "--cipher-suites",
+                           "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,"
+                           "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305"),
+                     0);
+    assert_string_equal(c.client_tls.cert_file, "s.crt");
+    assert_string_equal(c.client_tls.key_file, "s.key");
+    assert_string_equal(c.client_tls.trusted_ca_file, "ca.crt");
+    assert_string_equal(c.client_tls.crl_file, "c.crl");
+    assert_true(c.client_tls.client_cert_auth);
+    assert_false(c.client_tls.auto_tls);
+    assert_true(c.peer_tls.auto_tls);
+    assert_string_equal(c.peer_tls.allowed_cn, "member");
+    assert_null(c.peer_tls.cert_file);
+    assert_string_equal(c.cipher_suites,
+                        "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-CHACHA20-POLY1305");
+    assert_int_equal(c.n_warnings, 0);
+    config_free(&c);
+
+    /* From the environment and from etcd's YAML mappings. */
+    char *env[] = {"ETCD_PEER_CERT_FILE=p.crt", "ETCD_PEER_KEY_FILE=p.key",
+                   "ETCD_PEER_CLIENT_CERT_AUTH=true", NULL};
+    assert_int_equal(parse_env(&c, env, NULL), 0);
+    assert_string_equal(c.peer_tls.cert_file, "p.crt");
+    assert_true(c.peer_tls.client_cert_auth);
+    config_free(&c);
+    char *path = write_tmp("listen-peer-urls: https://127.0.0.1:2380\n"
+                           "initial-advertise-peer-urls: https://127.0.0.1:2380\n"
+                           "initial-cluster: default=https://127.0.0.1:2380\n"
+                           "peer-transport-security:\n  cert-file: p.crt\n  key-file: p.key\n"
+                           "  trusted-ca-file: ca.crt\n  client-cert-auth: true\n"
+                           "client-transport-security:\n  auto-tls: true\n"
+                           "cipher-suites: TLS_RSA_WITH_AES_128_GCM_SHA256\n");
+    char *flag = NULL;
+    assert_true(asprintf(&flag, "--config-file=%s", path) > 0);
+    if (PARSE(&c, flag) != 0)
+        fail_msg("%s", err);
+    assert_string_equal(c.peer_tls.key_file, "p.key");
+    assert_string_equal(c.peer_tls.trusted_ca_file, "ca.crt");
+    assert_true(c.peer_tls.client_cert_auth);
+    assert_true(c.client_tls.auto_tls);
+    assert_string_equal(c.cipher_suites, "AES128-GCM-SHA256");
+    config_free(&c);
+    free(flag);
+    unlink(path);
+    free(path);
+
+    /* etcd's refusals, in its words. */
+    assert_int_equal(PARSE(&c, "--listen-client-urls=https://127.0.0.1:2379",
+                           "--advertise-client-urls=https://127.0.0.1:2379"),
+                     CONFIG_E_VERIFY);
+    assert_string_equal(err, "TLS key/cert (--cert-file, --key-file) must be provided for client "
+                             "url https://127.0.0.1:2379 with HTTPS scheme");
+    assert_int_equal(PARSE(&c, "--listen-client-urls=https://127.0.0.1:2379",
+                           "--advertise-client-urls=https://127.0.0.1:2379", "--key-file=k"),
+                     CONFIG_E_VERIFY);
+    assert_string_equal(err, "KeyFile and CertFile must both be present[key: k, cert: ]");
+    assert_int_equal(PARSE(&c, "--listen-peer-urls=https://127.0.0.1:2380",
+                           "--initial-advertise-peer-urls=https://127.0.0.1:2380"),
+                     CONFIG_E_VERIFY);
+    assert_string_equal(err, "cannot listen on TLS for 127.0.0.1:2380: KeyFile and CertFile are "
+                             "not presented");
+    /* etcd checks the suites after the flags are parsed: exit 1, its message alone. */
+    assert_int_equal(PARSE(&c, "--cipher-suites=TLS_RSA_WITH_AES_128_GCM_SHA256,FOO"),
+                     CONFIG_E_VERIFY);
+    assert_string_equal(err, "unexpected TLS cipher suite \"FOO\"");
+    assert_int_equal(PARSE(&c, "--client-cert-auth=maybe"), CONFIG_E_FLAG);
+    /* Auto TLS alone serves https://; certificates with http:// only are warned about. */
+    assert_int_equal(PARSE(&c, "--listen-client-urls=https://127.0.0.1:2379",
+                           "--advertise-client-urls=https://127.0.0.1:2379", "--auto-tls"),
+                     0);
+    config_free(&c);
+    assert_int_equal(PARSE(&c, "--cert-file=s.crt", "--key-file=s.key"), 0);
+    assert_int_equal(c.n_warnings, 1);
+    assert_non_null(strstr(c.warnings[0], "client scheme is HTTP while key and cert files are "
+                                          "present; ignoring key and cert files"));
+    config_free(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_tls),
         cmocka_unit_test(test_spellings),
         cmocka_unit_test(test_all_flags),
         cmocka_unit_test(test_bools),
