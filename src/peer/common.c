@@ -117,3 +117,9 @@ bool peer_log_allow(struct peer_log_limit *slots, uint64_t id, int what)
     *oldest = (struct peer_log_limit){id, what, now};
     return true;
 }
+
+bool peer_tls_dial_ok(const char *err)
+{
+    return err == NULL || err == h2o_socket_error_ssl_cert_name_mismatch ||
+           err == h2o_socket_error_ssl_cert_invalid;
+}

@@ -39,7 +39,7 @@
     X(PEER_EEXIST, -2, "peer already exists")                                                      \
     X(PEER_ENOENT, -3, "no such peer")                                                             \
     X(PEER_EURL, -4, "invalid peer URL")                                                           \
-    X(PEER_ETLS, -5, "https peer URLs are not supported yet")                                      \
+    X(PEER_ETLS, -5, "https peer URLs need peer TLS (--peer-cert-file or --peer-auto-tls)")        \
     X(PEER_EREMOVED, -6, "member was removed from the cluster")                                    \
     X(PEER_ESYS, -7, "system call failed")
 
@@ -119,6 +119,10 @@ struct peer_config {
     unsigned backoff_max_ms; /* 0: 1000 */
     unsigned handshake_ms;   /* connect + HTTP preamble bound; 0: 5000 */
     size_t max_frame;        /* largest message accepted; 0: 64 MiB */
+    /* The OpenSSL SSL_CTX * that dials https:// peer URLs (borrowed: it
+     * outlives the transport; it verifies the peer's certificate and
+     * presents this member's). NULL: https:// URLs are refused (PEER_ETLS). */
+    void *tls_dialer;
 };
 
 typedef struct peer_transport peer_transport_t;
@@ -192,6 +196,9 @@ int peer_tcp_new(const struct peer_config *cfg, peer_transport_t **out);
 /* Serves an already bound, listening, non-blocking fd (the transport owns
  * it from then on and closes it in peer_free). */
 int peer_tcp_listen(peer_transport_t *t, int fd);
+/* peer_tcp_listen() for an https:// peer URL: each accepted connection
+ * starts with a TLS handshake on ssl_ctx (an SSL_CTX *, borrowed). */
+int peer_tcp_listen_tls(peer_transport_t *t, int fd, void *ssl_ctx);
 
 /* ---- in memory (tests) -------------------------------------------------- */
 

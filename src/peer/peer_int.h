@@ -85,13 +85,22 @@ char *peer_response_format(int status, const char *content_type, const char *bod
 
 /* ---- url.c ---------------------------------------------------------------- */
 
-/* Checks that `url` is one this transport can dial (http://host:port).
- * PEER_ETLS for https (a later TLS transport plugs in here), PEER_EURL
- * otherwise. */
+/* Checks that `url` is http://host:port (0) or https://host:port
+ * (PEER_ETLS: usable only with a TLS dialer); PEER_EURL otherwise. */
 int peer_url_check(const char *url);
-/* Resolves `url` into *addr. Numeric hosts never block; a name is looked up
- * with getaddrinfo (which may block: peer URLs are normally addresses). */
-int peer_url_resolve(const char *url, struct sockaddr_storage *addr, socklen_t *len);
+/* Resolves `url` into *addr; *tls says https, `host` (host_cap bytes)
+ * receives the host to verify the peer's certificate against. Numeric
+ * hosts never block; a name is looked up with getaddrinfo (which may
+ * block: peer URLs are normally addresses). */
+int peer_url_resolve(const char *url, struct sockaddr_storage *addr, socklen_t *len, bool *tls,
+                     char *host, size_t host_cap);
+/* The outcome of a client TLS handshake that h2o reports: true when the
+ * connection may be used. h2o checks the host name after the handshake
+ * with DNS names only; the dialer's own verification (X509_check_ip_asc /
+ * X509_check_host in the server's TLS context, or none with peer auto
+ * TLS, as etcd's InsecureSkipVerify) has already decided, so its name
+ * verdicts are not errors here. */
+bool peer_tls_dial_ok(const char *err);
 
 /* ---- peer_set.c: known members, removed IDs, counters ------------------- */
 
@@ -119,8 +128,9 @@ void peer_set_set_urls(struct peer_entry *e, const char *const *urls, size_t n);
 void peer_set_remove(struct peer_set *s, uint64_t id);
 bool peer_set_is_removed(const struct peer_set *s, uint64_t id);
 void peer_set_dispose(struct peer_set *s);
-/* Checks every URL; returns the first error. */
-int peer_urls_check(const char *const *urls, size_t n);
+/* Checks every URL; returns the first error (https:// ones are fine when
+ * `tls`, PEER_ETLS otherwise). */
+int peer_urls_check(const char *const *urls, size_t n, bool tls);
 
 /* ---- defer.c: handler callbacks run from the loop, never inside an op --- */
 

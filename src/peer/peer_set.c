@@ -84,13 +84,13 @@ void peer_set_dispose(struct peer_set *s)
     memset(s, 0, sizeof(*s));
 }
 
-int peer_urls_check(const char *const *urls, size_t n)
+int peer_urls_check(const char *const *urls, size_t n, bool tls)
 {
     if (n == 0)
         return PEER_EURL;
     for (size_t i = 0; i < n; i++) {
         int rc = peer_url_check(urls[i]);
-        if (rc)
+        if (rc && !(rc == PEER_ETLS && tls))
             return rc;
     }
     return 0;

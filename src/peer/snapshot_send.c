@@ -27,7 +27,9 @@ struct tcp_snap_send {
     int fd; /* owned: closed when the transfer ends */
     uint64_t size, sent;
     char head[512];
-    uint8_t *meta; /* the MSG_SNAP frame and the data size */
+    char host[256]; /* of the URL dialed: the name its TLS certificate must carry */
+    bool tls;       /* the URL dialed is https:// */
+    uint8_t *meta;  /* the MSG_SNAP frame and the data size */
     size_t meta_len;
     uint8_t *chunk; /* TCP_SNAP_CHUNK bytes, alive until the write callback */
     bool writing;   /* one write outstanding per socket */
@@ -170,6 +172,18 @@ static void on_read(h2o_socket_t *sock, const char *err)
     finish(ss, !ok, "refused by the receiving server", true);
 }
 
+static void send_head(struct tcp_snap_send *ss, h2o_socket_t *sock);
+
+static void on_tls_ready(h2o_socket_t *sock, const char *err)
+{
+    struct tcp_snap_send *ss = sock->data;
+    if (!peer_tls_dial_ok(err)) {
+        finish(ss, true, err, true);
+        return;
+    }
+    send_head(ss, sock);
+}
+
 static void on_connect(h2o_socket_t *sock, const char *err)
 {
     struct tcp_snap_send *ss = sock->data;
@@ -177,6 +191,15 @@ static void on_connect(h2o_socket_t *sock, const char *err)
         finish(ss, true, err, true);
         return;
     }
+    if (ss->tls) { /* https:// peer URL: TLS first, then the same preamble */
+        h2o_socket_ssl_handshake(sock, ss->t->cfg.tls_dialer, ss->host, on_tls_ready);
+        return;
+    }
+    send_head(ss, sock);
+}
+
+static void send_head(struct tcp_snap_send *ss, h2o_socket_t *sock)
+{
     struct tcp_transport *t = ss->t;
     size_t n = peer_request_format(ss->head, sizeof(ss->head), PEER_KIND_SNAP, t->cfg.self_id,
                                    ss->to, t->cfg.cluster_id, t->cfg.version);
@@ -217,7 +240,9 @@ void tcp_snap_send_start(struct tcp_transport *t, struct peer_entry *e,
     const char *url = e->urls[e->url_next % e->n_urls];
     struct sockaddr_storage sa;
     socklen_t salen;
-    int rc = peer_url_resolve(url, &sa, &salen);
+    int rc = peer_url_resolve(url, &sa, &salen, &ss->tls, ss->host, sizeof(ss->host));
+    if (rc == 0 && ss->tls && t->cfg.tls_dialer == NULL)
+        rc = PEER_ETLS;
     if (rc != 0) {
         finish(ss, true, peer_strerror(rc), true);
         return;

@@ -38,7 +38,7 @@ static int tcp_add_peer(peer_transport_t *base, uint64_t id, const char *const *
         return PEER_EREMOVED;
     if (peer_set_find(&t->peers, id))
         return PEER_EEXIST;
-    int rc = peer_urls_check(urls, n);
+    int rc = peer_urls_check(urls, n, t->cfg.tls_dialer != NULL);
     if (rc) {
         log_line('E', PEER_LOG_COMPONENT, "cannot add peer %" PRIx64 ": %s", id, peer_strerror(rc));
         return rc;
@@ -64,7 +64,7 @@ static int tcp_update_peer(peer_transport_t *base, uint64_t id, const char *cons
     struct peer_entry *e = peer_set_find(&t->peers, id);
     if (e == NULL)
         return PEER_ENOENT;
-    int rc = peer_urls_check(urls, n);
+    int rc = peer_urls_check(urls, n, t->cfg.tls_dialer != NULL);
     if (rc)
         return rc;
     peer_set_set_urls(e, urls, n);
@@ -148,6 +148,7 @@ static void tcp_free(peer_transport_t *base)
     for (size_t i = 0; i < t->n_listeners; i++)
         h2o_socket_close(t->listeners[i]);
     free(t->listeners);
+    free(t->listener_tls);
     while (!h2o_linklist_is_empty(&t->inbound))
         tcp_inbound_close(H2O_STRUCT_FROM_MEMBER(struct tcp_inbound, link, t->inbound.next));
     tcp_snap_send_abort(t, 0, false);
@@ -209,10 +210,18 @@ static void on_accept(h2o_socket_t *listener, const char *err)
 {
     if (err != NULL)
         return;
-    tcp_inbound_accept(listener->data, listener);
+    struct tcp_transport *t = listener->data;
+    for (size_t i = 0; i < t->n_listeners; i++)
+        if (t->listeners[i] == listener)
+            tcp_inbound_accept(t, listener, t->listener_tls[i]);
 }
 
 int peer_tcp_listen(peer_transport_t *base, int fd)
+{
+    return peer_tcp_listen_tls(base, fd, NULL);
+}
+
+int peer_tcp_listen_tls(peer_transport_t *base, int fd, void *ssl_ctx)
 {
     if (base == NULL || base->ops != &tcp_ops || fd < 0)
         return PEER_EINVAL;
@@ -220,6 +229,9 @@ int peer_tcp_listen(peer_transport_t *base, int fd)
     h2o_socket_t *l = h2o_evloop_socket_create(t->loop, fd, H2O_SOCKET_FLAG_DONT_READ);
     l->data = t;
     t->listeners = peer_xrealloc(t->listeners, (t->n_listeners + 1) * sizeof(*t->listeners));
+    t->listener_tls =
+        peer_xrealloc(t->listener_tls, (t->n_listeners + 1) * sizeof(*t->listener_tls));
+    t->listener_tls[t->n_listeners] = ssl_ctx;
     t->listeners[t->n_listeners++] = l;
     h2o_socket_read_start(l, on_accept);
     return 0;

@@ -27,7 +27,22 @@ static void on_deadline(h2o_timeout_entry_t *entry)
     tcp_inbound_close(in);
 }
 
-void tcp_inbound_accept(struct tcp_transport *t, h2o_socket_t *listener)
+/* The TLS handshake of an https:// peer listener is done (its failures are
+ * logged by the TLS context): read the preamble, part of which may already
+ * be decrypted into sock->input. */
+static void on_tls_accepted(h2o_socket_t *sock, const char *err)
+{
+    struct tcp_inbound *in = sock->data;
+    if (err != NULL) {
+        tcp_inbound_close(in);
+        return;
+    }
+    h2o_socket_read_start(sock, on_read);
+    if (sock->input->size > 0)
+        on_read(sock, NULL);
+}
+
+void tcp_inbound_accept(struct tcp_transport *t, h2o_socket_t *listener, SSL_CTX *ssl_ctx)
 {
     h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
     if (sock == NULL)
@@ -40,8 +55,12 @@ void tcp_inbound_accept(struct tcp_transport *t, h2o_socket_t *listener)
     in->deadline.cb = on_deadline;
     sock->data = in;
     h2o_linklist_insert(&t->inbound, &in->link);
+    /* The handshake bound covers TLS too: a silent client is closed. */
     h2o_timeout_link(t->loop, &t->handshake, &in->deadline);
-    h2o_socket_read_start(sock, on_read);
+    if (ssl_ctx != NULL)
+        h2o_socket_ssl_handshake(sock, ssl_ctx, NULL, on_tls_accepted);
+    else
+        h2o_socket_read_start(sock, on_read);
 }
 
 void tcp_inbound_close(struct tcp_inbound *in)

@@ -28,6 +28,7 @@ struct tcp_transport {
     h2o_timeout_t handshake; /* connect + preamble bound */
     h2o_timeout_t snap_idle; /* a snapshot connection without progress */
     h2o_socket_t **listeners;
+    SSL_CTX **listener_tls; /* per listener: its TLS context, or NULL (borrowed) */
     size_t n_listeners;
     h2o_linklist_t inbound;    /* struct tcp_inbound */
     h2o_linklist_t snap_sends; /* struct tcp_snap_send */
@@ -59,6 +60,8 @@ struct tcp_stream {
     size_t n_inflight;
     bool writing; /* one write outstanding per socket */
     char head[512];
+    char host[256]; /* of the URL dialed: the name its TLS certificate must carry */
+    bool tls;       /* the URL dialed is https:// */
     unsigned level; /* backoff step of the next retry */
     h2o_timeout_entry_t retry, deadline;
     struct timespec dial_at;
@@ -115,7 +118,8 @@ void tcp_stream_enqueue(struct tcp_stream *s, uint8_t *frame, size_t len);
 void tcp_stream_dispose(struct tcp_stream *s);
 
 /* tcp_inbound.c */
-void tcp_inbound_accept(struct tcp_transport *t, h2o_socket_t *listener);
+/* Accepts one connection on listener; ssl_ctx (or NULL) is the listener's TLS context. */
+void tcp_inbound_accept(struct tcp_transport *t, h2o_socket_t *listener, SSL_CTX *ssl_ctx);
 /* Closes (now, or after the current callback) every connection from `id`. */
 void tcp_inbound_close_from(struct tcp_transport *t, uint64_t id);
 void tcp_inbound_close(struct tcp_inbound *in);

@@ -166,6 +166,19 @@ void tcp_stream_enqueue(struct tcp_stream *s, uint8_t *frame, size_t len)
 static void on_response(h2o_socket_t *sock, const char *err);
 static void on_head_written(h2o_socket_t *sock, const char *err);
 
+static void send_head(struct tcp_stream *s, h2o_socket_t *sock);
+
+static void on_tls_ready(h2o_socket_t *sock, const char *err)
+{
+    struct tcp_stream *s = sock->data;
+    if (!peer_tls_dial_ok(err)) {
+        s->peer->entry->url_next++;
+        stream_fail(s, err);
+        return;
+    }
+    send_head(s, sock);
+}
+
 static void on_connect(h2o_socket_t *sock, const char *err)
 {
     struct tcp_stream *s = sock->data;
@@ -175,6 +188,16 @@ static void on_connect(h2o_socket_t *sock, const char *err)
         stream_fail(s, err);
         return;
     }
+    if (s->tls) { /* https:// peer URL: TLS first, then the same preamble */
+        h2o_socket_ssl_handshake(sock, p->t->cfg.tls_dialer, s->host, on_tls_ready);
+        return;
+    }
+    send_head(s, sock);
+}
+
+static void send_head(struct tcp_stream *s, h2o_socket_t *sock)
+{
+    struct tcp_peer *p = s->peer;
     struct tcp_transport *t = p->t;
     size_t n = peer_request_format(s->head, sizeof(s->head), s->kind, t->cfg.self_id, p->entry->id,
                                    t->cfg.cluster_id, t->cfg.version);
@@ -278,7 +301,7 @@ static void dial(struct tcp_stream *s)
     socklen_t len;
     s->state = TCP_STREAM_CONNECTING;
     clock_gettime(CLOCK_MONOTONIC, &s->dial_at);
-    int rc = peer_url_resolve(url, &ss, &len);
+    int rc = peer_url_resolve(url, &ss, &len, &s->tls, s->host, sizeof(s->host));
     if (rc != 0) {
         e->url_next++;
         stream_fail(s, peer_strerror(rc));

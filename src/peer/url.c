@@ -1,8 +1,7 @@
-/* src/peer/url.c - the peer URLs this transport can dial.
- *
- * Only http://host:port today. https is refused with PEER_ETLS so that a
- * member configured for TLS fails loudly instead of talking plain TCP to a
- * TLS port; a TLS transport will plug in at peer_url_resolve's caller. */
+/* src/peer/url.c - the peer URLs this transport can dial:
+ * http://host:port, and https://host:port when the transport has a TLS
+ * dialer (a transport without one refuses them with PEER_ETLS, so that a
+ * member configured for TLS never talks plain TCP to a TLS port). */
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,14 +10,14 @@
 
 #include "src/peer/peer_int.h"
 
-/* Splits "http://host:port[/]" into host and port (NUL-terminated). */
-static int split(const char *url, char *host, size_t host_cap, char *port, size_t port_cap)
+/* Splits "http[s]://host:port[/]" into host and port (NUL-terminated). */
+static int split(const char *url, char *host, size_t host_cap, char *port, size_t port_cap,
+                 bool *tls)
 {
-    if (strncasecmp(url, "https://", 8) == 0)
-        return PEER_ETLS;
-    if (strncasecmp(url, "http://", 7) != 0)
+    *tls = strncasecmp(url, "https://", 8) == 0;
+    if (!*tls && strncasecmp(url, "http://", 7) != 0)
         return PEER_EURL;
-    const char *h = url + 7;
+    const char *h = url + (*tls ? 8 : 7);
     const char *end = h + strcspn(h, "/");
     if (*end == '/' && end[1] != '\0')
         return PEER_EURL; /* a peer URL has no path */
@@ -58,13 +57,16 @@ static int split(const char *url, char *host, size_t host_cap, char *port, size_
 int peer_url_check(const char *url)
 {
     char host[256], port[8];
-    return split(url, host, sizeof(host), port, sizeof(port));
+    bool tls;
+    int rc = split(url, host, sizeof(host), port, sizeof(port), &tls);
+    return rc != 0 ? rc : tls ? PEER_ETLS : 0;
 }
 
-int peer_url_resolve(const char *url, struct sockaddr_storage *addr, socklen_t *len)
+int peer_url_resolve(const char *url, struct sockaddr_storage *addr, socklen_t *len, bool *tls,
+                     char *host, size_t host_cap)
 {
-    char host[256], port[8];
-    int rc = split(url, host, sizeof(host), port, sizeof(port));
+    char port[8];
+    int rc = split(url, host, host_cap, port, sizeof(port), tls);
     if (rc)
         return rc;
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICHOST}, *res;

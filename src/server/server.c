@@ -384,16 +384,14 @@ static void remove_signals(void)
 
 static int check_config(const config_t *cfg, char *err, size_t err_len)
 {
-    const config_url_list_t *lists[] = {&cfg->listen_peer, &cfg->listen_metrics};
-    for (size_t l = 0; l < 2; l++)
-        for (size_t i = 0; i < lists[l]->n; i++)
-            if (strcmp(lists[l]->urls[i].scheme, "http") != 0) {
-                snprintf(err, err_len,
-                         "cannot listen on %s: TLS (https) is not supported yet on this port by "
-                         "this version of metcd",
-                         lists[l]->urls[i].text);
-                return SERVER_E_CONFIG;
-            }
+    for (size_t i = 0; i < cfg->listen_metrics.n; i++)
+        if (strcmp(cfg->listen_metrics.urls[i].scheme, "http") != 0) {
+            snprintf(err, err_len,
+                     "cannot listen on %s: TLS (https) is not supported yet on the metrics port "
+                     "by this version of metcd",
+                     cfg->listen_metrics.urls[i].text);
+            return SERVER_E_CONFIG;
+        }
     return 0;
 }
 
@@ -412,7 +410,12 @@ static int make_tls(server_t *s, char *err, size_t err_len)
     if (any_https(&cfg->listen_client) &&
         tls_context_new(cfg, false, &s->client_tls, err, err_len) != 0)
         return SERVER_E_RUNTIME;
-    if (any_https(&cfg->listen_peer) && tls_context_new(cfg, true, &s->peer_tls, err, err_len) != 0)
+    /* Peers: to serve https:// peer URLs, and to dial the members that have them. */
+    bool peer_https = any_https(&cfg->listen_peer);
+    for (size_t i = 0; i < cfg->n_initial_cluster; i++)
+        peer_https |= strcmp(cfg->initial_cluster[i].peer_url.scheme, "https") == 0;
+    bool peer_certs = cfg->peer_tls.cert_file != NULL || cfg->peer_tls.auto_tls;
+    if (peer_https && peer_certs && tls_context_new(cfg, true, &s->peer_tls, err, err_len) != 0)
         return SERVER_E_RUNTIME;
     return 0;
 }

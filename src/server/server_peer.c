@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "src/peer/peer.h"
 #include "src/server/server_int.h"
+#include "src/server/tls_context.h"
 
 static void on_message(void *ctx, const struct raft_message *m)
 {
@@ -108,6 +109,7 @@ int server_peer_start(server_t *s, char *err, size_t err_len)
                     .snapshot_receive_begin = snapshot_receive_begin,
                     .snapshot_receive_end = snapshot_receive_end,
                     .http = peer_http},
+        .tls_dialer = s->peer_tls != NULL ? tls_context_dialer(s->peer_tls) : NULL,
     };
     int rc = peer_tcp_new(&pc, &s->transport);
     if (rc != 0) {
@@ -115,7 +117,10 @@ int server_peer_start(server_t *s, char *err, size_t err_len)
         return -1;
     }
     for (size_t i = 0; i < s->n_peer_fds; i++) {
-        rc = peer_tcp_listen(s->transport, s->peer_fds[i]);
+        /* bind_peers() bound one fd per --listen-peer-urls URL, in order. */
+        bool tls = strcmp(s->cfg->listen_peer.urls[i].scheme, "https") == 0;
+        rc = peer_tcp_listen_tls(s->transport, s->peer_fds[i],
+                                 tls ? tls_context_server(s->peer_tls) : NULL);
         s->peer_fds[i] = -1; /* the transport owns it now */
         if (rc != 0) {
             snprintf(err, err_len, "cannot serve peers: %s", peer_strerror(rc));

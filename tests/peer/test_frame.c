@@ -194,9 +194,18 @@ static void test_urls(void **state)
     assert_int_equal(peer_url_check("http://127.0.0.1:2380/raft"), PEER_EURL);
     struct sockaddr_storage ss;
     socklen_t len;
-    assert_int_equal(peer_url_resolve("http://127.0.0.1:2380", &ss, &len), 0);
+    bool tls = true;
+    char host[64];
+    assert_int_equal(peer_url_resolve("http://127.0.0.1:2380", &ss, &len, &tls, host, sizeof(host)),
+                     0);
     assert_int_equal(ss.ss_family, AF_INET);
-    assert_string_equal(peer_strerror(PEER_ETLS), "https peer URLs are not supported yet");
+    assert_false(tls);
+    assert_int_equal(peer_url_resolve("https://[::1]:2380", &ss, &len, &tls, host, sizeof(host)),
+                     0);
+    assert_true(tls);
+    assert_string_equal(host, "::1");
+    assert_string_equal(peer_strerror(PEER_ETLS),
+                        "https peer URLs need peer TLS (--peer-cert-file or --peer-auto-tls)");
 }
 
 int main(void)

@@ -1,0 +1,179 @@
+#!/usr/bin/python3
+"""TLS between members: a 3-member cluster on https:// peer URLs with
+--peer-cert-file, --peer-key-file, --peer-trusted-ca-file and
+--peer-client-cert-auth (writes replicate, /v2/members shows the https://
+URLs); --peer-cert-allowed-cn keeps out a member whose certificate has
+another common name, and a member with a certificate from another CA is
+refused, each logged with the reason; --peer-auto-tls forms a cluster
+with self-signed certificates, as etcd's does.
+
+Usage: test_tls_peers.py [CASE...]"""
+
+import json
+import os
+import sys
+import tempfile
+import time
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import certs as certs_mod  # noqa: E402
+from tls_common import START_TIMEOUT  # noqa: E402
+from metcd_proc import Metcd, free_port, http, run_cases  # noqa: E402
+
+TMP = tempfile.TemporaryDirectory(prefix="metcd-tls-certs-")
+C = certs_mod.Certs(TMP.name)
+
+
+def expect(cond, what):
+    if not cond:
+        raise AssertionError(what)
+
+
+def start_cluster(names, tls_args_of, token="tls-cluster"):
+    """One metcd per name on https:// peer URLs (plain client URLs)."""
+    peers = {n: free_port() for n in names}
+    initial = ",".join("%s=https://127.0.0.1:%d" % (n, peers[n]) for n in names)
+    members = []
+    for n in names:
+        url = "https://127.0.0.1:%d" % peers[n]
+        members.append(Metcd(n, peer_port=peers[n], default_flags=True, args=[
+            "--listen-peer-urls", url, "--initial-advertise-peer-urls", url,
+            "--initial-cluster", initial, "--initial-cluster-token", token,
+            "--heartbeat-interval", "50", "--election-timeout", "500"] + tls_args_of(n)))
+    # Metcd's default flags set http:// peer URLs first; ours come later and win.
+    return members
+
+
+def wait_put_replicated(members):
+    deadline = time.monotonic() + START_TIMEOUT * 2
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            st, _, body = http("PUT", members[0].client_url + "/v2/keys/tls-peers",
+                               b"value=over-tls",
+                               {"Content-Type": "application/x-www-form-urlencoded"}, timeout=3)
+            if st in (200, 201):
+                break
+            last = body
+        except OSError as e:
+            last = e
+        time.sleep(0.2)
+    else:
+        raise AssertionError("no write accepted: %r\n%s" % (last, members[0].stderr()[-3000:]))
+    for m in members[1:]:
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            try:
+                st, _, body = http("GET", m.client_url + "/v2/keys/tls-peers", timeout=2)
+                if st == 200 and b"over-tls" in body:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.1)
+        else:
+            raise AssertionError("%s did not get the write:\n%s" % (m.name, m.stderr()[-3000:]))
+
+
+def peer_args(name, cn_ok=True, ca=None):
+    cert, key = C.peer(name if cn_ok else "intruder-" + name)
+    return ["--peer-cert-file", cert, "--peer-key-file", key,
+            "--peer-trusted-ca-file", ca or C.ca.cert, "--peer-client-cert-auth"]
+
+
+def close_all(members):
+    for m in members:
+        m.close()
+
+
+def case_three_members():
+    members = start_cluster(["t1", "t2", "t3"], lambda n: peer_args(n))
+    try:
+        wait_put_replicated(members)
+        with urllib.request.urlopen(members[2].client_url + "/v2/members", timeout=5) as r:
+            ms = json.loads(r.read())["members"]
+        urls = sorted(u for m in ms for u in m["peerURLs"])
+        expect(len(urls) == 3 and all(u.startswith("https://127.0.0.1:") for u in urls),
+               "peer URLs %r" % urls)
+        # A plain TCP client on a peer port gets no answer.
+        st = None
+        try:
+            st, _, _ = http("GET", "http://127.0.0.1:%d/members" % members[0].peer_port,
+                            timeout=3)
+        except OSError:
+            pass
+        expect(st is None, "plain HTTP answered on a TLS peer port: %r" % st)
+        # A fourth member joins over TLS (it asks the others for the cluster over https).
+        port4 = free_port()
+        url4 = "https://127.0.0.1:%d" % port4
+        st, _, body = http("POST", members[0].client_url + "/v2/members",
+                           json.dumps({"peerURLs": [url4]}).encode(),
+                           {"Content-Type": "application/json"})
+        expect(st == 201, "member add: %d %r" % (st, body))
+        initial = ",".join("%s=https://127.0.0.1:%d" % (m.name, m.peer_port) for m in members)
+        members.append(Metcd("t4", peer_port=port4, args=[
+            "--listen-peer-urls", url4, "--initial-advertise-peer-urls", url4,
+            "--initial-cluster", initial + ",t4=" + url4, "--initial-cluster-state", "existing",
+            "--initial-cluster-token", "tls-cluster", "--heartbeat-interval", "50",
+            "--election-timeout", "500"] + peer_args("t4")))
+        wait_put_replicated([members[0], members[3]])
+    finally:
+        close_all(members)
+
+
+def case_allowed_cn_and_wrong_ca():
+    """t3's certificate names another CN (allowed-cn) / comes from another CA."""
+    for how in ("cn", "ca"):
+        def args(n, how=how):
+            if how == "cn":
+                cn = "t-member" if n != "t3" else n
+                cert, key = C.ca.issue("peer-%s-%s" % (how, n), cn, "server")
+                extra = ["--peer-cert-allowed-cn", "t-member"]
+            else:
+                ca = C.ca if n != "t3" else C.other_ca
+                cert, key = ca.issue("peer-%s-%s" % (how, n), n, "server")
+                extra = []
+            return ["--peer-cert-file", cert, "--peer-key-file", key,
+                    "--peer-trusted-ca-file", C.ca.cert, "--peer-client-cert-auth"] + extra
+        members = start_cluster(["t1", "t2", "t3"], args, token="tls-" + how)
+        try:
+            wait_put_replicated(members[:2])
+            want = "CommonName authentication failed" if how == "cn" \
+                else "unable to get local issuer certificate"
+            deadline = time.monotonic() + START_TIMEOUT
+            while time.monotonic() < deadline:
+                if any(want in m.stderr() for m in members[:2]):
+                    break
+                time.sleep(0.1)
+            else:
+                raise AssertionError("%s: no %r in the logs:\n%s" % (
+                    how, want, members[0].stderr()[-3000:]))
+            st, _, body = http("GET", members[2].client_url + "/v2/keys/tls-peers")
+            expect(st != 200 or b"over-tls" not in body,
+                   "%s: t3 got the write without a valid certificate" % how)
+        finally:
+            close_all(members)
+
+
+def case_peer_auto_tls():
+    members = start_cluster(["a1", "a2", "a3"], lambda n: ["--peer-auto-tls"], token="tls-auto")
+    try:
+        wait_put_replicated(members)
+        for m in members:
+            expect(os.path.exists(os.path.join(m.data_dir, "fixtures", "peer", "cert.pem")),
+                   "%s: no fixtures/peer/cert.pem" % m.name)
+    finally:
+        close_all(members)
+
+
+CASES = {
+    "three-members": case_three_members,
+    "allowed-cn-and-wrong-ca": case_allowed_cn_and_wrong_ca,
+    "peer-auto-tls": case_peer_auto_tls,
+}
+
+if __name__ == "__main__":
+    try:
+        run_cases(CASES)
+    finally:
+        TMP.cleanup()
