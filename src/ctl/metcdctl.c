@@ -369,6 +369,7 @@ static int parse_command_flags(ctl_ctx_t *ctx, const command_def_t *cmd, int arg
 typedef struct globals {
     const char *endpoints, *endpoint, *peers, *output;
     const char *timeout, *total_timeout;
+    const char *cert_file, *key_file, *ca_file;
     bool debug, no_sync, help, version;
 } globals_t;
 
@@ -390,12 +391,12 @@ static int parse_globals(globals_t *g, int argc, char **argv)
         {"no-sync", NULL, offsetof(globals_t, no_sync), true},
         {"help", "h", offsetof(globals_t, help), true},
         {"version", "v", offsetof(globals_t, version), true},
-        /* accepted for compatibility, unused (no TLS, auth or DNS discovery) */
+        {"cert-file", NULL, offsetof(globals_t, cert_file), false},
+        {"key-file", NULL, offsetof(globals_t, key_file), false},
+        {"ca-file", NULL, offsetof(globals_t, ca_file), false},
+        /* accepted for compatibility, unused (no auth or DNS discovery) */
         {"discovery-srv", "D", SIZE_MAX, false},
         {"insecure-discovery", NULL, SIZE_MAX, true},
-        {"cert-file", NULL, SIZE_MAX, false},
-        {"key-file", NULL, SIZE_MAX, false},
-        {"ca-file", NULL, SIZE_MAX, false},
         {"username", "u", SIZE_MAX, false},
     };
     int i = 1;
@@ -529,6 +530,10 @@ int main(int argc, char **argv)
         return code;
     }
     char err[512];
+    /* etcdctl: each TLS flag, else its ETCDCTL_* variable. */
+    httpc_tls_configure(g.cert_file ? g.cert_file : getenv("ETCDCTL_CERT_FILE"),
+                        g.key_file ? g.key_file : getenv("ETCDCTL_KEY_FILE"),
+                        g.ca_file ? g.ca_file : getenv("ETCDCTL_CA_FILE"));
     if (ctl_client_init(&ctx.client, pick_endpoints(&g), err, sizeof(err)) < 0) {
         fprintf(stderr, "%s\n", err);
         free(ctx.args);

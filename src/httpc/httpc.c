@@ -17,6 +17,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
 int httpc_endpoint_parse(httpc_endpoint_t *ep, const char *url, char *err, size_t err_len)
 {
     memset(ep, 0, sizeof(*ep));
@@ -25,8 +29,8 @@ int httpc_endpoint_parse(httpc_endpoint_t *ep, const char *url, char *err, size_
     if (strncmp(p, "http://", 7) == 0) {
         p += 7;
     } else if (strncmp(p, "https://", 8) == 0) {
-        snprintf(err, err_len, "https endpoints are not supported: %s", url);
-        return -1;
+        p += 8;
+        ep->tls = true;
     } else if (strstr(p, "://") != NULL) {
         snprintf(err, err_len, "unsupported protocol scheme in %s", url);
         return -1;
@@ -45,8 +49,8 @@ int httpc_endpoint_parse(httpc_endpoint_t *ep, const char *url, char *err, size_
         host_end = p + strcspn(p, ":/");
         rest = host_end;
     }
-    const char *port_start = "80";
-    size_t port_len = 2;
+    const char *port_start = ep->tls ? "443" : "80";
+    size_t port_len = ep->tls ? 3 : 2;
     if (*rest == ':') {
         port_start = rest + 1;
         port_len = strcspn(port_start, "/");
@@ -221,8 +225,154 @@ static int dial(const httpc_endpoint_t *ep, int64_t deadline, char *err, size_t 
     return fd;
 }
 
-static int write_all(int fd, const char *buf, size_t len, int64_t deadline)
+/* --cert-file, --key-file, --ca-file (borrowed: they live as long as argv). */
+static const char *tls_cert, *tls_key, *tls_ca;
+static SSL_CTX *tls_ctx; /* made at the first https:// request, kept until exit */
+
+void httpc_tls_configure(const char *cert_file, const char *key_file, const char *ca_file)
 {
+    tls_cert = cert_file;
+    tls_key = key_file;
+    tls_ca = ca_file;
+}
+
+static const char *ssl_reason(void)
+{
+    unsigned long e = ERR_peek_last_error();
+    const char *r = e ? ERR_reason_error_string(e) : NULL;
+    ERR_clear_error();
+    return r ? r : "TLS handshake failure";
+}
+
+/* etcdctl's TLS client: the CA bundle (else the system's), the client pair when given. */
+static SSL_CTX *tls_context(char *err, size_t err_len)
+{
+    if (tls_ctx != NULL)
+        return tls_ctx;
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    if (ctx == NULL) {
+        snprintf(err, err_len, "tls: %s", ssl_reason());
+        return NULL;
+    }
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    int ok = tls_ca != NULL && tls_ca[0] ? SSL_CTX_load_verify_locations(ctx, tls_ca, NULL)
+                                         : SSL_CTX_set_default_verify_paths(ctx);
+    if (ok != 1) {
+        snprintf(err, err_len, "open %s: %s", tls_ca, ssl_reason());
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    if (tls_cert != NULL && tls_cert[0] &&
+        (SSL_CTX_use_certificate_chain_file(ctx, tls_cert) != 1 ||
+         SSL_CTX_use_PrivateKey_file(ctx, tls_key ? tls_key : "", SSL_FILETYPE_PEM) != 1)) {
+        snprintf(err, err_len, "tls: cannot load %s and %s: %s", tls_cert, tls_key ? tls_key : "",
+                 ssl_reason());
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    tls_ctx = ctx;
+    return ctx;
+}
+
+/* Waits until fd is ready for what the TLS layer wants; 0, or -1 (timeout or error). */
+static int tls_wait(SSL *ssl, int fd, int rc, int64_t deadline)
+{
+    int e = SSL_get_error(ssl, rc);
+    if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
+        return -1;
+    struct pollfd pfd = {.fd = fd, .events = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT};
+    int n;
+    do {
+        n = poll(&pfd, 1, remaining(deadline));
+    } while (n < 0 && errno == EINTR);
+    if (n == 0)
+        errno = ETIMEDOUT;
+    return n > 0 ? 0 : -1;
+}
+
+/*
+ * The TLS handshake on a connected fd; the server's certificate must chain
+ * to the CA and name the endpoint's host (IP or DNS), as Go's client checks.
+ * Returns the connection (free with SSL_free) or NULL with err.
+ */
+static SSL *tls_connect(int fd, const httpc_endpoint_t *ep, int64_t deadline, char *err,
+                        size_t err_len)
+{
+    SSL_CTX *ctx = tls_context(err, err_len);
+    if (ctx == NULL)
+        return NULL;
+    SSL *ssl = SSL_new(ctx);
+    X509_VERIFY_PARAM *vp = SSL_get0_param(ssl);
+    struct in6_addr a6;
+    if (inet_pton(AF_INET, ep->host, &a6) == 1 || inet_pton(AF_INET6, ep->host, &a6) == 1)
+        X509_VERIFY_PARAM_set1_ip_asc(vp, ep->host);
+    else {
+        X509_VERIFY_PARAM_set1_host(vp, ep->host, 0);
+        SSL_set_tlsext_host_name(ssl, ep->host);
+    }
+    SSL_set_fd(ssl, fd);
+    for (;;) {
+        int rc = SSL_connect(ssl);
+        if (rc == 1)
+            return ssl;
+        if (tls_wait(ssl, fd, rc, deadline) == 0)
+            continue;
+        long v = SSL_get_verify_result(ssl);
+        if (v != X509_V_OK)
+            snprintf(err, err_len, "x509: %s", X509_verify_cert_error_string(v));
+        else if (errno == ETIMEDOUT)
+            snprintf(err, err_len, "net/http: TLS handshake timeout");
+        else
+            snprintf(err, err_len, "remote error: tls: %s", ssl_reason());
+        SSL_free(ssl);
+        return NULL;
+    }
+}
+
+/* recv() or SSL_read() within the deadline: >0 bytes, 0 end of stream, -1 with errno. */
+static ssize_t conn_recv(int fd, SSL *ssl, char *buf, size_t len, int64_t deadline)
+{
+    for (;;) {
+        if (ssl != NULL) {
+            int n = SSL_read(ssl, buf, (int)len);
+            if (n > 0)
+                return n;
+            int e = SSL_get_error(ssl, n);
+            if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0))
+                return 0; /* close_notify, or the peer closed without one */
+            if (tls_wait(ssl, fd, n, deadline) == 0)
+                continue;
+            if (errno != ETIMEDOUT)
+                errno = ECONNRESET;
+            return -1;
+        }
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        int n = poll(&pfd, 1, remaining(deadline));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n == 0) {
+            errno = ETIMEDOUT;
+            return -1;
+        }
+        ssize_t got = recv(fd, buf, len, 0);
+        if (got < 0 && (errno == EINTR || errno == EAGAIN))
+            continue;
+        return got;
+    }
+}
+
+static int write_all(int fd, SSL *ssl, const char *buf, size_t len, int64_t deadline)
+{
+    while (ssl != NULL && len > 0) {
+        int n = SSL_write(ssl, buf, (int)len);
+        if (n > 0) {
+            buf += n;
+            len -= (size_t)n;
+        } else if (tls_wait(ssl, fd, n, deadline) != 0) {
+            return -1;
+        }
+    }
     while (len > 0) {
         ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
         if (n > 0) {
@@ -287,11 +437,17 @@ int httpc_request(const httpc_endpoint_t *ep, const char *method, const char *ta
     if (fd < 0) {
         return -1;
     }
+    SSL *ssl = NULL;
+    if (ep->tls && (ssl = tls_connect(fd, ep, deadline, err, err_len)) == NULL) {
+        close(fd);
+        return -1;
+    }
     size_t form_len = form != NULL ? strlen(form) : 0;
     char *req = NULL;
     size_t req_len = 0;
     FILE *f = open_memstream(&req, &req_len);
     if (f == NULL) {
+        SSL_free(ssl);
         close(fd);
         snprintf(err, err_len, "out of memory");
         return -1;
@@ -309,10 +465,11 @@ int httpc_request(const httpc_endpoint_t *ep, const char *method, const char *ta
         fwrite(form, 1, form_len, f);
     }
     fclose(f);
-    int rc = write_all(fd, req, req_len, deadline);
+    int rc = write_all(fd, ssl, req, req_len, deadline);
     free(req);
     if (rc < 0) {
         snprintf(err, err_len, "write tcp %s:%s: %s", ep->host, ep->port, strerror(errno));
+        SSL_free(ssl);
         close(fd);
         return -1;
     }
@@ -325,6 +482,7 @@ int httpc_request(const httpc_endpoint_t *ep, const char *method, const char *ta
     while (!done) {
         if (buf == NULL) {
             snprintf(err, err_len, "out of memory");
+            SSL_free(ssl);
             close(fd);
             return -1;
         }
@@ -338,20 +496,12 @@ int httpc_request(const httpc_endpoint_t *ep, const char *method, const char *ta
             }
             buf = nb;
         }
-        struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        int n = poll(&pfd, 1, remaining(deadline));
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n == 0) {
+        ssize_t got = conn_recv(fd, ssl, buf + len, cap - len - 1, deadline);
+        if (got < 0 && errno == ETIMEDOUT) {
             snprintf(err, err_len, "read tcp %s:%s: i/o timeout", ep->host, ep->port);
             goto fail;
         }
-        ssize_t got = recv(fd, buf + len, cap - len - 1, 0);
         if (got < 0) {
-            if (errno == EINTR || errno == EAGAIN) {
-                continue;
-            }
             snprintf(err, err_len, "read tcp %s:%s: %s", ep->host, ep->port, strerror(errno));
             goto fail;
         }
@@ -432,6 +582,7 @@ int httpc_request(const httpc_endpoint_t *ep, const char *method, const char *ta
             done = true;
         }
     }
+    SSL_free(ssl);
     close(fd);
     if (res->body == NULL) {
         size_t body_len = len - head_len;
@@ -450,6 +601,7 @@ fail:
     free(res->head);
     res->head = NULL;
     free(buf);
+    SSL_free(ssl);
     close(fd);
     return -1;
 }

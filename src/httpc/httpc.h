@@ -2,8 +2,9 @@
  * A minimal blocking HTTP/1.1 client: metcdctl's requests and the requests
  * a member makes before it serves (discovery, joining a cluster). One
  * request per connection ("Connection: close"), Content-Length, chunked or
- * read-until-close bodies. Plain http:// only. The User-Agent is the
- * program's name.
+ * read-until-close bodies; http:// and https:// (OpenSSL: the files of
+ * httpc_tls_configure(), etcdctl's --cert-file, --key-file and --ca-file).
+ * The User-Agent is the program's name.
  */
 #ifndef METCD_HTTPC_H
 #define METCD_HTTPC_H
@@ -17,7 +18,17 @@ typedef struct httpc_endpoint {
     char *url;  /* as given, without a trailing slash (owned) */
     char *host; /* without brackets (owned) */
     char *port; /* decimal text (owned) */
+    bool tls;   /* https:// */
 } httpc_endpoint_t;
+
+/*
+ * The TLS files of every https:// request (etcdctl's --cert-file,
+ * --key-file, --ca-file; NULL or "" when not given: no client
+ * certificate, the system's CA bundle). The strings are borrowed and must
+ * outlive the requests. Read at the first https:// request; the server's
+ * certificate must chain to the CA and name the endpoint's host.
+ */
+void httpc_tls_configure(const char *cert_file, const char *key_file, const char *ca_file);
 
 typedef struct httpc_response {
     int status;
