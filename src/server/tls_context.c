@@ -196,14 +196,22 @@ static int maybe_reload_crl(tls_context_t *tc, char *err, size_t err_len)
     return 0;
 }
 
-/* "127.0.0.1:54321" of the connection an SSL belongs to (h2o's socket BIO). */
+/* The h2o socket an SSL belongs to (h2o's socket BIO points back at it), or NULL. */
+static h2o_socket_t *socket_of(SSL *ssl)
+{
+    BIO *b = SSL_get_rbio(ssl);
+    if (b == NULL || strcmp(BIO_method_name(b), "h2o_socket") != 0)
+        return NULL;
+    return BIO_get_data(b);
+}
+
+/* "127.0.0.1:54321" of the connection an SSL belongs to. */
 static void remote_of(SSL *ssl, char *buf, size_t len)
 {
     snprintf(buf, len, "?");
-    BIO *b = SSL_get_rbio(ssl);
-    if (b == NULL || strcmp(BIO_method_name(b), "h2o_socket") != 0)
+    h2o_socket_t *sock = socket_of(ssl);
+    if (sock == NULL)
         return;
-    h2o_socket_t *sock = BIO_get_data(b);
     struct sockaddr_storage ss;
     socklen_t sl = h2o_socket_getpeername(sock, (struct sockaddr *)&ss);
     char host[NI_MAXHOST];
@@ -225,6 +233,15 @@ static void log_rejected(SSL *ssl, const char *fmt, ...)
     vsnprintf(why, sizeof(why), fmt, ap);
     va_end(ap);
     remote_of(ssl, who, sizeof(who));
+    /*
+     * h2o closes a connection whose handshake failed without sending the
+     * alert, and unread bytes from the client turn the close into a reset.
+     * Ending our side first lets the client read a clean end of stream
+     * (Go's clients report "EOF", as against etcd) before that.
+     */
+    h2o_socket_t *sock = socket_of(ssl);
+    if (sock != NULL)
+        shutdown(h2o_socket_get_fd(sock), SHUT_WR);
     if (SSL_is_server(ssl))
         log_line('W', "embed", "rejected connection from \"%s\" (error \"%s\")", who, why);
     else
