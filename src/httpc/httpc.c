@@ -9,6 +9,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -275,6 +277,43 @@ static SSL_CTX *tls_context(char *err, size_t err_len)
     return ctx;
 }
 
+/*
+ * OpenSSL writes with write(2): a server that closed the connection would
+ * raise SIGPIPE. As Go does for sockets (and unlike stdout, where etcdctl
+ * still dies of it), the TLS calls run with SIGPIPE blocked and a pending
+ * one is discarded. Returns the call's result.
+ */
+static int no_sigpipe(int (*fn)(SSL *, void *, int), SSL *ssl, void *buf, int len)
+{
+    sigset_t pipe_set, old;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+    int rc = fn(ssl, buf, len);
+    struct timespec zero = {0, 0};
+    while (sigtimedwait(&pipe_set, NULL, &zero) > 0) {
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc;
+}
+
+static int do_connect(SSL *ssl, void *buf, int len)
+{
+    (void)buf;
+    (void)len;
+    return SSL_connect(ssl);
+}
+
+static int do_read(SSL *ssl, void *buf, int len)
+{
+    return SSL_read(ssl, buf, len);
+}
+
+static int do_write(SSL *ssl, void *buf, int len)
+{
+    return SSL_write(ssl, buf, len);
+}
+
 /* Waits until fd is ready for what the TLS layer wants; 0, or -1 (timeout or error). */
 static int tls_wait(SSL *ssl, int fd, int rc, int64_t deadline)
 {
@@ -313,7 +352,7 @@ static SSL *tls_connect(int fd, const httpc_endpoint_t *ep, int64_t deadline, ch
     }
     SSL_set_fd(ssl, fd);
     for (;;) {
-        int rc = SSL_connect(ssl);
+        int rc = no_sigpipe(do_connect, ssl, NULL, 0);
         if (rc == 1)
             return ssl;
         if (tls_wait(ssl, fd, rc, deadline) == 0)
@@ -330,21 +369,33 @@ static SSL *tls_connect(int fd, const httpc_endpoint_t *ep, int64_t deadline, ch
     }
 }
 
+/* Why the last TLS read failed (etcdctl reports it without "read tcp"). */
+static char tls_read_error[160];
+
 /* recv() or SSL_read() within the deadline: >0 bytes, 0 end of stream, -1 with errno. */
 static ssize_t conn_recv(int fd, SSL *ssl, char *buf, size_t len, int64_t deadline)
 {
     for (;;) {
         if (ssl != NULL) {
-            int n = SSL_read(ssl, buf, (int)len);
+            int n = no_sigpipe(do_read, ssl, buf, (int)len);
             if (n > 0)
                 return n;
             int e = SSL_get_error(ssl, n);
             if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0))
                 return 0; /* close_notify, or the peer closed without one */
+            unsigned long reason = ERR_peek_last_error();
+            if (ERR_GET_REASON(reason) == SSL_R_UNEXPECTED_EOF_WHILE_READING)
+                reason = 0; /* closed without an alert: Go says EOF */
             if (tls_wait(ssl, fd, n, deadline) == 0)
                 continue;
-            if (errno != ETIMEDOUT)
-                errno = ECONNRESET;
+            if (errno != ETIMEDOUT) {
+                /* Go's TLS client: the server's alert, or EOF when it just closed. */
+                snprintf(tls_read_error, sizeof(tls_read_error), "%s%s",
+                         reason ? "remote error: tls: " : "EOF",
+                         reason ? ERR_reason_error_string(reason) : "");
+                ERR_clear_error();
+                errno = EPROTO;
+            }
             return -1;
         }
         struct pollfd pfd = {.fd = fd, .events = POLLIN};
@@ -365,7 +416,7 @@ static ssize_t conn_recv(int fd, SSL *ssl, char *buf, size_t len, int64_t deadli
 static int write_all(int fd, SSL *ssl, const char *buf, size_t len, int64_t deadline)
 {
     while (ssl != NULL && len > 0) {
-        int n = SSL_write(ssl, buf, (int)len);
+        int n = no_sigpipe(do_write, ssl, (void *)buf, (int)len);
         if (n > 0) {
             buf += n;
             len -= (size_t)n;
@@ -499,6 +550,10 @@ int httpc_request(const httpc_endpoint_t *ep, const char *method, const char *ta
         ssize_t got = conn_recv(fd, ssl, buf + len, cap - len - 1, deadline);
         if (got < 0 && errno == ETIMEDOUT) {
             snprintf(err, err_len, "read tcp %s:%s: i/o timeout", ep->host, ep->port);
+            goto fail;
+        }
+        if (got < 0 && errno == EPROTO && ssl != NULL) {
+            snprintf(err, err_len, "%s", tls_read_error);
             goto fail;
         }
         if (got < 0) {

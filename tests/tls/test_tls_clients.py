@@ -52,7 +52,9 @@ def check_ctl(binary):
         expect(rc == 0 and "https://127.0.0.1:%d" % s.port in out,
                "member list: %d %r %r" % (rc, out, err))
         rc, out, err = ctl(binary, s.port, ["get", "/tls/a"], with_cert=False)
-        expect(rc != 0 and out == "", "without a certificate: %d %r %r" % (rc, out, err))
+        # etcdctl: a TLS failure is not a connection error (exit 4, not 2).
+        expect(rc == 4 and out == "" and "etcd cluster is unavailable" in err,
+               "without a certificate: %d %r %r" % (rc, out, err))
 
 
 def case_etcdctl():
@@ -62,6 +64,26 @@ def case_etcdctl():
 def case_metcdctl():
     expect(METCDCTL, "METCDCTL_BIN is not set")
     check_ctl(METCDCTL)
+
+
+def case_metcd_bench():
+    """metcd-bench over TLS with a client certificate; without one every request fails."""
+    bench = os.environ.get("METCD_BENCH_BIN", "")
+    expect(bench, "METCD_BENCH_BIN is not set")
+    with Server("metcd", ARGS) as s:
+        s.wait_ready(context(C.ca.cert, C.client, C.client_key))
+        base = [bench, "--endpoints", "https://127.0.0.1:%d" % s.port, "--ca-file", C.ca.cert,
+                "--conns", "4", "--requests", "200", "--duration", "20s", "--keys", "20",
+                "--json"]
+        r = subprocess.run(base + ["--op", "put", "--cert-file", C.client, "--key-file",
+                                   C.client_key], capture_output=True, text=True, timeout=60)
+        expect(r.returncode == 0 and '"errors":0' in r.stdout.replace(" ", ""),
+               "bench with a certificate: %d %r %r" % (r.returncode, r.stdout, r.stderr))
+        r = subprocess.run(base + ["--op", "get", "--no-populate", "--requests", "20",
+                                   "--duration", "2s"],
+                           capture_output=True, text=True, timeout=60)
+        expect(r.returncode != 0 and '"requests":0' in r.stdout.replace(" ", ""),
+               "bench without a certificate: %d %r %r" % (r.returncode, r.stdout, r.stderr))
 
 
 def case_python_etcd():
@@ -89,6 +111,7 @@ CASES = {
     "etcdctl": case_etcdctl,
     "metcdctl": case_metcdctl,
     "python-etcd": case_python_etcd,
+    "metcd-bench": case_metcd_bench,
 }
 
 if __name__ == "__main__":
