@@ -9,6 +9,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/types.h>
+
+#include <openssl/ssl.h>
 
 #define BENCH_MAX_CONNS       4096
 #define BENCH_MAX_THREADS     64
@@ -41,6 +44,8 @@ typedef struct bench_target {
     char host_header[256];
     struct sockaddr_storage addr;
     socklen_t addr_len;
+    bool tls;       /* https:// */
+    char host[200]; /* the name the server's certificate must carry */
 } bench_target_t;
 
 typedef struct bench_config {
@@ -78,6 +83,22 @@ int bench_target_parse(bench_target_t *t, const char *url, char *err, size_t err
  * Writes cfg->keys keys of cfg->value_size bytes under cfg->prefix, so GETs
  * find them. Returns 0, or -1 with a message in err.
  */
+/*
+ * TLS for https:// targets (tls.c): the client context, with etcdctl's
+ * --cert-file, --key-file and --ca-file (NULL: none; the system's CAs).
+ * Returns 0 or -1 with err. Call before bench_run().
+ */
+int bench_tls_configure(const char *cert_file, const char *key_file, const char *ca_file, char *err,
+                        size_t err_len);
+/* A client TLS connection on fd for t (free with SSL_free); NULL if unconfigured. */
+SSL *bench_tls_new(const bench_target_t *t, int fd);
+/*
+ * send/recv through TLS when ssl is set: > 0 bytes, 0 end of stream (read),
+ * -1 with errno (EAGAIN: try again when the socket is ready; EPERM: the
+ * server's certificate was refused).
+ */
+ssize_t bench_io(int fd, SSL *ssl, void *buf, size_t len, bool write);
+
 int bench_populate(const bench_target_t *t, const bench_config_t *cfg, char *err, size_t err_len);
 
 /*

@@ -53,12 +53,15 @@ int bench_target_parse(bench_target_t *t, const char *url, char *err, size_t err
     const char *p = url;
     if (strncmp(p, "http://", 7) == 0) {
         p += 7;
+    } else if (strncmp(p, "https://", 8) == 0) {
+        p += 8;
+        t->tls = true;
     } else if (strstr(p, "://") != NULL) {
-        snprintf(err, err_len, "%s: only http:// endpoints are supported", url);
+        snprintf(err, err_len, "%s: only http:// and https:// endpoints are supported", url);
         return -1;
     }
     char host[200];
-    const char *port = "80";
+    const char *port = t->tls ? "443" : "80";
     const char *rest;
     size_t hl;
     if (*p == '[') {
@@ -84,6 +87,7 @@ int bench_target_parse(bench_target_t *t, const char *url, char *err, size_t err
         rest = p + hl;
     }
     host[hl] = '\0';
+    snprintf(t->host, sizeof(t->host), "%s", host);
     char portbuf[8];
     if (*rest == ':') {
         size_t pl = strcspn(rest + 1, "/");
@@ -210,6 +214,7 @@ enum conn_role { ROLE_NORMAL, ROLE_WATCHER };
 
 typedef struct conn {
     int fd;
+    SSL *ssl; /* https:// targets: the TLS connection on fd */
     const bench_target_t *target;
     enum conn_role role;
     char *out;
@@ -281,6 +286,7 @@ static int conn_open(worker_t *w, conn_t *c)
         }
         c->connecting = true;
     }
+    c->ssl = c->target->tls ? bench_tls_new(c->target, c->fd) : NULL;
     struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLET, .data.ptr = c};
     epoll_ctl(w->epfd, EPOLL_CTL_ADD, c->fd, &ev);
     return 0;
@@ -290,6 +296,8 @@ static void conn_close(worker_t *w, conn_t *c)
 {
     if (c->fd >= 0) {
         epoll_ctl(w->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+        SSL_free(c->ssl);
+        c->ssl = NULL;
         close(c->fd);
         c->fd = -1;
     }
@@ -427,7 +435,7 @@ static void conn_step(worker_t *w, conn_t *c)
                  * connection still being set up does not count. */
                 c->started_ns = now_ns();
             }
-            ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+            ssize_t n = bench_io(c->fd, c->ssl, c->out + c->out_off, c->out_len - c->out_off, true);
             if (n < 0) {
                 if (errno == EAGAIN || errno == ENOTCONN) {
                     return;
@@ -450,7 +458,7 @@ static void conn_step(worker_t *w, conn_t *c)
             c->in = ni;
             c->in_cap = cap;
         }
-        ssize_t n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
+        ssize_t n = bench_io(c->fd, c->ssl, c->in + c->in_len, c->in_cap - c->in_len, false);
         if (n < 0) {
             if (errno == EAGAIN) {
                 return;
@@ -731,6 +739,7 @@ int bench_populate(const bench_target_t *t, const bench_config_t *cfg, char *err
     }
     struct timeval tv = {.tv_sec = 10};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    SSL *ssl = t->tls ? bench_tls_new(t, fd) : NULL; /* blocking: the handshake runs in I/O */
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     char *value = malloc(cfg->value_size + 1);
@@ -758,7 +767,7 @@ int bench_populate(const bench_target_t *t, const bench_config_t *cfg, char *err
         }
         size_t off = 0;
         while (off < (size_t)n) {
-            ssize_t s = send(fd, req + off, (size_t)n - off, MSG_NOSIGNAL);
+            ssize_t s = bench_io(fd, ssl, req + off, (size_t)n - off, true);
             if (s <= 0) {
                 snprintf(err, err_len, "%s: send: %s", t->url, strerror(errno));
                 rc = -1;
@@ -769,7 +778,7 @@ int bench_populate(const bench_target_t *t, const bench_config_t *cfg, char *err
         free(req);
         size_t len = 0;
         while (rc == 0) {
-            ssize_t r = recv(fd, in + len, cap - len, 0);
+            ssize_t r = bench_io(fd, ssl, in + len, cap - len, false);
             if (r <= 0) {
                 snprintf(err, err_len, "%s: no answer while writing keys", t->url);
                 rc = -1;
@@ -795,6 +804,7 @@ int bench_populate(const bench_target_t *t, const bench_config_t *cfg, char *err
 out:
     free(value);
     free(in);
+    SSL_free(ssl);
     close(fd);
     return rc;
 }

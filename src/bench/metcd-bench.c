@@ -9,6 +9,7 @@
  */
 #include "bench.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,7 +43,11 @@ static void usage(FILE *out)
             "  --rounds N         compare: alternate A and B N times each (default 2)\n"
             "  --pid P            run: report the CPU time process P used per request\n"
             "  --a-pid P, --b-pid P  compare: the same for the servers at A and B\n"
-            "  --json             print results as one JSON object per line\n",
+            "  --json             print results as one JSON object per line\n"
+            "  --cert-file F, --key-file F, --ca-file F\n"
+            "                     https:// endpoints: the client certificate and key, and\n"
+            "                     the CA the servers' certificates must chain to (default:\n"
+            "                     the system's), as etcdctl's flags\n",
             BENCH_MAX_CONNS, BENCH_MAX_THREADS);
 }
 
@@ -215,6 +220,9 @@ static double ratio(double b, double a)
 
 int main(int argc, char **argv)
 {
+    /* A server that closes a connection must not kill the load (OpenSSL
+     * writes with write(2), without MSG_NOSIGNAL). */
+    signal(SIGPIPE, SIG_IGN);
     bench_config_t cfg = {.op = BENCH_GET,
                           .conns = 64,
                           .threads = 2,
@@ -224,6 +232,7 @@ int main(int argc, char **argv)
                           .write_percent = 10,
                           .prefix = "/bench"};
     const char *endpoints = NULL, *a_url = NULL, *b_url = NULL;
+    const char *cert_file = NULL, *key_file = NULL, *ca_file = NULL;
     bool compare = false, json = false, populate = true;
     unsigned long long rounds = 2;
     unsigned long long pid = 0, a_pid = 0, b_pid = 0;
@@ -265,6 +274,12 @@ int main(int argc, char **argv)
             populate = false;
         } else if (strcmp(a, "--endpoints") == 0) {
             endpoints = v;
+        } else if (strcmp(a, "--cert-file") == 0) {
+            cert_file = v;
+        } else if (strcmp(a, "--key-file") == 0) {
+            key_file = v;
+        } else if (strcmp(a, "--ca-file") == 0) {
+            ca_file = v;
         } else if (strcmp(a, "--a") == 0) {
             a_url = v;
         } else if (strcmp(a, "--b") == 0) {
@@ -336,6 +351,10 @@ int main(int argc, char **argv)
     }
 
     char err[512];
+    if (bench_tls_configure(cert_file, key_file, ca_file, err, sizeof(err)) < 0) {
+        fprintf(stderr, "metcd-bench: %s\n", err);
+        return 2;
+    }
     if (!compare) {
         if (endpoints == NULL) {
             fprintf(stderr, "metcd-bench: --endpoints is required\n");
