@@ -222,6 +222,15 @@ typedef struct api_config {
     const char *(*client_cert_cn)(void *req);
 } api_config_t;
 
+/*
+ * The common name of the client certificate on the connection of req (an
+ * h2o_req_t *), verified during the TLS handshake (against
+ * --trusted-ca-file and the CRL); NULL on plain HTTP, without a
+ * certificate, or with no CN. Allocated from the request's pool (lives as
+ * long as the request). The server gives it as api_config_t.client_cert_cn.
+ */
+const char *api_client_cert_cn(void *req);
+
 typedef struct api api_t;
 
 /*

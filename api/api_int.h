@@ -286,14 +286,6 @@ struct api {
 /* ---- Responses (errors.c). ---- */
 
 /* CORS headers etcd puts on every response. */
-/*
- * The common name of the client certificate on this request's connection,
- * verified during the TLS handshake (against --trusted-ca-file, the CRL);
- * NULL on plain HTTP, without a certificate, or with an empty CN.
- * Allocated from req->pool (lives as long as the request).
- */
-const char *api_client_cert_cn(h2o_req_t *req);
-
 void api_add_cors(h2o_req_t *req);
 /* Adds "name: value" (orig_name is the HTTP/1 spelling). */
 void api_add_header(h2o_req_t *req, const h2o_token_t *token, const char *orig_name,

@@ -24,6 +24,7 @@ from metcd_proc import METCD_BIN, clean_env, run_cases  # noqa: E402
 
 TMP = tempfile.TemporaryDirectory(prefix="metcd-tls-certs-")
 C = certs_mod.Certs(TMP.name)
+NOBODY = C.ca.issue("nobody", "nobody")
 
 
 def server_args(ca=True, crl=False, auth=False):
@@ -264,6 +265,40 @@ def case_config_errors():
            "https peer URL without a certificate: %d %r" % (r.returncode, r.stderr))
 
 
+def cn_as_user(kind):
+    """Statuses of writes by certificate alone once auth is on and guest may not write."""
+    import base64
+    import json
+    root = {"Authorization": "Basic " + base64.b64encode(b"root:pw").decode()}
+    nobody_cert, nobody_key = NOBODY
+    with Server(kind, server_args(auth=True)) as s:
+        s.wait_ready(client_ctx())
+        ctx = client_ctx()
+        out = []
+        out.append(request(s.port, ctx, "PUT", "/v2/auth/users/root",
+                           body=json.dumps({"user": "root", "password": "pw"}),
+                           headers={"Content-Type": "application/json"})[0])
+        out.append(request(s.port, ctx, "PUT", "/v2/auth/enable", headers=root)[0])
+        out.append(request(s.port, ctx, "PUT", "/v2/auth/roles/guest",
+                           body=json.dumps({"role": "guest", "revoke": {"kv": {
+                               "read": ["/*"], "write": ["/*"]}}}),
+                           headers=dict(root, **{"Content-Type": "application/json"}))[0])
+        # CN "root" is the root user; CN "nobody" names no user: the guest, who may not write.
+        out.append(request(s.port, ctx, "PUT", "/v2/keys/cn", body="value=1")[0])
+        out.append(request(s.port, context(C.ca.cert, nobody_cert, nobody_key), "PUT",
+                           "/v2/keys/cn", body="value=2")[0])
+        out.append(request(s.port, ctx, "GET", "/v2/keys/cn")[0])
+        return out
+
+
+def case_cert_cn_is_user():
+    """With --client-cert-auth and auth on, a certificate's CN is the v2 user, as in etcd."""
+    got = cn_as_user("metcd")
+    etcd = cn_as_user("etcd")
+    expect(got == etcd, "metcd %r, etcd 3.4.23 %r" % (got, etcd))
+    expect(got[3] == 201 and got[4] == 401, "statuses %r" % got)
+
+
 CASES = {
     "server-only": case_server_only,
     "client-cert-auth-matrix": case_client_cert_auth_matrix,
@@ -273,6 +308,7 @@ CASES = {
     "rotation": case_rotation,
     "cipher-suites": case_cipher_suites,
     "config-errors": case_config_errors,
+    "cert-cn-is-user": case_cert_cn_is_user,
 }
 
 if __name__ == "__main__":
