@@ -687,7 +687,7 @@ int bench_run(const bench_target_t *targets, size_t n_targets, const bench_confi
     uint64_t max = 0;
     for (unsigned i = 0; i < threads; i++) {
         worker_t *w = &ws[i];
-        if (all != NULL) {
+        if (all != NULL && w->n_lat > 0) { /* a worker with no answer has no samples */
             memcpy(all + k, w->lat_us, w->n_lat * sizeof(*all));
             k += w->n_lat;
         }

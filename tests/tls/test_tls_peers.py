@@ -82,8 +82,20 @@ def peer_args(name, cn_ok=True, ca=None):
 
 
 def close_all(members):
+    """Stops every member (SIGTERM, so the sanitizer build reports at exit);
+    a sanitizer report fails the test."""
+    reports = []
     for m in members:
-        m.close()
+        try:
+            if m.proc.poll() is None:
+                m.stop()
+            log = m.stderr()
+            if "Sanitizer" in log or "runtime error:" in log:
+                reports.append("%s:\n%s" % (m.name, log[-3000:]))
+        finally:
+            m.close()
+    if reports:
+        raise AssertionError("sanitizer reports:\n" + "\n".join(reports))
 
 
 def case_three_members():

@@ -133,7 +133,12 @@ class Server:
                 self.proc.kill()
                 self.proc.wait(timeout=10)
         self.log_file.close()
+        log = self.log()
         self.tmp.cleanup()
+        # In the sanitizer build, a report (even at exit) fails the test.
+        for bad in ("Sanitizer", "runtime error:"):
+            if self.kind == "metcd" and bad in log:
+                raise AssertionError("sanitizer report from metcd:\n" + log[-4000:])
 
     def __enter__(self):
         return self
