@@ -302,8 +302,9 @@ static int verify_cb(int ok, X509_STORE_CTX *x)
         char cn[256];
         common_name(cert, cn, sizeof(cn));
         if (strcmp(cn, tc->allowed_cn) != 0) {
-            log_rejected(ssl, "CommonName authentication failed (\"%s\" is not \"%s\")", cn,
-                         tc->allowed_cn);
+            log_rejected(
+                ssl, "client certificate authentication failed (CommonName \"%s\" is not \"%s\")",
+                cn, tc->allowed_cn);
             X509_STORE_CTX_set_error(x, X509_V_ERR_APPLICATION_VERIFICATION);
             return 0;
         }

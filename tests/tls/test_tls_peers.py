@@ -150,7 +150,7 @@ def case_allowed_cn_and_wrong_ca():
         members = start_cluster(["t1", "t2", "t3"], args, token="tls-" + how)
         try:
             wait_put_replicated(members[:2])
-            want = "CommonName authentication failed" if how == "cn" \
+            want = "client certificate authentication failed (CommonName" if how == "cn" \
                 else "unable to get local issuer certificate"
             deadline = time.monotonic() + START_TIMEOUT
             while time.monotonic() < deadline:
