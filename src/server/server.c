@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "src/membership/member_id.h"
 #include "src/peer/peer.h"
+#include "src/httpc/httpc.h"
 #include "src/server/data_dir.h"
 #include "src/server/join.h"
 #include "src/server/listener.h"
@@ -454,6 +455,9 @@ static int compute_ids(server_t *s, bool after_lock, bool have_log, char *err, s
         if (strcmp(s->initial.members[i].name, cfg->name) == 0)
             s->member_id = s->initial.members[i].id;
     if (strcmp(cfg->initial_cluster_state, "existing") == 0 && !have_log) {
+        /* https:// members are asked with the peer certificate, as etcd's joining member does. */
+        httpc_tls_configure(cfg->peer_tls.cert_file, cfg->peer_tls.key_file,
+                            cfg->peer_tls.trusted_ca_file);
         if (join_fetch_ids(cfg, &s->member_id, &s->cluster_id, &s->remote, err, err_len) != 0)
             return SERVER_E_RUNTIME;
     }
