@@ -65,29 +65,6 @@ static void send_empty(api_t *api, h2o_req_t *req)
     api_send(api, req, 200, "application/json", "", 0);
 }
 
-/* ---- Sets of names (etcd's types.NewUnsafeSet, read back sorted) ---- */
-
-static api_auth_list_t set_of(h2o_mem_pool_t *pool, const api_auth_list_t *l)
-{
-    api_auth_list_t s = {.present = true};
-    for (size_t i = 0; i < l->n; i++)
-        if (!api_auth_list_has(&s, l->v[i], l->lens[i]))
-            api_auth_list_push(pool, &s, l->v[i], l->lens[i]);
-    s.present = true;
-    return s;
-}
-
-static void set_remove(api_auth_list_t *s, const char *v, size_t len)
-{
-    for (size_t i = 0; i < s->n; i++)
-        if (s->lens[i] == len && memcmp(s->v[i], v, len) == 0) {
-            s->v[i] = s->v[s->n - 1];
-            s->lens[i] = s->lens[s->n - 1];
-            s->n--;
-            return;
-        }
-}
-
 /* ---- Enable ---- */
 
 static void on_enable_written(api_t *api, h2o_req_t *req, void *ctx, int rc, store_error_t *err)
@@ -362,6 +339,19 @@ static void create_user(api_t *api, h2o_req_t *req, op_t *op)
     hash_then_write(api, req, op, u->password, u->password_len, 'c');
 }
 
+/* 409 "<what><role> for user <name>" */
+static void role_conflict(api_t *api, h2o_req_t *req, const char *what, const api_auth_list_t *l,
+                          ssize_t i, const api_auth_user_t *u)
+{
+    api_buf_t m;
+    api_buf_init(&m, &req->pool);
+    api_buf_append_str(&m, what);
+    api_buf_append(&m, l->v[i], l->lens[i]);
+    api_buf_append_str(&m, " for user ");
+    api_buf_append(&m, u->name, u->name_len);
+    send_msg(api, req, 409, "", m.data, m.len, NULL);
+}
+
 /* etcd's UpdateUser (old.merge, then the DeepEqual test). */
 static void update_user(api_t *api, h2o_req_t *req, op_t *op)
 {
@@ -377,34 +367,21 @@ static void update_user(api_t *api, h2o_req_t *req, op_t *op)
         send_store_err(api, req, &err);
         return;
     }
-    api_auth_list_t roles = set_of(&req->pool, &old.roles);
-    for (size_t i = 0; i < nu->grant.n; i++) {
-        if (api_auth_list_has(&roles, nu->grant.v[i], nu->grant.lens[i])) {
-            api_buf_t m;
-            api_buf_init(&m, &req->pool);
-            api_buf_append_str(&m, "auth: Granting duplicate role ");
-            api_buf_append(&m, nu->grant.v[i], nu->grant.lens[i]);
-            api_buf_append_str(&m, " for user ");
-            api_buf_append(&m, nu->name, nu->name_len);
-            send_msg(api, req, 409, "", m.data, m.len, NULL);
-            return;
-        }
-        api_auth_list_push(&req->pool, &roles, nu->grant.v[i], nu->grant.lens[i]);
+    /* etcd's User.merge: grants, then revokes, each failing on its first conflict. */
+    h2o_mem_pool_t *pool = &req->pool;
+    api_auth_list_t roles = api_auth_set_of(pool, &old.roles);
+    ssize_t bad = api_auth_set_first_conflict(pool, &roles, &nu->grant, true);
+    if (bad >= 0) {
+        role_conflict(api, req, "auth: Granting duplicate role ", &nu->grant, bad, nu);
+        return;
     }
-    for (size_t i = 0; i < nu->revoke.n; i++) {
-        if (!api_auth_list_has(&roles, nu->revoke.v[i], nu->revoke.lens[i])) {
-            api_buf_t m;
-            api_buf_init(&m, &req->pool);
-            api_buf_append_str(&m, "auth: Revoking ungranted role ");
-            api_buf_append(&m, nu->revoke.v[i], nu->revoke.lens[i]);
-            api_buf_append_str(&m, " for user ");
-            api_buf_append(&m, nu->name, nu->name_len);
-            send_msg(api, req, 409, "", m.data, m.len, NULL);
-            return;
-        }
-        set_remove(&roles, nu->revoke.v[i], nu->revoke.lens[i]);
+    roles = api_auth_set_union(pool, &roles, &nu->grant);
+    bad = api_auth_set_first_conflict(pool, &roles, &nu->revoke, false);
+    if (bad >= 0) {
+        role_conflict(api, req, "auth: Revoking ungranted role ", &nu->revoke, bad, nu);
+        return;
     }
-    api_auth_list_sort(&roles);
+    roles = api_auth_set_minus(pool, &roles, &nu->revoke);
     api_auth_user_t *out = &op->out_user;
     memset(out, 0, sizeof(*out));
     out->name = old.name;
@@ -578,21 +555,19 @@ static void write_role(api_t *api, h2o_req_t *req, op_t *op, char kind)
 static int grant_list(api_t *api, h2o_req_t *req, const api_auth_list_t *cur,
                       const api_auth_list_t *add, const char *what, api_auth_list_t *out)
 {
-    *out = set_of(&req->pool, cur);
-    for (size_t i = 0; i < add->n; i++) {
-        if (api_auth_list_has(out, add->v[i], add->lens[i])) {
-            api_buf_t m;
-            api_buf_init(&m, &req->pool);
-            api_buf_append_str(&m, "auth: Granting duplicate ");
-            api_buf_append_str(&m, what);
-            api_buf_append_str(&m, " permission ");
-            api_buf_append(&m, add->v[i], add->lens[i]);
-            send_msg(api, req, 409, "", m.data, m.len, NULL);
-            return -1;
-        }
-        api_auth_list_push(&req->pool, out, add->v[i], add->lens[i]);
+    api_auth_list_t set = api_auth_set_of(&req->pool, cur);
+    ssize_t bad = api_auth_set_first_conflict(&req->pool, &set, add, true);
+    if (bad >= 0) {
+        api_buf_t m;
+        api_buf_init(&m, &req->pool);
+        api_buf_append_str(&m, "auth: Granting duplicate ");
+        api_buf_append_str(&m, what);
+        api_buf_append_str(&m, " permission ");
+        api_buf_append(&m, add->v[bad], add->lens[bad]);
+        send_msg(api, req, 409, "", m.data, m.len, NULL);
+        return -1;
     }
-    api_auth_list_sort(out);
+    *out = api_auth_set_union(&req->pool, &set, add);
     return 0;
 }
 
@@ -600,10 +575,8 @@ static int grant_list(api_t *api, h2o_req_t *req, const api_auth_list_t *cur,
 static void revoke_list(h2o_req_t *req, const api_auth_list_t *cur, const api_auth_list_t *rm,
                         api_auth_list_t *out)
 {
-    *out = set_of(&req->pool, cur);
-    for (size_t i = 0; i < rm->n; i++)
-        set_remove(out, rm->v[i], rm->lens[i]);
-    api_auth_list_sort(out);
+    api_auth_list_t set = api_auth_set_of(&req->pool, cur);
+    *out = api_auth_set_minus(&req->pool, &set, rm);
 }
 
 static bool perms_equal(const api_auth_perms_t *a, const api_auth_perms_t *b)

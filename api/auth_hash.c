@@ -56,18 +56,22 @@ struct api_auth_hasher {
     int efd;
     h2o_socket_t *sock;
     job_t *wait_head, *wait_tail; /* loop side: jobs whose connection has one running */
-    job_t *running;               /* loop side: jobs given to the worker (a list by ->next? no) */
-    size_t n_running;
+    size_t n_running;             /* loop side: connections with a job at the worker */
     const void **running_conns;
     size_t running_cap;
 };
 
 int api_auth_bcrypt_hash(const char *password, size_t len, char *out, size_t out_size)
 {
+    /*
+     * crypt reads a C string: a NUL would cut the password short and let
+     * its prefix in. etcd's bcrypt hashes every byte; metcd refuses these.
+     */
+    if (memchr(password, '\0', len) != NULL)
+        return -1;
     char setting[CRYPT_GENSALT_OUTPUT_SIZE];
     if (crypt_gensalt_rn("$2b$", BCRYPT_COST, NULL, 0, setting, sizeof(setting)) == NULL)
         return -1;
-    /* crypt reads a C string: bcrypt keys are bytes up to NUL (and 72 bytes). */
     char *pw = malloc(len + 1);
     if (pw == NULL)
         abort();
@@ -174,6 +178,21 @@ static void give_to_worker(api_auth_hasher_t *h, job_t *j)
     pthread_mutex_unlock(&h->mu);
 }
 
+static void free_list(job_t *j)
+{
+    while (j != NULL) {
+        job_t *n = j->next;
+        if (j->slot != NULL)
+            j->slot->job = NULL;
+        if (j->password != NULL) {
+            OPENSSL_cleanse(j->password, j->password_len);
+            free(j->password);
+        }
+        free(j);
+        j = n;
+    }
+}
+
 static void conn_finished(api_auth_hasher_t *h, const void *conn)
 {
     for (size_t i = 0; i < h->n_running; i++)
@@ -181,19 +200,32 @@ static void conn_finished(api_auth_hasher_t *h, const void *conn)
             h->running_conns[i] = h->running_conns[--h->n_running];
             break;
         }
-    /* The oldest waiting job of that connection goes next. */
-    job_t *prev = NULL;
-    for (job_t *w = h->wait_head; w != NULL; prev = w, w = w->next)
-        if (w->conn == conn) {
-            if (prev != NULL)
-                prev->next = w->next;
-            else
-                h->wait_head = w->next;
-            if (h->wait_tail == w)
-                h->wait_tail = prev;
+    /*
+     * The oldest waiting job of that connection goes next; jobs whose
+     * request is gone (a client that gave up) are dropped unhashed.
+     */
+    job_t *prev = NULL, *w = h->wait_head;
+    while (w != NULL) {
+        if (w->conn != conn) {
+            prev = w;
+            w = w->next;
+            continue;
+        }
+        job_t *next = w->next;
+        if (prev != NULL)
+            prev->next = next;
+        else
+            h->wait_head = next;
+        if (h->wait_tail == w)
+            h->wait_tail = prev;
+        if (w->slot != NULL) {
             give_to_worker(h, w);
             return;
         }
+        w->next = NULL;
+        free_list(w);
+        w = next;
+    }
 }
 
 static void on_slot_dispose(void *p)
@@ -256,21 +288,6 @@ api_auth_hasher_t *api_auth_hasher_new(void *loop)
     if (pthread_create(&h->thread, NULL, worker, h) != 0)
         abort();
     return h;
-}
-
-static void free_list(job_t *j)
-{
-    while (j != NULL) {
-        job_t *n = j->next;
-        if (j->slot != NULL)
-            j->slot->job = NULL;
-        if (j->password != NULL) {
-            OPENSSL_cleanse(j->password, j->password_len);
-            free(j->password);
-        }
-        free(j);
-        j = n;
-    }
 }
 
 void api_auth_hasher_free(api_auth_hasher_t *h)

@@ -31,7 +31,7 @@ bool api_auth_key_is_reserved(const char *key, size_t len);
 typedef struct api_auth_list {
     const char **v;
     size_t *lens;
-    size_t n;
+    size_t n, cap;
     bool present;
 } api_auth_list_t;
 
@@ -72,9 +72,27 @@ void api_auth_role_json(api_buf_t *b, const api_auth_role_t *r);
 bool api_auth_list_has(const api_auth_list_t *l, const char *s, size_t len);
 /* reflect.DeepEqual of two lists (nil differs from empty). */
 bool api_auth_list_equal(const api_auth_list_t *a, const api_auth_list_t *b);
-/* Sorts bytewise (Go's sort.Strings) in place. */
+/* Sorts bytewise (Go's sort.Strings) in place (auth_set.c). */
 void api_auth_list_sort(api_auth_list_t *l);
+/* Appends a copy of s (pool); the list becomes non-nil. */
 void api_auth_list_push(h2o_mem_pool_t *pool, api_auth_list_t *l, const char *s, size_t len);
+
+/* ---- Sets: sorted lists without repeats (auth_set.c). Pool memory. ---- */
+
+/* l as a set (never nil, as etcd's Values() is never nil). */
+api_auth_list_t api_auth_set_of(h2o_mem_pool_t *pool, const api_auth_list_t *l);
+/*
+ * Adding (in_set true: an item already in set fails, as a duplicate grant)
+ * or removing (in_set false: an item not in set fails, as an ungranted
+ * revoke) add's items one by one in order, as etcd does: the index in add
+ * of the first that fails (a repeat within add fails too), or -1.
+ */
+ssize_t api_auth_set_first_conflict(h2o_mem_pool_t *pool, const api_auth_list_t *set,
+                                    const api_auth_list_t *add, bool in_set);
+api_auth_list_t api_auth_set_union(h2o_mem_pool_t *pool, const api_auth_list_t *set,
+                                   const api_auth_list_t *add);
+api_auth_list_t api_auth_set_minus(h2o_mem_pool_t *pool, const api_auth_list_t *set,
+                                   const api_auth_list_t *rm);
 
 /* ---- Reading auth records from the store (auth_store.c). ---- */
 

@@ -22,16 +22,21 @@ char *api_auth_pool_dup(h2o_mem_pool_t *pool, const char *s, size_t len)
 
 void api_auth_list_push(h2o_mem_pool_t *pool, api_auth_list_t *l, const char *s, size_t len)
 {
-    const char **v = h2o_mem_alloc_pool(pool, (l->n + 1) * sizeof(*v));
-    size_t *lens = h2o_mem_alloc_pool(pool, (l->n + 1) * sizeof(*lens));
-    if (l->n) {
-        memcpy(v, l->v, l->n * sizeof(*v));
-        memcpy(lens, l->lens, l->n * sizeof(*lens));
+    if (l->n == l->cap) {
+        /* Doubling: a list read from a large body is built in linear time. */
+        size_t cap = l->cap ? l->cap * 2 : 4;
+        const char **v = h2o_mem_alloc_pool(pool, cap * sizeof(*v));
+        size_t *lens = h2o_mem_alloc_pool(pool, cap * sizeof(*lens));
+        if (l->n) {
+            memcpy(v, l->v, l->n * sizeof(*v));
+            memcpy(lens, l->lens, l->n * sizeof(*lens));
+        }
+        l->v = v;
+        l->lens = lens;
+        l->cap = cap;
     }
-    v[l->n] = api_auth_pool_dup(pool, s, len);
-    lens[l->n] = len;
-    l->v = v;
-    l->lens = lens;
+    l->v[l->n] = api_auth_pool_dup(pool, s, len);
+    l->lens[l->n] = len;
     l->n++;
     l->present = true;
 }
@@ -52,29 +57,6 @@ bool api_auth_list_equal(const api_auth_list_t *a, const api_auth_list_t *b)
         if (a->lens[i] != b->lens[i] || memcmp(a->v[i], b->v[i], a->lens[i]) != 0)
             return false;
     return true;
-}
-
-static int cmp_bytes(const char *a, size_t al, const char *b, size_t bl)
-{
-    int c = memcmp(a, b, al < bl ? al : bl);
-    return c != 0 ? c : (al < bl ? -1 : al > bl);
-}
-
-void api_auth_list_sort(api_auth_list_t *l)
-{
-    /* Insertion sort: lists are a handful of role names or patterns. */
-    for (size_t i = 1; i < l->n; i++) {
-        const char *s = l->v[i];
-        size_t sl = l->lens[i];
-        size_t j = i;
-        while (j > 0 && cmp_bytes(l->v[j - 1], l->lens[j - 1], s, sl) > 0) {
-            l->v[j] = l->v[j - 1];
-            l->lens[j] = l->lens[j - 1];
-            j--;
-        }
-        l->v[j] = s;
-        l->lens[j] = sl;
-    }
 }
 
 /* ---- Decoding ---- */

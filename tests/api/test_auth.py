@@ -103,6 +103,19 @@ def case_empty_user_and_metrics():
         stop_clean(m)
 
 
+def case_nul_in_password():
+    # crypt() would stop at the NUL and let the prefix in: refused (etcd
+    # hashes every byte)
+    with start_with_auth() as m:
+        st, _, b = mp.http("PUT", m.client_url + "/v2/auth/users/n",
+                           b'{"user":"n","password":"ab\\u0000cd"}',
+                           dict(ROOT, **{"Content-Type": "application/json"}))
+        check(st == 500 and b == b'{"message":"Internal Server Error"}', "%d %r" % (st, b))
+        st, _, _ = mp.http("GET", m.client_url + "/v2/auth/users/n", headers=ROOT)
+        check(st == 404, "the user was created: %d" % st)
+        stop_clean(m)
+
+
 def case_reserved_root():
     with start_with_auth() as m:
         k = m.client_url + "/v2/keys"
@@ -241,6 +254,7 @@ def case_guessing_does_not_block_others():
 
 CASES = {
     "empty_user_and_metrics": case_empty_user_and_metrics,
+    "nul_in_password": case_nul_in_password,
     "reserved_root": case_reserved_root,
     "no_clear_password": case_no_clear_password,
     "cached_password_revoked": case_cached_password_revoked,

@@ -115,6 +115,10 @@ def auth_roles(c):
     put_json(c, '/v2/auth/roles/r1',
              {'role': 'r1', 'grant': {'kv': {'read': ['/z', '/a'], 'write': ['/w']}}})
     put_json(c, '/v2/auth/roles/r1', {'role': 'r1', 'grant': {'kv': {'write': ['/w']}}})
+    put_json(c, '/v2/auth/roles/r1', {'role': 'r1', 'grant': {'kv': {'read': ['/n', '/n']}}})
+    put_json(c, '/v2/auth/roles/r1',
+             {'role': 'r1', 'grant': {'kv': {'read': ['/n2', '/z'], 'write': ['/w']}}})
+    put_json(c, '/v2/auth/roles/r1', {'role': 'r1', 'revoke': {'kv': {'write': ['/w', '/w']}}})
     put_json(c, '/v2/auth/roles/r1', {'role': 'r1', 'grant': {'kv': {'read': ['/a']}}})
     put_json(c, '/v2/auth/roles/r1',
              {'role': 'r1', 'grant': {'kv': {'read': ['/q']}}, 'revoke': {'kv': {'read': ['/q']}}})
@@ -153,6 +157,10 @@ def auth_users(c):
     put_json(c, '/v2/auth/users/u1', {'user': 'u1', 'grant': ['zz', 'missing']})
     c.req('GET', '/v2/auth/users/u1')
     c.req('GET', '/v2/auth/users')
+    put_json(c, '/v2/auth/users/u1', {'user': 'u1', 'grant': ['q', 'q']})
+    put_json(c, '/v2/auth/users/u1', {'user': 'u1', 'grant': ['new', 'r1', 'zz']})
+    put_json(c, '/v2/auth/users/u1', {'user': 'u1', 'revoke': ['missing', 'missing']})
+    put_json(c, '/v2/auth/users/u1', {'user': 'u1', 'grant': ['b'], 'revoke': ['b', 'nope']})
     put_json(c, '/v2/auth/users/u1', {'user': 'u1', 'revoke': ['missing', 'zz']})
     put_json(c, '/v2/auth/users/u1', {'user': 'u1', 'revoke': ['nope']})
     put_json(c, '/v2/auth/users/u1', {'user': 'u1', 'grant': ['x'], 'revoke': ['x']})
@@ -311,6 +319,20 @@ def auth_enabled(c):
     c.req('GET', '/v2/auth/users/bob', None, ROOT)
     c.req('DELETE', '{P}?recursive=true', None, ROOT)
     cleanup(c, users=('alice', 'bob', 'root'), roles=('guest',))
+
+
+@case
+def auth_long_password(c):
+    """bcrypt reads 72 bytes of a password: longer ones match on those."""
+    setup_enabled(c)
+    pw = 'p' * 80
+    put_json(c, '/v2/auth/users/long', {'user': 'long', 'password': pw, 'roles': ['rw']}, ROOT)
+    for n in (71, 72, 80, 100):
+        c.req('GET', '/v2/keys/auth_enabled/r/x', None, basic('long', 'p' * n),
+              label='GET with %d bytes' % n)
+    c.req('GET', '/v2/keys/auth_enabled/r/x', None, basic('long', 'p' * 72 + 'q'),
+          label='GET with 72 bytes and one more')
+    cleanup(c, users=('alice', 'bob', 'long', 'root'), roles=('rw', 'guest'))
 
 
 @case
