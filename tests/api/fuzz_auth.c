@@ -31,6 +31,45 @@ static void user_round_trip(h2o_mem_pool_t *pool, const char *s, size_t n)
     check(a.len == b.len && memcmp(a.data, b.data, a.len) == 0);
 }
 
+static int cmp(const char *a, size_t al, const char *b, size_t bl)
+{
+    int c = memcmp(a, b, al < bl ? al : bl);
+    return c != 0 ? c : (al < bl ? -1 : al > bl);
+}
+
+static void check_set(const api_auth_list_t *l)
+{
+    check(l->present);
+    for (size_t i = 1; i < l->n; i++)
+        check(cmp(l->v[i - 1], l->lens[i - 1], l->v[i], l->lens[i]) < 0);
+}
+
+/* The set operations the grant and revoke handlers use, on the two lists. */
+static void sets(h2o_mem_pool_t *pool, const api_auth_list_t *a, const api_auth_list_t *b)
+{
+    api_auth_list_t sa = api_auth_set_of(pool, a);
+    check_set(&sa);
+    api_auth_list_t u = api_auth_set_union(pool, &sa, b);
+    check_set(&u);
+    for (size_t i = 0; i < b->n; i++)
+        check(api_auth_list_has(&u, b->v[i], b->lens[i]));
+    api_auth_list_t m = api_auth_set_minus(pool, &u, b);
+    check_set(&m);
+    for (size_t i = 0; i < b->n; i++)
+        check(!api_auth_list_has(&m, b->v[i], b->lens[i]));
+    ssize_t c = api_auth_set_first_conflict(pool, &sa, b, true);
+    /* the naive in-order loop finds the same first conflict */
+    api_auth_list_t cur = sa;
+    ssize_t want = -1;
+    for (size_t i = 0; i < b->n && want < 0; i++) {
+        if (api_auth_list_has(&cur, b->v[i], b->lens[i]))
+            want = (ssize_t)i;
+        else
+            api_auth_list_push(pool, &cur, b->v[i], b->lens[i]);
+    }
+    check(c == want);
+}
+
 static void role_round_trip(h2o_mem_pool_t *pool, const char *s, size_t n)
 {
     api_auth_role_t r, r2;
@@ -43,6 +82,7 @@ static void role_round_trip(h2o_mem_pool_t *pool, const char *s, size_t n)
     check(api_auth_role_parse(pool, a.data, a.len, &r2) == 0);
     api_auth_role_json(&b, &r2);
     check(a.len == b.len && memcmp(a.data, b.data, a.len) == 0);
+    sets(pool, &r.perms.read, &r.perms.write);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
