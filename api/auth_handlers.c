@@ -65,6 +65,24 @@ static void send_empty(api_t *api, h2o_req_t *req)
     api_send(api, req, 200, "application/json", "", 0);
 }
 
+/*
+ * etcd's first checks of a PUT body: it decoded (parse_rc 0) and names the
+ * user or role of the URL. Answers 400 itself when not.
+ */
+static bool body_ok(api_t *api, h2o_req_t *req, const op_t *op, int parse_rc, const char *name,
+                    size_t len, const char *what)
+{
+    if (parse_rc != 0) {
+        send_text(api, req, 400, "Invalid JSON in request body.");
+        return false;
+    }
+    if (len != op->name_len || memcmp(name, op->name, len) != 0) {
+        send_msg(api, req, 400, what, NULL, 0, " JSON name does not match the name in the URL");
+        return false;
+    }
+    return true;
+}
+
 /* ---- Enable ---- */
 
 static void on_enable_written(api_t *api, h2o_req_t *req, void *ctx, int rc, store_error_t *err)
@@ -407,14 +425,9 @@ static void update_user(api_t *api, h2o_req_t *req, op_t *op)
 static void put_user(api_t *api, h2o_req_t *req, op_t *op)
 {
     api_auth_user_t *u = &op->in_user;
-    if (api_auth_user_parse(&req->pool, req->entity.base, req->entity.len, u) != 0) {
-        send_text(api, req, 400, "Invalid JSON in request body.");
+    int rc = api_auth_user_parse(&req->pool, req->entity.base, req->entity.len, u);
+    if (!body_ok(api, req, op, rc, u->name, u->name_len, "User"))
         return;
-    }
-    if (u->name_len != op->name_len || memcmp(u->name, op->name, op->name_len) != 0) {
-        send_text(api, req, 400, "User JSON name does not match the name in the URL");
-        return;
-    }
     if (u->grant.n == 0 && u->revoke.n == 0) {
         if (u->roles.n != 0) {
             create_user(api, req, op);
@@ -633,14 +646,9 @@ static void update_role(api_t *api, h2o_req_t *req, op_t *op)
 static void put_role(api_t *api, h2o_req_t *req, op_t *op)
 {
     api_auth_role_t *in = &op->in_role;
-    if (api_auth_role_parse(&req->pool, req->entity.base, req->entity.len, in) != 0) {
-        send_text(api, req, 400, "Invalid JSON in request body.");
+    int rc = api_auth_role_parse(&req->pool, req->entity.base, req->entity.len, in);
+    if (!body_ok(api, req, op, rc, in->name, in->name_len, "Role"))
         return;
-    }
-    if (in->name_len != op->name_len || memcmp(in->name, op->name, op->name_len) != 0) {
-        send_text(api, req, 400, "Role JSON name does not match the name in the URL");
-        return;
-    }
     if (perms_empty(in->has_grant, &in->grant) && perms_empty(in->has_revoke, &in->revoke)) {
         /* etcd's CreateRole stores the role as it came, grant and revoke included. */
         if (is_root_role(op)) {

@@ -61,25 +61,20 @@ struct api_auth_hasher {
     size_t running_cap;
 };
 
-int api_auth_bcrypt_hash(const char *password, size_t len, char *out, size_t out_size)
+/*
+ * crypt_r of password (len bytes, copied to a C string) with setting (a
+ * salt or a stored hash). Copies the result into out (out_size bytes) and
+ * returns 0, or -1. The copies are wiped.
+ */
+static int run_crypt(const char *password, size_t len, const char *setting, char *out,
+                     size_t out_size)
 {
-    /*
-     * crypt reads a C string: a NUL would cut the password short and let
-     * its prefix in. etcd's bcrypt hashes every byte; metcd refuses these.
-     */
-    if (memchr(password, '\0', len) != NULL)
-        return -1;
-    char setting[CRYPT_GENSALT_OUTPUT_SIZE];
-    if (crypt_gensalt_rn("$2b$", BCRYPT_COST, NULL, 0, setting, sizeof(setting)) == NULL)
-        return -1;
     char *pw = malloc(len + 1);
-    if (pw == NULL)
+    struct crypt_data *cd = calloc(1, sizeof(*cd));
+    if (pw == NULL || cd == NULL)
         abort();
     memcpy(pw, password, len);
     pw[len] = '\0';
-    struct crypt_data *cd = calloc(1, sizeof(*cd));
-    if (cd == NULL)
-        abort();
     const char *h = crypt_r(pw, setting, cd);
     int rc = -1;
     if (h != NULL && h[0] == '$' && strlen(h) < out_size) {
@@ -93,27 +88,30 @@ int api_auth_bcrypt_hash(const char *password, size_t len, char *out, size_t out
     return rc;
 }
 
+int api_auth_bcrypt_hash(const char *password, size_t len, char *out, size_t out_size)
+{
+    /*
+     * crypt reads a C string: a NUL would cut the password short and let
+     * its prefix in. etcd's bcrypt hashes every byte; metcd refuses these.
+     */
+    if (memchr(password, '\0', len) != NULL)
+        return -1;
+    char setting[CRYPT_GENSALT_OUTPUT_SIZE];
+    if (crypt_gensalt_rn("$2b$", BCRYPT_COST, NULL, 0, setting, sizeof(setting)) == NULL)
+        return -1;
+    return run_crypt(password, len, setting, out, out_size);
+}
+
 bool api_auth_bcrypt_check(const char *password, size_t len, const char *hash)
 {
     size_t hl = strlen(hash);
     /* Only bcrypt hashes, as etcd's CompareHashAndPassword accepts. */
-    if (hl < 7 || hash[0] != '$' || hash[1] != '2')
+    if (hl < 7 || hash[0] != '$' || hash[1] != '2' || memchr(password, '\0', len) != NULL)
         return false;
-    char *pw = malloc(len + 1);
-    if (pw == NULL)
-        abort();
-    memcpy(pw, password, len);
-    pw[len] = '\0';
-    struct crypt_data *cd = calloc(1, sizeof(*cd));
-    if (cd == NULL)
-        abort();
-    const char *h = crypt_r(pw, hash, cd);
-    bool ok = h != NULL && strlen(h) == hl && CRYPTO_memcmp(h, hash, hl) == 0 &&
-              memchr(password, '\0', len) == NULL;
-    OPENSSL_cleanse(pw, len);
-    OPENSSL_cleanse(cd, sizeof(*cd));
-    free(pw);
-    free(cd);
+    char h[CRYPT_OUTPUT_SIZE];
+    bool ok = run_crypt(password, len, hash, h, sizeof(h)) == 0 && strlen(h) == hl &&
+              CRYPTO_memcmp(h, hash, hl) == 0;
+    OPENSSL_cleanse(h, sizeof(h));
     return ok;
 }
 

@@ -138,75 +138,81 @@ static int get_perms(h2o_mem_pool_t *pool, json_t *v, api_auth_perms_t *p)
     return rc;
 }
 
-static json_t *load(const char *s, size_t len)
+/* Sets one field of the struct from a JSON member; returns 0 or -1. */
+typedef int (*field_fn)(h2o_mem_pool_t *pool, const char *key, json_t *v, void *out);
+
+/*
+ * Go's json.NewDecoder(r).Decode(&struct): the first JSON value (what
+ * follows is left), an object's members applied in order, null a no-op,
+ * any other value a type error. Returns 0 or -1.
+ */
+static int decode(h2o_mem_pool_t *pool, const char *s, size_t len, field_fn field, void *out)
 {
-    /* Go's Decoder reads the first value and leaves what follows. */
-    return json_loadb(s, len, JSON_DECODE_ANY | JSON_DISABLE_EOF_CHECK | JSON_ALLOW_NUL, NULL);
+    json_t *root =
+        json_loadb(s, len, JSON_DECODE_ANY | JSON_DISABLE_EOF_CHECK | JSON_ALLOW_NUL, NULL);
+    if (root == NULL)
+        return -1;
+    int rc = 0;
+    if (json_is_object(root)) {
+        const char *k;
+        json_t *v;
+        json_object_foreach(root, k, v)
+        {
+            rc |= field(pool, k, v, out);
+        }
+    } else if (!json_is_null(root)) {
+        rc = -1;
+    }
+    json_decref(root);
+    return rc ? -1 : 0;
+}
+
+static int user_field(h2o_mem_pool_t *pool, const char *k, json_t *v, void *out)
+{
+    api_auth_user_t *u = out;
+    if (key_is(k, "user"))
+        return get_string(pool, v, &u->name, &u->name_len);
+    if (key_is(k, "password"))
+        return get_string(pool, v, &u->password, &u->password_len);
+    if (key_is(k, "roles"))
+        return get_list(pool, v, &u->roles);
+    if (key_is(k, "grant"))
+        return get_list(pool, v, &u->grant);
+    if (key_is(k, "revoke"))
+        return get_list(pool, v, &u->revoke);
+    return 0;
 }
 
 int api_auth_user_parse(h2o_mem_pool_t *pool, const char *s, size_t len, api_auth_user_t *u)
 {
     memset(u, 0, sizeof(*u));
     u->name = u->password = "";
-    json_t *root = load(s, len);
-    if (root == NULL)
-        return -1;
-    int rc = 0;
-    if (json_is_object(root)) {
-        const char *k;
-        json_t *v;
-        json_object_foreach(root, k, v)
-        {
-            if (key_is(k, "user"))
-                rc |= get_string(pool, v, &u->name, &u->name_len);
-            else if (key_is(k, "password"))
-                rc |= get_string(pool, v, &u->password, &u->password_len);
-            else if (key_is(k, "roles"))
-                rc |= get_list(pool, v, &u->roles);
-            else if (key_is(k, "grant"))
-                rc |= get_list(pool, v, &u->grant);
-            else if (key_is(k, "revoke"))
-                rc |= get_list(pool, v, &u->revoke);
-        }
-    } else if (!json_is_null(root)) {
-        rc = -1;
+    return decode(pool, s, len, user_field, u);
+}
+
+static int role_field(h2o_mem_pool_t *pool, const char *k, json_t *v, void *out)
+{
+    api_auth_role_t *r = out;
+    if (key_is(k, "role"))
+        return get_string(pool, v, &r->name, &r->name_len);
+    if (key_is(k, "permissions"))
+        return get_perms(pool, v, &r->perms);
+    if (key_is(k, "grant") || key_is(k, "revoke")) {
+        /* Pointers: null sets nil, an object a fresh value. */
+        bool g = key_is(k, "grant");
+        api_auth_perms_t *p = g ? &r->grant : &r->revoke;
+        memset(p, 0, sizeof(*p));
+        *(g ? &r->has_grant : &r->has_revoke) = !json_is_null(v);
+        return get_perms(pool, v, p);
     }
-    json_decref(root);
-    return rc ? -1 : 0;
+    return 0;
 }
 
 int api_auth_role_parse(h2o_mem_pool_t *pool, const char *s, size_t len, api_auth_role_t *r)
 {
     memset(r, 0, sizeof(*r));
     r->name = "";
-    json_t *root = load(s, len);
-    if (root == NULL)
-        return -1;
-    int rc = 0;
-    if (json_is_object(root)) {
-        const char *k;
-        json_t *v;
-        json_object_foreach(root, k, v)
-        {
-            if (key_is(k, "role")) {
-                rc |= get_string(pool, v, &r->name, &r->name_len);
-            } else if (key_is(k, "permissions")) {
-                rc |= get_perms(pool, v, &r->perms);
-            } else if (key_is(k, "grant") || key_is(k, "revoke")) {
-                /* Pointers: null sets nil, an object a fresh value. */
-                bool g = key_is(k, "grant");
-                api_auth_perms_t *p = g ? &r->grant : &r->revoke;
-                bool *has = g ? &r->has_grant : &r->has_revoke;
-                memset(p, 0, sizeof(*p));
-                *has = !json_is_null(v);
-                rc |= get_perms(pool, v, p);
-            }
-        }
-    } else if (!json_is_null(root)) {
-        rc = -1;
-    }
-    json_decref(root);
-    return rc ? -1 : 0;
+    return decode(pool, s, len, role_field, r);
 }
 
 /* ---- Encoding ---- */
