@@ -3,10 +3,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 int fs_mkdir_all(const char *dir)
@@ -46,6 +50,21 @@ int fs_mkdir_all(const char *dir)
     return 0;
 }
 
+/* Whether the pid written in the lock file is a live process (unknown: yes). */
+static bool holder_alive(int fd)
+{
+    char buf[32];
+    ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+    if (n <= 0)
+        return true;
+    buf[n] = 0;
+    char *end = NULL;
+    long pid = strtol(buf, &end, 10);
+    if (end == buf || pid <= 0)
+        return true;
+    return kill((pid_t)pid, 0) == 0 || errno != ESRCH;
+}
+
 int fs_lock_file(const char *path, const char *what, char *err, size_t err_len)
 {
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -54,8 +73,23 @@ int fs_lock_file(const char *path, const char *what, char *err, size_t err_len)
         snprintf(err, err_len, "cannot open lock file %s: %s", path, strerror(e));
         return -e;
     }
-    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-        int e = errno;
+    int rc, e = 0;
+    /*
+     * A member killed while its snapshot child runs leaves the lock with
+     * that child for the moment the child needs to die with it (it gets
+     * SIGKILL when its parent dies and drops the lock's descriptor). When the
+     * pid the file names is gone, wait for that, bounded (2 s).
+     */
+    for (int tries = 0;; tries++) {
+        if ((rc = flock(fd, LOCK_EX | LOCK_NB)) == 0)
+            break;
+        e = errno;
+        if (e != EWOULDBLOCK || tries >= 100 || holder_alive(fd))
+            break;
+        struct timespec ts = {0, 20 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    if (rc < 0) {
         char pid[32] = "";
         ssize_t n = pread(fd, pid, sizeof(pid) - 1, 0);
         pid[n > 0 ? n : 0] = 0;
