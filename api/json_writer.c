@@ -11,6 +11,10 @@
 
 #include "api/api_int.h"
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 void api_buf_init(api_buf_t *b, h2o_mem_pool_t *pool)
 {
     b->data = NULL;
@@ -46,24 +50,38 @@ void api_buf_append_str(api_buf_t *b, const char *s)
     api_buf_append(b, s, strlen(s));
 }
 
+/* Two digits per division: every node of a listing has two indexes, and
+ * callgrind showed a digit at a time at a tenth of a listing's time. */
 size_t api_format_u64(char *out, uint64_t v)
 {
+    static const char pairs[201] = "00010203040506070809101112131415161718192021222324"
+                                   "25262728293031323334353637383940414243444546474849"
+                                   "50515253545556575859606162636465666768697071727374"
+                                   "75767778798081828384858687888990919293949596979899";
     char tmp[20];
-    size_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    for (size_t i = 0; i < n; i++)
-        out[i] = tmp[n - 1 - i];
-    out[n] = '\0';
-    return n;
+    size_t n = sizeof(tmp);
+    while (v >= 100) {
+        unsigned d = (unsigned)(v % 100) * 2;
+        v /= 100;
+        tmp[--n] = pairs[d + 1];
+        tmp[--n] = pairs[d];
+    }
+    if (v >= 10) {
+        tmp[--n] = pairs[v * 2 + 1];
+        tmp[--n] = pairs[v * 2];
+    } else {
+        tmp[--n] = (char)('0' + v);
+    }
+    size_t len = sizeof(tmp) - n;
+    memcpy(out, tmp + n, len);
+    out[len] = '\0';
+    return len;
 }
 
 void api_buf_append_u64(api_buf_t *b, uint64_t v)
 {
-    char tmp[24];
-    api_buf_append(b, tmp, api_format_u64(tmp, v));
+    api_buf_reserve(b, 21);
+    b->len += api_format_u64(b->data + b->len, v);
 }
 
 void api_buf_append_i64(api_buf_t *b, int64_t v)
@@ -143,6 +161,51 @@ static const uint8_t ascii_safe[128] = {
  * as \u00XX (lower-case hex); invalid UTF-8 as \ufffd; U+2028 and U+2029
  * escaped; everything else raw. Go 1.19 (etcd 3.4.23's) has no \b or \f.
  */
+/*
+ * The length of the prefix of s[0..len) that needs no escaping, looked at
+ * 16 (SSE2) or 8 bytes at a time; the bytes after it go through the byte
+ * loop below. A listing is mostly such bytes: callgrind counted 467
+ * instructions per key or value of a 1000-child listing byte by byte and
+ * most of the request's time in this function. Unsafe: below 0x20, 0x80 or
+ * above (looked at byte by byte for UTF-8), '"', '\\', '<', '>', '&'.
+ */
+static size_t safe_prefix(const unsigned char *s, size_t len)
+{
+    size_t i = 0;
+#ifdef __SSE2__
+    const __m128i space = _mm_set1_epi8(0x20), quote = _mm_set1_epi8('"'),
+                  backslash = _mm_set1_epi8('\\'), lt = _mm_set1_epi8('<'), gt = _mm_set1_epi8('>'),
+                  amp = _mm_set1_epi8('&');
+    for (; len - i >= 16; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(s + i));
+        /* Signed compare: 0x80-0xff are negative, so below 0x20 as well. */
+        __m128i bad = _mm_or_si128(
+            _mm_or_si128(_mm_cmplt_epi8(v, space), _mm_cmpeq_epi8(v, quote)),
+            _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, backslash), _mm_cmpeq_epi8(v, lt)),
+                         _mm_or_si128(_mm_cmpeq_epi8(v, gt), _mm_cmpeq_epi8(v, amp))));
+        int mask = _mm_movemask_epi8(bad);
+        if (mask != 0)
+            return i + (size_t)__builtin_ctz((unsigned)mask);
+    }
+#endif
+    const uint64_t ones = UINT64_C(0x0101010101010101), highs = ones * 0x80;
+#define HAS_ZERO(x) (((x)-ones) & ~(x)&highs)
+    for (; len - i >= 8; i += 8) {
+        uint64_t x;
+        memcpy(&x, s + i, 8);
+        /* Any byte high, below 0x20, or equal to one of the five. May
+         * report a byte too many (a borrow), never one too few: the byte
+         * loop decides. */
+        uint64_t bad = (x & highs) | ((x - ones * 0x20) & ~x & highs) | HAS_ZERO(x ^ (ones * '"')) |
+                       HAS_ZERO(x ^ (ones * '\\')) | HAS_ZERO(x ^ (ones * '<')) |
+                       HAS_ZERO(x ^ (ones * '>')) | HAS_ZERO(x ^ (ones * '&'));
+        if (bad != 0)
+            break;
+    }
+#undef HAS_ZERO
+    return i;
+}
+
 void api_json_string(api_buf_t *b, const char *str, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
@@ -151,6 +214,13 @@ void api_json_string(api_buf_t *b, const char *str, size_t len)
     b->data[b->len++] = '"';
     size_t start = 0, i = 0;
     while (i < len) {
+        if (len - i >= 8) {
+            size_t n = safe_prefix(s + i, len - i);
+            if (n > 0) {
+                i += n;
+                continue;
+            }
+        }
         unsigned char c = s[i];
         if (c < 0x80) {
             if (ascii_safe[c]) {

@@ -70,6 +70,37 @@ static void test_json_escaping(void **state)
     json_str("\xf4\x90\x80\x80", 4, "\"\\ufffd\\ufffd\\ufffd\\ufffd\""); /* > U+10FFFF */
 }
 
+/*
+ * Long strings take the 8-bytes-at-a-time path: every byte value at every
+ * position of a 24-byte string is escaped exactly as it is alone.
+ */
+static void test_json_escaping_long(void **state)
+{
+    (void)state;
+    const char *safe = "abcdefghijklmnopqrstuvwx";
+    for (int c = 0; c < 256; c++) {
+        api_buf_t one;
+        api_buf_init(&one, NULL);
+        char ch = (char)c;
+        api_json_string(&one, &ch, 1);
+        for (size_t pos = 0; pos < 24; pos++) {
+            char in[24];
+            memcpy(in, safe, 24);
+            in[pos] = ch;
+            char want[64];
+            int wl = snprintf(want, sizeof(want), "\"%.*s%.*s%s\"", (int)pos, safe,
+                              (int)(one.len - 2), one.data + 1, safe + pos + 1);
+            api_buf_t b;
+            api_buf_init(&b, NULL);
+            api_json_string(&b, in, 24);
+            assert_int_equal(b.len, (size_t)wl);
+            assert_memory_equal(b.data, want, (size_t)wl);
+            api_buf_free(&b);
+        }
+        api_buf_free(&one);
+    }
+}
+
 static void test_rfc3339(void **state)
 {
     (void)state;
@@ -99,6 +130,15 @@ static void test_numbers(void **state)
     api_buf_append(&b, " ", 1);
     api_buf_append_i64(&b, INT64_MIN);
     assert_buf(&b, "0 18446744073709551615 -1 -9223372036854775808");
+    /* Two digits at a time: odd and even lengths, each boundary. */
+    const uint64_t vs[] = {9, 10, 99, 100, 101, 999, 1000, 12345, 10000000000000000000u};
+    const char *want[] = {
+        "9", "10", "99", "100", "101", "999", "1000", "12345", "10000000000000000000"};
+    for (size_t i = 0; i < sizeof(vs) / sizeof(vs[0]); i++) {
+        char out[24];
+        assert_int_equal(api_format_u64(out, vs[i]), strlen(want[i]));
+        assert_string_equal(out, want[i]);
+    }
 }
 
 static void test_hex_id(void **state)
@@ -577,14 +617,15 @@ static void test_members_body(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_json_escaping),  cmocka_unit_test(test_rfc3339),
-        cmocka_unit_test(test_hex_id),         cmocka_unit_test(test_numbers),
-        cmocka_unit_test(test_node_and_event), cmocka_unit_test(test_error_json),
-        cmocka_unit_test(test_path_clean),     cmocka_unit_test(test_path_parse),
-        cmocka_unit_test(test_error_status),   cmocka_unit_test(test_parse_bool_uint),
-        cmocka_unit_test(test_form_parse),     cmocka_unit_test(test_keys_parse),
-        cmocka_unit_test(test_json_float),     cmocka_unit_test(test_follower_stats),
-        cmocka_unit_test(test_members_body),   cmocka_unit_test(test_watch_frame),
+        cmocka_unit_test(test_json_escaping),   cmocka_unit_test(test_json_escaping_long),
+        cmocka_unit_test(test_rfc3339),         cmocka_unit_test(test_hex_id),
+        cmocka_unit_test(test_numbers),         cmocka_unit_test(test_node_and_event),
+        cmocka_unit_test(test_error_json),      cmocka_unit_test(test_path_clean),
+        cmocka_unit_test(test_path_parse),      cmocka_unit_test(test_error_status),
+        cmocka_unit_test(test_parse_bool_uint), cmocka_unit_test(test_form_parse),
+        cmocka_unit_test(test_keys_parse),      cmocka_unit_test(test_json_float),
+        cmocka_unit_test(test_follower_stats),  cmocka_unit_test(test_members_body),
+        cmocka_unit_test(test_watch_frame),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
