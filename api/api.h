@@ -9,7 +9,11 @@
  * store) and sends every write through the host's propose(), which answers
  * once the write is durable and applied. It knows nothing of raft or disks.
  *
- * Threads: everything here runs on the event-loop thread.
+ * Threads: an api_t runs on its event-loop thread. A server with several
+ * loops (--threads) gives each loop its own api_t (api_new_sibling()) and a
+ * lock through api_host_t.enter/leave: every request handler and every
+ * watch callback runs inside it, except the encoding and sending of a GET's
+ * answer, which works on the GET's own copy of the nodes.
  */
 #ifndef METCD_API_H
 #define METCD_API_H
@@ -204,6 +208,15 @@ typedef struct api_host {
      */
     int (*member_change)(void *ctx, const api_member_change_t *ch, api_member_cb done,
                          void *done_ctx);
+    /*
+     * Optional (NULL: one loop, nothing shared). The lock that guards what
+     * the loops share (the store, the raft node, watchers): enter() takes
+     * it and may be called again on the same thread (it counts), leave()
+     * gives back one level. The callbacks above then run inside it on this
+     * loop's thread, never on another.
+     */
+    void (*enter)(void *ctx);
+    void (*leave)(void *ctx);
 } api_host_t;
 
 typedef struct api_config {
@@ -239,6 +252,13 @@ typedef struct api api_t;
  * listening sockets given to api_listen(). Ownership: free with api_free().
  */
 api_t *api_new(void *loop, const api_config_t *cfg, const api_host_t *owner);
+
+/*
+ * Another front end on another loop (thread) of the same server: same
+ * configuration, and /metrics counts the requests of all of them. host
+ * must have enter and leave. Ownership: free with api_free(), before first.
+ */
+api_t *api_new_sibling(void *loop, api_t *first, const api_host_t *host);
 
 /*
  * Starts accepting on an already bound, listening socket fd (the API takes

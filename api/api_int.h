@@ -240,6 +240,7 @@ typedef struct api_metrics {
     uint64_t latency_buckets[API_LATENCY_BUCKETS]; /* cumulative at print time */
     uint64_t latency_count;
     double latency_sum;
+    size_t watches; /* pending watches of every loop (inside the host's lock) */
 } api_metrics_t;
 
 struct api {
@@ -279,9 +280,23 @@ struct api {
     api_buf_t frame_scratch;
     /* Writes in flight whose answer is still wanted or not (keys_handler.c). */
     api_ticket_t *free_tickets;
-    api_metrics_t metrics;
     struct api_auth *auth; /* v2 auth state (auth_int.h) */
+    /* Request counts of every loop's API (the first one's own_metrics). */
+    api_metrics_t *metrics;
+    api_metrics_t own_metrics;
 };
+
+/* The host's lock (see api_host_t.enter); nothing with one loop. */
+static inline void api_enter(api_t *api)
+{
+    if (api != NULL && api->host.enter != NULL)
+        api->host.enter(api->host.ctx);
+}
+static inline void api_leave(api_t *api)
+{
+    if (api != NULL && api->host.leave != NULL)
+        api->host.leave(api->host.ctx);
+}
 
 /* ---- Responses (errors.c). ---- */
 

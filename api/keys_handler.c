@@ -90,10 +90,23 @@ static void add_raft_headers(api_t *api, h2o_req_t *req)
 }
 
 /* etcd's writeKeyEvent. Event.IsCreated: create, or a set with no prevNode. */
-static void send_event(api_t *api, h2o_req_t *req, const store_event_t *ev, bool no_value)
+static int event_status(const store_event_t *ev)
 {
     bool created =
         ev->action == STORE_ACTION_CREATE || (ev->action == STORE_ACTION_SET && !ev->has_prev_node);
+    return created ? 201 : 200;
+}
+
+/* The headers of an event's answer: they read the host's state (inside its lock). */
+static void add_event_headers(api_t *api, h2o_req_t *req, const store_event_t *ev)
+{
+    api_add_header_u64(req, "x-etcd-index", "X-Etcd-Index", ev->etcd_index);
+    add_raft_headers(api, req);
+}
+
+/* The body, and the answer sent: reads only ev. */
+static void send_event_body(api_t *api, h2o_req_t *req, const store_event_t *ev, bool no_value)
+{
     bool shrink =
         no_value && (ev->action == STORE_ACTION_SET || ev->action == STORE_ACTION_CAS ||
                      ev->action == STORE_ACTION_CREATE || ev->action == STORE_ACTION_UPDATE);
@@ -102,9 +115,13 @@ static void send_event(api_t *api, h2o_req_t *req, const store_event_t *ev, bool
     api_buf_reserve(&b, shrink ? 64 : api_json_event_size_hint(ev));
     api_json_event(&b, ev, shrink);
     api_buf_append(&b, "\n", 1);
-    api_add_header_u64(req, "x-etcd-index", "X-Etcd-Index", ev->etcd_index);
-    add_raft_headers(api, req);
-    api_send(api, req, created ? 201 : 200, "application/json", b.data, b.len);
+    api_send(api, req, event_status(ev), "application/json", b.data, b.len);
+}
+
+static void send_event(api_t *api, h2o_req_t *req, const store_event_t *ev, bool no_value)
+{
+    add_event_headers(api, req, ev);
+    send_event_body(api, req, ev, no_value);
 }
 
 static void on_proposed(void *ctx, int rc, store_event_t *ev, store_error_t *err)
@@ -205,8 +222,16 @@ static void read_now(api_t *api, h2o_req_t *req, const api_keys_req_t *kr)
         store_error_clear(&err);
         return;
     }
-    send_event(api, req, ev, false);
+    add_event_headers(api, req, ev);
+    /*
+     * ev is this GET's own copy of the nodes (store_event_new_get), taken
+     * at one index: encoding and sending it need no lock, so with several
+     * loops the others go on meanwhile (most of a listing's time).
+     */
+    api_leave(api);
+    send_event_body(api, req, ev, false);
     store_event_release(ev);
+    api_enter(api);
 }
 
 static void on_read_barrier(void *ctx, int rc, store_error_t *err)

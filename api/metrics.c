@@ -18,29 +18,39 @@ static int method_slot(api_method_t m)
     return (int)m >= 0 && (int)m < API_METRIC_METHODS ? (int)m : 0;
 }
 
+/*
+ * Every loop counts into the same table, some answers outside the host's
+ * lock (a GET is sent after it): columns are claimed and counts added with
+ * atomics.
+ */
 void api_metrics_count(api_t *api, api_method_t m, int status)
 {
-    api_metrics_t *mt = &api->metrics;
+    api_metrics_t *mt = api->metrics;
     int col = -1;
     for (int i = 0; i < API_METRIC_STATUSES; i++) {
-        if (mt->statuses[i] == status) {
-            col = i;
-            break;
+        int seen = __atomic_load_n(&mt->statuses[i], __ATOMIC_ACQUIRE);
+        if (seen == 0) {
+            int zero = 0;
+            if (__atomic_compare_exchange_n(&mt->statuses[i], &zero, status, false,
+                                            __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+                seen = status;
+            else
+                seen = zero; /* another loop claimed it first */
         }
-        if (mt->statuses[i] == 0) {
-            mt->statuses[i] = status;
+        if (seen == status) {
             col = i;
             break;
         }
     }
     if (col < 0)
         return; /* more distinct statuses than columns: not counted */
-    mt->requests[method_slot(m)][col]++;
+    __atomic_fetch_add(&mt->requests[method_slot(m)][col], 1, __ATOMIC_RELAXED);
 }
 
+/* Inside the host's lock (answers to writes are sent there). */
 void api_metrics_observe_apply(api_t *api, double seconds)
 {
-    api_metrics_t *mt = &api->metrics;
+    api_metrics_t *mt = api->metrics;
     for (int i = 0; i < API_LATENCY_BUCKETS; i++) {
         if (seconds <= latency_bounds[i]) {
             mt->latency_buckets[i]++;
@@ -69,17 +79,21 @@ void api_handle_metrics(api_t *api, h2o_req_t *req, api_method_t m)
         api_send_method_not_allowed(api, req, "GET,HEAD");
         return;
     }
-    api_metrics_t *mt = &api->metrics;
+    api_metrics_t *mt = api->metrics;
     api_buf_t b;
     api_buf_init(&b, &req->pool);
     api_buf_append_str(&b, "# HELP metcd_http_requests_total HTTP requests answered, by method "
                            "and status code.\n# TYPE metcd_http_requests_total counter\n");
     for (int mi = 0; mi < API_METRIC_METHODS; mi++)
-        for (int c = 0; c < API_METRIC_STATUSES && mt->statuses[c] != 0; c++)
-            if (mt->requests[mi][c] != 0)
+        for (int c = 0; c < API_METRIC_STATUSES; c++) {
+            int status = __atomic_load_n(&mt->statuses[c], __ATOMIC_ACQUIRE);
+            uint64_t n = __atomic_load_n(&mt->requests[mi][c], __ATOMIC_RELAXED);
+            if (status == 0)
+                break;
+            if (n != 0)
                 appendf(&b, "metcd_http_requests_total{method=\"%s\",code=\"%d\"} %llu\n",
-                        api_method_name((api_method_t)mi), mt->statuses[c],
-                        (unsigned long long)mt->requests[mi][c]);
+                        api_method_name((api_method_t)mi), status, (unsigned long long)n);
+        }
     /*
      * etcd's server gauges, under etcd's names, so that dashboards and
      * alerts written for an etcd cluster read a metcd member unchanged.
@@ -150,7 +164,7 @@ void api_handle_metrics(api_t *api, h2o_req_t *req, api_method_t m)
     appendf(&b,
             "# HELP metcd_watchers Pending watch requests.\n# TYPE metcd_watchers gauge\n"
             "metcd_watchers %zu\n",
-            api->n_watches);
+            mt->watches);
     appendf(&b,
             "# HELP metcd_keys Keys and directories in the store.\n# TYPE metcd_keys gauge\n"
             "metcd_keys %llu\n",

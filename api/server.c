@@ -35,31 +35,42 @@ static bool path_has_prefix(const api_path_t *p, const char *s)
 
 static bool conn_metrics_only(h2o_req_t *req);
 
+static void route(api_t *api, h2o_req_t *req);
+
+/* Every handler runs inside the host's lock (see api_host_t.enter). */
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     api_t *api = ((struct api_handler *)self)->api;
+    api_enter(api);
+    route(api, req);
+    api_leave(api);
+    return 0;
+}
+
+static void route(api_t *api, h2o_req_t *req)
+{
     api_method_t m = api_method_from(req->method.base, req->method.len);
 
     api_path_t p;
     /* h2o gives a request without Host the default host's name: Go rejects it. */
     if (req->version == 0x101 && req->input.authority.base == api->default_authority.base) {
         api_send_bad_request_close(api, req, "400 Bad Request: missing required Host header");
-        return 0;
+        return;
     }
     if (api_path_parse(&req->pool, req->path.base, req->path.len, &p) != 0) {
         /* Go's server rejects a request line whose path does not unescape. */
         api_send_bad_request_close(api, req, "400 Bad Request");
-        return 0;
+        return;
     }
     /* etcd's CORS wrapper: the headers on every response; OPTIONS answered here. */
     api_add_cors(req);
     if (m == API_M_OPTIONS) {
         api_send(api, req, 200, NULL, "", 0);
-        return 0;
+        return;
     }
     if (p.redirect != NULL) {
         api_send_redirect(api, req, m, p.redirect, p.redirect_len);
-        return 0;
+        return;
     }
     if (conn_metrics_only(req)) {
         /* etcd's metrics listener serves these two paths and nothing else. */
@@ -96,7 +107,6 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     } else {
         api_send_not_found(api, req);
     }
-    return 0;
 }
 
 static void copy_str(char *dst, size_t size, const char *src, const char *dflt)
@@ -114,6 +124,7 @@ api_t *api_new(void *loop, const api_config_t *cfg, const api_host_t *owner)
     api_t *api = calloc(1, sizeof(*api));
     if (api == NULL)
         return NULL;
+    api->metrics = &api->own_metrics;
     signal(SIGPIPE, SIG_IGN);
     api->loop = loop;
     api->cfg = *cfg;
@@ -154,6 +165,14 @@ api_t *api_new(void *loop, const api_config_t *cfg, const api_host_t *owner)
     api->accept_ctx.hosts = api->globalconf.hosts;
     api_watch_init(api);
     api_auth_init(api);
+    return api;
+}
+
+api_t *api_new_sibling(void *loop, api_t *first, const api_host_t *host)
+{
+    api_t *api = api_new(loop, &first->cfg, host);
+    if (api != NULL)
+        api->metrics = first->metrics;
     return api;
 }
 

@@ -112,6 +112,7 @@ static void list_remove(api_t *api, api_watch_t *w)
         w->next->prev = w->prev;
     w->in_list = false;
     api->n_watches--;
+    api->metrics->watches--;
 }
 
 /*
@@ -294,11 +295,14 @@ static void on_req_dispose(void *p)
     api_watch_t *w = slot->w;
     if (w == NULL)
         return;
+    api_t *api = w->api;
+    api_enter(api);
     w->req = NULL;
-    if (w->mode == WATCH_UPGRADING)
-        return; /* on_upgraded() takes it from here */
-    watch_detach(w);
-    watch_free(w);
+    if (w->mode != WATCH_UPGRADING) { /* else on_upgraded() takes it from here */
+        watch_detach(w);
+        watch_free(w);
+    }
+    api_leave(api);
 }
 
 /* Ends a socket-owned watch: the socket back to h2o (keep-alive) or closed. */
@@ -388,9 +392,8 @@ static void flush(api_watch_t *w)
     h2o_send(w->req, bufs, nb, state);
 }
 
-static void on_raw_written(h2o_socket_t *sock, const char *err)
+static void raw_written(api_watch_t *w, const char *err)
 {
-    api_watch_t *w = sock->data;
     w->sending = false;
     q_pop(w, w->n_inflight);
     w->n_inflight = 0;
@@ -405,22 +408,33 @@ static void on_raw_written(h2o_socket_t *sock, const char *err)
     flush(w);
 }
 
+/* h2o's callbacks take the host's lock: on_event() may queue frames meanwhile. */
+static void on_raw_written(h2o_socket_t *sock, const char *err)
+{
+    api_watch_t *w = sock->data;
+    api_t *api = w->api;
+    api_enter(api);
+    raw_written(w, err);
+    api_leave(api);
+}
+
 /* The client sent something or left while its watch waits on the socket. */
 static void on_raw_read(h2o_socket_t *sock, const char *err)
 {
     api_watch_t *w = sock->data;
     if (err != NULL || sock->input->size > (64 << 10)) {
         /* Gone (or flooding): a write in flight fails too, so end it now. */
+        api_t *api = w->api;
+        api_enter(api);
         raw_end(w, false);
-        return;
+        api_leave(api);
     }
     /* A request pipelined behind the watch waits in sock->input for h2o. */
 }
 
 /* The headers are out; the socket is ours (NULL: the client left first). */
-static void on_upgraded(void *data, h2o_socket_t *sock, size_t reqsize)
+static void upgraded(api_watch_t *w, h2o_socket_t *sock, size_t reqsize)
 {
-    api_watch_t *w = data;
     if (sock == NULL || w->api == NULL) {
         watch_detach(w);
         if (sock != NULL)
@@ -438,9 +452,17 @@ static void on_upgraded(void *data, h2o_socket_t *sock, size_t reqsize)
     flush(w);
 }
 
-static void on_proceed(h2o_generator_t *gen, h2o_req_t *req)
+static void on_upgraded(void *data, h2o_socket_t *sock, size_t reqsize)
 {
-    api_watch_t *w = (api_watch_t *)gen;
+    api_watch_t *w = data;
+    api_t *api = w->api;
+    api_enter(api);
+    upgraded(w, sock, reqsize);
+    api_leave(api);
+}
+
+static void proceed(api_watch_t *w, h2o_req_t *req)
+{
     w->sending = false;
     q_pop(w, w->n_inflight);
     w->n_inflight = 0;
@@ -452,11 +474,23 @@ static void on_proceed(h2o_generator_t *gen, h2o_req_t *req)
     flush(w);
 }
 
+static void on_proceed(h2o_generator_t *gen, h2o_req_t *req)
+{
+    api_watch_t *w = (api_watch_t *)gen;
+    api_t *api = w->api;
+    api_enter(api);
+    proceed(w, req);
+    api_leave(api);
+}
+
 static void on_stop(h2o_generator_t *gen, h2o_req_t *req)
 {
     (void)req;
     api_watch_t *w = (api_watch_t *)gen;
+    api_t *api = w->api;
+    api_enter(api);
     w->finished = true;
+    api_leave(api);
 }
 
 /*
@@ -529,6 +563,7 @@ static void on_kick(h2o_socket_t *sock, const char *err)
 {
     (void)err;
     api_t *api = sock->data;
+    api_enter(api);
     for (int i = 0; i < FANOUT_BATCH && api->ready_head != NULL; i++) {
         api_watch_t *w = api->ready_head;
         ready_remove(api, w);
@@ -540,6 +575,7 @@ static void on_kick(h2o_socket_t *sock, const char *err)
         if (read(api->kick_fd, &v, sizeof(v)) == sizeof(v))
             api->kicked = false;
     }
+    api_leave(api);
 }
 
 static void on_hup(h2o_socket_t *sock, const char *err)
@@ -548,6 +584,7 @@ static void on_hup(h2o_socket_t *sock, const char *err)
     api_t *api = sock->data;
     struct epoll_event evs[64];
     int n = epoll_wait(api->hup_epfd, evs, 64, 0);
+    api_enter(api);
     for (int i = 0; i < n; i++) {
         int fd = evs[i].data.fd;
         api_watch_t *w = (size_t)fd < api->hup_cap ? api->hup_slots[fd].w : NULL;
@@ -570,6 +607,7 @@ static void on_hup(h2o_socket_t *sock, const char *err)
         w->finished = true;
         h2o_send(w->req, NULL, 0, H2O_SEND_STATE_ERROR);
     }
+    api_leave(api);
 }
 
 void api_watch_init(api_t *api)
@@ -622,6 +660,7 @@ void api_watch_dispose(api_t *api)
         w->api = NULL;
     }
     api->watches = NULL;
+    api->metrics->watches -= api->n_watches;
     api->n_watches = 0;
     if (api->hup_sock != NULL) {
         h2o_socket_read_stop(api->hup_sock);
@@ -695,6 +734,7 @@ int api_watch_start(api_t *api, h2o_req_t *req, const api_keys_req_t *kr)
     api->watches = w;
     w->in_list = true;
     api->n_watches++;
+    api->metrics->watches++;
 
     /* Not for HEAD: h2o's path is the one that keeps a HEAD answer bodiless. */
     bool takeover = w->own_chunked && !w->final_queued && kr->method == API_M_GET &&

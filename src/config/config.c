@@ -63,6 +63,9 @@ const config_opt_desc_t config_opts[CONFIG_OPT_COUNT] = {
                             "dir)."},
     [CONFIG_OPT_WATCH_HISTORY] = {"watch-history", false, true, true, "1000",
                                   "Number of events kept for waitIndex (etcd keeps 1000)."},
+    [CONFIG_OPT_THREADS] = {"threads", false, true, true, "0",
+                            "HTTP event loops serving clients, each on its own thread (0: one "
+                            "per core; 1: one loop shared with raft)."},
     [CONFIG_OPT_CONFIG_FILE] = {"config-file", false, true, false, "",
                                 "Path to the server configuration file. Other flags and "
                                 "environment variables are then ignored."},
@@ -338,12 +341,14 @@ static int convert(config_t *cfg, config_opt_t opt, const char *v, char *why, si
     case CONFIG_OPT_MAX_WALS:
     case CONFIG_OPT_MAX_SNAPSHOTS:
     case CONFIG_OPT_WATCH_HISTORY:
+    case CONFIG_OPT_THREADS:
         if (config_parse_uint(v, 32, &u) != 0)
             return config_errf(why, why_len, "parse error");
         *(opt == CONFIG_OPT_HEARTBEAT_INTERVAL ? &cfg->heartbeat_interval_ms
           : opt == CONFIG_OPT_ELECTION_TIMEOUT ? &cfg->election_timeout_ms
           : opt == CONFIG_OPT_MAX_WALS         ? &cfg->max_wals
           : opt == CONFIG_OPT_MAX_SNAPSHOTS    ? &cfg->max_snapshots
+          : opt == CONFIG_OPT_THREADS          ? &cfg->threads
                                                : &cfg->watch_history) = (unsigned)u;
         return 0;
     case CONFIG_OPT_SNAPSHOT_COUNT:
@@ -543,6 +548,8 @@ static int finalize(config_t *cfg, const bool *set, const char *raw_log_outputs,
         return config_errf(err, err_len, "--watch-history must be at least 1");
     if (config_tls_check(cfg, err, err_len) != 0)
         return -1;
+    if (cfg->threads > 256)
+        return config_errf(err, err_len, "--threads must be at most 256");
     if (config_bootstrap_finalize(cfg, set, err, err_len) != 0)
         return -1;
     if (proxy)

@@ -90,6 +90,7 @@ typedef struct config {
     bool enable_v2;                   /* accepted; v2 is always on */
     config_backend_t backend;         /* --backend memory|lmdb|leveldb */
     unsigned watch_history;           /* --watch-history, default 1000 */
+    unsigned threads;                 /* --threads, HTTP event loops; 0: one per core */
     char *wal_dir;                    /* --wal-dir, NULL: <data-dir>/member/wal (owned) */
     config_url_list_t listen_metrics; /* --listen-metrics-urls, none by default */
     char *log_level;                  /* --log-level: debug|info|warn|error|panic|fatal (owned) */

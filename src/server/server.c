@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -488,7 +489,9 @@ static int bind_all(server_t *s, char *err, size_t err_len)
 {
     const config_t *cfg = s->cfg;
     s->client_addrs = calloc(cfg->listen_client.n + 1, sizeof(*s->client_addrs));
-    if (s->client_addrs == NULL) {
+    s->client_fds = calloc(cfg->listen_client.n + 1, sizeof(*s->client_fds));
+    s->client_ssl = calloc(cfg->listen_client.n + 1, sizeof(*s->client_ssl));
+    if (s->client_addrs == NULL || s->client_fds == NULL || s->client_ssl == NULL) {
         snprintf(err, err_len, "out of memory");
         return SERVER_E_RUNTIME;
     }
@@ -499,7 +502,12 @@ static int bind_all(server_t *s, char *err, size_t err_len)
         char where[80];
         listener_describe(fd, where, sizeof(where));
         bool tls = strcmp(cfg->listen_client.urls[i].scheme, "https") == 0;
-        if (api_listen_tls(s->api, fd, tls ? tls_context_server(s->client_tls) : NULL) != 0) {
+        void *ssl_ctx = tls ? tls_context_server(s->client_tls) : NULL;
+        if (s->threads > 1) {
+            /* The HTTP loops serve it (server_loops_create). */
+            s->client_ssl[s->n_client_fds] = ssl_ctx;
+            s->client_fds[s->n_client_fds++] = fd;
+        } else if (api_listen_tls(s->api, fd, ssl_ctx) != 0) {
             close(fd);
             snprintf(err, err_len, "cannot serve client requests on %s", where);
             return SERVER_E_RUNTIME;
@@ -523,6 +531,22 @@ static int bind_all(server_t *s, char *err, size_t err_len)
     return 0;
 }
 
+/*
+ * Each client connection (an idle HTTP/1.1 watcher too) holds a descriptor:
+ * take the hard limit, as Go's runtime does for etcd at start.
+ */
+static void raise_open_files(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max)
+        return;
+    rlim_t was = rl.rlim_cur;
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+        log_line('I', "etcdmain", "open files limit raised from %llu to %llu",
+                 (unsigned long long)was, (unsigned long long)rl.rlim_cur);
+}
+
 static void on_removed(void *ctx)
 {
     server_t *s = ctx;
@@ -544,6 +568,10 @@ int server_new(const config_t *cfg, server_t **out, char *err, size_t err_len)
     }
     s->cfg = cfg;
     s->lock_fd = -1;
+    s->owner_wake_fd = -1;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    s->threads = cfg->threads ? cfg->threads : cores > 0 ? (unsigned)cores : 1;
+    raise_open_files();
     s->start_time_ns = now_ns();
     s->client_urls = calloc(cfg->advertise_client.n + 1, sizeof(*s->client_urls));
     if (s->client_urls == NULL)
@@ -666,6 +694,18 @@ int server_new(const config_t *cfg, server_t **out, char *err, size_t err_len)
     rc = bind_all(s, err, err_len);
     if (rc != 0)
         goto fail;
+    if (s->threads > 1) {
+        int lrc = server_loops_create(s, s->threads, s->client_fds, s->client_ssl, s->n_client_fds,
+                                      err, err_len);
+        for (size_t i = 0; i < s->n_client_fds; i++)
+            close(s->client_fds[i]); /* each loop has its own copy */
+        s->n_client_fds = 0;
+        if (lrc != 0) {
+            rc = SERVER_E_RUNTIME;
+            goto fail;
+        }
+        log_line('I', "embed", "serving clients on %u HTTP loops (--threads)", s->threads);
+    }
     if (install_signals(s, err, err_len) != 0) {
         rc = SERVER_E_RUNTIME;
         goto fail;
@@ -726,6 +766,23 @@ static void notify_log(int rc, const char *state)
         log_line('W', "etcdmain", "cannot notify systemd (%s): %s", state, strerror(-rc));
 }
 
+void server_turn_done(server_t *s)
+{
+    /* Work the turn produced (proposals, a durable batch) goes to the
+     * WAL now: one Ready per turn at most, the rest waits for the next. */
+    node_process(s->node);
+    if (!s->notified_ready) {
+        /* etcd tells systemd it is ready once it has published itself
+         * to the cluster (its ReadyNotify), not when it binds. */
+        node_info_t info;
+        node_get_info(s->node, &info);
+        if (info.published) {
+            s->notified_ready = true;
+            notify_log(notify_systemd("READY=1"), "READY=1");
+        }
+    }
+}
+
 int server_run(server_t *s)
 {
     node_process(s->node);
@@ -735,21 +792,18 @@ int server_run(server_t *s)
              info.is_leader ? "leader" : "a follower", info.term);
     for (size_t i = 0; i < s->n_client_addrs; i++)
         log_line('I', "embed", "ready to serve client requests on %s", s->client_addrs[i]);
-    bool notified = false;
-    while (!s->stopping) {
-        /* -1 with EINTR when a signal arrives: the self-pipe then wakes us. */
-        h2o_evloop_run(s->loop, INT32_MAX);
-        /* Work the turn produced (proposals, a durable batch) goes to the
-         * WAL now: one Ready per turn at most, the rest waits for the next. */
-        node_process(s->node);
-        if (!notified) {
-            /* etcd tells systemd it is ready once it has published itself
-             * to the cluster (its ReadyNotify), not when it binds. */
-            node_get_info(s->node, &info);
-            if (info.published) {
-                notified = true;
-                notify_log(notify_systemd("READY=1"), "READY=1");
-            }
+    char err[256];
+    if (s->n_loops > 0 && server_loops_start(s, err, sizeof(err)) != 0) {
+        log_line('E', "etcdserver", "%s", err);
+        s->stopping = true; /* stop as after a signal */
+    }
+    if (s->n_loops > 0) {
+        server_loops_run_owner(s); /* returns holding the lock */
+    } else {
+        while (!s->stopping) {
+            /* -1 with EINTR when a signal arrives: the self-pipe then wakes us. */
+            h2o_evloop_run(s->loop, INT32_MAX);
+            server_turn_done(s);
         }
     }
     notify_log(notify_systemd("STOPPING=1"), "STOPPING=1");
@@ -758,7 +812,11 @@ int server_run(server_t *s)
      * cluster does not wait an election timeout (etcd's Stop does the same). */
     if (!s->removed)
         node_transfer_leadership(s->node, 2 * s->cfg->election_timeout_ms);
-    node_stop(s->node);
+    node_stop(s->node); /* answers the writes still waiting, on their loops */
+    if (s->n_loops > 0) {
+        server_loops_stop(s);
+        server_lock_leave(&s->lock);
+    }
     drain(s);
     return 0;
 }
@@ -780,6 +838,8 @@ void server_free(server_t *s)
     /* Writes still waiting are answered (error 300) while the API exists. */
     if (s->node != NULL)
         node_stop(s->node);
+    if (s->loops != NULL || s->lock_ready)
+        server_loops_free(s); /* before the first API: they share its metrics */
     if (s->api != NULL && !s->undrained)
         api_free(s->api);
     for (size_t i = 0; i < s->n_peer_fds; i++)
@@ -808,6 +868,10 @@ void server_free(server_t *s)
     for (size_t i = 0; i < s->n_client_addrs; i++)
         free(s->client_addrs[i]);
     free(s->client_addrs);
+    for (size_t i = 0; i < s->n_client_fds; i++)
+        close(s->client_fds[i]);
+    free(s->client_fds);
+    free(s->client_ssl);
     free(s->peer_fds);
     free(s->client_urls);
     free(s->members);

@@ -6,6 +6,7 @@
 #ifndef METCD_SERVER_INT_H
 #define METCD_SERVER_INT_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -19,6 +20,16 @@
 
 /* The etcd release whose behaviour metcd serves (/version, X-Server-Version). */
 #define METCD_ETCD_VERSION "3.4.23"
+
+/* The lock of what the threads share (loops.c): a ticket lock, re-entrant per thread. */
+typedef struct server_lock {
+    pthread_mutex_t m;
+    pthread_cond_t c;
+    uint64_t next, serving;
+} server_lock_t;
+
+/* One HTTP loop of --threads (loops.c). */
+typedef struct server_loop server_loop_t;
 
 struct server {
     const config_t *cfg;
@@ -60,10 +71,49 @@ struct server {
     size_t cap_followers;
     api_peer_stats_t *peers;
     size_t cap_peers;
+
+    /*
+     * --threads N > 1: N HTTP loops serve the clients (loops.c) and the
+     * server's loop keeps the store, raft and the WAL, inside the lock.
+     */
+    bool notified_ready; /* READY=1 sent to systemd */
+    unsigned threads;    /* --threads, 0 resolved to the number of cores */
+    server_loop_t **loops;
+    size_t n_loops;
+    int *client_fds;   /* the bound client listeners, handed to the loops */
+    void **client_ssl; /* per listener: its SSL_CTX (https), or NULL */
+    size_t n_client_fds;
+    server_lock_t lock;
+    bool lock_ready;
+    int owner_wake_fd; /* a loop proposed: the owner runs node_process() */
+    h2o_socket_t *owner_wake_sock;
+    int owner_epoll_fd;
 };
 
 /* server_peer.c: creates the TCP transport on the bound peer listeners and
  * attaches it to the node. 0 or -1 with err. */
 int server_peer_start(server_t *s, char *err, size_t err_len);
+
+/* After each turn of the owner's loop: node_process(), systemd readiness. */
+void server_turn_done(server_t *s);
+
+void server_lock_init(server_lock_t *l);
+void server_lock_destroy(server_lock_t *l);
+/* Takes the lock, or counts one more level when this thread holds it. */
+void server_lock_enter(server_lock_t *l);
+/* Gives back one level; the last one releases the lock. */
+void server_lock_leave(server_lock_t *l);
+
+/* Creates n HTTP loops, each listening on its own copy of fds. Returns 0 or -1 with err. */
+int server_loops_create(server_t *s, unsigned n, const int *fds, void *const *ssl_ctx, size_t n_fds,
+                        char *err, size_t err_len);
+/* Starts their threads. Returns 0 or -1 with err. */
+int server_loops_start(server_t *s, char *err, size_t err_len);
+/* The owner's loop until s->stopping; returns with the lock held (depth 1). */
+void server_loops_run_owner(server_t *s);
+/* Ends every loop's connections and joins the threads (lock held at depth 1). */
+void server_loops_stop(server_t *s);
+/* Frees what server_loops_create() made (threads joined). */
+void server_loops_free(server_t *s);
 
 #endif /* METCD_SERVER_INT_H */

@@ -27,10 +27,14 @@ from metcd_proc import backend_args, free_port  # noqa: E402  (shared test helpe
 
 
 class Server:
-    def __init__(self, binary, max_request_bytes=None, env=None):
+    def __init__(self, binary, max_request_bytes=None, env=None, args=None):
         self.port = free_port()
         self.tmp = tempfile.mkdtemp(prefix="metcd-api-test-")
         use_metcd = binary is None or os.environ.get("METCD_API_TESTS_USE_METCD") == "1"
+        extra = list(args or [])  # metcd's own flags (e.g. --threads)
+        self.threads = 1
+        if "--threads" in extra:
+            self.threads = int(extra[extra.index("--threads") + 1])
         if use_metcd:
             peer = free_port()
             url = "http://127.0.0.1:%d" % self.port
@@ -41,6 +45,7 @@ class Server:
                     "--initial-cluster", "x=" + purl] + backend_args()
             if max_request_bytes:
                 args += ["--max-request-bytes", str(max_request_bytes)]
+            args += extra
         else:
             args = [binary, str(self.port)]
             if max_request_bytes:

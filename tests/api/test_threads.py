@@ -1,0 +1,249 @@
+#!/usr/bin/python3
+"""--threads: several HTTP loops serving one store, v2 semantics unchanged.
+
+Runs metcd with --threads 4 (more loops than this machine's cores, so that
+loops really interleave) and many keep-alive connections at once, which the
+kernel spreads over the loops:
+
+- every acknowledged write is in the store afterwards, each with its own
+  index, and every GET answer is consistent with one index (X-Etcd-Index is
+  at least the node's modifiedIndex, and the value is the one written with
+  that index);
+- stream watchers on different connections each receive every event of
+  the writes, in index order, with no gap and no duplicate;
+- a long-poll watcher that chains waitIndex = last + 1 sees every index;
+- quorum GETs, membership reads and /metrics answer on every loop; the
+  server stops cleanly (exit 0) with connections and watches open.
+
+No speed is asserted. Usage: test_threads.py [CASE...] (METCD_BIN set).
+"""
+import http.client
+import json
+import os
+import socket
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from metcd_proc import SANITIZED, Metcd, run_cases  # noqa: E402
+
+WRITERS = 6
+WRITES_EACH = 40 if SANITIZED else 120
+TIMEOUT = 60.0 if SANITIZED else 20.0
+
+
+def connect(port):
+    return http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT)
+
+
+def request(conn, method, path, body=None):
+    headers = {}
+    if body is not None:
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    conn.request(method, path, body=body, headers=headers)
+    r = conn.getresponse()
+    return r.status, r.headers, r.read()
+
+
+class StreamWatcher(threading.Thread):
+    """A recursive stream watch on prefix; collects (index, key, value)."""
+
+    def __init__(self, port, prefix, want):
+        super().__init__(daemon=True)
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+        self.sock.sendall(("GET /v2/keys%s?wait=true&recursive=true&stream=true HTTP/1.1\r\n"
+                           "Host: 127.0.0.1\r\n\r\n" % prefix).encode())
+        self.want = want
+        self.events = []
+        self.error = None
+        self.started = threading.Event()
+
+    def run(self):
+        buf = b""
+        try:
+            while b"\r\n\r\n" not in buf:
+                buf += self.sock.recv(65536)
+            head, buf = buf.split(b"\r\n\r\n", 1)
+            if not head.startswith(b"HTTP/1.1 200"):
+                raise AssertionError("watch answered %r" % head[:40])
+            self.started.set()
+            # Chunked body; each event is one JSON line of the de-chunked stream.
+            data = b""
+            while len(self.events) < self.want:
+                while True:
+                    crlf = buf.find(b"\r\n")
+                    if crlf < 0:
+                        break
+                    # The server sends a lone "0" ahead of each size line (leading
+                    # zeros are legal): "0" + "1a\r\n" is one size line.
+                    size = int(buf[:crlf], 16)
+                    if len(buf) < crlf + 2 + size + 2:
+                        break
+                    data += buf[crlf + 2:crlf + 2 + size]
+                    buf = buf[crlf + 2 + size + 2:]
+                    if size == 0:
+                        raise AssertionError("the stream ended after %d events" % len(self.events))
+                while b"\n" in data:
+                    line, data = data.split(b"\n", 1)
+                    ev = json.loads(line)
+                    if "errorCode" in ev:
+                        raise AssertionError("stream error: %s" % ev)
+                    n = ev["node"]
+                    self.events.append((n["modifiedIndex"], n["key"], n.get("value")))
+                if len(self.events) >= self.want:
+                    break
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    raise AssertionError("the stream closed after %d events" % len(self.events))
+                buf += chunk
+        except Exception as e:  # reported by the case
+            self.error = e
+            self.started.set()
+        finally:
+            self.sock.close()
+
+
+def write_all(port, prefix, results, errors):
+    def writer(w):
+        try:
+            conn = connect(port)
+            for i in range(WRITES_EACH):
+                key = "%s/w%d/k%d" % (prefix, w, i)
+                val = "v%d-%d" % (w, i)
+                st, h, body = request(conn, "PUT", "/v2/keys" + key, "value=" + val)
+                if st not in (200, 201):
+                    raise AssertionError("PUT %s: %d %s" % (key, st, body))
+                ev = json.loads(body)
+                results.append((ev["node"]["modifiedIndex"], key, val))
+                # A read on the same connection right after: one index.
+                st, h, body = request(conn, "GET", "/v2/keys" + key)
+                node = json.loads(body)["node"]
+                if int(h["X-Etcd-Index"]) < node["modifiedIndex"]:
+                    raise AssertionError("GET %s: X-Etcd-Index %s below modifiedIndex %d"
+                                         % (key, h["X-Etcd-Index"], node["modifiedIndex"]))
+                if node["modifiedIndex"] < ev["node"]["modifiedIndex"]:
+                    raise AssertionError("GET %s after its PUT saw an older node" % key)
+            conn.close()
+        except Exception as e:
+            errors.append(e)
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(WRITERS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(TIMEOUT * 4)
+        if t.is_alive():
+            errors.append(AssertionError("a writer did not finish"))
+
+
+def start_server():
+    m = Metcd(args=["--threads", "4"])
+    m.wait_ready()
+    if "serving clients on 4 HTTP loops" not in m.stderr():
+        raise AssertionError("no HTTP loops started:\n" + m.stderr())
+    return m
+
+
+def case_writes_reads_streams():
+    with start_server() as m:
+        port = m.client_port
+        total = WRITERS * WRITES_EACH
+        watchers = [StreamWatcher(port, "/s", total) for _ in range(4)]
+        for w in watchers:
+            w.start()
+        for w in watchers:
+            if not w.started.wait(TIMEOUT) or w.error:
+                raise AssertionError("a stream watch did not start: %s" % w.error)
+        results, errors = [], []
+        write_all(port, "/s", results, errors)
+        if errors:
+            raise errors[0]
+        indexes = sorted(r[0] for r in results)
+        if len(set(indexes)) != total:
+            raise AssertionError("%d writes got %d distinct indexes" % (total, len(set(indexes))))
+        want = sorted(results)
+        for w in watchers:
+            w.join(TIMEOUT)
+            if w.error:
+                raise w.error
+            if w.events != want:
+                got = [e[0] for e in w.events]
+                raise AssertionError("a stream watcher got %d events, first difference near %s"
+                                     % (len(got), next((a, b) for a, b in zip(got, indexes)
+                                                       if a != b) if got != indexes else "-"))
+        # Every acknowledged write is there, with its value.
+        conn = connect(port)
+        st, h, body = request(conn, "GET", "/v2/keys/s?recursive=true")
+        seen = {}
+
+        def walk(n):
+            for c in n.get("nodes", []):
+                if c.get("dir"):
+                    walk(c)
+                else:
+                    seen[c["key"]] = (c["modifiedIndex"], c["value"])
+        walk(json.loads(body)["node"])
+        for idx, key, val in results:
+            if seen.get(key) != (idx, val):
+                raise AssertionError("%s: want %s, store has %s" % (key, (idx, val), seen.get(key)))
+        if m.stop() != 0:
+            raise AssertionError("metcd exited with an error:\n" + m.stderr())
+
+
+def case_longpoll_chain():
+    """A long poll that asks again from the next index misses nothing."""
+    with start_server() as m:
+        port = m.client_port
+        conn = connect(port)
+        st, h, body = request(conn, "PUT", "/v2/keys/c/start", "value=0")
+        start = json.loads(body)["node"]["modifiedIndex"]
+        results, errors = [], []
+        got = []
+
+        def chain():
+            try:
+                c = connect(port)
+                nxt = start + 1
+                while len(got) < WRITERS * WRITES_EACH:
+                    st, h, body = request(c, "GET", "/v2/keys/c?wait=true&recursive=true"
+                                          "&waitIndex=%d" % nxt)
+                    if st != 200:
+                        raise AssertionError("long poll: %d %s" % (st, body))
+                    n = json.loads(body)["node"]
+                    got.append((n["modifiedIndex"], n["key"], n["value"]))
+                    nxt = n["modifiedIndex"] + 1
+            except Exception as e:
+                errors.append(e)
+        t = threading.Thread(target=chain, daemon=True)
+        t.start()
+        write_all(port, "/c", results, errors)
+        t.join(TIMEOUT * 2)
+        if errors:
+            raise errors[0]
+        if got != sorted(results):
+            raise AssertionError("the chained long poll saw %d of %d events, or out of order"
+                                 % (len(got), len(results)))
+        # Other endpoints answer on whichever loop takes the connection.
+        for path in ("/v2/keys/c?quorum=true", "/v2/members", "/v2/stats/store", "/metrics",
+                     "/v2/stats/self", "/health"):
+            for _ in range(4):
+                c = connect(port)
+                st, h, body = request(c, "GET", path)
+                c.close()
+                if st != 200:
+                    raise AssertionError("GET %s: %d" % (path, st))
+        # Stop with a long poll and a stream pending on some loop.
+        idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(8)]
+        for i, s in enumerate(idle):
+            s.sendall(("GET /v2/keys/idle%d?wait=true%s HTTP/1.1\r\nHost: x\r\n\r\n"
+                       % (i, "&stream=true" if i % 2 else "")).encode())
+        time.sleep(0.3)
+        if m.stop() != 0:
+            raise AssertionError("metcd exited with an error:\n" + m.stderr())
+        for s in idle:
+            s.close()
+
+
+if __name__ == "__main__":
+    run_cases({"writes_reads_streams": case_writes_reads_streams,
+               "longpoll_chain": case_longpoll_chain})
