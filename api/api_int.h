@@ -240,7 +240,8 @@ typedef struct api_metrics {
     uint64_t latency_buckets[API_LATENCY_BUCKETS]; /* cumulative at print time */
     uint64_t latency_count;
     double latency_sum;
-    size_t watches; /* pending watches of every loop (inside the host's lock) */
+    size_t watches;         /* pending watches of every loop (inside the host's lock) */
+    uint64_t failed_logins; /* auth: credentials that did not check (inside the lock) */
 } api_metrics_t;
 
 struct api {

@@ -206,7 +206,6 @@ void api_auth_require_root(api_t *api, h2o_req_t *req, api_auth_then then, void 
 typedef struct api_auth {
     api_auth_hasher_t *hasher;
     bool ensured; /* etcd's ensuredOnce: directories created by this process */
-    uint64_t failed_logins;
     struct api_auth_cache *cache;
     /* api_config_t's client_cert_auth and client_cert_cn (the TLS side's hook). */
     const char *(*cert_cn)(void *req);

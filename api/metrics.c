@@ -177,7 +177,7 @@ void api_handle_metrics(api_t *api, h2o_req_t *req, api_method_t m)
             "# HELP metcd_auth_failed_logins_total Requests whose credentials did not check "
             "(wrong password, unknown user, unreadable Authorization header).\n"
             "# TYPE metcd_auth_failed_logins_total counter\nmetcd_auth_failed_logins_total %llu\n",
-            (unsigned long long)api->auth->failed_logins);
+            (unsigned long long)mt->failed_logins);
     api_buf_append_str(&b, "# HELP metcd_apply_latency_seconds Time from proposing a write to "
                            "its answer.\n# TYPE metcd_apply_latency_seconds histogram\n");
     uint64_t cum = 0;

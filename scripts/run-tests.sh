@@ -27,7 +27,7 @@ if [ -n "$tsan" ]; then
     rm -f "$log"
     if ninja -C "$tsan" metcd; then
         meson test -C "$tsan" --no-rebuild --print-errorlogs \
-            api-server-metcd api-watch-fanout-metcd api-threads-metcd || true
+            api-server-metcd api-watch-fanout-metcd api-threads-metcd api-auth || true
     else
         echo "build failed in $tsan" >&2
     fi
