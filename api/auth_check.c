@@ -96,7 +96,7 @@ void api_auth_init(api_t *api)
     if (getrandom(c->key, sizeof(c->key), 0) != (ssize_t)sizeof(c->key))
         abort();
     a->cache = c;
-    a->hasher = api_auth_hasher_new(api->loop);
+    a->hasher = api_auth_hasher_new(api);
     a->client_cert_auth = api->cfg.client_cert_auth;
     a->cert_cn = api->cfg.client_cert_cn;
     api->auth = a;
@@ -239,13 +239,11 @@ static void log_bad_password(const api_auth_user_t *u)
              (int)(u->name_len > 128 ? 128 : u->name_len), u->name);
 }
 
-/* Back on the loop from the hasher: the request goes on inside the host's lock. */
 static void on_checked(void *ctx, bool ok, const char *hash)
 {
     (void)hash;
     ident_wait_t *w = ctx;
     api_auth_t *a = w->api->auth;
-    api_enter(w->api);
     if (ok) {
         cache_add(a->cache, w->id.user.name, w->id.user.name_len, w->digest, w->id.user.password,
                   w->id.user.password_len);
@@ -254,9 +252,7 @@ static void on_checked(void *ctx, bool ok, const char *hash)
         log_bad_password(&w->id.user);
         w->id.who = API_AUTH_BAD;
     }
-    api_t *api = w->api;
     w->cont(w->api, w->req, &w->id, w->arg);
-    api_leave(api);
 }
 
 static void bad_login(api_t *api, h2o_req_t *req, api_auth_cont cont, void *arg)

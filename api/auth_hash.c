@@ -59,6 +59,7 @@ struct api_auth_hasher {
     size_t n_running;             /* loop side: connections with a job at the worker */
     const void **running_conns;
     size_t running_cap;
+    api_t *api; /* whose loop; its callbacks run inside the host's lock */
 };
 
 /*
@@ -238,7 +239,10 @@ static void finish(api_auth_hasher_t *h, job_t *j)
     conn_finished(h, j->conn);
     if (j->slot != NULL) {
         j->slot->job = NULL;
+        /* The request goes on (it may read or write the store): inside the lock. */
+        api_enter(h->api);
         j->cb(j->ctx, j->ok, j->is_check ? NULL : (j->ok ? j->hash : NULL));
+        api_leave(h->api);
     }
     OPENSSL_cleanse(j->hash, sizeof(j->hash));
     free(j);
@@ -270,17 +274,18 @@ static void on_done(h2o_socket_t *sock, const char *err)
     }
 }
 
-api_auth_hasher_t *api_auth_hasher_new(void *loop)
+api_auth_hasher_t *api_auth_hasher_new(api_t *api)
 {
     api_auth_hasher_t *h = calloc(1, sizeof(*h));
     if (h == NULL)
         abort();
+    h->api = api;
     pthread_mutex_init(&h->mu, NULL);
     pthread_cond_init(&h->cv, NULL);
     h->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (h->efd < 0)
         abort(); /* fd exhaustion at startup only */
-    h->sock = h2o_evloop_socket_create(loop, h->efd, H2O_SOCKET_FLAG_DONT_READ);
+    h->sock = h2o_evloop_socket_create(api->loop, h->efd, H2O_SOCKET_FLAG_DONT_READ);
     h->sock->data = h;
     h2o_socket_read_start(h->sock, on_done);
     if (pthread_create(&h->thread, NULL, worker, h) != 0)

@@ -137,8 +137,11 @@ typedef struct api_auth_hasher api_auth_hasher_t;
  */
 typedef void (*api_auth_hash_cb)(void *ctx, bool ok, const char *hash);
 
-/* Starts the worker. Ownership: free with api_auth_hasher_free(). */
-api_auth_hasher_t *api_auth_hasher_new(void *loop);
+/*
+ * Starts the worker; answers come back on api's loop, inside its host's
+ * lock. Ownership: free with api_auth_hasher_free().
+ */
+api_auth_hasher_t *api_auth_hasher_new(api_t *api);
 /* Ends the worker (waits for the job it is running) and frees everything. */
 void api_auth_hasher_free(api_auth_hasher_t *h);
 /*
