@@ -21,11 +21,10 @@
 /* The etcd release whose behaviour metcd serves (/version, X-Server-Version). */
 #define METCD_ETCD_VERSION "3.4.23"
 
-/* The lock of what the threads share (loops.c): a ticket lock, re-entrant per thread. */
+/* The lock of what the threads share (loops.c): a mutex, re-entrant per thread. */
 typedef struct server_lock {
     pthread_mutex_t m;
-    pthread_cond_t c;
-    uint64_t next, serving;
+    unsigned waiting; /* threads blocked in server_lock_enter() (atomic) */
 } server_lock_t;
 
 /* One HTTP loop of --threads (loops.c). */
