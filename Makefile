@@ -17,7 +17,7 @@ BENCH_ROUNDS ?= 2
 
 BUILD_PKGS = meson ninja-build pkg-config gcc libc6-dev libh2o-evloop-dev libssl-dev \
              libjansson-dev liblmdb-dev libleveldb-dev libyaml-dev libcmocka-dev libcrypt-dev
-TEST_PKGS  = python3 curl etcd-server etcd-client python3-etcd clang libclang-rt-14-dev \
+TEST_PKGS  = python3 curl etcd-server etcd-client python3-etcd clang libclang-rt-14-dev chromium \
              valgrind wrk etcd-discovery dnsmasq-base
 
 .PHONY: all build run test deps test-deps unit fuzz fuzz-long bench format clean

@@ -233,6 +233,7 @@ typedef struct api_config {
      */
     bool client_cert_auth;
     const char *(*client_cert_cn)(void *req);
+    bool ui; /* serve the web console at /ui/ (--ui) */
 } api_config_t;
 
 /*

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "api/auth_int.h"
+#include "api/ui_int.h"
 
 #define DEFAULT_MAX_REQUEST_BYTES (1536 * 1024)
 #define IDLE_TIMEOUT_MS           (3600 * 1000)
@@ -101,6 +102,8 @@ static void route(api_t *api, h2o_req_t *req)
         api_handle_metrics(api, req, m);
     } else if (path_has_prefix(&p, "/v2/auth/")) {
         api_handle_auth(api, req, m, p.path + 8, p.path_len - 8);
+    } else if (api->cfg.ui && (path_is(&p, "/ui") || path_has_prefix(&p, "/ui/"))) {
+        api_handle_ui(api, req, m, p.path + 3, p.path_len - 3);
     } else if (path_has_prefix(&p, "/v3/") || path_has_prefix(&p, "/v3beta/") ||
                path_has_prefix(&p, "/v3alpha/")) {
         api_send_v3_not_found(api, req);

@@ -66,6 +66,8 @@ const config_opt_desc_t config_opts[CONFIG_OPT_COUNT] = {
     [CONFIG_OPT_THREADS] = {"threads", false, true, true, "0",
                             "HTTP event loops serving clients, each on its own thread (0: one "
                             "per core; 1: one loop shared with raft)."},
+    [CONFIG_OPT_UI] = {"ui", true, true, true, "true",
+                       "Serve the web console at /ui/ on the client URLs."},
     [CONFIG_OPT_CONFIG_FILE] = {"config-file", false, true, false, "",
                                 "Path to the server configuration file. Other flags and "
                                 "environment variables are then ignored."},
@@ -358,6 +360,7 @@ static int convert(config_t *cfg, config_opt_t opt, const char *v, char *why, si
         *(opt == CONFIG_OPT_SNAPSHOT_COUNT ? &cfg->snapshot_count : &cfg->max_request_bytes) = u;
         return 0;
     case CONFIG_OPT_ENABLE_V2:
+    case CONFIG_OPT_UI:
     case CONFIG_OPT_VERSION:
     case CONFIG_OPT_HELP:
         if (opt == CONFIG_OPT_HELP) {
@@ -366,7 +369,9 @@ static int convert(config_t *cfg, config_opt_t opt, const char *v, char *why, si
         }
         if (etcd_parse_bool(v, strlen(v), &b) != 0)
             return config_errf(why, why_len, "parse error");
-        *(opt == CONFIG_OPT_ENABLE_V2 ? &cfg->enable_v2 : &cfg->show_version) = b;
+        *(opt == CONFIG_OPT_ENABLE_V2 ? &cfg->enable_v2
+          : opt == CONFIG_OPT_UI      ? &cfg->ui
+                                      : &cfg->show_version) = b;
         return 0;
     case CONFIG_OPT_BACKEND:
         if (strcmp(v, "memory") == 0) {

@@ -115,6 +115,7 @@ typedef struct config {
      * mapped from etcd's (Go's) names; NULL for OpenSSL's defaults. Owned.
      */
     char *cipher_suites;
+    bool ui;           /* --ui: serve the web console at /ui/, default true */
     bool show_version; /* --version */
     bool show_help;    /* --help / -h */
     /*

@@ -684,7 +684,8 @@ int server_new(const config_t *cfg, server_t **out, char *err, size_t err_len)
                          .cluster_version = "3.4.0",
                          /* etcd: with --client-cert-auth a certificate's CN is a v2 user. */
                          .client_cert_auth = cfg->client_tls.client_cert_auth,
-                         .client_cert_cn = api_client_cert_cn};
+                         .client_cert_cn = api_client_cert_cn,
+                         .ui = cfg->ui};
     s->api = api_new(s->loop, &acfg, &s->host);
     if (s->api == NULL) {
         snprintf(err, err_len, "cannot create the HTTP API");

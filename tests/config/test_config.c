@@ -911,6 +911,35 @@ static void test_guarded(void **state)
     free(path);
 }
 
+/* --ui (metcd's own): the web console is on unless turned off. */
+static void test_ui(void **state)
+{
+    (void)state;
+    config_t c;
+    assert_int_equal(PARSE(&c, "--name", "n"), 0);
+    assert_true(c.ui);
+    config_free(&c);
+    assert_int_equal(PARSE(&c, "--ui=false"), 0);
+    assert_false(c.ui);
+    config_free(&c);
+    char *env[] = {"ETCD_UI=0", NULL};
+    assert_int_equal(parse_env(&c, env, "--name", "n", NULL), 0);
+    assert_false(c.ui);
+    config_free(&c);
+    char *path = write_tmp("ui: false\n");
+    char *flag = NULL;
+    assert_true(asprintf(&flag, "--config-file=%s", path) > 0);
+    assert_int_equal(PARSE(&c, flag), 0);
+    assert_false(c.ui);
+    config_free(&c);
+    assert_int_equal(PARSE(&c, "--ui=maybe"), -1);
+    assert_string_equal(err, "invalid boolean value \"maybe\" for -ui: parse error");
+    assert_non_null(strstr(config_usage(), "--ui 'true'"));
+    free(flag);
+    unlink(path);
+    free(path);
+}
+
 /* --discovery*, --proxy*: values, etcd's defaults and checks. */
 static void test_bootstrap_options(void **state)
 {
@@ -1061,6 +1090,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_tls),
+        cmocka_unit_test(test_ui),
         cmocka_unit_test(test_spellings),
         cmocka_unit_test(test_all_flags),
         cmocka_unit_test(test_bools),
