@@ -127,9 +127,8 @@ typedef struct config {
 } config_t;
 
 /* config_parse() failures, one per kind of error etcd tells apart. */
-#define CONFIG_E_FLAG (-1) /* Go's flag package refused a command-line flag: exit 2 */
-#define CONFIG_E_VERIFY                                                                            \
-    (-2)                       /* etcd's "error verifying flags" (variables, file, checks): exit 1 \
+#define CONFIG_E_FLAG   (-1)   /* Go's flag package refused a command-line flag: exit 2 */
+#define CONFIG_E_VERIFY (-2)   /* etcd's "error verifying flags" (variables, file, checks): exit 1 \
                                 */
 #define CONFIG_E_CONFLICT (-3) /* a flag given both as a flag and as ETCD_*: exit 1 */
 

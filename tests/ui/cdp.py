@@ -213,6 +213,13 @@ class Browser:
             self.page("Input.dispatchKeyEvent", dict(base, type="keyDown"))
             self.page("Input.dispatchKeyEvent", dict(base, type="keyUp"))
 
+    def key_chord(self, name, ctrl=False):
+        """A named key with Ctrl held (modifiers: 2)."""
+        code = self.KEYS[name]
+        base = {"key": name, "code": name, "windowsVirtualKeyCode": code, "modifiers": 2 if ctrl else 0}
+        self.page("Input.dispatchKeyEvent", dict(base, type="rawKeyDown"))
+        self.page("Input.dispatchKeyEvent", dict(base, type="keyUp"))
+
     def type(self, selector, text):
         """Focuses the field, selects what it holds and types text over it."""
         self.click(selector)

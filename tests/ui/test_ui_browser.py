@@ -8,7 +8,8 @@ TTL; it checks that a concurrent change is reported and not overwritten
 second and in the tree, that the watch resumes after the member restarts and
 re-reads when the history no longer holds its index, and that the cluster
 view shows the member, its health, raft index and term and the /metrics
-charts. The page must raise no script error and break no CSP rule.
+charts, and that turning v2 auth on brings up the sign-in form, after which
+the page goes on where it was. The page must raise no script error and break no CSP rule.
 
 Screenshots go to $UI_SCREENSHOT_DIR (default: ui-screenshots/ in the build
 directory); docs/ui/*.png come from
@@ -17,6 +18,7 @@ directory); docs/ui/*.png come from
 Skips (exit 77) only when no Chromium is installed (make test-deps installs
 Debian's chromium).
 """
+import base64
 import json
 import os
 import sys
@@ -29,23 +31,43 @@ sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 sys.path.insert(0, HERE)
 from metcd_proc import Metcd, http, json_body  # noqa: E402
 from cdp import Browser, find_chromium  # noqa: E402
-from auth_proxy import AuthProxy  # noqa: E402
 
 SHOTS = os.environ.get("UI_SCREENSHOT_DIR") or os.path.join(os.getcwd(), "ui-screenshots")
 STEP = 5.0  # bound on each wait for the page
 
 
-def put(m, key, **form):
+def basic(auth):
+    return {"Authorization": "Basic " + base64.b64encode(("%s:%s" % auth).encode()).decode()} if auth else {}
+
+
+def put(m, key, auth=None, **form):
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    headers.update(basic(auth))
     st, _, body = http("PUT", m.client_url + "/v2/keys" + key, body=urlencode(form).encode(),
-                       headers={"Content-Type": "application/x-www-form-urlencoded"})
+                       headers=headers)
     assert st in (200, 201), (key, st, body)
     return json_body(body)
 
 
-def get(m, key, **params):
+def get(m, key, auth=None, **params):
     q = ("?" + urlencode(params)) if params else ""
-    st, _, body = http("GET", m.client_url + "/v2/keys" + key + q)
+    st, _, body = http("GET", m.client_url + "/v2/keys" + key + q, headers=basic(auth))
     return st, json_body(body)
+
+
+def enable_auth(m, user, password):
+    """etcd's v2 auth on: a root user, then the guest role's rights taken
+    away so that a request without credentials gets 401."""
+    for method, path, doc, auth in (
+            ("PUT", "/v2/auth/users/root", {"user": user, "password": password}, None),
+            ("PUT", "/v2/auth/enable", None, None),
+            ("PUT", "/v2/auth/roles/guest",
+             {"role": "guest", "revoke": {"kv": {"read": ["/*"], "write": ["/*"]}}}, (user, password))):
+        st, _, body = http(method, m.client_url + path, body=json.dumps(doc).encode() if doc else b"",
+                           headers=dict(basic(auth), **{"Content-Type": "application/json"}))
+        assert st in (200, 201), (path, st, body)
+    st, _, _ = http("GET", m.client_url + "/v2/keys/")
+    assert st == 401, "auth is on: %d" % st
 
 
 def js(s):
@@ -305,40 +327,41 @@ def main():
         assert width <= 392, "the page is wider than a phone: %s" % width
         shot(b, "phone")
 
-        step('v2 basic auth: through a proxy that asks')
-        # v2 basic auth: through a proxy that asks for it as etcd does, a 401
-        # brings up the sign-in form; a wrong password is refused and asked
-        # again; the right one lets every waiting request (the tree's read
-        # and its watch) go on.
+        step('v2 basic auth turned on while the page')
+        # v2 basic auth turned on while the page is open: the next request
+        # of its watch gets a 401, which brings up the sign-in form; a wrong
+        # password is refused and asked again; the right one lets the
+        # waiting requests go on, and the watch misses nothing meanwhile.
         b.viewport(1280, 800)
-        proxy = AuthProxy(m.client_port, "root", "s3cret")
-        try:
-            b.goto(proxy.url + "/ui/")
-            b.wait_for("document.querySelector('#login-dialog') && document.querySelector('#login-dialog').open",
-                       10, "the sign-in form")
-            assert "Insufficient credentials" in text_of(b, "#login-why"), text_of(b, "#login-why")
-            b.type("#login-user", "root")
-            b.type("#login-password", "wrong")
-            b.click("#login-submit")
-            b.wait_for("document.querySelector('#login-dialog').open && "
-                       "!document.querySelector('#login-error').hidden", STEP, "the refusal")
-            shot(b, "login")
-            b.type("#login-user", "root")
-            b.type("#login-password", "s3cret")
-            b.click("#login-submit")
-            b.wait_for("document.body.dataset.ready === 'true' && !document.querySelector('#login-dialog').open",
-                       STEP, "the console after signing in")
-            assert "root" in text_of(b, "#who-name")
-            b.wait_for("(document.querySelector('#conn') || {}).dataset?.state === 'live'", STEP)
-            b.key("1")
-            b.wait_for("document.querySelector(%s)" % js(row("/app")), STEP)
-            select_key(b, "/app/config")
-            put(m, "/app/config", value="seen through auth")
-            b.wait_for("(document.querySelector('#detail-value') || {}).textContent === 'seen through auth'",
-                       STEP, "the tree's watch to go on after the sign-in")
-            assert proxy.refused >= 2, proxy.refused
-        finally:
-            proxy.close()
+        b.key("1")
+        select_key(b, "/app/config")
+        enable_auth(m, "root", "s3cret")
+        put(m, "/app/config", value="written as root", auth=("root", "s3cret"))
+        b.wait_for("document.querySelector('#login-dialog').open", STEP, "the sign-in form")
+        assert "requires user authentication" in text_of(b, "#login-why"), text_of(b, "#login-why")
+        put(m, "/app/config", value="written while signing in", auth=("root", "s3cret"))
+        b.type("#login-user", "root")
+        b.type("#login-password", "wrong")
+        b.click("#login-submit")
+        b.wait_for("document.querySelector('#login-dialog').open && "
+                   "!document.querySelector('#login-error').hidden", STEP, "the refusal")
+        shot(b, "login")
+        b.type("#login-user", "root")
+        b.type("#login-password", "s3cret")
+        b.click("#login-submit")
+        b.wait_for("!document.querySelector('#login-dialog').open", STEP, "the form to close")
+        assert "root" in text_of(b, "#who-name")
+        b.wait_for("(document.querySelector('#detail-value') || {}).textContent === 'written while signing in'",
+                   STEP, "the tree's watch to go on after the sign-in")
+        b.wait_for("(document.querySelector('#conn') || {}).dataset?.state === 'live'", STEP)
+        # Edits go on with the credentials.
+        b.key("e")
+        b.wait_for("document.activeElement && document.activeElement.id === 'edit-value'", STEP)
+        b.type("#edit-value", "edited as root")
+        b.key_chord("Enter", ctrl=True)
+        b.wait_for("(document.querySelector('#detail-value') || {}).textContent === 'edited as root'", STEP)
+        st, j = get(m, "/app/config", auth=("root", "s3cret"))
+        assert j["node"]["value"] == "edited as root", j
 
         step("end")
         problems = [p for p in b.problems() if "Failed to load resource" not in p]

@@ -46,6 +46,7 @@ function setupLogin() {
     $("login-error").textContent = asked && api.user() ? "That user name and password were refused." : "";
     if (!d.open) d.showModal();
     $("login-user").focus();
+    setConn("auth", "sign in to go on");
   });
   $("login-form").addEventListener("submit", () => {
     d.returnValue = "signin";
@@ -125,7 +126,7 @@ async function main() {
   const w = new Watcher("/", {
     recursive: true,
     waitIndex: index + 1,
-    onEvent: (ev) => tree.applyEvent(ev),
+    onEvent: (ev) => tree.applyEvent(ev, "root"),
     onResync: () => tree.resync(),
     onStatus: setConn,
   });

@@ -64,6 +64,7 @@ export class Tree {
     this.nodes = new Map([["/", this.root]]);
     this.selected = "/";
     this.index = 0; // X-Etcd-Index of the first read
+    this.watchIndex = 0; // the last index the root watch brought
     this.renderQueued = false;
     this.form = null; // {kind, key, base} while a form is open
     this.el = $("tree");
@@ -84,6 +85,7 @@ export class Tree {
   async start() {
     const res = await this.load(this.root);
     this.index = Number(res.headers.get("X-Etcd-Index") || 0);
+    this.watchIndex = this.index;
     this.select("/");
     return this.index;
   }
@@ -213,9 +215,15 @@ export class Tree {
     this.queueRender();
   }
 
-  // One event from a watch (the tree's own or the Watch tab's).
-  applyEvent(ev) {
+  // One event: from the tree's own watch of "/" (source "root"), from the
+  // Watch tab ("pane"), or the answer to a write of the console. The root
+  // watch sees every change in order except those of hidden keys, so a
+  // pane event counts only for a hidden key and only when it is newer than
+  // what the root watch has brought (the pane may replay old history).
+  applyEvent(ev, source) {
     const n = ev.node;
+    if (source === "root") this.watchIndex = Math.max(this.watchIndex, n.modifiedIndex);
+    if (source === "pane" && (!isHidden(n.key) || n.modifiedIndex <= this.watchIndex)) return;
     const existing = this.nodes.get(n.key);
     switch (ev.action) {
       case "delete":
@@ -466,7 +474,10 @@ export class Tree {
         h("div", { id: "conflict", class: "conflict", hidden: true, role: "alert" }));
       form.addEventListener("submit", (e) => { e.preventDefault(); this.setTTL(node, kind); });
     }
-    form.addEventListener("keydown", (e) => { if (e.key === "Escape") { e.preventDefault(); cancel.click(); } });
+    form.addEventListener("keydown", (e) => {
+      if (e.key === "Escape") { e.preventDefault(); cancel.click(); }
+      if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); form.requestSubmit(); }
+    });
     slot.append(form);
     const first = form.querySelector("textarea:not([hidden]), input:not([type=hidden])");
     const focusEl = kind === "new" ? (what === "inorder" ? form.querySelector("#new-value") : form.querySelector("#new-name")) : first;

@@ -12,7 +12,7 @@ import { $, h, clear, sleep } from "./dom.js";
 
 export class Watcher {
   // opts: {recursive, waitIndex (first index wanted; 0: from now),
-  //        onEvent(ev), onResync(getResponse, fromIndex, toIndex), onStatus(state, text)}
+  //        onEvent(ev), onResync(fromIndex, toIndex), onStatus(state, text)}
   constructor(key, opts) {
     this.key = key;
     this.opts = opts;
@@ -37,11 +37,12 @@ export class Watcher {
     if (this.opts.onStatus) this.opts.onStatus(state, text);
   }
 
-  // The current index (X-Etcd-Index of a plain read, which every answer
-  // carries, errors included), with the read itself.
-  async read(signal) {
-    const res = await request("GET", keyURL(this.key), { params: { recursive: this.opts.recursive, sorted: true }, signal });
-    return { res, index: Number(res.headers.get("X-Etcd-Index") || 0) };
+  // The current store index: the X-Etcd-Index of a HEAD of the key, which
+  // every answer carries, a 404 included. No listing is read.
+  async currentIndex(signal) {
+    const res = await request("HEAD", keyURL(this.key), { signal });
+    if (res.status === 401) throw new Error("not allowed to read " + this.key);
+    return Number(res.headers.get("X-Etcd-Index") || 0);
   }
 
   async loop(signal) {
@@ -49,8 +50,7 @@ export class Watcher {
     while (!signal.aborted) {
       try {
         if (!this.waitIndex) {
-          const { index } = await this.read(signal);
-          this.waitIndex = index + 1;
+          this.waitIndex = (await this.currentIndex(signal)) + 1;
         }
         this.status("live", "watching " + this.key + (this.opts.recursive ? " (recursive)" : "") + " from index " + this.waitIndex);
         const res = await request("GET", keyURL(this.key), {
@@ -73,9 +73,9 @@ export class Watcher {
         }
         if (res.json && res.json.errorCode === E.EVENT_INDEX_CLEARED) {
           const from = this.waitIndex;
-          const { res: got, index } = await this.read(signal);
+          const index = await this.currentIndex(signal);
           this.waitIndex = index + 1;
-          if (this.opts.onResync) this.opts.onResync(got, from, index);
+          if (this.opts.onResync) this.opts.onResync(from, index);
           continue;
         }
         throw new Error(res.json && res.json.message ? res.json.message : "HTTP " + res.status);
@@ -122,8 +122,8 @@ export class WatchPane {
     this.watcher = new Watcher(key, {
       recursive,
       waitIndex: fromIndex,
-      onEvent: (ev) => { this.add(ev); this.tree.applyEvent(ev); },
-      onResync: (res, from, to) => {
+      onEvent: (ev) => { this.add(ev); this.tree.applyEvent(ev, "pane"); },
+      onResync: (from, to) => {
         this.notice("events " + from + " to " + to + " are no longer in the member's history: re-read " + key + " at index " + to);
         this.tree.resync();
       },
