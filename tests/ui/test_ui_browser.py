@@ -13,7 +13,7 @@ the page goes on where it was. The page must raise no script error and break no 
 
 Screenshots go to $UI_SCREENSHOT_DIR (default: ui-screenshots/ in the build
 directory); docs/ui/*.png come from
-    UI_SCREENSHOT_DIR=$PWD/docs/ui meson test -C build ui-browser
+    UI_SCREENSHOT_DIR=$PWD/docs/ui meson test -C build ui-browser ui-browser-cluster
 
 Skips (exit 77) only when no Chromium is installed (make test-deps installs
 Debian's chromium).
@@ -100,6 +100,13 @@ def step(name):
     _last[0], _last[1] = now, name
 
 
+def open_form(b, key, field):
+    """Presses a shortcut key and waits for the form's first field to have the focus."""
+    b.key(key)
+    b.wait_for("document.activeElement && document.activeElement.id === %s" % js(field), STEP,
+               "the %s field after %s" % (field, key))
+
+
 def shot(b, name):
     os.makedirs(SHOTS, exist_ok=True)
     b.eval("document.querySelectorAll('.toast').forEach(t => t.remove())")
@@ -136,7 +143,7 @@ def main():
         assert not b.eval("!!document.querySelector(%s)" % js(row("/_internal"))), \
             "a listing shows no hidden key"
 
-        step('Keyboard: open /app with the arrow keys,')
+        step('Open /app with the arrow keys')
         # Keyboard: open /app with the arrow keys, then select /app/config.
         b.click(row("/app") + " .name")
         b.key("ArrowRight")
@@ -149,11 +156,10 @@ def main():
         assert ttl and "left" in ttl, ttl
         shot(b, "keys")
 
-        step('Create a key through the page (n: new ke')
+        step('Create a key through the page')
         # Create a key through the page (n: new key in the selected directory).
         select_key(b, "/app")
-        b.key("n")
-        b.wait_for("document.activeElement && document.activeElement.id === 'new-name'", STEP)
+        open_form(b, "n", "new-name")
         b.type("#new-name", "made/in-page")
         b.type("#new-value", "first value")
         b.click("#new-create")
@@ -162,10 +168,9 @@ def main():
         st, j = get(m, "/app/made/in-page")
         assert st == 200 and j["node"]["value"] == "first value", j
 
-        step('Edit it (e), then save: the value change')
+        step('Edit it (e), then save')
         # Edit it (e), then save: the value changes.
-        b.key("e")
-        b.wait_for("document.activeElement && document.activeElement.id === 'edit-value'", STEP)
+        open_form(b, "e", "edit-value")
         b.type("#edit-value", "second value")
         b.click("#edit-save")
         b.wait_for("(document.querySelector('#detail-value') || {}).textContent === 'second value'", STEP)
@@ -174,14 +179,13 @@ def main():
         modified = j["node"]["modifiedIndex"]
         assert text_of(b, "#detail-modified") == str(modified)
 
-        step('A concurrent change: the form was opened')
+        step('A concurrent change')
         # A concurrent change: the form was opened at `modified`; another
         # client writes meanwhile; saving reports it and overwrites nothing.
-        b.key("e")
-        b.wait_for("document.activeElement && document.activeElement.id === 'edit-value'", STEP)
+        open_form(b, "e", "edit-value")
         b.type("#edit-value", "edit from the page")
         other = put(m, "/app/made/in-page", value="written by another client")
-        step("The tree's watch sees the write first an")
+        step("The tree's watch sees the write first and warns; saving then fails")
         # The tree's watch sees the write first and warns; saving then fails.
         b.wait_for("(document.querySelector('#conflict') || {}).textContent?.includes('while you edit it')",
                    STEP, "the warning that the key changed")
@@ -193,7 +197,7 @@ def main():
         st, j = get(m, "/app/made/in-page")
         assert j["node"]["value"] == "written by another client", "a conflicting save overwrote: %r" % j
         shot(b, "conflict")
-        step('The user chooses to overwrite: now again')
+        step('The user chooses to overwrite')
         # The user chooses to overwrite: now against the new modifiedIndex.
         b.click("#conflict-overwrite")
         b.wait_for("(document.querySelector('#detail-value') || {}).textContent === 'edit from the page'", STEP)
@@ -201,7 +205,7 @@ def main():
         assert j["node"]["value"] == "edit from the page", j
         assert j["node"]["modifiedIndex"] > other["node"]["modifiedIndex"]
 
-        step('Delete it (Delete key, then confirm).')
+        step('Delete it (Delete key, then confirm)')
         # Delete it (Delete key, then confirm).
         b.key("Delete")
         b.wait_for("document.querySelector('#confirm-dialog').open", STEP)
@@ -210,18 +214,16 @@ def main():
         st, j = get(m, "/app/made/in-page")
         assert st == 404 and j["errorCode"] == 100, j
 
-        step('A directory, an in-order key in it, then')
+        step('A directory, an in-order key in it, then the directory deleted')
         # A directory, an in-order key in it, then the directory deleted.
         select_key(b, "/")
-        b.key("d")
-        b.wait_for("document.activeElement && document.activeElement.id === 'new-name'", STEP)
+        open_form(b, "d", "new-name")
         b.type("#new-name", "queue")
         b.click("#new-create")
         b.wait_for("(document.querySelector('#detail h2') || {}).textContent?.startsWith('/queue')", STEP)
         st, j = get(m, "/queue")
         assert st == 200 and j["node"].get("dir") is True, j
-        b.key("o")
-        b.wait_for("document.activeElement && document.activeElement.id === 'new-value'", STEP)
+        open_form(b, "o", "new-value")
         b.type("#new-value", "job-1")
         b.click("#new-create")
         b.wait_for("document.querySelector('#detail-value') && "
@@ -238,18 +240,17 @@ def main():
         st, j = get(m, "/queue")
         assert st == 404, j
 
-        step('A hidden key, opened by name.')
+        step('A hidden key, opened by name')
         # A hidden key, opened by name.
         select_key(b, "/_internal/secret")
         assert text_of(b, "#detail-value") == "hidden value"
         assert "hidden" in text_of(b, "#detail h2")
 
-        step('Refresh a TTL (t): a new TTL, the value ')
+        step('Refresh a TTL (t)')
         # Refresh a TTL (t): a new TTL, the value and createdIndex kept.
         select_key(b, "/app/session")
         before = get(m, "/app/session")[1]["node"]
-        b.key("t")
-        b.wait_for("document.activeElement && document.activeElement.id === 'ttl-value'", STEP)
+        open_form(b, "t", "ttl-value")
         b.type("#ttl-value", "900")
         b.click("#ttl-save")
         b.wait_for("document.querySelector('#ttl-form') === null", STEP)
@@ -257,7 +258,7 @@ def main():
         assert after["value"] == "token-1" and after["createdIndex"] == before["createdIndex"], after
         assert 890 <= after["ttl"] <= 900, after
 
-        step('The watch pane: a write made over HTTP s')
+        step('The watch pane')
         # The watch pane: a write made over HTTP shows up within a second,
         # and the tree updates itself from its own watch.
         b.key("2")
@@ -279,7 +280,7 @@ def main():
         b.wait_for("document.querySelectorAll('#events li.event').length >= 4", STEP)
         shot(b, "watch")
 
-        step('The member goes away and comes back: the')
+        step('The member goes away and comes back')
         # The member goes away and comes back: the watch resumes from the
         # index after its last event and misses nothing.
         m.stop()
@@ -291,7 +292,7 @@ def main():
         b.wait_for("[...document.querySelectorAll('#events li.event')].some(li => li.dataset.index === %s)"
                    % js(str(ev["node"]["modifiedIndex"])), 8.0, "the event after the restart")
 
-        step('History cleared: a watch from index 1 is')
+        step('History cleared')
         # History cleared: a watch from index 1 is older than the 50 events
         # this member keeps: the pane says so and goes on from the present.
         for i in range(60):
@@ -305,7 +306,7 @@ def main():
         b.wait_for("[...document.querySelectorAll('#events li.event')].some(li => li.dataset.index === %s)"
                    % js(str(ev["node"]["modifiedIndex"])), STEP)
 
-        step('The cluster view: member, health, raft i')
+        step('The cluster view')
         # The cluster view: member, health, raft index and term, charts.
         b.key("3")
         b.wait_for("(document.querySelector('#health') || {}).textContent === 'healthy'", STEP)
@@ -316,9 +317,8 @@ def main():
                           "d.textContent === 'setsSuccess').nextSibling.textContent)")) > 60
         b.wait_for("document.querySelector('#chart-requests polyline').getAttribute('points').split(' ')"
                    ".length >= 2", 8.0, "two /metrics samples plotted")
-        shot(b, "cluster")
 
-        step('A phone: one column, still readable.')
+        step('A phone')
         # A phone: one column, still readable.
         b.viewport(390, 844, mobile=True, scale=2)
         b.key("1")
@@ -327,7 +327,7 @@ def main():
         assert width <= 392, "the page is wider than a phone: %s" % width
         shot(b, "phone")
 
-        step('v2 basic auth turned on while the page')
+        step('v2 basic auth turned on while the page is open')
         # v2 basic auth turned on while the page is open: the next request
         # of its watch gets a 401, which brings up the sign-in form; a wrong
         # password is refused and asked again; the right one lets the
@@ -355,8 +355,7 @@ def main():
                    STEP, "the tree's watch to go on after the sign-in")
         b.wait_for("(document.querySelector('#conn') || {}).dataset?.state === 'live'", STEP)
         # Edits go on with the credentials.
-        b.key("e")
-        b.wait_for("document.activeElement && document.activeElement.id === 'edit-value'", STEP)
+        open_form(b, "e", "edit-value")
         b.type("#edit-value", "edited as root")
         b.key_chord("Enter", ctrl=True)
         b.wait_for("(document.querySelector('#detail-value') || {}).textContent === 'edited as root'", STEP)
