@@ -412,6 +412,13 @@ static int convert(config_t *cfg, config_opt_t opt, const char *v, char *why, si
     case CONFIG_OPT_LOG_OUTPUTS:
         /* Checked when the log opens (main.c): a file path must be writable. */
         return replace_str(&cfg->log_outputs, v) ? config_errf(why, why_len, "out of memory") : 0;
+    case CONFIG_OPT_DEBUG:
+        /* etcd 3.4: the deprecated --debug sets the debug level. */
+        if (etcd_parse_bool(v, strlen(v), &b) != 0)
+            return config_errf(why, why_len, "parse error");
+        return b && replace_str(&cfg->log_level, "debug")
+                   ? config_errf(why, why_len, "out of memory")
+                   : 0;
     case CONFIG_OPT_FORCE_NEW_CLUSTER:
         if (etcd_parse_bool(v, strlen(v), &b) != 0)
             return config_errf(why, why_len, "parse error");

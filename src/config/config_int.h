@@ -103,8 +103,10 @@
     X(METRICS, "metrics", STR, IGNORED, "basic", "Level of detail for exported metrics.")          \
     X(LOGGER, "logger", STR, IGNORED, "capnslog", "'zap' for structured logging or 'capnslog'.")   \
     X(LOG_OUTPUT, "log-output", STR, USED, "default", "Deprecated spelling of --log-outputs.")     \
-    X(LOG_OUTPUTS, "log-outputs", STR, USED, "default", "Output targets of the log.")              \
-    X(LOG_LEVEL, "log-level", STR, USED, "info", "Log level.")                                     \
+    X(LOG_OUTPUTS, "log-outputs", STR, USED, "default",                                            \
+      "Where log lines go: default, stderr, stdout, journal or file paths.")                       \
+    X(LOG_LEVEL, "log-level", STR, USED, "info",                                                   \
+      "Log level: debug, info, warn, error, panic or fatal.")                                      \
     X(PROXY, "proxy", STR, USED, "off", "Proxy mode setting ('off', 'readonly' or 'on').")         \
     X(PROXY_FAILURE_WAIT, "proxy-failure-wait", UINT, USED, "5000",                                \
       "Time (in milliseconds) an endpoint will be held in a failed state.")                        \
@@ -140,8 +142,8 @@
     X(UNSAFE_NO_FSYNC, "unsafe-no-fsync", BOOL, IGNORED, "false",                                  \
       "Disables fsync (metcd always syncs).")                                                      \
     X(FORCE_NEW_CLUSTER, "force-new-cluster", BOOL, USED, "false",                                 \
-      "Force to create a new one-member cluster.")                                                 \
-    X(DEBUG, "debug", BOOL, IGNORED, "false", "Enable debug-level logging (deprecated in etcd).")  \
+      "Restart a member with a log as the only member of its cluster.")                            \
+    X(DEBUG, "debug", BOOL, USED, "false", "Enable debug-level logging (deprecated in etcd).")     \
     X(LOG_PACKAGE_LEVELS, "log-package-levels", STR, IGNORED, "",                                  \
       "Log level for each etcd package (deprecated in etcd).")                                     \
     X(OBSOLETE_CLUSTER_ACTIVE_SIZE, "cluster-active-size", OBSOLETE, IGNORED, "",                  \

@@ -620,6 +620,7 @@ static const char *const used_flags[] = {"name",
                                          "peer-auto-tls",
                                          "peer-crl-file",
                                          "cipher-suites",
+                                         "debug",
                                          NULL};
 /* Refused unless off/false/empty (none left: every etcd option is used or ignored). */
 static const char *const guarded_flags[] = {NULL};
@@ -829,6 +830,10 @@ static void test_ignored_warning(void **state)
     assert_true(warns_about(&c, "max-txn-ops") && warns_about(&c, "experimental-enable-v2v3"));
     assert_false(warns_about(&c, "log-level"));
     assert_string_equal(c.log_level, "debug");
+    config_free(&c);
+    assert_int_equal(PARSE(&c, "--log-level=error", "--debug"), 0);
+    assert_string_equal(c.log_level, "debug"); /* etcd: --debug sets the debug level */
+    assert_int_equal(c.n_warnings, 0);
     config_free(&c);
     /* Values checked as etcd's flag types check them. */
     struct {

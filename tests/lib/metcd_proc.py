@@ -185,5 +185,17 @@ def run_cases(cases):
     sys.exit(1 if failed else 77 if skipped == len(names) else 0)
 
 
+def check(cond, msg):
+    """Fails the case with msg unless cond holds."""
+    if not cond:
+        raise AssertionError(msg)
+
+
+def eq(got, want, what):
+    """Fails the case unless got == want, showing both."""
+    if got != want:
+        raise AssertionError("%s: got %r, want %r" % (what, got, want))
+
+
 def json_body(body):
     return json.loads(body.decode())

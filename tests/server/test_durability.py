@@ -17,20 +17,10 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from metcd_proc import BACKEND, Metcd, SANITIZED, http, json_body, run_cases
+from metcd_proc import BACKEND, Metcd, SANITIZED, check, eq, http, json_body, run_cases
 
 # Small segments so that tests cut, seal and release them quickly.
 SMALL_SEGMENTS = {"METCD_TEST_WAL_SEGMENT_SIZE": str(256 * 1024)}
-
-
-def check(cond, msg):
-    if not cond:
-        raise AssertionError(msg)
-
-
-def eq(got, want, what):
-    if got != want:
-        raise AssertionError("%s: got %r, want %r" % (what, got, want))
 
 
 class Member:

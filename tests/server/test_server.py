@@ -14,18 +14,8 @@ import time
 import shutil
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from metcd_proc import (METCD_BIN, SANITIZED, START_TIMEOUT, Metcd, Skip, clean_env, cluster_id,
-                        free_port, http, json_body, member_id, run_cases)
-
-
-def check(cond, msg):
-    if not cond:
-        raise AssertionError(msg)
-
-
-def eq(got, want, what):
-    if got != want:
-        raise AssertionError("%s: got %r, want %r" % (what, got, want))
+from metcd_proc import (METCD_BIN, SANITIZED, START_TIMEOUT, Metcd, Skip, check, clean_env,
+                        cluster_id, eq, free_port, http, json_body, member_id, run_cases)
 
 
 def members_of(url):
