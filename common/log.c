@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -66,6 +67,21 @@ void log_line(char level, const char *component, const char *fmt, ...)
     }
 }
 
+/* The comma-separated item name (len bytes) occurs in list before `upto`. */
+static bool listed_before(const char *list, const char *upto, const char *name, size_t len)
+{
+    for (const char *p = list; p < upto;) {
+        const char *comma = strchr(p, ',');
+        size_t l = comma ? (size_t)(comma - p) : strlen(p);
+        if (l == len && memcmp(p, name, len) == 0)
+            return true;
+        if (comma == NULL)
+            break;
+        p = comma + 1;
+    }
+    return false;
+}
+
 static void close_files(int *fds, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -100,13 +116,20 @@ int log_configure(const char *level, const char *outputs, char *err, size_t err_
         char name[4096];
         snprintf(name, sizeof(name), "%.*s", (int)len, p);
         int fd = -1;
-        if (n == LOG_MAX_OUTPUTS) {
+        bool std_err = strcmp(name, "default") == 0 || strcmp(name, "stderr") == 0 ||
+                       strcmp(name, "journal") == 0;
+        bool again = len > 0 && listed_before(outputs, p, p, len);
+        for (size_t i = 0; i < n && !again; i++)
+            again = (std_err && fds[i] == STDERR_FILENO) ||
+                    (strcmp(name, "stdout") == 0 && fds[i] == STDOUT_FILENO);
+        if (again) {
+            /* etcd keeps each output once (its UniqueStrings flag type). */
+        } else if (n == LOG_MAX_OUTPUTS) {
             snprintf(err, err_len, "more than %d log outputs", LOG_MAX_OUTPUTS);
         } else if (strcmp(name, "default") == 0 && count > 1) {
             /* etcd 3.4 refuses it too: where "default" goes depends on the logger. */
             snprintf(err, err_len, "multi logoutput for \"default\" is not supported yet");
-        } else if (strcmp(name, "default") == 0 || strcmp(name, "stderr") == 0 ||
-                   strcmp(name, "journal") == 0) {
+        } else if (std_err) {
             fd = STDERR_FILENO;
         } else if (strcmp(name, "stdout") == 0) {
             fd = STDOUT_FILENO;
@@ -117,11 +140,12 @@ int log_configure(const char *level, const char *outputs, char *err, size_t err_
             if (fd < 0)
                 snprintf(err, err_len, "cannot open log output %s: %s", name, strerror(errno));
         }
-        if (fd < 0) {
+        if (fd < 0 && !again) {
             close_files(fds, n);
             return -1;
         }
-        fds[n++] = fd;
+        if (fd >= 0)
+            fds[n++] = fd;
         if (comma == NULL)
             break;
         p = comma + 1;

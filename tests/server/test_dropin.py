@@ -298,8 +298,9 @@ def case_debian_unit():
 def case_log_outputs_and_level():
     with tempfile.TemporaryDirectory(prefix="metcd-log-") as d:
         path = os.path.join(d, "metcd.log")
-        # A file and stdout at once (etcd's zap logger takes several), info.
-        with Metcd(args=["--log-outputs", "%s,stdout" % path, "--pre-vote"]) as m:
+        # A file and stdout at once (etcd's zap logger takes several), info;
+        # an output named twice gets each line once (etcd's UniqueStrings).
+        with Metcd(args=["--log-outputs", "%s,stdout,%s,stdout" % (path, path), "--pre-vote"]) as m:
             m.wait_ready()
             eq(m.stop(), 0, "exit status")
             out = m.proc.stdout.read().decode()
