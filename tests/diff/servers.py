@@ -10,7 +10,6 @@ import atexit
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -19,21 +18,12 @@ import time
 import rawhttp
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
-from metcd_proc import backend_args  # noqa: E402  (METCD_BACKEND: tests/lib)
+from metcd_proc import backend_args, free_port  # noqa: E402,F401  (tests/lib)
 
 # DIFF_ETCD_BIN overrides where etcd is looked for (a missing path simulates
 # a machine without etcd).
 ETCD_BIN = os.environ.get('DIFF_ETCD_BIN', '/usr/bin/etcd')
 _live = []
-
-
-def free_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-    finally:
-        s.close()
 
 
 def metcd_bin():

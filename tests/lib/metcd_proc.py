@@ -7,6 +7,7 @@ killed, by PID.
 import hashlib
 import json
 import os
+import random
 import signal
 import socket
 import struct
@@ -40,16 +41,38 @@ def backend_args():
 _HANDED_OUT = set()
 
 
+def _ephemeral_low():
+    """The lowest port the kernel hands out for outgoing connections."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+_RNG = random.Random(os.getpid() ^ int(time.time() * 1000))
+
+
 def free_port():
-    """A port nobody listens on right now (bind to port 0, read it, close),
-    and never one this process handed out before: a test that picks several
-    ports before its servers bind them would otherwise get the same port
-    twice when the kernel reuses a just-closed one."""
+    """A port nobody listens on right now, and never one this process handed
+    out before (a test that picks several ports before its servers bind them
+    must not get the same one twice). It is chosen at random below the
+    kernel's ephemeral range: a port from that range can be taken meanwhile
+    by any outgoing connection, or held in TIME_WAIT by a closed one."""
+    low = _ephemeral_low()
+    first = 10000 if low > 12000 else 1024
     for _ in range(1000):
+        port = _RNG.randrange(first, low) if low > first else 0
+        if port in _HANDED_OUT:
+            continue
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-        s.close()
+        try:
+            s.bind(("127.0.0.1", port))
+            port = s.getsockname()[1]
+        except OSError:
+            continue
+        finally:
+            s.close()
         if port not in _HANDED_OUT:
             _HANDED_OUT.add(port)
             return port
