@@ -48,7 +48,7 @@ static bool has_member_log(const char *data_dir)
 static int run_proxy(config_t *cfg)
 {
     char err[1024];
-    int rc = proxy_run(cfg, err, sizeof(err));
+    int rc = proxy_run(cfg, server_notify_systemd, err, sizeof(err));
     if (rc != 0)
         log_line('C', "etcdmain", "%s", err);
     config_free(cfg);

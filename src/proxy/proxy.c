@@ -160,7 +160,7 @@ static int listen_on(const config_url_t *u, char *err, size_t err_len)
     return fd;
 }
 
-int proxy_run(const config_t *cfg, char *err, size_t err_len)
+int proxy_run(const config_t *cfg, void (*notify)(const char *state), char *err, size_t err_len)
 {
     static proxy_t p; /* shared by every thread until the process ends */
     memset(&p, 0, sizeof(p));
@@ -225,10 +225,14 @@ int proxy_run(const config_t *cfg, char *err, size_t err_len)
         log_line('I', "etcdmain", "v2 proxy started listening on client requests on \"%s\"",
                  cfg->listen_client.urls[i].text);
     }
+    if (notify != NULL)
+        notify("READY=1");
     int sig = 0;
     sigwait(&set, &sig);
     log_line('N', "etcdmain", "received %s, shutting down",
              sig == SIGINT ? "interrupt" : "terminated");
+    if (notify != NULL)
+        notify("STOPPING=1");
     /* Connection threads hold sockets and the director: the process ends
      * here without joining them (exit closes every socket). */
     return 0;

@@ -18,10 +18,12 @@
 
 /*
  * Starts the proxy on cfg's --listen-client-urls and serves until SIGINT or
- * SIGTERM. Returns 0 after a clean stop, or -1 with err when it cannot
- * start (no cluster to proxy to, a port in use).
+ * SIGTERM. notify (may be NULL) is told "READY=1" once every listener
+ * accepts and "STOPPING=1" when a signal ends it (systemd's states). Returns
+ * 0 after a clean stop, or -1 with err when it cannot start (no cluster to
+ * proxy to, a port in use).
  */
-int proxy_run(const config_t *cfg, char *err, size_t err_len);
+int proxy_run(const config_t *cfg, void (*notify)(const char *state), char *err, size_t err_len);
 
 /* The data directory holds a proxy's state (<data-dir>/proxy). */
 int proxy_dir_exists(const char *data_dir);

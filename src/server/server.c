@@ -759,8 +759,9 @@ static void drain(server_t *s)
     }
 }
 
-static void notify_log(int rc, const char *state)
+void server_notify_systemd(const char *state)
 {
+    int rc = notify_systemd(state);
     if (rc == 1)
         log_line('I', "etcdmain", "notified systemd: %s", state);
     else if (rc < 0)
@@ -779,7 +780,7 @@ void server_turn_done(server_t *s)
         node_get_info(s->node, &info);
         if (info.published) {
             s->notified_ready = true;
-            notify_log(notify_systemd("READY=1"), "READY=1");
+            server_notify_systemd("READY=1");
         }
     }
 }
@@ -807,7 +808,7 @@ int server_run(server_t *s)
             server_turn_done(s);
         }
     }
-    notify_log(notify_systemd("STOPPING=1"), "STOPPING=1");
+    server_notify_systemd("STOPPING=1");
     log_line('I', "etcdserver", "stopping member %" PRIx64, s->member_id);
     /* A planned stop of the leader hands leadership over first, so the
      * cluster does not wait an election timeout (etcd's Stop does the same). */

@@ -52,6 +52,13 @@ void server_free(server_t *s);
  */
 int server_import_etcd(const config_t *cfg, const char *etcd_dir, char *err, size_t err_len);
 
+/*
+ * Tells systemd state ("READY=1", "STOPPING=1") on $NOTIFY_SOCKET when it
+ * is set, and logs what happened; a failed notification stops nothing. A
+ * proxy (src/proxy) is ready once it listens, as etcd's proxy notifies.
+ */
+void server_notify_systemd(const char *state);
+
 /* The IDs etcd would give this member and its cluster. */
 uint64_t server_member_id(const server_t *s);
 uint64_t server_cluster_id(const server_t *s);

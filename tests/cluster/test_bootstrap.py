@@ -33,6 +33,7 @@ import http.client
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -43,7 +44,7 @@ import urllib.parse
 _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[0:0] = [_HERE, os.path.join(_HERE, "..", "lib")]
 from cluster import Cluster, ClusterError, http_request  # noqa: E402
-from metcd_proc import Metcd, clean_env, free_port, member_id, run_cases  # noqa: E402
+from metcd_proc import Metcd, NotifySocket, clean_env, free_port, member_id, run_cases  # noqa: E402
 
 DISCOVERY_BIN = "/usr/bin/discovery.etcd.io"
 DNSMASQ_BIN = "/usr/sbin/dnsmasq"
@@ -341,14 +342,14 @@ def case_srv():
         os.unlink(dns_log.name)
 
 
-def proxy(c, *args):
+def proxy(c, *args, env=None):
     """A proxy in front of cluster c (its own data dir and client port)."""
     port = free_port()
     tmp = tempfile.mkdtemp(prefix="metcd-proxy-")
     argv_extra = ["--data-dir", os.path.join(tmp, "data"),
                   "--listen-client-urls", "http://127.0.0.1:%d" % port,
                   "--initial-cluster", c.initial_cluster] + list(args)
-    px = Metcd("proxy", default_flags=False, client_port=port, args=argv_extra)
+    px = Metcd("proxy", default_flags=False, client_port=port, args=argv_extra, env=env)
     px.extra_tmp = tmp
     return px
 
@@ -490,9 +491,13 @@ def case_proxy_readonly():
     with Cluster(3, relay=False) as c:
         c.start()
         put(c.members[0].client_url + "/v2/keys/ro", "v")
-        px = proxy(c, "--proxy", "readonly")
+        # Like etcd's, a proxy tells systemd it is ready once it listens.
+        ntmp = tempfile.mkdtemp(prefix="metcd-notify-")
+        notify = NotifySocket(ntmp)
+        px = proxy(c, "--proxy", "readonly", env={"NOTIFY_SOCKET": notify.path})
         try:
             px.wait_ready()
+            notify.expect("READY=1", 5)
             base = px.client_url
             for method in ("PUT", "POST", "DELETE"):
                 status, hdrs, body = http_request(base + "/v2/keys/ro", method,
@@ -503,8 +508,12 @@ def case_proxy_readonly():
             check(status == 200 and body["node"]["value"] == "v", "read: %s %r" % (status, body))
             status, _, body = http_request(c.members[1].client_url + "/v2/keys/ro")
             check(body["node"]["value"] == "v", "the refused write changed the key: %r" % body)
+            px.proc.send_signal(signal.SIGTERM)
+            notify.expect("STOPPING=1", 5)
         finally:
             close_proxy(px)
+            notify.close()
+            shutil.rmtree(ntmp, ignore_errors=True)
         # A proxy that reaches no member: etcd's 503 answer.
         dead = "http://127.0.0.1:%d" % free_port()
         tmp = tempfile.mkdtemp(prefix="metcd-proxy-")

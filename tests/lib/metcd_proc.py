@@ -222,3 +222,23 @@ def eq(got, want, what):
 
 def json_body(body):
     return json.loads(body.decode())
+
+
+class NotifySocket:
+    """A datagram socket standing in for systemd's $NOTIFY_SOCKET."""
+
+    def __init__(self, d):
+        self.path = os.path.join(d, "notify.sock")
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(self.path)
+
+    def expect(self, state, timeout):
+        self.sock.settimeout(timeout)
+        try:
+            got = self.sock.recv(4096).decode()
+        except socket.timeout:
+            raise AssertionError("no %s on $NOTIFY_SOCKET within %.0fs" % (state, timeout))
+        eq(got, state, "notification")
+
+    def close(self):
+        self.sock.close()

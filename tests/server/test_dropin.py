@@ -17,7 +17,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from metcd_proc import (METCD_BIN, START_TIMEOUT, Metcd, check, clean_env, eq,  # noqa: E402
+from metcd_proc import (METCD_BIN, START_TIMEOUT, Metcd, NotifySocket, check, clean_env, eq,  # noqa: E402
                         free_port, http, json_body, run_cases)
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -177,26 +177,6 @@ def case_etcd_config_sample():
             check(os.path.isdir(os.path.join(m.tmp.name, "default.metcd", "member")),
                   "no default.metcd in the working directory")
             eq(m.stop(), 0, "exit status")
-
-
-class NotifySocket:
-    """A datagram socket standing in for systemd's $NOTIFY_SOCKET."""
-
-    def __init__(self, d):
-        self.path = os.path.join(d, "notify.sock")
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.bind(self.path)
-
-    def expect(self, state, timeout):
-        self.sock.settimeout(timeout)
-        try:
-            got = self.sock.recv(4096).decode()
-        except socket.timeout:
-            raise AssertionError("no %s on $NOTIFY_SOCKET within %.0fs" % (state, timeout))
-        eq(got, state, "notification")
-
-    def close(self):
-        self.sock.close()
 
 
 def unit_command(unit_path, env_files, hostname):
