@@ -78,7 +78,8 @@ static int load_snapshot(const char *snap_dir, const eimp_wal_t *w, unsigned his
         n++;
     }
     closedir(d);
-    qsort(names, n, sizeof(*names), cmp_desc);
+    if (n > 1) /* qsort's array may not be NULL, which it is with no file */
+        qsort(names, n, sizeof(*names), cmp_desc);
     int rc = 0;
     for (size_t i = 0; i < n && *s == NULL && rc == 0; i++) {
         uint64_t term, index;
