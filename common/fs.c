@@ -13,6 +13,24 @@
 #include <time.h>
 #include <unistd.h>
 
+int fs_write_all(int fd, const void *p, size_t len)
+{
+    const char *c = p;
+    while (len > 0) {
+        ssize_t n = write(fd, c, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        if (n == 0)
+            return -ENOSPC;
+        c += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
 int fs_mkdir_all(const char *dir)
 {
     char buf[4096];

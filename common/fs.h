@@ -25,4 +25,12 @@ int fs_mkdir_all(const char *dir);
  */
 int fs_lock_file(const char *path, const char *what, char *err, size_t err_len);
 
+/*
+ * Writes all `len` bytes of `p` to `fd` (a file, a pipe or a socket),
+ * retrying short writes and EINTR. Returns 0, or a negative errno (-ENOSPC
+ * when write() returns 0). A socket writer ignores SIGPIPE first: every
+ * binary that writes to sockets does at start.
+ */
+int fs_write_all(int fd, const void *p, size_t len);
+
 #endif /* METCD_COMMON_FS_H */

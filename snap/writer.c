@@ -43,26 +43,9 @@ void snap_file_name(char *buf, size_t len, uint64_t term, uint64_t index)
     snprintf(buf, len, "%016" PRIx64 "-%016" PRIx64 ".snap", term, index);
 }
 
-static int write_all(int fd, const uint8_t *p, size_t len)
-{
-    while (len) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        if (n == 0)
-            return -ENOSPC;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 static int flush(snap_writer_t *sw)
 {
-    int rc = write_all(sw->fd, sw->buf, sw->used);
+    int rc = fs_write_all(sw->fd, sw->buf, sw->used);
     sw->used = 0;
     return rc;
 }

@@ -17,11 +17,6 @@
 
 #include "src/etcdimport/etcdimport_int.h"
 
-static int cmp_desc(const void *a, const void *b)
-{
-    return -strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static bool has_marker(const eimp_wal_t *w, uint64_t term, uint64_t index)
 {
     for (size_t i = 0; i < w->n_markers; i++)
@@ -65,23 +60,12 @@ static int load_snapshot(const char *snap_dir, const eimp_wal_t *w, unsigned his
         return errno == ENOENT
                    ? 0
                    : (snprintf(err, err_len, "cannot open %s: %s", snap_dir, strerror(errno)), -1);
-    char **names = NULL;
-    size_t n = 0;
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        size_t l = strlen(de->d_name);
-        if (l != 38 || strcmp(de->d_name + 33, ".snap") != 0)
-            continue;
-        names = realloc(names, (n + 1) * sizeof(*names));
-        if (names == NULL || (names[n] = strdup(de->d_name)) == NULL)
-            abort();
-        n++;
-    }
+    size_t n;
+    char **names = eimp_dir_names(d, ".snap", 38, &n);
     closedir(d);
-    if (n > 1) /* qsort's array may not be NULL, which it is with no file */
-        qsort(names, n, sizeof(*names), cmp_desc);
     int rc = 0;
-    for (size_t i = 0; i < n && *s == NULL && rc == 0; i++) {
+    for (size_t j = n; j > 0 && *s == NULL && rc == 0; j--) { /* newest first */
+        size_t i = j - 1;
         uint64_t term, index;
         if (sscanf(names[i], "%16" SCNx64 "-%16" SCNx64 ".snap", &term, &index) != 2 ||
             !has_marker(w, term, index))
@@ -119,9 +103,7 @@ static int load_snapshot(const char *snap_dir, const eimp_wal_t *w, unsigned his
         info->snap_index = index;
         info->snap_term = term;
     }
-    for (size_t i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
+    eimp_dir_names_free(names, n);
     return rc;
 }
 

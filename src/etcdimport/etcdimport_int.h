@@ -5,6 +5,7 @@
 #ifndef METCD_ETCDIMPORT_INT_H
 #define METCD_ETCDIMPORT_INT_H
 
+#include <dirent.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -73,6 +74,14 @@ typedef struct eimp_wal {
  */
 int eimp_wal_parse_segment(eimp_wal_t *w, const uint8_t *data, size_t len, bool last, char *err,
                            size_t err_len);
+/*
+ * The names in d that end in `suffix` and, when exact_len is not 0, are
+ * exact_len bytes long, sorted by strcmp; *n_out gets their count. The
+ * caller owns the array and its strings (eimp_dir_names_free); NULL when
+ * there is none. Aborts when memory runs out.
+ */
+char **eimp_dir_names(DIR *d, const char *suffix, size_t exact_len, size_t *n_out);
+void eimp_dir_names_free(char **names, size_t n);
 /* Reads every "*.wal" of dir in name order. 0 or -1 with err. */
 int eimp_wal_read_dir(eimp_wal_t *w, const char *dir, char *err, size_t err_len);
 void eimp_wal_free(eimp_wal_t *w);

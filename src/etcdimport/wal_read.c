@@ -213,11 +213,6 @@ int eimp_wal_parse_segment(eimp_wal_t *w, const uint8_t *seg, size_t len, bool l
     return 0;
 }
 
-static int cmp_names(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 int eimp_wal_read_dir(eimp_wal_t *w, const char *dir, char *err, size_t err_len)
 {
     DIR *d = opendir(dir);
@@ -225,25 +220,13 @@ int eimp_wal_read_dir(eimp_wal_t *w, const char *dir, char *err, size_t err_len)
         snprintf(err, err_len, "cannot open %s: %s", dir, strerror(errno));
         return -1;
     }
-    char **names = NULL;
-    size_t n = 0;
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        size_t l = strlen(de->d_name);
-        if (l < 5 || strcmp(de->d_name + l - 4, ".wal") != 0)
-            continue;
-        names = realloc(names, (n + 1) * sizeof(*names));
-        if (names == NULL || (names[n] = strdup(de->d_name)) == NULL)
-            abort();
-        n++;
-    }
+    size_t n;
+    char **names = eimp_dir_names(d, ".wal", 0, &n);
     closedir(d);
     if (n == 0) {
-        free(names);
         snprintf(err, err_len, "%s holds no WAL file", dir);
         return -1;
     }
-    qsort(names, n, sizeof(*names), cmp_names);
     int rc = 0;
     w->maps = calloc(n, sizeof(*w->maps));
     if (w->maps == NULL)
@@ -279,9 +262,7 @@ int eimp_wal_read_dir(eimp_wal_t *w, const char *dir, char *err, size_t err_len)
         }
         free(path);
     }
-    for (size_t i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
+    eimp_dir_names_free(names, n);
     return rc;
 }
 

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/fs.h"
 #include "common/log.h"
 #include "src/peer/tcp_int.h"
 
@@ -44,20 +45,6 @@ static void answer(struct tcp_inbound *in, uint8_t code)
     char *b = peer_xmalloc(1);
     b[0] = (char)code;
     tcp_inbound_answer(in, b, 1);
-}
-
-static bool write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return false;
-        p += w;
-        n -= (size_t)w;
-    }
-    return true;
 }
 
 /* The whole snapshot is in the driver's file: let it decide, then raft. */
@@ -144,7 +131,7 @@ bool tcp_snap_recv_process(struct tcp_inbound *in)
     uint64_t left = in->snap_size - in->snap_got;
     size_t n = sock->input->size < left ? sock->input->size : (size_t)left;
     if (n > 0) {
-        if (!write_all(in->snap_fd, sock->input->bytes, n)) {
+        if (fs_write_all(in->snap_fd, sock->input->bytes, n) != 0) {
             log_line('E', PEER_LOG_COMPONENT, "writing the snapshot from %" PRIx64 ": %s", in->from,
                      strerror(errno));
             return false;

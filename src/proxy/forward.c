@@ -22,6 +22,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/fs.h"
 #include "common/log.h"
 #include "src/proxy/proxy_int.h"
 
@@ -52,20 +53,6 @@ typedef struct conn {
     char buf[MAX_HEAD + 1];
     size_t len;
 } conn_t;
-
-static bool send_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return false;
-        p += w;
-        n -= (size_t)w;
-    }
-    return true;
-}
 
 /* Go's hop-by-hop list (etcd's singleHopHeaders). */
 static bool hop_by_hop(const char *line)
@@ -104,7 +91,7 @@ static void send_simple(int fd, int status, const char *reason, const char *extr
                      "HTTP/1.1 %d %s\r\n" CORS_HEADERS "%s%s%s%sContent-Length: %zu\r\n\r\n%s",
                      status, reason, extra, ctype ? "Content-Type: " : "", ctype ? ctype : "",
                      ctype ? "\r\n" : "", strlen(body), body);
-    send_all(fd, out, (size_t)n);
+    (void)fs_write_all(fd, out, (size_t)n);
 }
 
 /* etcd's httptypes.HTTPError: {"message":"httpproxy: ..."}. */
@@ -158,7 +145,7 @@ static int read_request(conn_t *c, request_t *r)
     v = header(r->head, "Expect", &vl);
     if (v != NULL && vl >= 12 && strncasecmp(v, "100-continue", 12) == 0 && c->len == 0)
         /* Go's server answers this when the handler reads the body. */
-        send_all(c->fd, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+        (void)fs_write_all(c->fd, "HTTP/1.1 100 Continue\r\n\r\n", 25);
     v = header(r->head, "Content-Length", &vl);
     r->has_length = v != NULL;
     unsigned long long want = v != NULL ? strtoull(v, NULL, 10) : 0;
@@ -411,7 +398,7 @@ static relay_result_t relay_answer(int up, int client_fd, const request_t *r, un
             keep ? "" : "Connection: close\r\n");
     fclose(f);
     buf[head_len] = saved;
-    bool ok = send_all(client_fd, out, out_len);
+    bool ok = fs_write_all(client_fd, out, out_len) == 0;
     free(out);
     if (!ok)
         return RELAY_CLOSE;
@@ -429,7 +416,7 @@ static relay_result_t relay_answer(int up, int client_fd, const request_t *r, un
                 send_n = (size_t)left;
             if (chunked)
                 chunk_feed(&ch, buf, send_n);
-            if (!send_all(client_fd, buf, send_n))
+            if (fs_write_all(client_fd, buf, send_n) != 0)
                 return RELAY_CLOSE;
             if (!chunked && !until_close)
                 left -= (long long)send_n;
@@ -493,7 +480,7 @@ static relay_result_t serve(proxy_t *p, int fd, const request_t *r, const char *
     for (size_t i = 0; i < n && !answered; i++) {
         char why[512];
         int up = dial(&eps[i], p->dial_timeout_ms, p->write_timeout_ms, why, sizeof(why));
-        if (up >= 0 && !send_all(up, req, req_len)) {
+        if (up >= 0 && fs_write_all(up, req, req_len) != 0) {
             snprintf(why, sizeof(why), "write tcp %s: %s", eps[i].url, strerror(errno));
             close(up);
             up = -1;
