@@ -16,7 +16,6 @@ BUILD=${1:-build}
 DURATION=${2:-5s}
 ROUNDS=${3:-2}
 OPS=${4:-get put lock list}
-ETCD=${ETCD:-/usr/bin/etcd}
 CONNS=${CONNS:-64}
 FANOUT=${FANOUT:-10000}
 FANOUT_ROUNDS=${FANOUT_ROUNDS:-3}
@@ -26,40 +25,16 @@ METCD_ARGS=${METCD_ARGS:---threads 0}  # one HTTP loop per core
 # server: take the hard limit (the servers inherit it).
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
+. "$(dirname "$0")/lib.sh"
+EC=$(bench_free_port); EP=$(bench_free_port); MC=$(bench_free_port); MP=$(bench_free_port)
+bench_start_etcd etcd "$EC" "$EP"
+ETCD_PID=$BENCH_PID
+# shellcheck disable=SC2086 # METCD_ARGS holds several flags
+bench_start_metcd metcd "$MC" "$MP" $METCD_ARGS
+METCD_PID=$BENCH_PID
+bench_wait_up http://127.0.0.1:$EC http://127.0.0.1:$MC
 
-TMP=$(mktemp -d)
-EC=$(free_port); EP=$(free_port); MC=$(free_port); MP=$(free_port)
-"$ETCD" --enable-v2=true --data-dir "$TMP/etcd" \
-    --listen-client-urls http://127.0.0.1:$EC --advertise-client-urls http://127.0.0.1:$EC \
-    --listen-peer-urls http://127.0.0.1:$EP --initial-advertise-peer-urls http://127.0.0.1:$EP \
-    --initial-cluster default=http://127.0.0.1:$EP >"$TMP/etcd.log" 2>&1 &
-ETCD_PID=$!
-"$BUILD/metcd" --name default --data-dir "$TMP/metcd" \
-    --listen-client-urls http://127.0.0.1:$MC --advertise-client-urls http://127.0.0.1:$MC \
-    --listen-peer-urls http://127.0.0.1:$MP --initial-advertise-peer-urls http://127.0.0.1:$MP \
-    --initial-cluster default=http://127.0.0.1:$MP $METCD_ARGS >"$TMP/metcd.log" 2>&1 &
-METCD_PID=$!
-cleanup() {
-    kill "$ETCD_PID" "$METCD_PID" 2>/dev/null || true
-    wait "$ETCD_PID" "$METCD_PID" 2>/dev/null || true
-    rm -rf "$TMP"
-}
-trap cleanup EXIT INT TERM
-
-for url in http://127.0.0.1:$EC http://127.0.0.1:$MC; do
-    i=0
-    until curl -s -o /dev/null --max-time 1 "$url/v2/keys/"; do
-        i=$((i + 1))
-        [ $i -lt 100 ] || { echo "$url did not start" >&2; exit 1; }
-        sleep 0.1
-    done
-done
-
-echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg)," \
-    "$CONNS connections, $ROUNDS rounds of $DURATION per server, $(nproc) cores"
+bench_header "$CONNS connections, $ROUNDS rounds of $DURATION per server"
 echo "# A = etcd $("$ETCD" --version | sed -n 's/^etcd Version: //p') (pid $ETCD_PID)," \
     "B = metcd $("$BUILD/metcd" --version 2>/dev/null | sed -n "s/^metcd Version: //p") (pid $METCD_PID) $METCD_ARGS"
 : >"$TMP/results"

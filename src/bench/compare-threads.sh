@@ -14,38 +14,14 @@ ROUNDS=${4:-2}
 OPS=${5:-list get put lock}
 CONNS=${CONNS:-64}
 
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-TMP=$(mktemp -d)
-start() { # NAME THREADS CLIENT_PORT PEER_PORT
-    "$BUILD/metcd" --name default --data-dir "$TMP/$1" \
-        --listen-client-urls http://127.0.0.1:$3 --advertise-client-urls http://127.0.0.1:$3 \
-        --listen-peer-urls http://127.0.0.1:$4 --initial-advertise-peer-urls http://127.0.0.1:$4 \
-        --initial-cluster default=http://127.0.0.1:$4 --threads "$2" >"$TMP/$1.log" 2>&1 &
-}
-AC=$(free_port); AP=$(free_port); BC=$(free_port); BP=$(free_port)
-start a 1 "$AC" "$AP"
-A_PID=$!
-start b "$N" "$BC" "$BP"
-B_PID=$!
-cleanup() {
-    kill "$A_PID" "$B_PID" 2>/dev/null || true
-    wait "$A_PID" "$B_PID" 2>/dev/null || true
-    rm -rf "$TMP"
-}
-trap cleanup EXIT INT TERM
-for url in http://127.0.0.1:$AC http://127.0.0.1:$BC; do
-    i=0
-    until curl -s -o /dev/null --max-time 1 "$url/v2/keys/"; do
-        i=$((i + 1))
-        [ $i -lt 100 ] || { echo "$url did not start" >&2; exit 1; }
-        sleep 0.1
-    done
-done
-echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg)," \
-    "$CONNS connections, $ROUNDS rounds of $DURATION per server, $(nproc) cores"
+. "$(dirname "$0")/lib.sh"
+AC=$(bench_free_port); AP=$(bench_free_port); BC=$(bench_free_port); BP=$(bench_free_port)
+bench_start_metcd a "$AC" "$AP" --threads 1
+A_PID=$BENCH_PID
+bench_start_metcd b "$BC" "$BP" --threads "$N"
+B_PID=$BENCH_PID
+bench_wait_up http://127.0.0.1:$AC http://127.0.0.1:$BC
+bench_header "$CONNS connections, $ROUNDS rounds of $DURATION per server"
 echo "# A = metcd --threads 1 (pid $A_PID), B = metcd --threads $N (pid $B_PID)"
 echo "| load | A req/s | B req/s | B/A | A p99 | B p99 | A CPU/req | B CPU/req |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|"

@@ -9,41 +9,18 @@ set -eu
 BUILD=${1:-build}
 KEYS=${2:-1000000}
 VSIZE=${3:-100}
-ETCD=${ETCD:-/usr/bin/etcd}
 
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
+. "$(dirname "$0")/lib.sh"
 rss() { sed -n 's/^VmRSS:\s*//p' /proc/$1/status; }
 
-TMP=$(mktemp -d)
-EC=$(free_port); EP=$(free_port); MC=$(free_port); MP=$(free_port)
-"$ETCD" --enable-v2=true --data-dir "$TMP/etcd" \
-    --listen-client-urls http://127.0.0.1:$EC --advertise-client-urls http://127.0.0.1:$EC \
-    --listen-peer-urls http://127.0.0.1:$EP --initial-advertise-peer-urls http://127.0.0.1:$EP \
-    --initial-cluster default=http://127.0.0.1:$EP >"$TMP/etcd.log" 2>&1 &
-ETCD_PID=$!
-"$BUILD/metcd" --name default --data-dir "$TMP/metcd" \
-    --listen-client-urls http://127.0.0.1:$MC --advertise-client-urls http://127.0.0.1:$MC \
-    --listen-peer-urls http://127.0.0.1:$MP --initial-advertise-peer-urls http://127.0.0.1:$MP \
-    --initial-cluster default=http://127.0.0.1:$MP >"$TMP/metcd.log" 2>&1 &
-METCD_PID=$!
-cleanup() {
-    kill "$ETCD_PID" "$METCD_PID" 2>/dev/null || true
-    wait "$ETCD_PID" "$METCD_PID" 2>/dev/null || true
-    rm -rf "$TMP"
-}
-trap cleanup EXIT INT TERM
-for url in http://127.0.0.1:$EC http://127.0.0.1:$MC; do
-    i=0
-    until curl -s -o /dev/null --max-time 1 "$url/v2/keys/"; do
-        i=$((i + 1))
-        [ $i -lt 100 ] || { echo "$url did not start" >&2; exit 1; }
-        sleep 0.1
-    done
-done
+EC=$(bench_free_port); EP=$(bench_free_port); MC=$(bench_free_port); MP=$(bench_free_port)
+bench_start_etcd etcd "$EC" "$EP"
+ETCD_PID=$BENCH_PID
+bench_start_metcd metcd "$MC" "$MP"
+METCD_PID=$BENCH_PID
+bench_wait_up http://127.0.0.1:$EC http://127.0.0.1:$MC
 
-echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg), $KEYS keys of $VSIZE bytes"
+bench_header "$KEYS keys of $VSIZE bytes"
 for side in "etcd $ETCD_PID $EC" "metcd $METCD_PID $MC"; do
     set -- $side
     before=$(rss $2)

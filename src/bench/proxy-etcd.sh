@@ -15,50 +15,22 @@ BUILD=${1:-build}
 DURATION=${2:-5s}
 ROUNDS=${3:-2}
 OPS=${4:-get put}
-ETCD=${ETCD:-/usr/bin/etcd}
 CONNS=${CONNS:-32}
 
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
+. "$(dirname "$0")/lib.sh"
+EC=$(bench_free_port); EP=$(bench_free_port); EX=$(bench_free_port)
+MC=$(bench_free_port); MP=$(bench_free_port); MX=$(bench_free_port)
+bench_start_etcd etcd "$EC" "$EP"
+bench_start "$ETCD" etcd-proxy --proxy on --data-dir "$TMP/etcd-proxy" \
+    --listen-client-urls http://127.0.0.1:$EX --initial-cluster default=http://127.0.0.1:$EP
+ETCD_PROXY_PID=$BENCH_PID
+bench_start_metcd metcd "$MC" "$MP"
+bench_start "$BUILD/metcd" metcd-proxy --proxy on --data-dir "$TMP/metcd-proxy" \
+    --listen-client-urls http://127.0.0.1:$MX --initial-cluster default=http://127.0.0.1:$MP
+METCD_PROXY_PID=$BENCH_PID
+bench_wait_up http://127.0.0.1:$EX http://127.0.0.1:$MX
 
-TMP=$(mktemp -d)
-EC=$(free_port); EP=$(free_port); EX=$(free_port)
-MC=$(free_port); MP=$(free_port); MX=$(free_port)
-"$ETCD" --enable-v2=true --data-dir "$TMP/etcd" \
-    --listen-client-urls http://127.0.0.1:$EC --advertise-client-urls http://127.0.0.1:$EC \
-    --listen-peer-urls http://127.0.0.1:$EP --initial-advertise-peer-urls http://127.0.0.1:$EP \
-    --initial-cluster default=http://127.0.0.1:$EP >"$TMP/etcd.log" 2>&1 &
-ETCD_PID=$!
-"$ETCD" --proxy on --data-dir "$TMP/etcd-proxy" --listen-client-urls http://127.0.0.1:$EX \
-    --initial-cluster default=http://127.0.0.1:$EP >"$TMP/etcd-proxy.log" 2>&1 &
-ETCD_PROXY_PID=$!
-"$BUILD/metcd" --name default --data-dir "$TMP/metcd" \
-    --listen-client-urls http://127.0.0.1:$MC --advertise-client-urls http://127.0.0.1:$MC \
-    --listen-peer-urls http://127.0.0.1:$MP --initial-advertise-peer-urls http://127.0.0.1:$MP \
-    --initial-cluster default=http://127.0.0.1:$MP >"$TMP/metcd.log" 2>&1 &
-METCD_PID=$!
-"$BUILD/metcd" --proxy on --data-dir "$TMP/metcd-proxy" --listen-client-urls http://127.0.0.1:$MX \
-    --initial-cluster default=http://127.0.0.1:$MP >"$TMP/metcd-proxy.log" 2>&1 &
-METCD_PROXY_PID=$!
-cleanup() {
-    kill "$ETCD_PID" "$ETCD_PROXY_PID" "$METCD_PID" "$METCD_PROXY_PID" 2>/dev/null || true
-    wait "$ETCD_PID" "$ETCD_PROXY_PID" "$METCD_PID" "$METCD_PROXY_PID" 2>/dev/null || true
-    rm -rf "$TMP"
-}
-trap cleanup EXIT INT TERM
-
-for url in http://127.0.0.1:$EX http://127.0.0.1:$MX; do
-    i=0
-    until [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$url/v2/keys/")" = 200 ]; do
-        i=$((i + 1))
-        [ $i -lt 100 ] || { echo "$url did not start" >&2; exit 1; }
-        sleep 0.1
-    done
-done
-
-echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg)," \
-    "$CONNS connections, $ROUNDS rounds of $DURATION per side, $(nproc) cores"
+bench_header "$CONNS connections, $ROUNDS rounds of $DURATION per side"
 echo "# A = etcd proxy (pid $ETCD_PROXY_PID) in front of etcd, B = metcd proxy" \
     "(pid $METCD_PROXY_PID) in front of metcd; CPU per request is the proxy's"
 for op in $OPS; do
