@@ -135,6 +135,12 @@ void engine_close(engine_t *e)
     free(e);
 }
 
+const char *engine_settings(engine_t *e)
+{
+    e->be_ops->settings(e->be, e->settings, sizeof(e->settings));
+    return e->settings;
+}
+
 engine_kind_t engine_kind(const engine_t *e)
 {
     return e->kind;

@@ -109,6 +109,13 @@ void engine_close(engine_t *e);
 
 engine_kind_t engine_kind(const engine_t *e);
 
+/*
+ * The settings the engine runs with, one line for the log ("block cache
+ * 67108864 bytes, ..."): what it handed to the library, defaults applied.
+ * Owned by the engine; valid until its next call.
+ */
+const char *engine_settings(engine_t *e);
+
 /* The last error, one line. Owned by the engine; valid until its next call. */
 const char *engine_errmsg(const engine_t *e);
 

@@ -148,6 +148,8 @@ typedef struct engine_backend {
     bool (*cursor_get)(void *cur, const uint8_t **k, size_t *kl, const uint8_t **v, size_t *vl);
     /* Whether the cursor stopped on a read error rather than at the end. */
     bool (*cursor_failed)(void *cur);
+    /* Describes the settings in use (engine_settings), one line in out. */
+    void (*settings)(void *be, char *out, size_t len);
 } engine_backend_t;
 
 extern const engine_backend_t engine_backend_memory;
@@ -173,6 +175,7 @@ struct engine {
     uint8_t *meta_stats; /* meta.stats, malloc'd */
     engine_buf_t scratch;
     char errmsg[256];
+    char settings[160];
 };
 
 struct engine_batch {

@@ -32,6 +32,7 @@ typedef struct ldb {
     leveldb_readoptions_t *ro;
     leveldb_writeoptions_t *wo, *wo_sync;
     char *last_get; /* the value engine_get lent out last (leveldb_get mallocs) */
+    size_t cache_size, write_buffer_size;
 } ldb_t;
 
 typedef struct ldb_snap {
@@ -60,15 +61,15 @@ static int ldb_open(const engine_options_t *o, void **be, char *err, size_t err_
     }
     ldb_t *l = store_xcalloc(1, sizeof(*l));
     l->opts = leveldb_options_create();
-    l->cache =
-        leveldb_cache_create_lru(o->leveldb_cache_size ? o->leveldb_cache_size : DEFAULT_CACHE);
+    l->cache_size = o->leveldb_cache_size ? o->leveldb_cache_size : DEFAULT_CACHE;
+    l->write_buffer_size =
+        o->leveldb_write_buffer_size ? o->leveldb_write_buffer_size : DEFAULT_WRITE_BUFFER;
+    l->cache = leveldb_cache_create_lru(l->cache_size);
     l->filter = leveldb_filterpolicy_create_bloom(10);
     leveldb_options_set_create_if_missing(l->opts, 1);
     leveldb_options_set_cache(l->opts, l->cache);
     leveldb_options_set_filter_policy(l->opts, l->filter);
-    leveldb_options_set_write_buffer_size(l->opts, o->leveldb_write_buffer_size
-                                                       ? o->leveldb_write_buffer_size
-                                                       : DEFAULT_WRITE_BUFFER);
+    leveldb_options_set_write_buffer_size(l->opts, l->write_buffer_size);
     char *lerr = NULL;
     l->db = leveldb_open(l->opts, o->dir, &lerr);
     if (lerr) {
@@ -218,6 +219,13 @@ static bool ldb_cursor_failed(void *cur)
     return lerr != NULL;
 }
 
+static void ldb_settings(void *be, char *out, size_t len)
+{
+    ldb_t *l = be;
+    snprintf(out, len, "block cache %zu bytes, write buffer %zu bytes, 10-bit Bloom filter",
+             l->cache_size, l->write_buffer_size);
+}
+
 const engine_backend_t engine_backend_leveldb = {
     .name = "leveldb",
     .open = ldb_open,
@@ -234,4 +242,5 @@ const engine_backend_t engine_backend_leveldb = {
     .cursor_next = ldb_cursor_next,
     .cursor_get = ldb_cursor_get,
     .cursor_failed = ldb_cursor_failed,
+    .settings = ldb_settings,
 };

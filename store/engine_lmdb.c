@@ -310,6 +310,12 @@ static bool lm_cursor_failed(void *cur)
     return ((lm_cursor_t *)cur)->failed;
 }
 
+static void lm_settings(void *be, char *out, size_t len)
+{
+    lm_t *lm = be;
+    snprintf(out, len, "map size %zu bytes, doubled when full", lm->map_size);
+}
+
 const engine_backend_t engine_backend_lmdb = {
     .name = "lmdb",
     .open = lm_open,
@@ -326,4 +332,5 @@ const engine_backend_t engine_backend_lmdb = {
     .cursor_next = lm_cursor_next,
     .cursor_get = lm_cursor_get,
     .cursor_failed = lm_cursor_failed,
+    .settings = lm_settings,
 };

@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "store/engine_int.h"
@@ -185,6 +186,12 @@ static bool mem_cursor_failed(void *cur)
     return false;
 }
 
+static void mem_settings(void *be, char *out, size_t len)
+{
+    (void)be;
+    snprintf(out, len, "a skip list in memory");
+}
+
 const engine_backend_t engine_backend_memory = {
     .name = "memory",
     .open = mem_open,
@@ -201,4 +208,5 @@ const engine_backend_t engine_backend_memory = {
     .cursor_next = mem_cursor_next,
     .cursor_get = mem_cursor_get,
     .cursor_failed = mem_cursor_failed,
+    .settings = mem_settings,
 };

@@ -14,6 +14,11 @@
 #define DEFAULT_CLIENT_URL "http://localhost:2379"
 #define DEFAULT_PEER_URL   "http://localhost:2380"
 
+/* Bounds of the LevelDB sizes (see finalize). */
+#define LEVELDB_MIN_CACHE        ((uint64_t)1 << 20)
+#define LEVELDB_MIN_WRITE_BUFFER ((uint64_t)64 << 10)
+#define LEVELDB_MAX_WRITE_BUFFER ((uint64_t)1 << 30)
+
 /* Defaults: etcd 3.4's, except data-dir ("<name>.metcd"). */
 const config_opt_desc_t config_opts[CONFIG_OPT_COUNT] = {
     [CONFIG_OPT_NAME] = {"name", false, true, true, "default",
@@ -66,6 +71,13 @@ const config_opt_desc_t config_opts[CONFIG_OPT_COUNT] = {
     [CONFIG_OPT_THREADS] = {"threads", false, true, true, "1",
                             "HTTP event loops serving clients, each on its own thread (0: one "
                             "per core; 1: one loop shared with raft)."},
+    [CONFIG_OPT_LEVELDB_CACHE_BYTES] = {"leveldb-cache-bytes", false, true, true, "67108864",
+                                        "LevelDB backend: block cache size in bytes (at least "
+                                        "1048576)."},
+    [CONFIG_OPT_LEVELDB_WRITE_BUFFER_BYTES] = {"leveldb-write-buffer-bytes", false, true, true,
+                                               "16777216",
+                                               "LevelDB backend: write buffer (memtable) size in "
+                                               "bytes (65536 to 1073741824)."},
     [CONFIG_OPT_UI] = {"ui", true, true, true, "true",
                        "Serve the web console at /ui/ on the client URLs."},
     [CONFIG_OPT_CONFIG_FILE] = {"config-file", false, true, false, "",
@@ -355,9 +367,14 @@ static int convert(config_t *cfg, config_opt_t opt, const char *v, char *why, si
         return 0;
     case CONFIG_OPT_SNAPSHOT_COUNT:
     case CONFIG_OPT_MAX_REQUEST_BYTES:
+    case CONFIG_OPT_LEVELDB_CACHE_BYTES:
+    case CONFIG_OPT_LEVELDB_WRITE_BUFFER_BYTES:
         if (config_parse_uint(v, 64, &u) != 0)
             return config_errf(why, why_len, "parse error");
-        *(opt == CONFIG_OPT_SNAPSHOT_COUNT ? &cfg->snapshot_count : &cfg->max_request_bytes) = u;
+        *(opt == CONFIG_OPT_SNAPSHOT_COUNT        ? &cfg->snapshot_count
+          : opt == CONFIG_OPT_MAX_REQUEST_BYTES   ? &cfg->max_request_bytes
+          : opt == CONFIG_OPT_LEVELDB_CACHE_BYTES ? &cfg->leveldb_cache_bytes
+                                                  : &cfg->leveldb_wbuf_bytes) = u;
         return 0;
     case CONFIG_OPT_ENABLE_V2:
     case CONFIG_OPT_UI:
@@ -562,6 +579,24 @@ static int finalize(config_t *cfg, const bool *set, const char *raw_log_outputs,
         return -1;
     if (cfg->threads > 256)
         return config_errf(err, err_len, "--threads must be at most 256");
+    /* LevelDB silently clamps a write buffer outside [64 KiB, 1 GiB] (its
+     * SanitizeOptions); metcd refuses it instead, so that the size asked for
+     * is the size used. A block cache below 1 MiB holds too few 4 KiB blocks
+     * to serve anything. */
+    if (cfg->leveldb_cache_bytes < LEVELDB_MIN_CACHE)
+        return config_errf(err, err_len, "--leveldb-cache-bytes must be at least %llu",
+                           (unsigned long long)LEVELDB_MIN_CACHE);
+    if (cfg->leveldb_wbuf_bytes < LEVELDB_MIN_WRITE_BUFFER ||
+        cfg->leveldb_wbuf_bytes > LEVELDB_MAX_WRITE_BUFFER)
+        return config_errf(err, err_len,
+                           "--leveldb-write-buffer-bytes must be between %llu and %llu",
+                           (unsigned long long)LEVELDB_MIN_WRITE_BUFFER,
+                           (unsigned long long)LEVELDB_MAX_WRITE_BUFFER);
+    if (cfg->backend != CONFIG_BACKEND_LEVELDB &&
+        (set[CONFIG_OPT_LEVELDB_CACHE_BYTES] || set[CONFIG_OPT_LEVELDB_WRITE_BUFFER_BYTES]) &&
+        config_warnf(cfg, "--leveldb-cache-bytes and --leveldb-write-buffer-bytes act only with "
+                          "--backend leveldb") != 0)
+        return config_errf(err, err_len, "out of memory");
     if (config_bootstrap_finalize(cfg, set, err, err_len) != 0)
         return -1;
     if (proxy)

@@ -91,6 +91,8 @@ typedef struct config {
     config_backend_t backend;         /* --backend memory|lmdb|leveldb */
     unsigned watch_history;           /* --watch-history, default 1000 */
     unsigned threads;                 /* --threads, HTTP event loops; 0: one per core */
+    uint64_t leveldb_cache_bytes;     /* --leveldb-cache-bytes, default 64 MiB */
+    uint64_t leveldb_wbuf_bytes;      /* --leveldb-write-buffer-bytes, default 16 MiB */
     char *wal_dir;                    /* --wal-dir, NULL: <data-dir>/member/wal (owned) */
     config_url_list_t listen_metrics; /* --listen-metrics-urls, none by default */
     char *log_level;                  /* --log-level: debug|info|warn|error|panic|fatal (owned) */

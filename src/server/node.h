@@ -75,6 +75,10 @@ typedef struct node_config {
      * snapshot and the log at start), else the engine_kind_t holding the
      * store's image in <data_dir>/member/<kind>. */
     int backend;
+    /* LevelDB's block cache and write buffer in bytes (0: the engine's
+     * defaults); only the leveldb backend uses them. */
+    uint64_t leveldb_cache_bytes;
+    uint64_t leveldb_write_buffer_bytes;
     /* The peer transport (borrowed; NULL: no peers). The node gives it the
      * members' peer URLs as the configuration changes. */
     struct peer_transport *transport;

@@ -437,12 +437,18 @@ static int open_engine(node_t *n, engine_t **out, char *err, size_t err_len)
     char *dir = NULL;
     if (asprintf(&dir, "%s/member/%s", n->cfg.data_dir, engine_kind_name(kind)) < 0)
         abort();
-    engine_options_t o = {.kind = kind, .dir = dir};
+    engine_options_t o = {.kind = kind,
+                          .dir = dir,
+                          .leveldb_cache_size = (size_t)n->cfg.leveldb_cache_bytes,
+                          .leveldb_write_buffer_size = (size_t)n->cfg.leveldb_write_buffer_bytes};
     char eerr[256] = "";
     int rc = engine_open(&o, out, eerr, sizeof(eerr));
     if (rc != 0)
         snprintf(err, err_len, "cannot open the %s backend in %s: %s", engine_kind_name(kind), dir,
                  eerr);
+    else
+        log_line('I', "etcdserver", "opened the %s backend in %s (%s)", engine_kind_name(kind), dir,
+                 engine_settings(*out));
     free(dir);
     return rc != 0 ? -1 : 0;
 }

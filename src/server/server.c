@@ -634,6 +634,8 @@ int server_new(const config_t *cfg, server_t **out, char *err, size_t err_len)
         .backend = cfg->backend == CONFIG_BACKEND_LMDB      ? ENGINE_LMDB
                    : cfg->backend == CONFIG_BACKEND_LEVELDB ? ENGINE_LEVELDB
                                                             : 0,
+        .leveldb_cache_bytes = cfg->leveldb_cache_bytes,
+        .leveldb_write_buffer_bytes = cfg->leveldb_wbuf_bytes,
         .bootstrap = join ? NULL : &s->initial,
         /* A discovered member's restart takes its IDs from its log: etcd
          * does not ask the discovery source again, and the flags alone do

@@ -945,6 +945,66 @@ static void test_ui(void **state)
     free(path);
 }
 
+/* --leveldb-cache-bytes, --leveldb-write-buffer-bytes: metcd's own sizes. */
+static void test_leveldb_sizes(void **state)
+{
+    (void)state;
+    config_t c;
+    assert_int_equal(PARSE(&c, "--name", "n"), 0);
+    assert_int_equal(c.leveldb_cache_bytes, 64 << 20);
+    assert_int_equal(c.leveldb_wbuf_bytes, 16 << 20);
+    assert_int_equal(c.n_warnings, 0);
+    config_free(&c);
+    assert_int_equal(PARSE(&c, "--backend", "leveldb", "--leveldb-cache-bytes", "0x200000",
+                           "--leveldb-write-buffer-bytes=65536"),
+                     0);
+    assert_int_equal(c.leveldb_cache_bytes, 2 << 20);
+    assert_int_equal(c.leveldb_wbuf_bytes, 65536);
+    assert_int_equal(c.n_warnings, 0);
+    config_free(&c);
+    char *env[] = {"ETCD_LEVELDB_CACHE_BYTES=3145728", "ETCD_LEVELDB_WRITE_BUFFER_BYTES=1073741824",
+                   NULL};
+    assert_int_equal(parse_env(&c, env, "--backend", "leveldb", NULL), 0);
+    assert_int_equal(c.leveldb_cache_bytes, 3 << 20);
+    assert_int_equal(c.leveldb_wbuf_bytes, 1 << 30);
+    config_free(&c);
+    char *path = write_tmp("backend: leveldb\nleveldb-cache-bytes: 4194304\n"
+                           "leveldb-write-buffer-bytes: 131072\n");
+    char *flag = NULL;
+    assert_true(asprintf(&flag, "--config-file=%s", path) > 0);
+    assert_int_equal(PARSE(&c, flag), 0);
+    assert_int_equal(c.leveldb_cache_bytes, 4 << 20);
+    assert_int_equal(c.leveldb_wbuf_bytes, 131072);
+    config_free(&c);
+    free(flag);
+    unlink(path);
+    free(path);
+    /* With another backend they act on nothing: one warning, no refusal. */
+    assert_int_equal(PARSE(&c, "--backend", "lmdb", "--leveldb-cache-bytes", "2097152"), 0);
+    assert_int_equal(c.n_warnings, 1);
+    assert_string_equal(c.warnings[0], "--leveldb-cache-bytes and --leveldb-write-buffer-bytes "
+                                       "act only with --backend leveldb");
+    config_free(&c);
+    /* Bad numbers: Go's flag package (exit 2); out of bounds: etcd-style
+     * checks after the flags (exit 1). */
+    assert_int_equal(PARSE(&c, "--leveldb-cache-bytes=64MiB"), CONFIG_E_FLAG);
+    assert_string_equal(err, "invalid value \"64MiB\" for flag -leveldb-cache-bytes: parse error");
+    assert_int_equal(PARSE(&c, "--leveldb-write-buffer-bytes=-1"), CONFIG_E_FLAG);
+    assert_string_equal(err,
+                        "invalid value \"-1\" for flag -leveldb-write-buffer-bytes: parse error");
+    assert_int_equal(PARSE(&c, "--backend=leveldb", "--leveldb-cache-bytes=1048575"),
+                     CONFIG_E_VERIFY);
+    assert_string_equal(err, "--leveldb-cache-bytes must be at least 1048576");
+    assert_int_equal(PARSE(&c, "--backend=leveldb", "--leveldb-write-buffer-bytes=65535"),
+                     CONFIG_E_VERIFY);
+    assert_string_equal(err, "--leveldb-write-buffer-bytes must be between 65536 and 1073741824");
+    assert_int_equal(PARSE(&c, "--backend=leveldb", "--leveldb-write-buffer-bytes=1073741825"),
+                     CONFIG_E_VERIFY);
+    assert_string_equal(err, "--leveldb-write-buffer-bytes must be between 65536 and 1073741824");
+    assert_non_null(strstr(config_usage(), "--leveldb-cache-bytes '67108864'"));
+    assert_non_null(strstr(config_usage(), "--leveldb-write-buffer-bytes '16777216'"));
+}
+
 /* --discovery*, --proxy*: values, etcd's defaults and checks. */
 static void test_bootstrap_options(void **state)
 {
@@ -1096,6 +1156,7 @@ int main(void)
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_tls),
         cmocka_unit_test(test_ui),
+        cmocka_unit_test(test_leveldb_sizes),
         cmocka_unit_test(test_spellings),
         cmocka_unit_test(test_all_flags),
         cmocka_unit_test(test_bools),

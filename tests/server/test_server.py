@@ -241,8 +241,12 @@ def case_bad_configuration():
         (["--discovery=http://127.0.0.1:1/t", "--initial-cluster", "n=http://127.0.0.1:2"],
          None, "multiple discovery or bootstrap flags are set. Choose one of \"initial-cluster\", "
                "\"discovery\" or \"discovery-srv\". See 'metcd --help'."),
+        (["--leveldb-cache-bytes=64MiB"], None,
+         'invalid value "64MiB" for flag -leveldb-cache-bytes: parse error'),
+        (["--backend=leveldb", "--leveldb-write-buffer-bytes=4096"], None,
+         "--leveldb-write-buffer-bytes must be between 65536 and 1073741824"),
     ]
-    exit_1 = ("stray", "ETCD_SNAPSHOT_COUNT", "/nonexistent/metcd.yaml", "--election-timeout",
+    exit_1 = ("--leveldb-write-buffer-bytes=4096", "stray", "ETCD_SNAPSHOT_COUNT", "/nonexistent/metcd.yaml", "--election-timeout",
               "default,stdout", "--discovery=http://127.0.0.1:1/t", "https://127.0.0.1:1")
     for args, env, want in cases:
         rc, out, err = run_bad(["--data-dir", d] + args, env)
@@ -336,6 +340,29 @@ def case_backend_kept_by_data_dir():
             st, _, body = http("GET", c.client_url + "/v2/keys/k")
             eq((st, json.loads(body)["node"]["value"]), (200, "1"), "the key after converting")
             eq(c.stop(), 0, "exit status")
+
+
+def case_leveldb_sizes():
+    """--leveldb-cache-bytes and --leveldb-write-buffer-bytes reach LevelDB:
+    the engine logs the sizes it opened the database with."""
+    with Metcd("n1", args=["--backend", "leveldb", "--leveldb-cache-bytes", "3145728",
+                           "--leveldb-write-buffer-bytes", "131072"]) as m:
+        m.wait_ready()
+        want = "(block cache 3145728 bytes, write buffer 131072 bytes, 10-bit Bloom filter)"
+        check("opened the leveldb backend in %s/member/leveldb %s" % (m.data_dir, want)
+              in m.stderr(), m.stderr())
+        eq(http("PUT", m.client_url + "/v2/keys/k", body=b"value=1",
+                headers={"Content-Type": "application/x-www-form-urlencoded"})[0], 201, "PUT")
+        eq(m.stop(), 0, "exit status")
+        # The sizes are no property of the data dir: the next start takes the defaults.
+        with Metcd("n1", data_dir=m.data_dir, args=["--backend", "leveldb"],
+                   client_port=m.client_port, peer_port=m.peer_port) as d:
+            d.wait_ready()
+            check("(block cache 67108864 bytes, write buffer 16777216 bytes" in d.stderr(),
+                  d.stderr())
+            st, _, body = http("GET", d.client_url + "/v2/keys/k")
+            eq((st, json.loads(body)["node"]["value"]), (200, "1"), "the key after a restart")
+            eq(d.stop(), 0, "exit status")
 
 
 def case_sigterm_with_watch():
@@ -476,6 +503,7 @@ CASES = {
     "data_dir_locked": case_data_dir_locked,
     "sigterm_with_watch": case_sigterm_with_watch,
     "backend_kept_by_data_dir": case_backend_kept_by_data_dir,
+    "leveldb_sizes": case_leveldb_sizes,
     "ttl_expiry": case_ttl_expiry,
     "request_size_limit": case_request_size_limit,
     "valgrind_clean": case_valgrind_clean,
