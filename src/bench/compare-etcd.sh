@@ -9,7 +9,7 @@
 #   DURATION   per round and server (default 5s); ROUNDS (default 2)
 #   OPS        loads to run (default "get put lock list"; also mixed, watch)
 # Environment: CONNS (64); FANOUT watchers on one key (10000, 0: no fan-out),
-#   FANOUT_ROUNDS (3); METCD_ARGS, extra flags for metcd (default --threads 0: one loop per core).
+#   FANOUT_ROUNDS (3); METCD_ARGS, extra flags for metcd (e.g. --threads 1; the default is one loop per core).
 # Needs /usr/bin/etcd and python3 (only to format the table).
 set -eu
 BUILD=${1:-build}
@@ -19,7 +19,7 @@ OPS=${4:-get put lock list}
 CONNS=${CONNS:-64}
 FANOUT=${FANOUT:-10000}
 FANOUT_ROUNDS=${FANOUT_ROUNDS:-3}
-METCD_ARGS=${METCD_ARGS:---threads 0}  # one HTTP loop per core
+METCD_ARGS=${METCD_ARGS:-}
 
 # Each fan-out watcher holds one descriptor in the client and one in the
 # server: take the hard limit (the servers inherit it).

@@ -68,7 +68,7 @@ const config_opt_desc_t config_opts[CONFIG_OPT_COUNT] = {
                             "dir)."},
     [CONFIG_OPT_WATCH_HISTORY] = {"watch-history", false, true, true, "1000",
                                   "Number of events kept for waitIndex (etcd keeps 1000)."},
-    [CONFIG_OPT_THREADS] = {"threads", false, true, true, "1",
+    [CONFIG_OPT_THREADS] = {"threads", false, true, true, "0",
                             "HTTP event loops serving clients, each on its own thread (0: one "
                             "per core; 1: one loop shared with raft)."},
     [CONFIG_OPT_LEVELDB_CACHE_BYTES] = {"leveldb-cache-bytes", false, true, true, "67108864",

@@ -24,6 +24,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -347,36 +348,61 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/*
- * h2o 2.2.5 keeps freed pool chunks and socket buffers for reuse in
- * per-thread recycle bins (lib/common/memory.c, socket.c), which a thread
- * that ends leaves behind. The buffers' bin is reachable; the chunks' bin
- * is emptied by taking more chunks than it holds (16) through a pool and
- * freeing them here. Both bins hand out malloc'd blocks, each starting
- * with its link. Runs at the end of a loop's thread.
- */
-static void release_thread_caches(void)
+/* Frees every block parked in one of h2o's recycle bins (each starts with its link). */
+static void free_bin(h2o_mem_recycle_t *bin)
 {
     struct recycled {
         struct recycled *next;
     };
-    h2o_mem_recycle_t *bin = &h2o_socket_buffer_prototype.allocator;
     for (struct recycled *c = (struct recycled *)bin->_link, *next; c != NULL; c = next) {
         next = c->next;
         free(c);
     }
     bin->_link = NULL;
     bin->cnt = 0;
+}
+
+/*
+ * The HTTP/2 write buffers' prototype, a static thread-local of h2o 2.2.5
+ * (lib/http2/connection.c): the library's thread-local block is the pool
+ * chunks' bin, h2o_socket_buffer_prototype, then this one. Trusted only if
+ * it looks like it (a bin of 16, buffers of H2O_HTTP2_DEFAULT_OUTBUF_SIZE,
+ * 80 KiB); NULL otherwise, and the sanitizer build then reports the bin.
+ */
+static h2o_buffer_prototype_t *http2_wbuf_prototype(void)
+{
+    /* Through an integer: the compiler would otherwise see one object only. */
+    volatile uintptr_t next = (uintptr_t)(&h2o_socket_buffer_prototype + 1);
+    h2o_buffer_prototype_t *p = (h2o_buffer_prototype_t *)next;
+    if (p->allocator.max != 16 || p->_initial_buf.capacity != 81920 ||
+        p->_initial_buf.bytes != NULL || p->allocator.cnt > p->allocator.max)
+        return NULL;
+    return p;
+}
+
+/*
+ * h2o 2.2.5 keeps freed pool chunks and buffers for reuse in per-thread
+ * recycle bins (lib/common/memory.c, socket.c, http2/connection.c), which
+ * a thread that ends leaves behind. The socket and HTTP/2 write buffers'
+ * bins are reachable; the chunks' bin is emptied by taking more chunks
+ * than it holds (16) through a pool and freeing them here. Runs at the end
+ * of a loop's thread, once its connections are all disposed.
+ */
+static void release_thread_caches(void)
+{
+    free_bin(&h2o_socket_buffer_prototype.allocator);
+    h2o_buffer_prototype_t *wbuf = http2_wbuf_prototype();
+    if (wbuf != NULL)
+        free_bin(&wbuf->allocator);
     h2o_mem_pool_t pool;
     h2o_mem_init_pool(&pool);
     for (int i = 0; i < 32 * 8; i++)
         h2o_mem_alloc_pool(&pool, 400); /* small: from chunks, about 8 a chunk */
-    for (struct recycled *c = (struct recycled *)pool.chunks, *next; c != NULL; c = next) {
-        next = c->next;
-        free(c);
-    }
+    /* The chunks are linked as the bins' blocks are: free them as one bin. */
+    h2o_mem_recycle_t chunks = {.max = 0, .cnt = 0, ._link = (void *)pool.chunks};
     pool.chunks = NULL;
     h2o_mem_clear_pool(&pool);
+    free_bin(&chunks);
 }
 
 static void *loop_main(void *arg)
