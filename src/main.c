@@ -11,6 +11,9 @@
  * --import-etcd-data-dir DIR (metcd's own flag, docs/migration.md): before
  * the member starts, a data directory without a log is made from the etcd
  * 3.4 data directory DIR, with etcd's tree and indexes.
+ *
+ * --migrate-backend (metcd's own flag, docs/operations.md): converts the
+ * stopped member's --data-dir to --backend offline and exits.
  */
 #include <stdio.h>
 #include <string.h>
@@ -87,6 +90,32 @@ static int take_import_flag(int *argc, char **argv, const char **dir)
     return 0;
 }
 
+#define MIGRATE_FLAG "migrate-backend"
+
+/* Takes --migrate-backend (one or two dashes, no value) out of argv.
+ * Returns 1 when it was there, 0 when not, -1 when it was given a value. */
+static int take_migrate_flag(int *argc, char **argv)
+{
+    const size_t len = sizeof(MIGRATE_FLAG) - 1;
+    int out = 1, found = 0;
+    for (int i = 1; i < *argc; i++) {
+        const char *a = argv[i];
+        const char *name = a[0] == '-' ? (a[1] == '-' ? a + 2 : a + 1) : NULL;
+        if (strcmp(a, "--") == 0 || name == NULL || strncmp(name, MIGRATE_FLAG, len) != 0 ||
+            (name[len] != '\0' && name[len] != '=')) {
+            argv[out++] = argv[i];
+            continue;
+        }
+        if (name[len] == '=')
+            found = -1;
+        else if (found == 0)
+            found = 1;
+    }
+    argv[out] = NULL;
+    *argc = out;
+    return found;
+}
+
 int main(int argc, char **argv)
 {
     config_t cfg;
@@ -95,6 +124,11 @@ int main(int argc, char **argv)
     if (take_import_flag(&argc, argv, &import_dir) != 0) {
         /* Go's flag package: a flag without its value. */
         fprintf(stderr, "flag needs an argument: --" IMPORT_FLAG "\n");
+        return 2;
+    }
+    int migrate = take_migrate_flag(&argc, argv);
+    if (migrate < 0) {
+        fprintf(stderr, "flag takes no value: --" MIGRATE_FLAG "\n");
         return 2;
     }
     int crc = config_parse(&cfg, argc, argv, environ, err, sizeof(err));
@@ -139,6 +173,14 @@ int main(int argc, char **argv)
                  "if provided.",
                  cfg.config_file);
 
+    if (migrate) {
+        int mrc = server_migrate_backend(&cfg, err, sizeof(err));
+        if (mrc != 0)
+            log_line('C', "etcdmain", "%s", err);
+        config_free(&cfg);
+        log_close();
+        return mrc != 0 ? 1 : 0;
+    }
     if (import_dir != NULL) {
         int irc = server_import_etcd(&cfg, import_dir, err, sizeof(err));
         if (irc != 0) {

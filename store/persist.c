@@ -240,6 +240,17 @@ int store_sync(store_t *s)
     return s->engine ? engine_sync(s->engine) : 0;
 }
 
+engine_t *store_engine_detach(store_t *s)
+{
+    if (s->batch)
+        engine_batch_abort(s->batch);
+    s->batch = NULL;
+    s->persist_rc = 0;
+    engine_t *e = s->engine;
+    s->engine = NULL;
+    return e;
+}
+
 uint64_t store_applied_index(const store_t *s)
 {
     return s->engine ? engine_meta(s->engine)->applied_index : 0;

@@ -391,6 +391,14 @@ int store_commit(store_t *s, uint64_t applied_index);
 /* Makes every commit so far durable: before the log entries it covers go. */
 int store_sync(store_t *s);
 
+/*
+ * Takes the attached engine off s (uncommitted changes are dropped) and
+ * returns it, or NULL without one; s keeps its tree as a memory store.
+ * Ownership: the caller closes the engine. For an offline conversion from
+ * one engine to another (store_engine_rewrite then attaches the new one).
+ */
+engine_t *store_engine_detach(store_t *s);
+
 /* The raft index of the engine's last commit (0 without an engine). */
 uint64_t store_applied_index(const store_t *s);
 

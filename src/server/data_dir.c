@@ -132,25 +132,64 @@ static int write_durably(const char *dir, const char *path, const char *text)
     return rc ? rc : 0;
 }
 
+/* Reads dir/member/backend into have: 1 when read, 0 when absent, -1 with err. */
+static int read_backend(const char *path, char have[32], char *err, size_t err_len)
+{
+    FILE *f = fopen(path, "re");
+    if (!f) {
+        if (errno == ENOENT)
+            return 0;
+        snprintf(err, err_len, "cannot read %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (!fgets(have, 32, f))
+        have[0] = '\0';
+    fclose(f);
+    have[strcspn(have, "\n")] = '\0';
+    return 1;
+}
+
+int data_dir_backend_of(const char *dir, char *have, size_t have_len, char *err, size_t err_len)
+{
+    char *path = NULL;
+    if (asprintf(&path, "%s/member/backend", dir) < 0)
+        abort();
+    char name[32] = "";
+    int rc = read_backend(path, name, err, err_len);
+    free(path);
+    if (rc < 0)
+        return -1;
+    snprintf(have, have_len, "%s", rc ? name : "memory"); /* none: written before backends */
+    return 0;
+}
+
+int data_dir_set_backend(const char *dir, const char *backend, char *err, size_t err_len)
+{
+    char *member = NULL, *path = NULL;
+    if (asprintf(&member, "%s/member", dir) < 0 || asprintf(&path, "%s/backend", member) < 0)
+        abort();
+    char text[40];
+    snprintf(text, sizeof(text), "%s\n", backend);
+    int e = write_durably(member, path, text);
+    if (e != 0)
+        snprintf(err, err_len, "cannot write %s: %s", path, strerror(-e));
+    free(member);
+    free(path);
+    return e ? -1 : 0;
+}
+
 int data_dir_backend(const char *dir, const char *backend, bool have_log, char *err, size_t err_len)
 {
     char *member = NULL, *path = NULL;
     if (asprintf(&member, "%s/member", dir) < 0 || asprintf(&path, "%s/backend", member) < 0)
         abort();
-    int rc = 0;
     char have[32] = "";
-    FILE *f = fopen(path, "re");
-    if (f) {
-        if (!fgets(have, sizeof(have), f))
-            have[0] = '\0';
-        fclose(f);
-        have[strcspn(have, "\n")] = '\0';
-    } else if (errno != ENOENT) {
-        snprintf(err, err_len, "cannot read %s: %s", path, strerror(errno));
-        rc = -1;
-    } else if (have_log) {
+    int rc = read_backend(path, have, err, err_len);
+    if (rc == 1) {
+        rc = 0;
+    } else if (rc == 0 && have_log) {
         snprintf(have, sizeof(have), "memory"); /* written before backends existed */
-    } else {
+    } else if (rc == 0) {
         char text[40];
         snprintf(text, sizeof(text), "%s\n", backend);
         int e = write_durably(member, path, text);
@@ -163,9 +202,9 @@ int data_dir_backend(const char *dir, const char *backend, bool have_log, char *
     if (rc == 0 && strcmp(have, backend) != 0) {
         snprintf(err, err_len,
                  "data directory %s was created with the %s backend and cannot start with "
-                 "--backend %s (start it with --backend %s, or convert it offline as "
-                 "docs/operations.md says)",
-                 dir, have, backend, have);
+                 "--backend %s (start it with --backend %s, or convert it offline with "
+                 "metcd --migrate-backend --data-dir %s --backend %s)",
+                 dir, have, backend, have, dir, backend);
         rc = -1;
     }
     free(member);

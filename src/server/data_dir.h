@@ -47,4 +47,13 @@ int data_dir_check_wal(const char *dir, const char *wal_dir, bool (*has_log)(con
 int data_dir_backend(const char *dir, const char *backend, bool have_log, char *err,
                      size_t err_len);
 
+/*
+ * The backend dir/member/backend names ("memory" without the file) into
+ * have (have_len bytes). Returns 0, or -1 with err when it cannot be read.
+ */
+int data_dir_backend_of(const char *dir, char *have, size_t have_len, char *err, size_t err_len);
+
+/* Names backend in dir/member/backend, durably. Returns 0, or -1 with err. */
+int data_dir_set_backend(const char *dir, const char *backend, char *err, size_t err_len);
+
 #endif /* METCD_DATA_DIR_H */

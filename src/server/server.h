@@ -53,6 +53,16 @@ void server_free(server_t *s);
 int server_import_etcd(const config_t *cfg, const char *etcd_dir, char *err, size_t err_len);
 
 /*
+ * --migrate-backend (src/server/migrate.c): converts the stopped member's
+ * data directory cfg->data_dir from the backend it was created with to
+ * cfg->backend, keeping every key, TTL, index and the watch history, and
+ * returns without starting a member. Refused while a member holds the data
+ * dir's lock, and for a data dir with no member log. Returns 0, or
+ * SERVER_E_RUNTIME with one line in err.
+ */
+int server_migrate_backend(const config_t *cfg, char *err, size_t err_len);
+
+/*
  * Tells systemd state ("READY=1", "STOPPING=1") on $NOTIFY_SOCKET when it
  * is set, and logs what happened; a failed notification stops nothing. A
  * proxy (src/proxy) is ready once it listens, as etcd's proxy notifies.

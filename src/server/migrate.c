@@ -1,0 +1,229 @@
+/*
+ * --migrate-backend: converts a stopped member's data dir from the backend
+ * it was created with (member/backend) to --backend, offline.
+ *
+ * What a member needs at start is the same on every backend: the newest
+ * snapshot and the WAL after it (both written whatever the backend, and
+ * the WAL released only behind a snapshot), plus on lmdb and leveldb an
+ * engine holding the store at some applied index at or past that snapshot,
+ * from which the WAL is replayed (node_open.c). So:
+ *   - engine to engine: the source engine's store (every node, TTL, the
+ *     store index, the counters and the event history that waitIndex reads)
+ *     is written to a new engine at the same applied index;
+ *   - memory to an engine: the new engine starts empty and the first start
+ *     writes the newest snapshot's store to it, then replays the WAL (the
+ *     path node_open.c takes for an engine behind the snapshot);
+ *   - an engine to memory: the first start loads the snapshot and replays
+ *     the WAL, as the memory backend always does; the engine is removed.
+ * The new engine is built beside the old one (member/<kind>.converting),
+ * synced and renamed into place; the rename of member/backend is the
+ * commit point. A crash before it leaves the data dir on its old backend
+ * (the next conversion removes the half-built directory); after it, on the
+ * new one, with at most the old engine's directory left to remove.
+ * The data dir lock keeps a running member's data dir from being converted.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "src/server/data_dir.h"
+#include "src/server/server.h"
+#include "store/engine.h"
+#include "store/store.h"
+#include "wal/wal.h"
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path) != 0 && errno != ENOENT ? -1 : 0;
+}
+
+/* Removes path and everything below it (absent: nothing to do). */
+static int remove_tree(const char *path, char *err, size_t err_len)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0 && errno == ENOENT)
+        return 0;
+    if (nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS) != 0) {
+        snprintf(err, err_len, "cannot remove %s: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int sync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int rc = fd < 0 || fsync(fd) != 0 ? -errno : 0;
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
+static engine_kind_t kind_of(const char *name)
+{
+    return strcmp(name, "lmdb") == 0      ? ENGINE_LMDB
+           : strcmp(name, "leveldb") == 0 ? ENGINE_LEVELDB
+                                          : 0;
+}
+
+static int open_engine(const config_t *cfg, engine_kind_t kind, const char *dir, engine_t **out,
+                       char *err, size_t err_len)
+{
+    engine_options_t o = {.kind = kind,
+                          .dir = dir,
+                          .leveldb_cache_size = (size_t)cfg->leveldb_cache_bytes,
+                          .leveldb_write_buffer_size = (size_t)cfg->leveldb_wbuf_bytes};
+    char eerr[256] = "";
+    if (engine_open(&o, out, eerr, sizeof(eerr)) != 0) {
+        snprintf(err, err_len, "cannot open the %s backend in %s: %s", engine_kind_name(kind), dir,
+                 eerr);
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * Writes the store of the engine in from_dir to a new engine of kind `to`
+ * in to_dir, at the same applied index, synced. Returns 0 or -1 with err.
+ */
+static int copy_engine(const config_t *cfg, engine_kind_t from, const char *from_dir,
+                       engine_kind_t to, const char *to_dir, char *err, size_t err_len)
+{
+    engine_t *src = NULL, *dst = NULL;
+    if (open_engine(cfg, from, from_dir, &src, err, err_len) != 0)
+        return -1;
+    store_config_t scfg = {.history_size = cfg->watch_history};
+    char lerr[256] = "";
+    store_t *s = store_open_engine(&scfg, src, lerr, sizeof(lerr));
+    if (s == NULL) {
+        snprintf(err, err_len, "cannot read the store from %s: %s", from_dir, lerr);
+        engine_close(src);
+        return -1;
+    }
+    uint64_t applied = store_applied_index(s);
+    engine_close(store_engine_detach(s));
+    if (open_engine(cfg, to, to_dir, &dst, err, err_len) != 0) {
+        store_free(s);
+        return -1;
+    }
+    /* The store owns dst from here, even when the rewrite fails. */
+    int rc = store_engine_rewrite(s, dst, applied);
+    if (rc == 0)
+        rc = store_sync(s);
+    if (rc != 0)
+        snprintf(err, err_len, "cannot write the store to %s: %s", to_dir, store_engine_error(s));
+    else
+        log_line('I', "etcdserver",
+                 "wrote the store at index %" PRIu64 " (store index %" PRIu64 ") from the %s "
+                 "backend to the %s backend",
+                 applied, store_index(s), engine_kind_name(from), engine_kind_name(to));
+    store_free(s);
+    return rc != 0 ? -1 : 0;
+}
+
+/* The conversion with the data dir locked; paths in member/. */
+static int convert(const config_t *cfg, const char *member, const char *from, const char *to,
+                   char *err, size_t err_len)
+{
+    engine_kind_t fk = kind_of(from), tk = kind_of(to);
+    char *from_dir = NULL, *to_dir = NULL, *tmp_dir = NULL;
+    if (asprintf(&from_dir, "%s/%s", member, from) < 0 ||
+        asprintf(&to_dir, "%s/%s", member, to) < 0 ||
+        asprintf(&tmp_dir, "%s/%s.converting", member, to) < 0)
+        abort();
+    int rc = -1;
+    /* A half-built engine of an earlier conversion, or a database left by
+     * a data dir that once ran on `to`: neither holds this member's data
+     * now, and the start would trust an engine it finds there. */
+    if (remove_tree(tmp_dir, err, err_len) != 0 || remove_tree(to_dir, err, err_len) != 0)
+        goto out;
+    if (fk && tk) {
+        if (copy_engine(cfg, fk, from_dir, tk, tmp_dir, err, err_len) != 0)
+            goto out;
+        if (rename(tmp_dir, to_dir) != 0) {
+            snprintf(err, err_len, "cannot rename %s to %s: %s", tmp_dir, to_dir, strerror(errno));
+            goto out;
+        }
+    }
+    int e = sync_dir(member);
+    if (e != 0) {
+        snprintf(err, err_len, "cannot sync %s: %s", member, strerror(-e));
+        goto out;
+    }
+    if (data_dir_set_backend(cfg->data_dir, to, err, err_len) != 0)
+        goto out;
+    if (fk && remove_tree(from_dir, err, err_len) != 0) {
+        /* Converted: only a stale directory is left. */
+        log_line('W', "etcdserver", "%s", err);
+        err[0] = '\0';
+    }
+    if (!tk)
+        log_line('I', "etcdserver",
+                 "the next start loads the newest snapshot and replays the WAL after it");
+    else if (!fk)
+        log_line('I', "etcdserver",
+                 "the next start writes the newest snapshot's store to the %s backend and "
+                 "replays the WAL after it",
+                 to);
+    log_line('N', "etcdserver", "converted data directory %s from the %s backend to the %s backend",
+             cfg->data_dir, from, to);
+    rc = 0;
+out:
+    free(from_dir);
+    free(to_dir);
+    free(tmp_dir);
+    return rc;
+}
+
+int server_migrate_backend(const config_t *cfg, char *err, size_t err_len)
+{
+    const char *to = cfg->backend == CONFIG_BACKEND_LMDB      ? "lmdb"
+                     : cfg->backend == CONFIG_BACKEND_LEVELDB ? "leveldb"
+                                                              : "memory";
+    char *wal = data_dir_wal_path(cfg->data_dir, cfg->wal_dir);
+    bool has_log = wal_exists(wal);
+    if (!has_log)
+        snprintf(err, err_len, "no member data to convert in %s (no log in %s)", cfg->data_dir,
+                 wal);
+    free(wal);
+    if (!has_log)
+        return SERVER_E_RUNTIME;
+    int lock_fd = -1;
+    int rc = data_dir_open(cfg->data_dir, &lock_fd, err, err_len);
+    if (rc == DATA_DIR_E_LOCKED) {
+        /* Append: data_dir_open said which process holds it. */
+        size_t l = strlen(err);
+        snprintf(err + l, err_len - l, "; stop the member before converting its backend");
+    }
+    if (rc != 0)
+        return SERVER_E_RUNTIME;
+    char from[32];
+    rc = data_dir_backend_of(cfg->data_dir, from, sizeof(from), err, err_len);
+    if (rc == 0 && strcmp(from, "memory") != 0 && !kind_of(from)) {
+        snprintf(err, err_len, "data directory %s names an unknown backend \"%s\"", cfg->data_dir,
+                 from);
+        rc = -1;
+    }
+    if (rc == 0 && strcmp(from, to) == 0) {
+        log_line('N', "etcdserver", "data directory %s already uses the %s backend", cfg->data_dir,
+                 to);
+    } else if (rc == 0) {
+        char *member = NULL;
+        if (asprintf(&member, "%s/member", cfg->data_dir) < 0)
+            abort();
+        rc = convert(cfg, member, from, to, err, err_len);
+        free(member);
+    }
+    close(lock_fd);
+    return rc != 0 ? SERVER_E_RUNTIME : 0;
+}
