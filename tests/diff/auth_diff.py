@@ -8,15 +8,28 @@ disabled and no users or roles behind. Responses are normalised and
 compared as in diff_test.py (indexes relative to the index before each
 scenario).
 
-Usage: auth_diff.py [-k SUBSTR] [-v] [--metcd-bin PATH]
+With --tls both servers serve their client URL over https with
+--cert-file, --key-file, --trusted-ca-file and --client-cert-auth
+(certificates made in the test by tests/lib/certs.py); every scenario runs
+over TLS with a client certificate whose common name names no user, and the
+scenarios on certificates run too: a common name that names a user and no
+Authorization header (etcd takes the user from the certificate), a common
+name naming no user, a certificate together with a basic-auth header, root
+by certificate, and handshakes without a certificate or with one from
+another CA.
+
+Usage: auth_diff.py [-k SUBSTR] [-v] [--tls] [--metcd-bin PATH]
 Exit status 0 when nothing differs, 1 otherwise, 77 when etcd is missing.
 """
 
 import argparse
 import base64
+import contextlib
 import json
 import os
+import ssl
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -26,7 +39,14 @@ import harness  # noqa: E402
 import servers  # noqa: E402
 from diff_test import report, run_parallel  # noqa: E402
 
+sys.path.insert(0, os.path.join(HERE, '..', 'lib'))
+import certs as certs_mod  # noqa: E402
+
 CASES = []
+TLS_CASES = []  # run with --tls only
+# --tls: client contexts by certificate common name ('' for none, 'stranger'
+# for a certificate from a CA the servers do not trust).
+CLIENT_TLS = {}
 JSON = [('Content-Type', 'application/json')]
 FORM = [('Content-Type', 'application/x-www-form-urlencoded')]
 
@@ -34,6 +54,21 @@ FORM = [('Content-Type', 'application/x-www-form-urlencoded')]
 def case(fn):
     CASES.append(harness.Case(fn.__name__, fn, 'auth', 1, None, None, fn.__doc__))
     return fn
+
+
+def tls_case(fn):
+    TLS_CASES.append(harness.Case(fn.__name__, fn, 'auth-tls', 1, None, None, fn.__doc__))
+    return fn
+
+
+@contextlib.contextmanager
+def cert(c, cn):
+    """The requests (and watches) inside present the certificate for cn."""
+    c.tls = CLIENT_TLS[cn]
+    try:
+        yield
+    finally:
+        c.tls = None
 
 
 def basic(user, pw):
@@ -355,11 +390,149 @@ def auth_restart(c):
     cleanup(c, users=('alice', 'bob', 'carol', 'root'), roles=('rw', 'guest'))
 
 
+@tls_case
+def auth_cert_user(c):
+    """--client-cert-auth: a certificate's common name is the user when no
+    Authorization header is sent; a basic-auth header wins over it."""
+    setup_enabled(c)
+    for k in ('r/x', 'w/x', 'other'):
+        c.req('PUT', '{P}/%s' % k, b'value=v', FORM + ROOT)
+    put_json(c, '/v2/auth/roles/guest', {'role': 'guest', 'revoke': {'kv': {
+        'read': ['/*'], 'write': ['/*']}}}, ROOT)
+    with cert(c, 'alice'):
+        c.req('GET', '{P}/r/x')
+        c.req('GET', '{P}/r?recursive=true')
+        c.req('GET', '{P}/w/x')
+        c.req('GET', '{P}/other')
+        c.req('PUT', '{P}/w/y', b'value=a', FORM)
+        c.req('PUT', '{P}/r/y', b'value=a', FORM)
+        c.req('DELETE', '{P}/w/y')
+        c.req('GET', '{P}/r/x', None, [('Authorization', '')], label='GET r/x empty header')
+        c.req('GET', '/v2/auth/users')
+        c.req('GET', '/v2/auth/enable')
+        c.req('DELETE', '/v2/auth/enable')
+        c.req('GET', '/v2/members')
+        c.req('DELETE', '/v2/members/1')
+        c.req('GET', '/v2/stats/self')
+        # a basic-auth header names the user, whatever the certificate says
+        c.req('GET', '{P}/r/x', None, basic('bob', 'bpw'))
+        c.req('GET', '{P}/r/x', None, basic('alice', 'bad'))
+        c.req('GET', '{P}/r/x', None, basic('ghost', 'x'))
+        c.req('GET', '{P}/other', None, ROOT)
+        c.req('GET', '/v2/auth/users', None, ROOT)
+        c.req('GET', '{P}/r/x', None, [('Authorization', 'Basic ####')], label='GET bad basic')
+        w1 = c.watch('{P}/r/x?wait=true')
+        conn = c.raw('GET', '{P}/w/x?wait=true')
+        c.record('watch denied', conn, c.expand('{P}/w/x?wait=true'))
+    c.req('PUT', '{P}/r/x', b'value=2', FORM + ROOT)
+    c.watch_body(w1)
+    with cert(c, 'bob'):  # a user with no roles
+        c.req('GET', '{P}/r/x')
+        c.req('PUT', '{P}/w/x', b'value=b', FORM)
+        c.req('GET', '{P}/r/x', None, basic('alice', 'apw'))
+    put_json(c, '/v2/auth/users/bob', {'user': 'bob', 'grant': ['rw']}, ROOT)
+    with cert(c, 'bob'):  # role changes apply at once
+        c.req('GET', '{P}/r/x')
+    c.req('DELETE', '/v2/auth/users/alice', None, ROOT)
+    with cert(c, 'alice'):  # no longer a user: a guest
+        c.req('GET', '{P}/r/x')
+    c.req('DELETE', '{P}?recursive=true', None, ROOT)
+    cleanup(c, users=('bob', 'root'), roles=('rw', 'guest'))
+
+
+@tls_case
+def auth_cert_nobody(c):
+    """A certificate whose common name names no user: the guest role."""
+    setup_enabled(c)
+    c.req('PUT', '{P}/r/x', b'value=v', FORM + ROOT)
+    with cert(c, 'nobody'):
+        c.req('GET', '{P}/r/x')
+        c.req('PUT', '{P}/g', b'value=g', FORM)
+        c.req('GET', '/v2/auth/users')
+        c.req('GET', '{P}/r/x', None, basic('alice', 'apw'))
+        c.req('GET', '{P}/r/x', None, basic('nobody', 'x'))
+    put_json(c, '/v2/auth/roles/guest', {'role': 'guest', 'revoke': {'kv': {
+        'read': ['/*']}}}, ROOT)
+    with cert(c, 'nobody'):
+        c.req('GET', '{P}/r/x')
+        c.req('PUT', '{P}/g', b'value=g', FORM)
+    c.req('DELETE', '{P}?recursive=true', None, ROOT)
+    cleanup(c, users=('alice', 'bob', 'root'), roles=('rw', 'guest'))
+
+
+@tls_case
+def auth_cert_root(c):
+    """Root by certificate: user and role changes, members, disabling auth."""
+    setup_enabled(c)
+    with cert(c, 'root'):
+        c.req('GET', '/v2/auth/users')
+        c.req('GET', '/v2/auth/roles/rw')
+        put_json(c, '/v2/auth/users/carol', {'user': 'carol', 'password': 'c', 'roles': ['rw']})
+        put_json(c, '/v2/auth/roles/rw', {'role': 'rw', 'grant': {'kv': {'read': ['/x']}}})
+        c.req('PUT', '{P}/k', b'value=r', FORM)
+        c.req('GET', '{P}?recursive=true&sorted=true')
+        c.req('DELETE', '/v2/members/1')
+        c.req('GET', '/v2/auth/users', None, basic('alice', 'apw'))
+        c.req('GET', '/v2/auth/users', None, basic('root', 'wrong'))
+        c.req('DELETE', '/v2/auth/users/carol')
+        c.req('DELETE', '/v2/auth/enable', None, basic('alice', 'apw'))
+        c.req('GET', '/v2/auth/enable')
+        c.req('DELETE', '/v2/auth/enable')
+        c.req('GET', '/v2/auth/enable')
+        c.req('PUT', '/v2/auth/enable')
+        c.req('GET', '/v2/auth/enable')
+    c.req('DELETE', '{P}?recursive=true', None, ROOT)
+    cleanup(c, users=('alice', 'bob', 'root'), roles=('rw', 'guest'))
+
+
+@tls_case
+def auth_cert_handshakes(c):
+    """No certificate, or one from another CA: refused at the handshake,
+    with auth on or off, whatever the Authorization header."""
+    def outcome(cn, headers=None):
+        try:
+            with cert(c, cn):
+                r = c.raw('GET', '/v2/keys/', None, headers, timeout=5.0)
+            return 'status %d' % r.status
+        except (OSError, servers.rawhttp.HTTPError):
+            return 'refused'
+    for cn in ('', 'stranger'):
+        c.note('auth off, certificate %r' % cn, outcome(cn))
+    setup_enabled(c)
+    for cn in ('', 'stranger'):
+        c.note('auth on, certificate %r' % cn, outcome(cn))
+        c.note('auth on, certificate %r, root' % cn, outcome(cn, ROOT))
+    c.note('auth on, certificate alice', outcome('alice'))
+    cleanup(c, users=('alice', 'bob', 'root'), roles=('rw', 'guest'))
+
+
+def make_tls(top):
+    """The servers' TLS flags and default client context; fills CLIENT_TLS."""
+    ca = certs_mod.CA(top, 'ca')
+    other = certs_mod.CA(top, 'other')
+    server, server_key = ca.issue('server', 'metcd-server', 'server')
+
+    def ctx(pair):
+        x = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        x.load_verify_locations(ca.cert)
+        if pair:
+            x.load_cert_chain(*pair)
+        return x
+    for cn in ('diff-client', 'alice', 'bob', 'root', 'nobody'):
+        CLIENT_TLS[cn] = ctx(ca.issue('client-' + cn, cn))
+    CLIENT_TLS['stranger'] = ctx(other.issue('stranger', 'root'))
+    CLIENT_TLS[''] = ctx(None)
+    flags = ('--cert-file', server, '--key-file', server_key, '--trusted-ca-file', ca.cert,
+             '--client-cert-auth')
+    return flags, CLIENT_TLS['diff-client']
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('-k', action='append')
     ap.add_argument('-v', action='store_true')
     ap.add_argument('--metcd-bin')
+    ap.add_argument('--tls', action='store_true', help='over https with client certificates')
     args = ap.parse_args()
     if not os.path.exists(servers.ETCD_BIN):
         print('SKIP: etcd not installed (apt-get install etcd-server)')
@@ -368,15 +541,18 @@ def main():
     if not mbin or not os.path.exists(mbin):
         print('FAIL: metcd binary not found (set METCD_BIN)')
         return 1
-    cs = [c for c in CASES if not args.k or any(k in c.name for k in args.k)]
+    all_cases = CASES + (TLS_CASES if args.tls else [])
+    cs = [c for c in all_cases if not args.k or any(k in c.name for k in args.k)]
     t0 = time.monotonic()
     started = []
+    tmp = tempfile.TemporaryDirectory(prefix='metcd-auth-diff-')
     try:
+        tls = make_tls(tmp.name) if args.tls else None
         extra = ('--snapshot-count', '10')
-        e = servers.Server('etcd', servers.ETCD_BIN)
+        e = servers.Server('etcd', servers.ETCD_BIN, tls=tls)
         started.append(e)
         e.start(extra_args=extra)
-        m = servers.Server('metcd', mbin)
+        m = servers.Server('metcd', mbin, tls=tls)
         started.append(m)
         m.start(extra_args=extra)
         ra, rb = run_parallel([e, m], cs)
@@ -393,6 +569,7 @@ def main():
     finally:
         for s in started:
             s.stop()
+        tmp.cleanup()
         for s in started:
             if s.sanitizer_report:
                 print('FAIL: sanitizer report in %s\'s log:\n%s' % (s.kind, s.sanitizer_report))

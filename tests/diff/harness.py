@@ -109,6 +109,9 @@ class Ctx:
         self.base2 = None
         self.last_before = 0
         self.cur_parse_error = False
+        # TLS only: the client context (certificate) of the next requests;
+        # None is the server's default (rawhttp.use_tls).
+        self.tls = None
 
     # ---- target templating -------------------------------------------------
     def expand(self, t):
@@ -128,14 +131,14 @@ class Ctx:
     def raw(self, method, target, body=None, headers=None, timeout=10.0):
         """Unrecorded request."""
         return rawhttp.request(self.host, self.port, method, self.expand(target),
-                               body, headers, timeout)
+                               body, headers, timeout, self.tls)
 
     def req(self, method, target, body=None, headers=None, label=None, timeout=10.0,
             sorted_listing=None):
         t = self.expand(target)
         if isinstance(body, str):
             body = self.expand(body).encode('utf-8')
-        r = rawhttp.request(self.host, self.port, method, t, body, headers, timeout)
+        r = rawhttp.request(self.host, self.port, method, t, body, headers, timeout, self.tls)
         self.record(label or '%s %s' % (method, target), r, t, sorted_listing)
         return r
 
@@ -170,7 +173,7 @@ class Ctx:
         step records that, and the headers are read later with the body, so
         the event itself is still compared. Returns the connection."""
         t = self.expand(target)
-        conn = rawhttp.Conn(self.host, self.port, timeout)
+        conn = rawhttp.Conn(self.host, self.port, timeout, self.tls)
         self.watches.append(conn)
         conn.label = label or '%s %s' % (method, target)
         conn.target = t

@@ -6,10 +6,24 @@ Content-Type) and to see exactly what comes back: the status, every header
 in order, and whether the body was framed by Content-Length or chunked.
 http.client cleans up too much of that, so this module speaks HTTP/1.1
 itself. Every socket operation is bounded by a deadline.
+
+TLS: use_tls(port, ctx) makes every connection to that port speak TLS with
+the client context ctx (an ssl.SSLContext, which carries the client
+certificate); a connection may name another context (Conn's tls).
 """
 
 import socket
 import time
+
+_TLS = {}  # port -> default ssl.SSLContext for connections to it
+
+
+def use_tls(port, ctx):
+    """Connections to port speak TLS with ctx from now on (None: plain)."""
+    if ctx is None:
+        _TLS.pop(port, None)
+    else:
+        _TLS[port] = ctx
 
 
 class HTTPError(Exception):
@@ -73,10 +87,17 @@ class Conn:
     """One connection carrying one request. Supports reading the headers
     first and the body later (long-poll watches)."""
 
-    def __init__(self, host, port, timeout=10.0):
+    def __init__(self, host, port, timeout=10.0, tls=None):
         self.host = host
         self.port = port
         self.sock = socket.create_connection((host, port), timeout=timeout)
+        tls = tls or _TLS.get(port)
+        if tls is not None:
+            try:
+                self.sock = tls.wrap_socket(self.sock, server_hostname=host)
+            except OSError:
+                self.sock.close()
+                raise
         self.buf = b''
         self.eof = False
         self.resp = None
@@ -241,9 +262,10 @@ class Conn:
         return self.resp
 
 
-def request(host, port, method, target, body=None, headers=None, timeout=10.0):
-    """Send one request on a new connection and read the whole response."""
-    c = Conn(host, port, timeout)
+def request(host, port, method, target, body=None, headers=None, timeout=10.0, tls=None):
+    """Send one request on a new connection and read the whole response
+    (over TLS with tls, or with the port's default context)."""
+    c = Conn(host, port, timeout, tls)
     try:
         c.send(method, target, body, headers)
         c.read_headers(timeout)

@@ -43,8 +43,13 @@ class ServerError(Exception):
 
 
 class Server:
-    def __init__(self, kind, binary, name='d'):
+    """tls: None for plain http, or (flags, ctx): the client URL is https,
+    the server gets the TLS flags (--cert-file ...) and every request to
+    it goes over TLS with the client context ctx (rawhttp.use_tls)."""
+
+    def __init__(self, kind, binary, name='d', tls=None):
         self.kind = kind
+        self.tls = tls
         self.binary = binary
         self.name = name
         self.proc = None
@@ -56,7 +61,7 @@ class Server:
 
     @property
     def url(self):
-        return 'http://127.0.0.1:%d' % self.port
+        return '%s://127.0.0.1:%d' % ('https' if self.tls else 'http', self.port)
 
     def start(self, ready_timeout=30.0, extra_args=()):
         self.tmp = tempfile.mkdtemp(prefix='metcd-diff-%s-' % self.kind)
@@ -65,13 +70,16 @@ class Server:
         self.peer_port = free_port()
         while self.peer_port == self.port:
             self.peer_port = free_port()
-        c = 'http://127.0.0.1:%d' % self.port
+        c = self.url
         p = 'http://127.0.0.1:%d' % self.peer_port
         args = [self.binary, '--enable-v2=true', '--name', self.name,
                 '--data-dir', data,
                 '--listen-client-urls', c, '--advertise-client-urls', c,
                 '--listen-peer-urls', p, '--initial-advertise-peer-urls', p,
                 '--initial-cluster', '%s=%s' % (self.name, p)] + list(extra_args)
+        if self.tls:
+            args += list(self.tls[0])
+            rawhttp.use_tls(self.port, self.tls[1])
         if self.kind == 'metcd':
             args += backend_args()
         self.log = os.path.join(self.tmp, 'server.log')
@@ -173,6 +181,8 @@ class Server:
             self.proc = None
         if self in _live:
             _live.remove(self)
+        if self.tls and self.port:
+            rawhttp.use_tls(self.port, None)
         if self.log and os.path.exists(self.log) and not self.sanitizer_report:
             self.sanitizer_report = sanitizer_findings(self.log)
         if self.tmp:

@@ -18,6 +18,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import certs as certs_mod  # noqa: E402
 from tls_common import Server, context, free_port, outcome, raw_exchange, request  # noqa: E402
 from metcd_proc import METCD_BIN, clean_env, run_cases  # noqa: E402

@@ -17,6 +17,7 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import certs as certs_mod  # noqa: E402
 from tls_common import START_TIMEOUT  # noqa: E402
 from metcd_proc import Metcd, free_port, http, run_cases  # noqa: E402
