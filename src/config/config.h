@@ -44,13 +44,14 @@ typedef struct config_member {
  * certificate and key nor auto_tls, as etcd does.
  */
 typedef struct config_tls {
-    char *cert_file;       /* --cert-file / --peer-cert-file */
-    char *key_file;        /* --key-file / --peer-key-file */
-    char *trusted_ca_file; /* --trusted-ca-file / --peer-trusted-ca-file */
-    char *crl_file;        /* --client-crl-file / --peer-crl-file */
-    char *allowed_cn;      /* --peer-cert-allowed-cn (peers only) */
-    bool client_cert_auth; /* --client-cert-auth / --peer-client-cert-auth */
-    bool auto_tls;         /* --auto-tls / --peer-auto-tls */
+    char *cert_file;        /* --cert-file / --peer-cert-file */
+    char *key_file;         /* --key-file / --peer-key-file */
+    char *trusted_ca_file;  /* --trusted-ca-file / --peer-trusted-ca-file */
+    char *crl_file;         /* --client-crl-file / --peer-crl-file */
+    char *allowed_cn;       /* --peer-cert-allowed-cn (peers only) */
+    char *allowed_hostname; /* --client-cert-allowed-hostname / --peer-cert-allowed-hostname */
+    bool client_cert_auth;  /* --client-cert-auth / --peer-client-cert-auth */
+    bool auto_tls;          /* --auto-tls / --peer-auto-tls */
 } config_tls_t;
 
 typedef enum config_backend {
@@ -129,8 +130,9 @@ typedef struct config {
 } config_t;
 
 /* config_parse() failures, one per kind of error etcd tells apart. */
-#define CONFIG_E_FLAG   (-1)   /* Go's flag package refused a command-line flag: exit 2 */
-#define CONFIG_E_VERIFY (-2)   /* etcd's "error verifying flags" (variables, file, checks): exit 1 \
+#define CONFIG_E_FLAG (-1) /* Go's flag package refused a command-line flag: exit 2 */
+#define CONFIG_E_VERIFY                                                                            \
+    (-2)                       /* etcd's "error verifying flags" (variables, file, checks): exit 1 \
                                 */
 #define CONFIG_E_CONFLICT (-3) /* a flag given both as a flag and as ETCD_*: exit 1 */
 

@@ -66,7 +66,7 @@
       "Enable client cert authentication.")                                                        \
     X(CLIENT_CRL_FILE, "client-crl-file", STR, USED, "",                                           \
       "Path to the client certificate revocation list file.")                                      \
-    X(CLIENT_CERT_ALLOWED_HOSTNAME, "client-cert-allowed-hostname", STR, IGNORED, "",              \
+    X(CLIENT_CERT_ALLOWED_HOSTNAME, "client-cert-allowed-hostname", STR, USED, "",                 \
       "Allowed TLS hostname for client cert authentication.")                                      \
     X(TRUSTED_CA_FILE, "trusted-ca-file", STR, USED, "",                                           \
       "Path to the client server TLS trusted CA cert file.")                                       \
@@ -79,7 +79,7 @@
       "Path to the peer server TLS trusted CA file.")                                              \
     X(PEER_CERT_ALLOWED_CN, "peer-cert-allowed-cn", STR, USED, "",                                 \
       "Required CN for client certs connecting to the peer endpoint.")                             \
-    X(PEER_CERT_ALLOWED_HOSTNAME, "peer-cert-allowed-hostname", STR, IGNORED, "",                  \
+    X(PEER_CERT_ALLOWED_HOSTNAME, "peer-cert-allowed-hostname", STR, USED, "",                     \
       "Allowed TLS hostname for inter peer authentication.")                                       \
     X(PEER_AUTO_TLS, "peer-auto-tls", BOOL, USED, "false",                                         \
       "Peer TLS using self-generated certificates.")                                               \

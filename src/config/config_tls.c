@@ -111,6 +111,10 @@ int config_tls_convert(config_t *cfg, config_opt_t opt, const char *v, char *why
         return set_str(&p->crl_file, v, why, why_len);
     case CONFIG_OPT_PEER_CERT_ALLOWED_CN:
         return set_str(&p->allowed_cn, v, why, why_len);
+    case CONFIG_OPT_CLIENT_CERT_ALLOWED_HOSTNAME:
+        return set_str(&c->allowed_hostname, v, why, why_len);
+    case CONFIG_OPT_PEER_CERT_ALLOWED_HOSTNAME:
+        return set_str(&p->allowed_hostname, v, why, why_len);
     case CONFIG_OPT_CIPHER_SUITES:
         /* Kept as given; config_tls_check() maps the names, as etcd checks them late. */
         return set_str(&cfg->cipher_suites, v, why, why_len);
@@ -132,6 +136,14 @@ int config_tls_convert(config_t *cfg, config_opt_t opt, const char *v, char *why
     if (etcd_parse_bool(v, strlen(v), flag) != 0)
         return config_errf(why, why_len, "parse error");
     return 0;
+}
+
+static bool has_https(const config_url_list_t *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->urls[i].scheme, "https") == 0)
+            return true;
+    return false;
 }
 
 /* One side's checks; `what` is "client" or "peer", `flags` etcd's flag names. */
@@ -184,6 +196,16 @@ int config_tls_check(config_t *cfg, char *err, size_t err_len)
         free(cfg->cipher_suites);
         cfg->cipher_suites = list;
     }
+    /*
+     * etcd's transport refuses both rules on one side when it builds the
+     * TLS config of an https:// URL, and etcdmain exits with its words.
+     */
+    const config_tls_t *p = &cfg->peer_tls;
+    if (p->allowed_cn != NULL && p->allowed_hostname != NULL && has_https(&cfg->listen_peer))
+        return config_errf(err, err_len,
+                           "AllowedCN and AllowedHostname are mutually exclusive (cn=\"%s\", "
+                           "hostname=\"%s\")",
+                           p->allowed_cn, p->allowed_hostname);
     if (check_side(cfg, &cfg->client_tls, &cfg->listen_client, "client", "--cert-file, --key-file",
                    err, err_len) != 0)
         return -1;
@@ -198,6 +220,7 @@ static void tls_free(config_tls_t *t)
     free(t->trusted_ca_file);
     free(t->crl_file);
     free(t->allowed_cn);
+    free(t->allowed_hostname);
     memset(t, 0, sizeof(*t));
 }
 

@@ -31,6 +31,7 @@ struct tls_context {
     bool peer;
     char *cert_file, *key_file, *crl_file; /* owned */
     char *allowed_cn;                      /* owned, NULL when any CN is allowed */
+    char *allowed_hostname;                /* owned, NULL when any host is allowed */
     /*
      * The certificate in use and the CRL, replaced when their files change.
      * The lock covers them: handshakes may run on several loops' threads.
@@ -254,6 +255,13 @@ static void common_name(X509 *cert, char *buf, size_t len)
     X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, buf, (int)len);
 }
 
+/* host (an IP address or a DNS name) is among cert's subject alternative names. */
+static bool names_host(X509 *cert, const char *host)
+{
+    return X509_check_ip_asc(cert, host, 0) == 1 ||
+           X509_check_host(cert, host, 0, X509_CHECK_FLAG_NEVER_CHECK_SUBJECT, NULL) == 1;
+}
+
 /*
  * Chain verification by OpenSSL, then the rules etcd adds for the leaf:
  * its CRL (serial numbers revoked), --peer-cert-allowed-cn, and, when
@@ -308,6 +316,21 @@ static int verify_cb(int ok, X509_STORE_CTX *x)
             X509_STORE_CTX_set_error(x, X509_V_ERR_APPLICATION_VERIFICATION);
             return 0;
         }
+    }
+    if (SSL_is_server(ssl) && tc->allowed_hostname != NULL &&
+        !names_host(cert, tc->allowed_hostname)) {
+        /*
+         * --client-cert-allowed-hostname / --peer-cert-allowed-hostname:
+         * etcd's transport accepts a client certificate only if Go's
+         * VerifyHostname(allowed) passes for it, which looks at the IP or DNS
+         * names (SANs) only, never at the common name.
+         */
+        log_rejected(ssl,
+                     "client certificate authentication failed (certificate is not valid for "
+                     "\"%s\")",
+                     tc->allowed_hostname);
+        X509_STORE_CTX_set_error(x, X509_V_ERR_APPLICATION_VERIFICATION);
+        return 0;
     }
     if (!SSL_is_server(ssl)) {
         /* Go's client checks the dialed host against the certificate's names. */
@@ -421,6 +444,8 @@ int tls_context_new(const config_t *cfg, bool peer, tls_context_t **out, char *e
         tc->crl_file = strdup(t->crl_file);
     if (t->allowed_cn != NULL)
         tc->allowed_cn = strdup(t->allowed_cn);
+    if (t->allowed_hostname != NULL)
+        tc->allowed_hostname = strdup(t->allowed_hostname);
     if (stamp_of(tc->cert_file, &tc->cert_stamp) != 0 || stamp_of(tc->key_file, &tc->key_stamp))
         memset(&tc->cert_stamp, 0, sizeof(tc->cert_stamp));
     if (load_pair(tc->cert_file, tc->key_file, &tc->cert, &tc->chain, &tc->key, err, err_len) != 0)
@@ -487,6 +512,7 @@ void tls_context_free(tls_context_t *tc)
     free(tc->key_file);
     free(tc->crl_file);
     free(tc->allowed_cn);
+    free(tc->allowed_hostname);
     pthread_mutex_destroy(&tc->lock);
     free(tc);
 }

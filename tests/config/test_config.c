@@ -610,6 +610,7 @@ static const char *const used_flags[] = {"name",
                                          "key-file",
                                          "client-cert-auth",
                                          "client-crl-file",
+                                         "client-cert-allowed-hostname",
                                          "trusted-ca-file",
                                          "auto-tls",
                                          "peer-cert-file",
@@ -617,6 +618,7 @@ static const char *const used_flags[] = {"name",
                                          "peer-client-cert-auth",
                                          "peer-trusted-ca-file",
                                          "peer-cert-allowed-cn",
+                                         "peer-cert-allowed-hostname",
                                          "peer-auto-tls",
                                          "peer-crl-file",
                                          "cipher-suites",
@@ -1118,7 +1120,23 @@ static void test_tls(void **state)
     unlink(path);
     free(path);
 
+    /* Allowed hostnames for client certificates, on each side. */
+    assert_int_equal(PARSE(&c, "--client-cert-allowed-hostname=client.example",
+                           "--peer-cert-allowed-hostname=127.0.0.1"),
+                     0);
+    assert_string_equal(c.client_tls.allowed_hostname, "client.example");
+    assert_string_equal(c.peer_tls.allowed_hostname, "127.0.0.1");
+    assert_int_equal(c.n_warnings, 0);
+    config_free(&c);
+
     /* etcd's refusals, in its words. */
+    assert_int_equal(PARSE(&c, "--listen-peer-urls=https://127.0.0.1:2380",
+                           "--initial-advertise-peer-urls=https://127.0.0.1:2380",
+                           "--initial-cluster=default=https://127.0.0.1:2380", "--peer-auto-tls",
+                           "--peer-cert-allowed-cn=x", "--peer-cert-allowed-hostname=y"),
+                     CONFIG_E_VERIFY);
+    assert_string_equal(
+        err, "AllowedCN and AllowedHostname are mutually exclusive (cn=\"x\", hostname=\"y\")");
     assert_int_equal(PARSE(&c, "--listen-client-urls=https://127.0.0.1:2379",
                            "--advertise-client-urls=https://127.0.0.1:2379"),
                      CONFIG_E_VERIFY);

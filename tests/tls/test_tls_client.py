@@ -300,6 +300,34 @@ def case_cert_cn_is_user():
     expect(got[3] == 201 and got[4] == 401, "statuses %r" % got)
 
 
+CN_LOCALHOST = C.ca.issue("cn-localhost", "localhost")  # no subject alternative names
+
+
+def allowed_hostname(kind, host):
+    """Outcome of three client certificates with --client-cert-allowed-hostname host."""
+    certs = {"SANs localhost, 127.0.0.1": (C.server, C.server_key),
+             "no SANs": (C.client, C.client_key), "CN localhost, no SANs": CN_LOCALHOST}
+    out = {}
+    with Server(kind, server_args(auth=True) + ["--client-cert-allowed-hostname", host]) as s:
+        s.wait_ready(context(C.ca.cert, C.server, C.server_key))
+        for name, pair in certs.items():
+            out[name] = outcome(s.port, context(C.ca.cert, *pair))
+        if kind == "metcd" and host == "localhost":
+            s.wait_log('client certificate authentication failed (certificate is not valid for '
+                       '"localhost")')
+    return out
+
+
+def case_client_cert_allowed_hostname():
+    """--client-cert-allowed-hostname: only a certificate whose IP or DNS names
+    (not its CN) match the host is served, as in etcd."""
+    for host in ("localhost", "127.0.0.1", "LOCALHOST"):
+        e, m = allowed_hostname("etcd", host), allowed_hostname("metcd", host)
+        expect(e == m, "%s: etcd %r, metcd %r" % (host, e, m))
+        expect(m == {"SANs localhost, 127.0.0.1": "ok", "no SANs": "refused",
+                     "CN localhost, no SANs": "refused"}, "%s: %r" % (host, m))
+
+
 CASES = {
     "server-only": case_server_only,
     "client-cert-auth-matrix": case_client_cert_auth_matrix,
@@ -310,6 +338,7 @@ CASES = {
     "cipher-suites": case_cipher_suites,
     "config-errors": case_config_errors,
     "cert-cn-is-user": case_cert_cn_is_user,
+    "client-cert-allowed-hostname": case_client_cert_allowed_hostname,
 }
 
 if __name__ == "__main__":

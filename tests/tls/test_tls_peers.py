@@ -3,8 +3,10 @@
 --peer-cert-file, --peer-key-file, --peer-trusted-ca-file and
 --peer-client-cert-auth (writes replicate, /v2/members shows the https://
 URLs); --peer-cert-allowed-cn keeps out a member whose certificate has
-another common name, and a member with a certificate from another CA is
-refused, each logged with the reason; --peer-auto-tls forms a cluster
+another common name, --peer-cert-allowed-hostname one whose certificate
+does not name that host, --peer-crl-file one whose certificate is revoked,
+and a member with a certificate from another CA is refused, each logged
+with the reason; --peer-auto-tls forms a cluster
 with self-signed certificates, as etcd's does.
 
 Usage: test_tls_peers.py [CASE...]"""
@@ -135,13 +137,25 @@ def case_three_members():
 
 
 def case_allowed_cn_and_wrong_ca():
-    """t3's certificate names another CN (allowed-cn) / comes from another CA."""
-    for how in ("cn", "ca"):
+    """t3's certificate names another CN (allowed-cn) / lacks the allowed
+    hostname (allowed-hostname) / comes from another CA / is revoked (CRL)."""
+    revoked = C.ca.issue("peer-crl-t3", "t3", "server")
+    C.ca.revoke(revoked[0])
+    crl = C.ca.crl(os.path.join(TMP.name, "peer-crl.pem"))
+    for how in ("cn", "hostname", "ca", "crl"):
         def args(n, how=how):
             if how == "cn":
                 cn = "t-member" if n != "t3" else n
                 cert, key = C.ca.issue("peer-%s-%s" % (how, n), cn, "server")
                 extra = ["--peer-cert-allowed-cn", "t-member"]
+            elif how == "hostname":
+                # every certificate names 127.0.0.1 (the dialed host); t3's not localhost
+                kind = "server" if n != "t3" else "server_ip"
+                cert, key = C.ca.issue("peer-%s-%s" % (how, n), n, kind)
+                extra = ["--peer-cert-allowed-hostname", "localhost"]
+            elif how == "crl":
+                cert, key = revoked if n == "t3" else C.ca.issue("peer-crl-" + n, n, "server")
+                extra = ["--peer-crl-file", crl]
             else:
                 ca = C.ca if n != "t3" else C.other_ca
                 cert, key = ca.issue("peer-%s-%s" % (how, n), n, "server")
@@ -151,8 +165,11 @@ def case_allowed_cn_and_wrong_ca():
         members = start_cluster(["t1", "t2", "t3"], args, token="tls-" + how)
         try:
             wait_put_replicated(members[:2])
-            want = "client certificate authentication failed (CommonName" if how == "cn" \
-                else "unable to get local issuer certificate"
+            want = {"cn": "client certificate authentication failed (CommonName",
+                    "hostname": 'client certificate authentication failed (certificate is not '
+                                'valid for "localhost")',
+                    "ca": "unable to get local issuer certificate",
+                    "crl": "revoked"}[how]
             deadline = time.monotonic() + START_TIMEOUT
             while time.monotonic() < deadline:
                 if any(want in m.stderr() for m in members[:2]):
