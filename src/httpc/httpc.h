@@ -30,6 +30,13 @@ typedef struct httpc_endpoint {
  */
 void httpc_tls_configure(const char *cert_file, const char *key_file, const char *ca_file);
 
+/*
+ * skip: https:// servers are not verified at all (no CA, no host check),
+ * as etcd's TLS client does with a self-signed --peer-auto-tls
+ * certificate. Read at the first https:// request, like the files.
+ */
+void httpc_tls_skip_verify(bool skip);
+
 typedef struct httpc_response {
     int status;
     char *body; /* NUL-terminated, body_len bytes before the NUL (owned) */

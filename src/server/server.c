@@ -459,6 +459,14 @@ static int compute_ids(server_t *s, bool after_lock, bool have_log, char *err, s
         /* https:// members are asked with the peer certificate, as etcd's joining member does. */
         httpc_tls_configure(cfg->peer_tls.cert_file, cfg->peer_tls.key_file,
                             cfg->peer_tls.trusted_ca_file);
+        /*
+         * etcd's --peer-auto-tls (no --peer-cert-file) makes a self-signed
+         * certificate and its peer client skips verifying the others
+         * (transport.SelfCert: InsecureSkipVerify); the join request too.
+         * No client certificate is shown: members on --peer-auto-tls alone
+         * do not ask for one.
+         */
+        httpc_tls_skip_verify(cfg->peer_tls.cert_file == NULL && cfg->peer_tls.auto_tls);
         if (join_fetch_ids(cfg, &s->member_id, &s->cluster_id, &s->remote, err, err_len) != 0)
             return SERVER_E_RUNTIME;
     }

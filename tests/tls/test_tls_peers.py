@@ -7,7 +7,8 @@ another common name, --peer-cert-allowed-hostname one whose certificate
 does not name that host, --peer-crl-file one whose certificate is revoked,
 and a member with a certificate from another CA is refused, each logged
 with the reason; --peer-auto-tls forms a cluster
-with self-signed certificates, as etcd's does.
+with self-signed certificates, and a member with --peer-auto-tls alone
+joins it, as etcd's do.
 
 Usage: test_tls_peers.py [CASE...]"""
 
@@ -119,21 +120,28 @@ def case_three_members():
             pass
         expect(st is None, "plain HTTP answered on a TLS peer port: %r" % st)
         # A fourth member joins over TLS (it asks the others for the cluster over https).
-        port4 = free_port()
-        url4 = "https://127.0.0.1:%d" % port4
-        st, _, body = http("POST", members[0].client_url + "/v2/members",
-                           json.dumps({"peerURLs": [url4]}).encode(),
-                           {"Content-Type": "application/json"})
-        expect(st == 201, "member add: %d %r" % (st, body))
-        initial = ",".join("%s=https://127.0.0.1:%d" % (m.name, m.peer_port) for m in members)
-        members.append(Metcd("t4", peer_port=port4, args=[
-            "--listen-peer-urls", url4, "--initial-advertise-peer-urls", url4,
-            "--initial-cluster", initial + ",t4=" + url4, "--initial-cluster-state", "existing",
-            "--initial-cluster-token", "tls-cluster", "--heartbeat-interval", "50",
-            "--election-timeout", "500"] + peer_args("t4")))
-        wait_put_replicated([members[0], members[3]])
+        join(members, "t4", peer_args("t4"), "tls-cluster")
     finally:
         close_all(members)
+
+
+def join(members, name, tls_args, token):
+    """Adds a member on an https:// peer URL and starts it with
+    --initial-cluster-state existing (it asks the others for the cluster
+    over TLS); it must then get a write."""
+    port = free_port()
+    url = "https://127.0.0.1:%d" % port
+    st, _, body = http("POST", members[0].client_url + "/v2/members",
+                       json.dumps({"peerURLs": [url]}).encode(),
+                       {"Content-Type": "application/json"})
+    expect(st == 201, "member add: %d %r" % (st, body))
+    initial = ",".join("%s=https://127.0.0.1:%d" % (m.name, m.peer_port) for m in members)
+    members.append(Metcd(name, peer_port=port, args=[
+        "--listen-peer-urls", url, "--initial-advertise-peer-urls", url,
+        "--initial-cluster", initial + ",%s=%s" % (name, url), "--initial-cluster-state",
+        "existing", "--initial-cluster-token", token, "--heartbeat-interval", "50",
+        "--election-timeout", "500"] + tls_args))
+    wait_put_replicated([members[0], members[-1]])
 
 
 def case_allowed_cn_and_wrong_ca():
@@ -189,6 +197,9 @@ def case_peer_auto_tls():
     members = start_cluster(["a1", "a2", "a3"], lambda n: ["--peer-auto-tls"], token="tls-auto")
     try:
         wait_put_replicated(members)
+        # A member with --peer-auto-tls alone joins: as etcd's, it does not
+        # verify the others' self-signed certificates.
+        join(members, "a4", ["--peer-auto-tls"], "tls-auto")
         for m in members:
             expect(os.path.exists(os.path.join(m.data_dir, "fixtures", "peer", "cert.pem")),
                    "%s: no fixtures/peer/cert.pem" % m.name)
