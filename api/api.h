@@ -270,9 +270,11 @@ int api_listen(api_t *api, int fd);
 /*
  * Like api_listen(), for a --listen-metrics-urls socket: its connections
  * get /metrics and /health only (404 for any other path), as etcd's
- * metrics listener does. Returns 0 or -1.
+ * metrics listener does. ssl_ctx: NULL for http://, else the SSL_CTX of
+ * an https:// metrics URL (borrowed, as for api_listen_tls(); etcd uses the
+ * client TLS settings). Returns 0 or -1.
  */
-int api_listen_metrics(api_t *api, int fd);
+int api_listen_metrics(api_t *api, int fd, void *ssl_ctx);
 
 /*
  * api_listen() for an https:// URL: connections on fd start with a TLS

@@ -288,9 +288,9 @@ int api_listen_tls(api_t *api, int fd, void *ssl_ctx)
     return listen_with(api, fd, on_accept, ssl_ctx);
 }
 
-int api_listen_metrics(api_t *api, int fd)
+int api_listen_metrics(api_t *api, int fd, void *ssl_ctx)
 {
-    return listen_with(api, fd, on_accept_metrics, NULL);
+    return listen_with(api, fd, on_accept_metrics, ssl_ctx);
 }
 
 static void close_listeners(api_t *api)

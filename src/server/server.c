@@ -384,19 +384,6 @@ static void remove_signals(void)
 
 /* ---- Building and freeing the member. ---- */
 
-static int check_config(const config_t *cfg, char *err, size_t err_len)
-{
-    for (size_t i = 0; i < cfg->listen_metrics.n; i++)
-        if (strcmp(cfg->listen_metrics.urls[i].scheme, "http") != 0) {
-            snprintf(err, err_len,
-                     "cannot listen on %s: TLS (https) is not supported yet on the metrics port "
-                     "by this version of metcd",
-                     cfg->listen_metrics.urls[i].text);
-            return SERVER_E_CONFIG;
-        }
-    return 0;
-}
-
 static bool any_https(const config_url_list_t *l)
 {
     for (size_t i = 0; i < l->n; i++)
@@ -405,11 +392,30 @@ static bool any_https(const config_url_list_t *l)
     return false;
 }
 
+static int check_config(const config_t *cfg, char *err, size_t err_len)
+{
+    /*
+     * etcd serves https:// metrics URLs with the client TLS settings
+     * (embed's serveMetrics) and exits when there is no certificate for them.
+     */
+    const config_tls_t *t = &cfg->client_tls;
+    for (size_t i = 0; i < cfg->listen_metrics.n; i++) {
+        const config_url_t *u = &cfg->listen_metrics.urls[i];
+        if (strcmp(u->scheme, "https") == 0 && t->cert_file == NULL && !t->auto_tls) {
+            snprintf(err, err_len,
+                     "cannot listen on TLS for %s:%u: KeyFile and CertFile are not presented",
+                     u->host, (unsigned)u->port);
+            return SERVER_E_CONFIG;
+        }
+    }
+    return 0;
+}
+
 /* The TLS context of each side that has an https:// listen URL. */
 static int make_tls(server_t *s, char *err, size_t err_len)
 {
     const config_t *cfg = s->cfg;
-    if (any_https(&cfg->listen_client) &&
+    if ((any_https(&cfg->listen_client) || any_https(&cfg->listen_metrics)) &&
         tls_context_new(cfg, false, &s->client_tls, err, err_len) != 0)
         return SERVER_E_RUNTIME;
     /* Peers: to serve https:// peer URLs, and to dial the members that have them. */
@@ -529,7 +535,8 @@ static int bind_all(server_t *s, char *err, size_t err_len)
         int fd = listener_bind(&cfg->listen_metrics.urls[i], err, err_len);
         if (fd < 0)
             return SERVER_E_RUNTIME;
-        if (api_listen_metrics(s->api, fd) != 0) {
+        bool tls = strcmp(cfg->listen_metrics.urls[i].scheme, "https") == 0;
+        if (api_listen_metrics(s->api, fd, tls ? tls_context_server(s->client_tls) : NULL) != 0) {
             close(fd);
             snprintf(err, err_len, "cannot serve metrics on %s", cfg->listen_metrics.urls[i].text);
             return SERVER_E_RUNTIME;

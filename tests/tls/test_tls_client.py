@@ -258,6 +258,9 @@ def case_config_errors():
                 "does not match")
     start_fails(listen + server_args() + ["--cipher-suites", "FOO"],
                 'unexpected TLS cipher suite "FOO"')
+    murl = "https://127.0.0.1:%d" % free_port()
+    start_fails(["--listen-metrics-urls", murl],
+                "cannot listen on TLS for %s: KeyFile and CertFile are not presented" % murl[8:])
     peer = "https://127.0.0.1:%d" % free_port()
     r = subprocess.run([METCD_BIN, "--listen-peer-urls", peer, "--initial-advertise-peer-urls",
                         peer, "--initial-cluster", "default=" + peer],
@@ -300,6 +303,33 @@ def case_cert_cn_is_user():
     expect(got[3] == 201 and got[4] == 401, "statuses %r" % got)
 
 
+def metrics_over_tls(kind):
+    """What an https:// --listen-metrics-urls serves, with the client TLS flags."""
+    mport = free_port()
+    out = {}
+    with Server(kind, server_args(auth=True),
+                extra=["--listen-metrics-urls", "https://127.0.0.1:%d" % mport]) as s:
+        ctx = client_ctx()
+        s.wait_ready(ctx)
+        for path in ("/metrics", "/health", "/v2/keys/", "/version"):
+            st, body = request(mport, ctx, path=path)
+            out[path] = (st, body[:200] if path == "/health" else
+                         b"etcd_server_has_leader 1" in body if path == "/metrics" else b"")
+        out["no certificate"] = outcome(mport, client_ctx(None), "/metrics")
+        out["other CA"] = outcome(mport, client_ctx("stranger"), "/metrics")
+        out["plain HTTP"] = raw_exchange(mport, b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")[:12]
+    return out
+
+
+def case_metrics_over_tls():
+    """An https:// --listen-metrics-urls serves /metrics and /health with the
+    client certificate and CA settings, as etcd's does."""
+    e, m = metrics_over_tls("etcd"), metrics_over_tls("metcd")
+    expect(e == m, "etcd %r, metcd %r" % (e, m))
+    expect(m["/metrics"] == (200, True) and m["/health"][0] == 200 and
+           m["/v2/keys/"][0] == 404 and m["no certificate"] == "refused", "metcd %r" % m)
+
+
 CN_LOCALHOST = C.ca.issue("cn-localhost", "localhost")  # no subject alternative names
 
 
@@ -339,6 +369,7 @@ CASES = {
     "config-errors": case_config_errors,
     "cert-cn-is-user": case_cert_cn_is_user,
     "client-cert-allowed-hostname": case_client_cert_allowed_hostname,
+    "metrics-over-tls": case_metrics_over_tls,
 }
 
 if __name__ == "__main__":
