@@ -188,6 +188,12 @@ typedef struct api_host {
     /* Fills *out; the pointers in it stay valid until the next loop turn. */
     void (*server_info)(void *ctx, api_server_info_t *out);
     /*
+     * Optional (NULL: taken from server_info). Only what every answer's
+     * headers carry (X-Etcd-Cluster-Id, X-Raft-Index, X-Raft-Term): a key
+     * GET asked server_info() for them twice, a tenth of its instructions.
+     */
+    void (*header_info)(void *ctx, uint64_t *cluster_id, uint64_t *raft_index, uint64_t *raft_term);
+    /*
      * Optional (NULL: quorum=true GETs are served at once, which is right
      * for a single member). A linearizable-read barrier for quorum=true GETs
      * (ReadIndex, Raft thesis 6.4): call done(done_ctx, 0, NULL) once this

@@ -303,11 +303,17 @@ static inline void api_leave(api_t *api)
 
 /* CORS headers etcd puts on every response. */
 void api_add_cors(h2o_req_t *req);
-/* Adds "name: value" (orig_name is the HTTP/1 spelling). */
+/*
+ * Adds "name: value" (orig_name is the HTTP/1 spelling). lcname and
+ * orig_name are kept, not copied: string literals only; value is borrowed
+ * until the answer is sent (the request's pool, or static).
+ */
 void api_add_header(h2o_req_t *req, const h2o_token_t *token, const char *orig_name,
                     const char *value, size_t len);
 void api_add_header_u64(h2o_req_t *req, const char *lcname, const char *orig_name, uint64_t v);
 void api_add_cluster_id(api_t *api, h2o_req_t *req);
+/* The host's cluster id and raft index and term (api_host_t.header_info). */
+void api_header_info(api_t *api, uint64_t *cluster_id, uint64_t *raft_index, uint64_t *raft_term);
 /*
  * Sends status + body, counting it for /metrics. ctype may be NULL. The body
  * is not copied: it must live as long as the request (request pool or static).

@@ -8,17 +8,33 @@
 
 #include "api/api_int.h"
 
+/*
+ * Appends one response header. h2o_add_header() copies orig_name into the
+ * request's pool and grows the list from 4 entries; every name here is a
+ * string literal, so it is pointed to, and the list starts at 16 (a key's
+ * answer has 9 or 10 headers). value is borrowed until the answer is sent.
+ */
+static void push_header(h2o_req_t *req, h2o_iovec_t *name, const char *orig_name, const char *value,
+                        size_t len)
+{
+    h2o_headers_t *h = &req->res.headers;
+    if (h->size == h->capacity)
+        h2o_vector_reserve(&req->pool, h, h->size < 16 ? 16 : h->size * 2);
+    h->entries[h->size++] = (h2o_header_t){name, orig_name, h2o_iovec_init(value, len)};
+}
+
 void api_add_header(h2o_req_t *req, const h2o_token_t *token, const char *orig_name,
                     const char *value, size_t len)
 {
-    h2o_add_header(&req->pool, &req->res.headers, token, orig_name, value, len);
+    push_header(req, (h2o_iovec_t *)&token->buf, orig_name, value, len);
 }
 
 static void add_header_by_str(h2o_req_t *req, const char *lcname, const char *orig_name,
                               const char *value, size_t len)
 {
-    h2o_add_header_by_str(&req->pool, &req->res.headers, lcname, strlen(lcname), 0, orig_name,
-                          value, len);
+    h2o_iovec_t *name = h2o_mem_alloc_pool(&req->pool, sizeof(*name));
+    *name = h2o_iovec_init(lcname, strlen(lcname));
+    push_header(req, name, orig_name, value, len);
 }
 
 void api_add_header_u64(h2o_req_t *req, const char *lcname, const char *orig_name, uint64_t v)
@@ -39,13 +55,26 @@ void api_add_cors(h2o_req_t *req)
                       H2O_STRLIT("accept, content-type, authorization"));
 }
 
-void api_add_cluster_id(api_t *api, h2o_req_t *req)
+void api_header_info(api_t *api, uint64_t *cluster_id, uint64_t *raft_index, uint64_t *raft_term)
 {
+    if (api->host.header_info != NULL) {
+        api->host.header_info(api->host.ctx, cluster_id, raft_index, raft_term);
+        return;
+    }
     api_server_info_t info;
     memset(&info, 0, sizeof(info));
     api->host.server_info(api->host.ctx, &info);
+    *cluster_id = info.cluster_id;
+    *raft_index = info.raft_index;
+    *raft_term = info.raft_term;
+}
+
+void api_add_cluster_id(api_t *api, h2o_req_t *req)
+{
+    uint64_t cluster_id, raft_index, raft_term;
+    api_header_info(api, &cluster_id, &raft_index, &raft_term);
     char *s = h2o_mem_alloc_pool(&req->pool, 20);
-    size_t n = api_format_hex_id(s, info.cluster_id);
+    size_t n = api_format_hex_id(s, cluster_id);
     add_header_by_str(req, "x-etcd-cluster-id", "X-Etcd-Cluster-Id", s, n);
 }
 

@@ -317,9 +317,20 @@ size_t api_format_rfc3339(char *out, int64_t unix_ns)
     return n;
 }
 
+/* As %" PRIx64 ": lower-case, no padding. sprintf cost a key GET 6% of its instructions. */
 size_t api_format_hex_id(char *out, uint64_t id)
 {
-    return (size_t)sprintf(out, "%" PRIx64, id);
+    static const char hex[] = "0123456789abcdef";
+    char tmp[16];
+    size_t n = sizeof(tmp);
+    do {
+        tmp[--n] = hex[id & 0xF];
+        id >>= 4;
+    } while (id != 0);
+    size_t len = sizeof(tmp) - n;
+    memcpy(out, tmp + n, len);
+    out[len] = '\0';
+    return len;
 }
 
 void api_json_node(api_buf_t *b, const store_node_t *n)

@@ -82,11 +82,10 @@ void api_tickets_dispose(api_t *api)
 
 static void add_raft_headers(api_t *api, h2o_req_t *req)
 {
-    api_server_info_t info;
-    memset(&info, 0, sizeof(info));
-    api->host.server_info(api->host.ctx, &info);
-    api_add_header_u64(req, "x-raft-index", "X-Raft-Index", info.raft_index);
-    api_add_header_u64(req, "x-raft-term", "X-Raft-Term", info.raft_term);
+    uint64_t cluster_id, raft_index, raft_term;
+    api_header_info(api, &cluster_id, &raft_index, &raft_term);
+    api_add_header_u64(req, "x-raft-index", "X-Raft-Index", raft_index);
+    api_add_header_u64(req, "x-raft-term", "X-Raft-Term", raft_term);
 }
 
 /* etcd's writeKeyEvent. Event.IsCreated: create, or a set with no prevNode. */

@@ -721,11 +721,10 @@ int api_watch_start(api_t *api, h2o_req_t *req, const api_keys_req_t *kr)
     req->res.reason = "OK";
     api_add_header(req, H2O_TOKEN_CONTENT_TYPE, "Content-Type", H2O_STRLIT("application/json"));
     api_add_header_u64(req, "x-etcd-index", "X-Etcd-Index", start_index);
-    api_server_info_t info;
-    memset(&info, 0, sizeof(info));
-    api->host.server_info(api->host.ctx, &info);
-    api_add_header_u64(req, "x-raft-index", "X-Raft-Index", info.raft_index);
-    api_add_header_u64(req, "x-raft-term", "X-Raft-Term", info.raft_term);
+    uint64_t cluster_id, raft_index, raft_term;
+    api_header_info(api, &cluster_id, &raft_index, &raft_term);
+    api_add_header_u64(req, "x-raft-index", "X-Raft-Index", raft_index);
+    api_add_header_u64(req, "x-raft-term", "X-Raft-Term", raft_term);
     api_metrics_count(api, API_M_GET, 200);
 
     w->next = api->watches;

@@ -305,6 +305,13 @@ static void loop_server_info(void *ctx, api_server_info_t *out)
     l->s->host.server_info(l->s->host.ctx, out);
 }
 
+static void loop_header_info(void *ctx, uint64_t *cluster_id, uint64_t *raft_index,
+                             uint64_t *raft_term)
+{
+    server_loop_t *l = ctx;
+    l->s->host.header_info(l->s->host.ctx, cluster_id, raft_index, raft_term);
+}
+
 static void loop_enter(void *ctx)
 {
     server_loop_t *l = ctx;
@@ -508,6 +515,7 @@ int server_loops_create(server_t *s, unsigned n, const int *fds, void *const *ss
                                .store = s->store,
                                .propose = loop_propose,
                                .server_info = loop_server_info,
+                               .header_info = s->host.header_info ? loop_header_info : NULL,
                                .read_barrier = s->host.read_barrier ? loop_read_barrier : NULL,
                                .member_change = s->host.member_change ? loop_member_change : NULL,
                                .enter = loop_enter,

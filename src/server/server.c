@@ -79,6 +79,17 @@ static int server_propose(void *ctx, const store_request_t *req, api_propose_cb 
     return rc;
 }
 
+/* api_host_t.header_info: server_info()'s cluster id, commit index and term alone. */
+static void header_info(void *ctx, uint64_t *cluster_id, uint64_t *raft_index, uint64_t *raft_term)
+{
+    server_t *s = ctx;
+    node_info_t info;
+    node_get_info(s->node, &info);
+    *cluster_id = s->cluster_id;
+    *raft_index = info.commit;
+    *raft_term = info.term;
+}
+
 /* api_host_t.server_info: the member table as applied, and raft's state. */
 static void server_info(void *ctx, api_server_info_t *out)
 {
@@ -687,6 +698,7 @@ int server_new(const config_t *cfg, server_t **out, char *err, size_t err_len)
                            .store = s->store,
                            .propose = server_propose,
                            .server_info = server_info,
+                           .header_info = header_info,
                            .read_barrier = server_read_barrier,
                            .member_change = server_member_change};
     /*
