@@ -233,6 +233,11 @@ typedef struct engine_item {
  *              A path is reached through its parent's key (the store keeps
  *              a key for every directory): below a path that has no key of
  *              its own, nothing is listed.
+ * subtree:     every path below `path` in the engine's key order: each
+ *              path after its parent (not depth first: a directory's
+ *              children, then their children, ...), siblings in key order.
+ *              One range read, where descendants seeks twice per path: for
+ *              reading a whole tree back (depth is 0).
  * due:         every TTL pair with deadline <= until_ns, by deadline then
  *              path.
  * raw:         every record of the engine (data, TTL index, metadata) in
@@ -241,6 +246,7 @@ typedef struct engine_item {
 int engine_iter_children(engine_read_t *r, const char *path, size_t path_len, engine_iter_t **out);
 int engine_iter_descendants(engine_read_t *r, const char *path, size_t path_len,
                             engine_iter_t **out);
+int engine_iter_subtree(engine_read_t *r, const char *path, size_t path_len, engine_iter_t **out);
 int engine_iter_due(engine_read_t *r, int64_t until_ns, engine_iter_t **out);
 int engine_iter_raw(engine_read_t *r, engine_iter_t **out);
 

@@ -6,7 +6,8 @@
  * it), so that a batch lists what it has written. Listings are ranges of the
  * keyspace of store/engine_key.c: children are one range; descendants are
  * walked depth first, a directory's children range read in order with one
- * seek into each child's own range and one seek back.
+ * seek into each child's own range and one seek back; a subtree is one
+ * range read in key order, without a seek per node.
  */
 #include <assert.h>
 #include <errno.h>
@@ -96,7 +97,7 @@ void engine_cursor_next(engine_cursor_t *c)
 
 /* ---- Iterators ---- */
 
-typedef enum { IT_CHILDREN, IT_DESCENDANTS, IT_DUE, IT_RAW } iter_kind_t;
+typedef enum { IT_CHILDREN, IT_DESCENDANTS, IT_SUBTREE, IT_DUE, IT_RAW } iter_kind_t;
 
 /* A directory being walked: its children prefix, and where to go on in it. */
 typedef struct frame {
@@ -170,6 +171,11 @@ int engine_iter_descendants(engine_read_t *r, const char *path, size_t path_len,
     return start_dir(r, IT_DESCENDANTS, path, path_len, out);
 }
 
+int engine_iter_subtree(engine_read_t *r, const char *path, size_t path_len, engine_iter_t **out)
+{
+    return start_dir(r, IT_SUBTREE, path, path_len, out);
+}
+
 int engine_iter_due(engine_read_t *r, int64_t until_ns, engine_iter_t **out)
 {
     engine_iter_t *it = iter_new(r, IT_DUE);
@@ -200,14 +206,20 @@ static int yield_path(engine_iter_t *it, engine_item_t *item, const uint8_t *key
     return 1;
 }
 
-static int next_children(engine_iter_t *it, engine_item_t *item)
+/* The first call seeks to the first key >= start; the next ones step on. */
+static void advance(engine_iter_t *it, const uint8_t *start, size_t start_len)
 {
-    const engine_buf_t *prefix = &it->frames[0].prefix;
     if (!it->started)
-        engine_cursor_seek(&it->cur, prefix->p, prefix->len);
+        engine_cursor_seek(&it->cur, start, start_len);
     else
         engine_cursor_next(&it->cur);
     it->started = true;
+}
+
+static int next_children(engine_iter_t *it, engine_item_t *item)
+{
+    const engine_buf_t *prefix = &it->frames[0].prefix;
+    advance(it, prefix->p, prefix->len);
     if (!has_prefix(&it->cur, prefix))
         return 0;
     item->value = it->cur.v;
@@ -256,14 +268,31 @@ static int next_descendants(engine_iter_t *it, engine_item_t *item)
     return 0;
 }
 
+/*
+ * The subtree of a directory is the range of keys that start with its
+ * children prefix, the last byte of which is ENGINE_KEY_LAST (a child) or
+ * ENGINE_KEY_INNER (deeper): [prefix, prefix with its last byte + 2). A
+ * parent's key (P, LAST, name) sorts before its children's (P, INNER, name,
+ * ...), so the range yields every parent before its children.
+ */
+static int next_subtree(engine_iter_t *it, engine_item_t *item)
+{
+    const engine_buf_t *prefix = &it->frames[0].prefix;
+    advance(it, prefix->p, prefix->len);
+    const engine_cursor_t *c = &it->cur;
+    size_t at = prefix->len - 1;
+    if (!c->valid || c->kl <= prefix->len || memcmp(c->k, prefix->p, at) != 0 ||
+        (c->k[at] != ENGINE_KEY_LAST && c->k[at] != ENGINE_KEY_INNER))
+        return 0;
+    item->value = c->v;
+    item->value_len = c->vl;
+    return yield_path(it, item, c->k + 1, c->kl - 1);
+}
+
 static int next_due(engine_iter_t *it, engine_item_t *item)
 {
     static const uint8_t table = ENGINE_TABLE_TTL;
-    if (!it->started)
-        engine_cursor_seek(&it->cur, &table, 1);
-    else
-        engine_cursor_next(&it->cur);
-    it->started = true;
+    advance(it, &table, 1);
     const engine_cursor_t *c = &it->cur;
     if (!c->valid || c->kl < 1 + 8 + 2 || c->k[0] != ENGINE_TABLE_TTL)
         return 0;
@@ -276,11 +305,7 @@ static int next_due(engine_iter_t *it, engine_item_t *item)
 
 static int next_raw(engine_iter_t *it, engine_item_t *item)
 {
-    if (!it->started)
-        engine_cursor_seek(&it->cur, NULL, 0);
-    else
-        engine_cursor_next(&it->cur);
-    it->started = true;
+    advance(it, NULL, 0);
     if (!it->cur.valid)
         return 0;
     item->raw_key = it->cur.k;
@@ -297,6 +322,8 @@ static int next_item(engine_iter_t *it, engine_item_t *item)
         return next_children(it, item);
     case IT_DESCENDANTS:
         return next_descendants(it, item);
+    case IT_SUBTREE:
+        return next_subtree(it, item);
     case IT_DUE:
         return next_due(it, item);
     case IT_RAW:

@@ -490,6 +490,50 @@ static bool is_below(const path_t *p, const char *dir, size_t dl)
     return p->len > dl && memcmp(p->p, dir, dl) == 0 && p->p[dl] == '/';
 }
 
+/*
+ * subtree: every path below dir exactly once, each after its parent, and the
+ * children of one directory in the order engine_iter_children gives.
+ */
+static void check_subtree(engine_read_t *r, const char *dir, size_t dl, const path_t *all, size_t n)
+{
+    size_t seen_at[256];
+    for (size_t i = 0; i < n; i++)
+        seen_at[i] = SIZE_MAX;
+    engine_iter_t *it;
+    engine_item_t item;
+    size_t count = 0;
+    assert_int_equal(engine_iter_subtree(r, dir, dl, &it), 0);
+    int rc;
+    while ((rc = engine_iter_next(it, &item)) == 1) {
+        size_t i = 0;
+        while (i < n &&
+               !(all[i].len == item.path_len && memcmp(all[i].p, item.path, item.path_len) == 0))
+            i++;
+        assert_true(i < n);
+        assert_true(is_below(&all[i], dir, dl));
+        assert_int_equal(seen_at[i], SIZE_MAX);
+        assert_memory_equal(item.value, all[i].p, all[i].len);
+        seen_at[i] = count;
+        count++;
+        /* The parent, when below dir, came before; an earlier sibling of
+         * the same parent sorts before this one (all[] is in tree order). */
+        for (size_t j = 0; j < n; j++) {
+            size_t slash = all[i].len - 1;
+            while (all[i].p[slash] != '/')
+                slash--;
+            if (slash > dl && all[j].len == slash && memcmp(all[j].p, all[i].p, slash) == 0)
+                assert_true(seen_at[j] < count - 1);
+            if (j != i && seen_at[j] != SIZE_MAX && seen_at[j] < count - 1 &&
+                parent_is(&all[j], all[i].p, slash ? slash : 1))
+                assert_true(j < i);
+        }
+    }
+    assert_int_equal(rc, 0);
+    engine_iter_free(it);
+    for (size_t i = 0; i < n; i++)
+        assert_true(is_below(&all[i], dir, dl) == (seen_at[i] != SIZE_MAX));
+}
+
 /* Children and descendants of every directory of the tricky tree, checked
  * against a brute-force answer computed from the path list alone. */
 static void test_children_and_descendants_order(void **state)
@@ -543,6 +587,7 @@ static void test_children_and_descendants_order(void **state)
         }
         assert_int_equal(engine_iter_next(it, &item), 0);
         engine_iter_free(it);
+        check_subtree(r, dir, dl, all, n);
     }
 }
 
