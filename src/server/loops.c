@@ -138,11 +138,17 @@ static void post(relay_t *r)
     server_loop_t *l = r->l;
     r->answered = true;
     r->next = NULL;
-    if (l->mail_tail != NULL)
+    /*
+     * One wakeup per batch: a mailbox that is not empty has had its wakeup
+     * written and not yet taken (on_mail() takes the whole list inside the
+     * lock after reading the eventfd). strace counted one write a PUT here.
+     */
+    if (l->mail_tail != NULL) {
         l->mail_tail->next = r;
-    else
-        l->mail_head = r;
-    l->mail_tail = r;
+        l->mail_tail = r;
+        return;
+    }
+    l->mail_head = l->mail_tail = r;
     wake_fd(l->mail_fd);
 }
 
@@ -254,9 +260,15 @@ static relay_t *relay_new(server_loop_t *l, enum relay_kind kind, void *done_ctx
 
 /* ---- The host of a loop's API: the server's, answered through the mailbox. ---- */
 
-/* The owner runs node_process() after its turn: wake it for what a loop proposed. */
+/*
+ * The owner runs node_process() after its turn: wake it for what a loop
+ * proposed, once until it has read the wakeup (both inside the lock).
+ */
 static void wake_owner(server_t *s)
 {
+    if (s->owner_woken)
+        return;
+    s->owner_woken = true;
     wake_fd(s->owner_wake_fd);
 }
 
@@ -455,6 +467,7 @@ static void on_owner_wake(h2o_socket_t *sock, const char *err)
 {
     (void)err;
     server_t *s = sock->data;
+    s->owner_woken = false; /* the owner's turn runs inside the lock */
     uint64_t v;
     ssize_t n = read(s->owner_wake_fd, &v, sizeof(v));
     (void)n; /* the turn that follows runs node_process() */
