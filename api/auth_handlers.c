@@ -205,35 +205,38 @@ static int user_roles(api_t *api, h2o_req_t *req, const api_auth_user_t *u, bool
     return 0;
 }
 
-static void get_users(api_t *api, h2o_req_t *req)
+/*
+ * One record of a listing: appends it to b, or answers the request (etcd's
+ * 404 or the store's error) and returns -1.
+ */
+typedef int (*list_item_fn)(api_t *api, h2o_req_t *req, const char *name, size_t len, api_buf_t *b);
+
+/*
+ * GET /v2/auth/users or /v2/auth/roles: {"<field>":[...]} of every record
+ * (all_fn lists the names). An empty list of users is null, an empty list
+ * of roles [], as etcd answers them.
+ */
+static void send_list(api_t *api, h2o_req_t *req, const char *field,
+                      int (*all_fn)(api_t *, h2o_mem_pool_t *, api_auth_list_t *, store_error_t *),
+                      list_item_fn item, bool null_when_empty)
 {
     api_auth_list_t names;
     store_error_t err = {0};
-    if (api_auth_all_users(api, &req->pool, &names, &err) != 0) {
+    if (all_fn(api, &req->pool, &names, &err) != 0) {
         send_store_err(api, req, &err);
         return;
     }
     api_buf_t b;
     api_buf_init(&b, &req->pool);
-    api_buf_append_str(&b, "{\"users\":");
+    api_buf_append_str(&b, "{\"");
+    api_buf_append_str(&b, field);
+    api_buf_append_str(&b, "\":");
     if (names.n == 0)
-        api_buf_append_str(&b, "null");
+        api_buf_append_str(&b, null_when_empty ? "null" : "[]");
     for (size_t i = 0; i < names.n; i++) {
-        api_auth_user_t u;
-        int rc = api_auth_get_user(api, &req->pool, names.v[i], names.lens[i], &u, &err);
-        if (rc == -404) {
-            user_not_found(api, req, names.v[i], names.lens[i], " does not exist.");
-            return;
-        }
-        if (rc != 0) {
-            send_store_err(api, req, &err);
-            return;
-        }
-        api_auth_role_t *roles;
-        size_t n;
-        user_roles(api, req, &u, true, &roles, &n);
         api_buf_append_str(&b, i ? "," : "[");
-        user_with_roles_json(&b, &u, roles, n);
+        if (item(api, req, names.v[i], names.lens[i], &b) != 0)
+            return;
     }
     if (names.n > 0)
         api_buf_append(&b, "]", 1);
@@ -241,19 +244,41 @@ static void get_users(api_t *api, h2o_req_t *req)
     send_json(api, req, 200, &b);
 }
 
+/* The user name into u (pool), or etcd's 404 / the store's error answered and -1. */
+static int load_user(api_t *api, h2o_req_t *req, const char *name, size_t len, api_auth_user_t *u)
+{
+    store_error_t err = {0};
+    int rc = api_auth_get_user(api, &req->pool, name, len, u, &err);
+    if (rc == -404)
+        user_not_found(api, req, name, len, " does not exist.");
+    else if (rc != 0)
+        send_store_err(api, req, &err);
+    return rc == 0 ? 0 : -1;
+}
+
+/* A listed user: roles that no longer exist are left out, as etcd lists users. */
+static int user_item(api_t *api, h2o_req_t *req, const char *name, size_t len, api_buf_t *b)
+{
+    api_auth_user_t u;
+    if (load_user(api, req, name, len, &u) != 0)
+        return -1;
+    api_auth_role_t *roles;
+    size_t n;
+    user_roles(api, req, &u, true, &roles, &n);
+    user_with_roles_json(b, &u, roles, n);
+    return 0;
+}
+
+static void get_users(api_t *api, h2o_req_t *req)
+{
+    send_list(api, req, "users", api_auth_all_users, user_item, true);
+}
+
 static void get_user(api_t *api, h2o_req_t *req, op_t *op)
 {
     api_auth_user_t u;
-    store_error_t err = {0};
-    int rc = api_auth_get_user(api, &req->pool, op->name, op->name_len, &u, &err);
-    if (rc == -404) {
-        user_not_found(api, req, op->name, op->name_len, " does not exist.");
+    if (load_user(api, req, op->name, op->name_len, &u) != 0)
         return;
-    }
-    if (rc != 0) {
-        send_store_err(api, req, &err);
-        return;
-    }
     api_auth_role_t *roles;
     size_t n;
     if (user_roles(api, req, &u, false, &roles, &n) != 0)
@@ -374,17 +399,9 @@ static void role_conflict(api_t *api, h2o_req_t *req, const char *what, const ap
 static void update_user(api_t *api, h2o_req_t *req, op_t *op)
 {
     api_auth_user_t *nu = &op->in_user, old;
-    store_error_t err = {0};
-    int rc = api_auth_get_user(api, &req->pool, nu->name, nu->name_len, &old, &err);
-    if (rc == -404) {
-        /* getUser's own error comes back, not UpdateUser's "doesn't exist." */
-        user_not_found(api, req, nu->name, nu->name_len, " does not exist.");
+    /* getUser's own error comes back, not UpdateUser's "doesn't exist." */
+    if (load_user(api, req, nu->name, nu->name_len, &old) != 0)
         return;
-    }
-    if (rc != 0) {
-        send_store_err(api, req, &err);
-        return;
-    }
     /* etcd's User.merge: grants, then revokes, each failing on its first conflict. */
     h2o_mem_pool_t *pool = &req->pool;
     api_auth_list_t roles = api_auth_set_of(pool, &old.roles);
@@ -481,49 +498,37 @@ static void delete_record(api_t *api, h2o_req_t *req, op_t *op, const char *dir)
 
 /* ---- Roles ---- */
 
+/* The role name into r (pool), or etcd's 404 / the store's error answered and -1. */
+static int load_role(api_t *api, h2o_req_t *req, const char *name, size_t len, api_auth_role_t *r)
+{
+    store_error_t err = {0};
+    int rc = api_auth_get_role(api, &req->pool, name, len, r, &err);
+    if (rc == -404)
+        send_msg(api, req, 404, "auth: Role ", name, len, " does not exist.");
+    else if (rc != 0)
+        send_store_err(api, req, &err);
+    return rc == 0 ? 0 : -1;
+}
+
+static int role_item(api_t *api, h2o_req_t *req, const char *name, size_t len, api_buf_t *b)
+{
+    api_auth_role_t r;
+    if (load_role(api, req, name, len, &r) != 0)
+        return -1;
+    api_auth_role_json(b, &r);
+    return 0;
+}
+
 static void get_roles(api_t *api, h2o_req_t *req)
 {
-    api_auth_list_t names;
-    store_error_t err = {0};
-    if (api_auth_all_roles(api, &req->pool, &names, &err) != 0) {
-        send_store_err(api, req, &err);
-        return;
-    }
-    api_buf_t b;
-    api_buf_init(&b, &req->pool);
-    api_buf_append_str(&b, "{\"roles\":[");
-    for (size_t i = 0; i < names.n; i++) {
-        api_auth_role_t r;
-        int rc = api_auth_get_role(api, &req->pool, names.v[i], names.lens[i], &r, &err);
-        if (rc == -404) {
-            send_msg(api, req, 404, "auth: Role ", names.v[i], names.lens[i], " does not exist.");
-            return;
-        }
-        if (rc != 0) {
-            send_store_err(api, req, &err);
-            return;
-        }
-        if (i)
-            api_buf_append(&b, ",", 1);
-        api_auth_role_json(&b, &r);
-    }
-    api_buf_append_str(&b, "]}");
-    send_json(api, req, 200, &b);
+    send_list(api, req, "roles", api_auth_all_roles, role_item, false);
 }
 
 static void get_role(api_t *api, h2o_req_t *req, op_t *op)
 {
     api_auth_role_t r;
-    store_error_t err = {0};
-    int rc = api_auth_get_role(api, &req->pool, op->name, op->name_len, &r, &err);
-    if (rc == -404) {
-        send_msg(api, req, 404, "auth: Role ", op->name, op->name_len, " does not exist.");
+    if (load_role(api, req, op->name, op->name_len, &r) != 0)
         return;
-    }
-    if (rc != 0) {
-        send_store_err(api, req, &err);
-        return;
-    }
     api_buf_t b;
     api_buf_init(&b, &req->pool);
     api_auth_role_json(&b, &r);
@@ -609,16 +614,8 @@ static void update_role(api_t *api, h2o_req_t *req, op_t *op)
         send_text(api, req, 403, "auth: Cannot modify role root: is root role.");
         return;
     }
-    store_error_t err = {0};
-    int rc = api_auth_get_role(api, &req->pool, op->name, op->name_len, &old, &err);
-    if (rc == -404) {
-        send_msg(api, req, 404, "auth: Role ", op->name, op->name_len, " does not exist.");
+    if (load_role(api, req, op->name, op->name_len, &old) != 0)
         return;
-    }
-    if (rc != 0) {
-        send_store_err(api, req, &err);
-        return;
-    }
     api_auth_role_t *out = &op->out_role;
     memset(out, 0, sizeof(*out));
     out->name = old.name;
