@@ -37,7 +37,7 @@ sys.path.insert(0, HERE)
 
 import harness  # noqa: E402
 import servers  # noqa: E402
-from diff_test import report, run_parallel  # noqa: E402
+from diff_test import compare_live  # noqa: E402
 
 sys.path.insert(0, os.path.join(HERE, '..', 'lib'))
 import certs as certs_mod  # noqa: E402
@@ -548,32 +548,16 @@ def main():
     tmp = tempfile.TemporaryDirectory(prefix='metcd-auth-diff-')
     try:
         tls = make_tls(tmp.name) if args.tls else None
-        extra = ('--snapshot-count', '10')
-        e = servers.Server('etcd', servers.ETCD_BIN, tls=tls)
-        started.append(e)
-        e.start(extra_args=extra)
-        m = servers.Server('metcd', mbin, tls=tls)
-        started.append(m)
-        m.start(extra_args=extra)
-        ra, rb = run_parallel([e, m], cs)
-        n, d = report(cs, ra, rb, 'etcd', 'metcd', False, args.v)
-        if not m.alive():
-            print('metcd exited during the run:\n%s' % m.log_tail())
-            d += 1
-        print('(%.0fs)' % (time.monotonic() - t0))
-        print('%d cases, %d differ' % (n, d))
-        return 1 if d else 0
+        return compare_live(started, cs, mbin, False, args.v, t0, tls=tls,
+                            extra_args=('--snapshot-count', '10'))
     except servers.ServerError as ex:
         print('FAIL: %s' % ex)
         return 1
     finally:
-        for s in started:
-            s.stop()
+        bad = servers.stop_all(started)
         tmp.cleanup()
-        for s in started:
-            if s.sanitizer_report:
-                print('FAIL: sanitizer report in %s\'s log:\n%s' % (s.kind, s.sanitizer_report))
-                return 1
+        if bad:
+            return 1
 
 
 if __name__ == '__main__':

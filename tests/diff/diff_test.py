@@ -150,6 +150,31 @@ def report(cs, ra, rb, name_a, name_b, check_fixed_on_b, verbose):
     return n, m
 
 
+def compare_live(started, cs, mbin, check_fixed, verbose, t0, tls=None, extra_args=()):
+    """Starts etcd and metcd (appended to started, for the caller to stop),
+    runs the cases on both and prints the comparison; the exit status."""
+    e = servers.Server('etcd', servers.ETCD_BIN, tls=tls)
+    started.append(e)
+    e.start(extra_args=extra_args)
+    mt = servers.Server('metcd', mbin, tls=tls)
+    started.append(mt)
+    try:
+        mt.start(extra_args=extra_args)
+    except servers.ServerError as ex:
+        print('FAIL: %s' % ex)
+        print('%d cases, %d differ' % (len(cs), len(cs)))
+        return 1
+    ra, rb = run_parallel([e, mt], cs)
+    n, m = report(cs, ra, rb, 'etcd', 'metcd', check_fixed, verbose)
+    if not mt.alive():
+        print('metcd exited during the run (status %s):\n%s'
+              % (mt.proc.returncode if mt.proc else '?', mt.log_tail()))
+        m += 1
+    print('(%.0fs)' % (time.monotonic() - t0))
+    print('%d cases, %d differ' % (n, m))
+    return 1 if m else 0
+
+
 def main():
     ap = argparse.ArgumentParser()
     g = ap.add_mutually_exclusive_group()
@@ -231,18 +256,7 @@ def main():
             (rb,) = run_parallel([mt], cs)
             n, m = report(cs, rec, rb, 'etcd(recorded)', 'metcd', True, args.v)
         else:
-            e = start('etcd', servers.ETCD_BIN)
-            try:
-                mt = start('metcd', mbin)
-            except servers.ServerError as ex:
-                print('FAIL: %s' % ex)
-                print('%d cases, %d differ' % (len(cs), len(cs)))
-                return 1
-            ra, rb = run_parallel([e, mt], cs)
-            n, m = report(cs, ra, rb, 'etcd', 'metcd', True, args.v)
-            if not mt.alive():
-                print('metcd exited during the run (status %s):\n%s'
-                      % (mt.proc.returncode if mt.proc else '?', mt.log_tail()))
+            return compare_live(started, cs, mbin, True, args.v, t0)
         print('(%.0fs)' % (time.monotonic() - t0))
         print('%d cases, %d differ' % (n, m))
         return 1 if m else 0
@@ -250,12 +264,8 @@ def main():
         print('FAIL: %s' % ex)
         return 1
     finally:
-        for s in started:
-            s.stop()
-        for s in started:
-            if s.sanitizer_report:
-                print('FAIL: sanitizer report in %s\'s log:\n%s' % (s.kind, s.sanitizer_report))
-                return 1
+        if servers.stop_all(started):
+            return 1
 
 
 if __name__ == '__main__':

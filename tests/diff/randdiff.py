@@ -471,11 +471,7 @@ def main():
         log('FAIL: %s' % ex)
         return 1
     finally:
-        for s in started:
-            s.stop()
-        for s in started:
-            if s.sanitizer_report:
-                print('FAIL: sanitizer report in %s\'s log:\n%s' % (s.kind, s.sanitizer_report))
+        servers.stop_all(started)
 
 
 if __name__ == '__main__':

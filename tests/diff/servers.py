@@ -190,6 +190,19 @@ class Server:
             self.tmp = None
 
 
+def stop_all(started, out=print):
+    """Stops every server of a run, then prints any sanitizer report found
+    in their logs; True when there was one (the run fails)."""
+    for s in started:
+        s.stop()
+    bad = False
+    for s in started:
+        if s.sanitizer_report:
+            out('FAIL: sanitizer report in %s\'s log:\n%s' % (s.kind, s.sanitizer_report))
+            bad = True
+    return bad
+
+
 SANITIZER_MARKERS = ('ERROR: AddressSanitizer', 'ERROR: LeakSanitizer', 'runtime error:',
                      'ERROR: ThreadSanitizer')
 
