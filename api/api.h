@@ -226,7 +226,7 @@ typedef struct api_host {
 } api_host_t;
 
 typedef struct api_config {
-    uint64_t max_request_bytes;  /* bodies over this get 413 and change nothing */
+    uint64_t max_request_bytes;  /* a form body over this: 400 error 210 (Go's ParseForm limit) */
     const char *version;         /* "3.4.23": what /version reports as etcdserver */
     const char *cluster_version; /* "3.4.0" */
     /*

@@ -202,6 +202,9 @@ int api_path_parse(h2o_mem_pool_t *pool, const char *target, size_t target_len, 
 /* Go's path.Clean. out must hold len + 1 bytes; returns the cleaned length. */
 size_t api_path_clean(const char *p, size_t len, char *out);
 
+/* Whether a Content-Type's media type is x-www-form-urlencoded (Go's rule). */
+bool api_media_type_is_form(const char *ct, size_t len);
+
 /*
  * Parses a /v2/keys request: key from the decoded path (after "/v2/keys"),
  * parameters from the query and (PUT/POST with a form Content-Type) the body.

@@ -313,11 +313,6 @@ void api_handle_keys(api_t *api, h2o_req_t *req, api_method_t m, const char *key
         return;
     }
     api_add_cluster_id(api, req);
-    if (req->entity.base != NULL && req->entity.len > api->cfg.max_request_bytes) {
-        api_send(api, req, 413, "text/plain; charset=utf-8",
-                 H2O_STRLIT("request entity is too large"));
-        return;
-    }
     const char *query = NULL;
     size_t query_len = 0;
     if (req->query_at != SIZE_MAX) {
@@ -330,6 +325,17 @@ void api_handle_keys(api_t *api, h2o_req_t *req, api_method_t m, const char *key
     if (hi != -1) {
         ct = req->headers.entries[hi].value.base;
         ct_len = req->headers.entries[hi].value.len;
+    }
+    /*
+     * Go's ParseForm reads a PUT or POST form body up to its limit (10 MiB,
+     * max_request_bytes here) and fails past it: etcd answers 400, error
+     * 210, cause "http: POST too large". Other bodies are never read, so
+     * their size does not matter (below h2o's own limit, see server.c).
+     */
+    if ((m == API_M_PUT || m == API_M_POST) && req->entity.base != NULL &&
+        req->entity.len > api->cfg.max_request_bytes && api_media_type_is_form(ct, ct_len)) {
+        api_send_v2_error(api, req, STORE_E_INVALID_FORM, "http: POST too large", 0);
+        return;
     }
     api_keys_req_t kr;
     api_parse_error_t perr;

@@ -335,7 +335,7 @@ static int get_bool(const api_form_t *f, const char *name, bool *out, api_parse_
     return 0;
 }
 
-static bool media_type_is_form(const char *ct, size_t len)
+bool api_media_type_is_form(const char *ct, size_t len)
 {
     static const char form[] = "application/x-www-form-urlencoded";
     const char *semi = ct ? memchr(ct, ';', len) : NULL;
@@ -370,7 +370,7 @@ int api_keys_parse(h2o_mem_pool_t *pool, api_method_t method, const char *key_pa
     int rc = 0;
     api_parse_error_t qerr;
     if ((method == API_M_PUT || method == API_M_POST) &&
-        media_type_is_form(content_type, content_type_len) && body != NULL)
+        api_media_type_is_form(content_type, content_type_len) && body != NULL)
         rc = api_form_parse(&form, pool, body, body_len, err);
     if (api_form_parse(&form, pool, query, query_len, &qerr) != 0 && rc == 0) {
         memcpy(err->cause, qerr.cause, sizeof(qerr.cause));

@@ -144,9 +144,11 @@ api_t *api_new(void *loop, const api_config_t *cfg, const api_host_t *owner)
     /* etcd sends no Server header. */
     api->globalconf.server_name = h2o_iovec_init(H2O_STRLIT(""));
     /*
-     * Bodies over max_request_bytes get 413 from the keys handler. h2o's own
-     * limit sits higher: past it HTTP/1 gets h2o's 413 and HTTP/2 a refused
-     * stream (h2o 2.2.5), before any body is buffered. Nothing changes either way.
+     * A form body over max_request_bytes gets etcd's 400 (error 210) from the
+     * keys handler. h2o buffers a body whole before any handler runs, so its
+     * own limit sits 1 MiB higher: past it HTTP/1 gets h2o's 413 and HTTP/2 a
+     * refused stream (h2o 2.2.5), before the body is buffered, where etcd
+     * would read 10 MiB and answer 400. Nothing changes either way.
      */
     api->globalconf.max_request_entity_size = api->cfg.max_request_bytes + (1 << 20);
     /*
