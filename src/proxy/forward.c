@@ -1,6 +1,6 @@
 /*
  * One client connection of the proxy (etcd's reverseProxy.ServeHTTP): each
- * request is read whole (head and Content-Length body), sent to the first
+ * request is read whole (head and body, chunked or with a length), sent to the first
  * available member that takes it, and the answer relayed byte for byte as it
  * arrives. A member that cannot be reached, or closes before its answer's
  * head, is marked failed and the next one is tried, as etcd's proxy does
@@ -41,7 +41,7 @@ typedef struct request {
     size_t head_len;         /* through the blank line */
     char *body;              /* malloc'd */
     size_t body_len;
-    bool has_length;
+    bool chunked; /* the client sent it chunked: it goes on with a length */
     char method[16];
     char target[8192];
     bool keep_alive;
@@ -102,6 +102,123 @@ static void send_error(int fd, int status, const char *reason, const char *msg)
     send_simple(fd, status, reason, "", "application/json", body);
 }
 
+/* Reads more of the connection into c->buf. false when the client closed. */
+static bool conn_fill(conn_t *c)
+{
+    for (;;) {
+        if (c->len >= MAX_HEAD)
+            return false;
+        ssize_t n = recv(c->fd, c->buf + c->len, MAX_HEAD - c->len, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return false;
+        c->len += (size_t)n;
+        return true;
+    }
+}
+
+/* Takes one CRLF-ended line (at most max - 1 bytes, CR and LF dropped) off
+ * the connection. 1, 0 when the client closed, -1 when it is too long. */
+static int conn_line(conn_t *c, char *out, size_t max)
+{
+    char *nl;
+    while ((nl = memchr(c->buf, '\n', c->len)) == NULL) {
+        if (c->len >= max)
+            return -1;
+        if (!conn_fill(c))
+            return 0;
+    }
+    size_t n = (size_t)(nl - c->buf);
+    if (n >= max)
+        return -1;
+    size_t l = n > 0 && c->buf[n - 1] == '\r' ? n - 1 : n;
+    memcpy(out, c->buf, l);
+    out[l] = '\0';
+    memmove(c->buf, nl + 1, c->len - n - 1);
+    c->len -= n + 1;
+    return 1;
+}
+
+/* Appends `want` bytes of the connection to r->body (grown as needed). */
+static bool conn_take(conn_t *c, request_t *r, size_t want)
+{
+    r->body = realloc(r->body, r->body_len + want + 1);
+    if (r->body == NULL)
+        abort();
+    while (want > 0) {
+        if (c->len == 0 && !conn_fill(c))
+            return false;
+        size_t take = c->len < want ? c->len : want;
+        memcpy(r->body + r->body_len, c->buf, take);
+        memmove(c->buf, c->buf + take, c->len - take);
+        c->len -= take;
+        r->body_len += take;
+        want -= take;
+    }
+    return true;
+}
+
+/*
+ * A chunked body (RFC 9112 7.1), decoded into r->body: etcd's proxy reads
+ * the whole body before it picks a member (it may have to send it twice),
+ * and sends it on with its length. 1, 0 when the client closed, -1 on bad
+ * framing (etcd's 400 "failed to read request body") or a body over
+ * MAX_BODY (an answer was sent).
+ */
+static int read_chunked(conn_t *c, request_t *r)
+{
+    char line[4096];
+    const char *why = NULL; /* Go's words for the framing error */
+    for (;;) {
+        int rc = conn_line(c, line, sizeof(line));
+        if (rc == 0)
+            return 0;
+        char *end = line;
+        unsigned long long size = rc == 1 ? strtoull(line, &end, 16) : 0;
+        if (rc < 0) {
+            why = "header line too long";
+            break;
+        }
+        if (end == line || (*end != '\0' && *end != ';' && *end != ' ')) {
+            why = "invalid byte in chunk length";
+            break;
+        }
+        if (size > MAX_BODY - r->body_len) {
+            send_simple(c->fd, 413, "Request Entity Too Large", "Connection: close\r\n", NULL, "");
+            return -1;
+        }
+        if (size == 0) {
+            for (;;) { /* trailers, dropped as Go's proxy drops them, up to the blank line */
+                rc = conn_line(c, line, sizeof(line));
+                if (rc <= 0) {
+                    if (rc == 0)
+                        return 0;
+                    why = "header line too long";
+                    break;
+                }
+                if (line[0] == '\0')
+                    return 1;
+            }
+            break;
+        }
+        if (!conn_take(c, r, (size_t)size))
+            return 0;
+        rc = conn_line(c, line, sizeof(line)); /* the CRLF after the data */
+        if (rc == 0)
+            return 0;
+        if (rc < 0 || line[0] != '\0') {
+            why = "malformed chunked encoding";
+            break;
+        }
+    }
+    /* etcd's proxy: 500 {"message":"httpproxy: failed to read request body: ..."} */
+    char msg[128];
+    snprintf(msg, sizeof(msg), "failed to read request body: %s", why);
+    send_error(c->fd, 500, "Internal Server Error", msg);
+    return -1;
+}
+
 /* Reads one request. 1 with *r (r->body is malloc'd: the caller frees it),
  * 0 when the client closed, -1 on bad input (an answer was sent). */
 static int read_request(conn_t *c, request_t *r)
@@ -137,17 +254,24 @@ static int read_request(conn_t *c, request_t *r)
         r->keep_alive = false;
     if (v != NULL && vl >= 10 && strncasecmp(v, "keep-alive", 10) == 0)
         r->keep_alive = true;
-    if (header(r->head, "Transfer-Encoding", &vl) != NULL) {
-        /* Clients of the v2 API send forms with a length. */
-        send_simple(c->fd, 411, "Length Required", "Connection: close\r\n", NULL, "");
+    v = header(r->head, "Transfer-Encoding", &vl);
+    if (v != NULL && !(vl == 7 && strncasecmp(v, "chunked", 7) == 0)) {
+        /* Go's server: any coding but chunked alone is 501. */
+        send_simple(c->fd, 501, "Not Implemented", "Connection: close\r\n",
+                    "text/plain; charset=utf-8", "Unsupported transfer encoding");
         return -1;
     }
+    r->chunked = v != NULL;
     v = header(r->head, "Expect", &vl);
     if (v != NULL && vl >= 12 && strncasecmp(v, "100-continue", 12) == 0 && c->len == 0)
         /* Go's server answers this when the handler reads the body. */
         (void)fs_write_all(c->fd, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+    if (r->chunked) {
+        r->body = NULL;
+        r->body_len = 0;
+        return read_chunked(c, r);
+    }
     v = header(r->head, "Content-Length", &vl);
-    r->has_length = v != NULL;
     unsigned long long want = v != NULL ? strtoull(v, NULL, 10) : 0;
     if (want > MAX_BODY) {
         send_simple(c->fd, 413, "Request Entity Too Large", "Connection: close\r\n", NULL, "");
@@ -245,12 +369,15 @@ static char *upstream_request(const request_t *r, const char *client_ip, size_t 
             v += strspn(v, " \t");
             snprintf(prior + strlen(prior), sizeof(prior) - strlen(prior), "%.*s, ",
                      (int)(next - v), v);
-        } else if (!hop_by_hop(l) && strncasecmp(l, "Expect:", 7) != 0) {
+        } else if (!hop_by_hop(l) && strncasecmp(l, "Expect:", 7) != 0 &&
+                   !(r->chunked && strncasecmp(l, "Content-Length:", 15) == 0)) {
             /* The body goes with the head: no interim answer to wait for. */
             fprintf(f, "%.*s\r\n", (int)n, l);
         }
         l = next + 2;
     }
+    if (r->chunked) /* the decoded body goes on with its length */
+        fprintf(f, "Content-Length: %zu\r\n", r->body_len);
     /* etcd: prior X-Forwarded-For values joined with ", ", then this client. */
     fprintf(f, "X-Forwarded-For: %s%s\r\nConnection: close\r\n\r\n", prior, client_ip);
     fwrite(r->body, 1, r->body_len, f);
