@@ -316,10 +316,12 @@ S('err', 'e210_body', ('PUT', '{P}/a', 'value=%zz'))
 # Go's ParseForm reads at most 10 MiB of a PUT or POST form body: past it,
 # 400 error 210 and nothing written. (A large body of another type is not
 # read; etcd then closes the connection while the client may still send,
-# so that case is checked by tests/api, not compared.)
+# so that case is checked by tests/api, not compared. A value just under
+# the limit is not stored here either: etcd 3.4.23 acknowledges it, then
+# refuses to restart with "wal: max entry size limit exceeded", which
+# would break the restart cases that follow.)
 S('err', 'e210_form_too_large', ('PUT', '{P}/big', 'value=' + 'a' * (10 << 20)),
-  ('POST', '{P}/big', 'value=' + 'a' * (10 << 20)), ('GET', '{P}/big'),
-  ('PUT', '{P}/big', 'value=' + 'a' * ((10 << 20) - 6)), ('GET', '{P}/big?quorum=true'))
+  ('POST', '{P}/big', 'value=' + 'a' * (10 << 20)), ('GET', '{P}/big'))
 S('err', 'e211_refresh_value', ('PUT', '{P}/a?value=1&ttl=10'), ('PUT', '{P}/a?refresh=true&ttl=10&value=x'))
 S('err', 'e212_refresh_no_ttl', ('PUT', '{P}/a?value=1'), ('PUT', '{P}/a?refresh=true'),
   ('PUT', '{P}/a?refresh=true&ttl='))
