@@ -279,6 +279,32 @@ def case_restart_keeps_index_and_history():
             m.close()
 
 
+def case_large_value_restart():
+    """A value just under the 10 MiB form limit is acknowledged and comes back
+    after kill -9 (etcd 3.4.23 acknowledges it, then refuses to restart with
+    "wal: max entry size limit exceeded"), on every engine."""
+    with tempfile.TemporaryDirectory(prefix="metcd-large-") as base:
+        m = Member(base)
+        try:
+            m.start()
+            value = "v" * ((10 << 20) - 6)
+            st, _, body = http("PUT", m.url + "/v2/keys/big", body=("value=" + value).encode(),
+                               headers={"Content-Type": "application/x-www-form-urlencoded"},
+                               timeout=30)
+            eq(st, 201, "PUT of a %d-byte value" % len(value))
+            index = json_body(body)["node"]["modifiedIndex"]
+            m.kill9()
+            m.start()
+            st, _, body = http("GET", m.url + "/v2/keys/big", timeout=30)
+            eq(st, 200, "GET after kill -9")
+            node = json_body(body)["node"]
+            eq((node["modifiedIndex"], len(node["value"])), (index, len(value)), "the value")
+            check(node["value"] == value, "the value's bytes")
+            m.stop()
+        finally:
+            m.close()
+
+
 def case_snapshots_bounded():
     """--max-snapshots and --max-wals bound the files kept; a corrupt newest
     snapshot is renamed .broken with a warning and an older one is used."""
@@ -464,6 +490,7 @@ def case_engine_crash_points():
 
 
 CASES = {
+    "large_value_restart": case_large_value_restart,
     "crash_under_load": case_crash_under_load,
     "torn_tail": case_torn_tail,
     "bitflip_sealed_segment": case_bitflip_sealed_segment,
