@@ -19,13 +19,7 @@ OTHER=${4:-}
 DUR=${BENCH_DURATION:-5s}
 ROUNDS=${BENCH_ROUNDS:-2}
 BENCH=$BUILD/metcd-bench
-TMP=$(mktemp -d /tmp/metcd-backends-XXXXXX)
-PIDS=""
-cleanup() {
-    for p in $PIDS; do kill -9 "$p" 2>/dev/null || true; done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT INT TERM
+. "$(dirname "$0")/lib.sh"
 
 # start BIN BACKEND PORT DIR: starts one member, sets PID, waits for /health
 start() {
@@ -35,13 +29,8 @@ start() {
         --initial-advertise-peer-urls "http://127.0.0.1:$(($3 + 1))" \
         --initial-cluster "m=http://127.0.0.1:$(($3 + 1))" >>"$4.log" 2>&1 &
     PID=$!
-    PIDS="$PIDS $PID"
-    i=0
-    until curl -sf -m 1 "http://127.0.0.1:$3/health" >/dev/null 2>&1; do
-        i=$((i + 1))
-        [ $i -lt 6000 ] || { echo "member on port $3 did not start" >&2; exit 1; }
-        sleep 0.01
-    done
+    BENCH_PIDS="$BENCH_PIDS $PID"
+    bench_wait_health "http://127.0.0.1:$3" 6000
 }
 
 now_ms() { date +%s%3N; }

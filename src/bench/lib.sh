@@ -69,6 +69,17 @@ bench_wait_up() {
     done
 }
 
+# bench_wait_health URL TRIES: polls URL/health every 10 ms until it answers
+# 200 (a restart measures to that point); exits 1 after TRIES polls.
+bench_wait_health() {
+    _i=0
+    until curl -sf -m 1 "$1/health" >/dev/null 2>&1; do
+        _i=$((_i + 1))
+        [ $_i -lt "$2" ] || { echo "$1 did not start" >&2; exit 1; }
+        sleep 0.01
+    done
+}
+
 # The first comment line of every table: when, the machine's load, cores.
 bench_header() {
     echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores, $*"
