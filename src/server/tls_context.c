@@ -264,8 +264,9 @@ static bool names_host(X509 *cert, const char *host)
 
 /*
  * Chain verification by OpenSSL, then the rules etcd adds for the leaf:
- * its CRL (serial numbers revoked), --peer-cert-allowed-cn, and, when
- * dialing a member, its URL's host in the certificate.
+ * its CRL (serial numbers revoked), --peer-cert-allowed-cn, the allowed
+ * hostname (--client-cert-allowed-hostname, --peer-cert-allowed-hostname),
+ * and, when dialing a member, its URL's host in the certificate.
  */
 static int verify_cb(int ok, X509_STORE_CTX *x)
 {
