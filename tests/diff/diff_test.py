@@ -150,9 +150,11 @@ def report(cs, ra, rb, name_a, name_b, check_fixed_on_b, verbose):
     return n, m
 
 
-def compare_live(started, cs, mbin, check_fixed, verbose, t0, tls=None, extra_args=()):
+def compare_live(started, cs, mbin, check_fixed, verbose, t0, tls=None, extra_args=(),
+                 prepare=None):
     """Starts etcd and metcd (appended to started, for the caller to stop),
-    runs the cases on both and prints the comparison; the exit status."""
+    calls prepare(server) on each when given, runs the cases on both and
+    prints the comparison; the exit status."""
     e = servers.Server('etcd', servers.ETCD_BIN, tls=tls)
     started.append(e)
     e.start(extra_args=extra_args)
@@ -164,6 +166,8 @@ def compare_live(started, cs, mbin, check_fixed, verbose, t0, tls=None, extra_ar
         print('FAIL: %s' % ex)
         print('%d cases, %d differ' % (len(cs), len(cs)))
         return 1
+    for s in (e, mt) if prepare else ():
+        prepare(s)
     ra, rb = run_parallel([e, mt], cs)
     n, m = report(cs, ra, rb, 'etcd', 'metcd', check_fixed, verbose)
     if not mt.alive():
