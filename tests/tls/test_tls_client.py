@@ -293,6 +293,15 @@ def cn_as_user(kind, cert_auth=True):
         out.append(request(s.port, context(C.ca.cert, nobody_cert, nobody_key), "PUT",
                            "/v2/keys/cn", body="value=2")[0])
         out.append(request(s.port, ctx, "GET", "/v2/keys/cn")[0])
+        # The same over HTTP/2 (ALPN) and HTTP/1.1: a root-only listing.
+        for ver in ("--http2", "--http1.1"):
+            for cert, key in ((C.client, C.client_key), NOBODY):
+                r = subprocess.run(["curl", "-s", ver, "--max-time", "5", "-o", "/dev/null",
+                                    "-w", "%{http_version} %{http_code}", "--cacert", C.ca.cert,
+                                    "--cert", cert, "--key", key,
+                                    "https://127.0.0.1:%d/v2/auth/users" % s.port],
+                                   capture_output=True, text=True, timeout=15)
+                out.append(r.stdout)
         return out
 
 
@@ -301,7 +310,8 @@ def case_cert_cn_is_user():
     got = cn_as_user("metcd")
     etcd = cn_as_user("etcd")
     expect(got == etcd, "metcd %r, etcd 3.4.23 %r" % (got, etcd))
-    expect(got[3] == 201 and got[4] == 401, "statuses %r" % got)
+    expect(got[3] == 201 and got[4] == 401 and got[6:] == ["2 200", "2 401", "1.1 200", "1.1 401"],
+           "statuses %r" % got)
     # A certificate is still required with --trusted-ca-file alone, but its
     # CN names no user: etcd reads it only with --client-cert-auth.
     got, etcd = cn_as_user("metcd", False), cn_as_user("etcd", False)
