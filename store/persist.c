@@ -320,8 +320,13 @@ static store_t *open_fail(store_t *s, char *err, size_t err_len, const char *wha
     return NULL;
 }
 
-/* A node record (apart: with its path inside, from LONG_DIR). */
-static bool load_node(store_t *s, const engine_item_t *it, bool apart)
+/*
+ * A node record (apart: with its path inside, from LONG_DIR). *last_parent
+ * is the parent of the node loaded before (NULL at first): the records of
+ * one scan come in key order, where a directory's children are contiguous,
+ * so most nodes find their parent there without a table lookup.
+ */
+static bool load_node(store_t *s, const engine_item_t *it, bool apart, tnode_t **last_parent)
 {
     const uint8_t *v = it->value;
     size_t vl = it->value_len;
@@ -352,9 +357,14 @@ static bool load_node(store_t *s, const engine_item_t *it, bool apart)
         return false;
     const char *slash = memrchr(path, '/', plen);
     size_t dlen = slash == path ? 1 : (size_t)(slash - path);
-    tnode_t *parent = store_lookup(s, path, dlen);
-    if (!parent || !parent->dir || store_lookup(s, path, plen))
+    tnode_t *parent = *last_parent;
+    if (!parent || parent->path_len != dlen || memcmp(parent->path, path, dlen) != 0)
+        parent = store_lookup(s, path, dlen);
+    /* A path met twice: only possible between a record apart and one of the
+     * scan, whose keys are unique and decode one way each (engine_key.c). */
+    if (!parent || !parent->dir || (apart && store_lookup(s, path, plen)))
         return false;
+    *last_parent = parent;
     tnode_t *n = dir ? tnode_new(path, plen, true, created)
                      : tnode_new_file(path, plen, (const char *)v + off, vl - off, created);
     node_table_insert(&s->table, n);
@@ -497,7 +507,8 @@ static int load_apart(store_t *s, engine_t *e, char *err, size_t err_len)
         qsort(recs, n, sizeof(*recs), apart_cmp);
     for (size_t i = 0; i < n; i++) {
         engine_item_t rec = {.path = "", .value = recs[i].value, .value_len = recs[i].value_len};
-        if (ok && !load_node(s, &rec, true))
+        tnode_t *none = NULL;
+        if (ok && !load_node(s, &rec, true, &none))
             ok = false;
         free(recs[i].value);
     }
@@ -528,13 +539,14 @@ store_t *store_open_engine(const store_config_t *cfg, engine_t *e, char *err, si
     } else if (m->stats_len != 0) {
         return open_fail(s, err, err_len, "damaged counters in the metadata", NULL);
     }
+    tnode_t *last_parent = NULL;
     engine_iter_t *it;
     engine_item_t item;
     /* Key order puts every parent before its children, all load_node needs:
      * one range read instead of a depth-first walk's two seeks per node. */
     int rc = engine_iter_subtree(engine_reader(e), NODE_PREFIX, 2, &it);
     while (rc == 0 && (rc = engine_iter_next(it, &item)) == 1) {
-        if (!load_node(s, &item, false)) {
+        if (!load_node(s, &item, false, &last_parent)) {
             engine_iter_free(it);
             return open_fail(s, err, err_len, "damaged node record", item.path);
         }
