@@ -194,6 +194,8 @@ int api_form_parse(api_form_t *form, h2o_mem_pool_t *pool, const char *s, size_t
 
 const api_form_pair_t *api_form_get(const api_form_t *form, const char *name)
 {
+    if (form->n == 0)
+        return NULL; /* a plain GET asks for each of a dozen flags */
     size_t nl = strlen(name);
     for (size_t i = 0; i < form->n; i++)
         if (form->pairs[i].name_len == nl && memcmp(form->pairs[i].name, name, nl) == 0)
