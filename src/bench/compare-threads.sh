@@ -23,17 +23,5 @@ B_PID=$BENCH_PID
 bench_wait_up http://127.0.0.1:$AC http://127.0.0.1:$BC
 bench_header "$CONNS connections, $ROUNDS rounds of $DURATION per server"
 echo "# A = metcd --threads 1 (pid $A_PID), B = metcd --threads $N (pid $B_PID)"
-echo "| load | A req/s | B req/s | B/A | A p99 | B p99 | A CPU/req | B CPU/req |"
-echo "|---|---:|---:|---:|---:|---:|---:|---:|"
-for op in $OPS; do
-    "$BUILD/metcd-bench" compare --a http://127.0.0.1:$AC --b http://127.0.0.1:$BC \
-        --a-pid $A_PID --b-pid $B_PID --op "$op" --conns "$CONNS" \
-        --duration "$DURATION" --rounds "$ROUNDS" --json | tail -n 1 |
-        python3 -c '
-import json, sys
-r = json.loads(sys.stdin.read())
-print("| %s | %.0f | %.0f | %.2f | %.1f ms | %.1f ms | %.1f us | %.1f us |" % (
-    r["op"], r["a_rps"], r["b_rps"], r["rps_ratio"], r["a_p99_ms"], r["b_p99_ms"],
-    r["a_cpu_us"], r["b_cpu_us"]))'
-done
+bench_compare_table "$BUILD/metcd-bench" http://127.0.0.1:$AC http://127.0.0.1:$BC $A_PID $B_PID
 echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
