@@ -163,7 +163,7 @@ static bool conn_take(conn_t *c, request_t *r, size_t want)
  * A chunked body (RFC 9112 7.1), decoded into r->body: etcd's proxy reads
  * the whole body before it picks a member (it may have to send it twice),
  * and sends it on with its length. 1, 0 when the client closed, -1 on bad
- * framing (etcd's 400 "failed to read request body") or a body over
+ * framing (etcd's 500 "failed to read request body: ...") or a body over
  * MAX_BODY (an answer was sent).
  */
 static int read_chunked(conn_t *c, request_t *r)
