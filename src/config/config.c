@@ -841,6 +841,11 @@ const char *config_usage(void)
         "  metcd --config-file\n"
         "    Path to the server configuration file. Note that if a configuration file is "
         "provided, other command line flags and environment variables will be ignored.\n\n"
+        "  metcd --import-etcd-data-dir DIR [flags]\n"
+        "    Make this member's new data dir from the data dir DIR of a stopped etcd 3.4 "
+        "member (its keys and indexes), then start.\n\n"
+        "  metcd --migrate-backend --data-dir DIR --backend memory|lmdb|leveldb\n"
+        "    Convert a stopped member's data dir to another storage backend, then exit.\n\n"
         "Flags (each also read from ETCD_<FLAG>, upper case, dashes as underscores):\n");
     for (int opt = 0; opt < CONFIG_OPT_COUNT && n < sizeof(buf); opt++) {
         if (opt == CONFIG_OPT_VERSION || opt == CONFIG_OPT_HELP ||
@@ -851,6 +856,11 @@ const char *config_usage(void)
     }
     /* etcd's other flags: accepted so that etcd's command lines start metcd. */
     for (int kind = CONFIG_KIND_IGNORED; kind <= CONFIG_KIND_GUARDED && n < sizeof(buf); kind++) {
+        bool any = false;
+        for (int opt = CONFIG_OPT_FIRST_EXTRA; opt < CONFIG_OPT_COUNT; opt++)
+            any = any || (int)config_opts[opt].kind == kind;
+        if (!any) /* no section without a flag in it */
+            continue;
         n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s",
                               kind == CONFIG_KIND_IGNORED
                                   ? "\nAccepted for etcd compatibility and ignored, with a "
