@@ -4,6 +4,7 @@ Standard library only. Every process listens on 127.0.0.1 ports picked by
 binding port 0; every wait is bounded; only the processes started here are
 killed, by PID.
 """
+import fcntl
 import hashlib
 import json
 import os
@@ -53,12 +54,51 @@ def _ephemeral_low():
 _RNG = random.Random(os.getpid() ^ int(time.time() * 1000))
 
 
+# Ports handed out by any test process in the last _REGISTRY_SECONDS, one
+# "port time" line each: tests run side by side, and a member restarted on
+# its data dir binds the same ports again, so a port another test picked a
+# moment ago must not be picked again while that test may still use it.
+_REGISTRY = os.path.join(tempfile.gettempdir(), "metcd-test-ports")
+_REGISTRY_SECONDS = 900
+
+
+def _claim(port):
+    """Records port in the shared registry unless another test process
+    holds it there. True when it is ours."""
+    try:
+        f = open(_REGISTRY, "a+")
+    except OSError:
+        return True  # no shared registry: this process's own set still applies
+    with f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        f.seek(0)
+        now = time.time()
+        live = []
+        for line in f.read().split("\n"):
+            parts = line.split()
+            if len(parts) == 2 and parts[0].isdigit():
+                try:
+                    if now - float(parts[1]) < _REGISTRY_SECONDS:
+                        live.append((int(parts[0]), parts[1]))
+                except ValueError:
+                    pass
+        if any(p == port for p, _ in live):
+            return False
+        live.append((port, "%.0f" % now))
+        f.seek(0)
+        f.truncate()
+        f.write("".join("%d %s\n" % e for e in live))
+        return True
+
+
 def free_port():
-    """A port nobody listens on right now, and never one this process handed
+    """A port nobody listens on right now, never one this process handed
     out before (a test that picks several ports before its servers bind them
-    must not get the same one twice). It is chosen at random below the
-    kernel's ephemeral range: a port from that range can be taken meanwhile
-    by any outgoing connection, or held in TIME_WAIT by a closed one."""
+    must not get the same one twice), and none another test process picked
+    in the last 15 minutes (the shared registry above). It is chosen at
+    random below the kernel's ephemeral range: a port from that range can be
+    taken meanwhile by any outgoing connection, or held in TIME_WAIT by a
+    closed one."""
     low = _ephemeral_low()
     first = 10000 if low > 12000 else 1024
     for _ in range(1000):
@@ -73,7 +113,7 @@ def free_port():
             continue
         finally:
             s.close()
-        if port not in _HANDED_OUT:
+        if port not in _HANDED_OUT and _claim(port):
             _HANDED_OUT.add(port)
             return port
     raise RuntimeError("no free loopback port found")
