@@ -130,9 +130,41 @@ static const char *find(const conn_t *c, const char *s)
     return memmem(c->buf, c->len, s, strlen(s));
 }
 
-/* Opens n watches (path from fmt with %d = i), waits for every header; bounded by 60 s. */
-static conn_t *open_watchers(int ep, size_t n, const char *fmt)
+static bool answer_done(const conn_t *c)
 {
+    return c->len >= 5 && memcmp(c->buf + c->len - 5, "0\r\n\r\n", 5) == 0;
+}
+
+/*
+ * Reads a one-shot watcher's answer until it is complete (usually one read:
+ * the server sends it in one write). 1: complete; 0: more to come; -1: the
+ * connection ended first.
+ */
+static int read_answer(conn_t *c)
+{
+    while (c->len < BUF_CAP) {
+        ssize_t r = read(c->fd, c->buf + c->len, BUF_CAP - c->len);
+        if (r > 0) {
+            c->len += (size_t)r;
+            if (answer_done(c))
+                return 1;
+            continue;
+        }
+        if (r < 0 && (errno == EAGAIN || errno == EINTR))
+            return 0;
+        return -1;
+    }
+    return -1; /* larger than any answer to this watch */
+}
+
+/*
+ * Opens n watches (path from fmt with %d = i), waits for every header; bounded
+ * by 60 s. oneshot: each watcher is left registered with EPOLLONESHOT, armed,
+ * so that the fan-out costs the client one read per watcher and no epoll_ctl.
+ */
+static conn_t *open_watchers(int ep, size_t n, const char *fmt, bool oneshot)
+{
+    uint32_t events = EPOLLIN | (oneshot ? EPOLLONESHOT : 0);
     conn_t *cs = calloc(n, sizeof(*cs));
     if (cs == NULL)
         die("calloc");
@@ -149,7 +181,7 @@ static conn_t *open_watchers(int ep, size_t n, const char *fmt)
             int l = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", path);
             send_all(c->fd, req, (size_t)l);
             set_nonblock(c->fd);
-            struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+            struct epoll_event ev = {.events = events, .data.ptr = c};
             if (epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev) != 0)
                 die("epoll_ctl");
             i++;
@@ -173,6 +205,11 @@ static conn_t *open_watchers(int ep, size_t n, const char *fmt)
                 memmove(c->buf, c->buf + off, c->len - off);
                 c->len -= off;
                 heads++;
+            }
+            if (oneshot) {
+                struct epoll_event ev = {.events = events, .data.ptr = c};
+                if (epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev) != 0)
+                    die("epoll_ctl");
             }
         }
         if (now_ns() > deadline) {
@@ -227,6 +264,70 @@ static int64_t proc_cpu_ns(int pid)
     return total;
 }
 
+/* Per-thread CPU of process `pid` (schedstat, ns), up to max threads; returns how many. */
+typedef struct task_cpu {
+    int tid;
+    int64_t ns;
+} task_cpu_t;
+
+static size_t proc_task_cpu(int pid, task_cpu_t *out, size_t max)
+{
+    char p[64];
+    snprintf(p, sizeof(p), "/proc/%d/task", pid);
+    DIR *d = opendir(p);
+    if (d == NULL)
+        return 0;
+    size_t n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL && n < max) {
+        if (e->d_name[0] == '.')
+            continue;
+        char f[320];
+        snprintf(f, sizeof(f), "/proc/%d/task/%s/schedstat", pid, e->d_name);
+        FILE *fp = fopen(f, "r");
+        long long v = 0;
+        if (fp != NULL) {
+            if (fscanf(fp, "%lld", &v) == 1) {
+                out[n].tid = atoi(e->d_name);
+                out[n].ns = v;
+                n++;
+            }
+            fclose(fp);
+        }
+    }
+    closedir(d);
+    return n;
+}
+
+/* "a+b+c ms": the CPU each thread used between two snapshots, the busiest first, 1 ms or more. */
+static void format_task_cpu(char *buf, size_t cap, const task_cpu_t *a, size_t na,
+                            const task_cpu_t *b, size_t nb)
+{
+    int64_t d[64];
+    size_t nd = 0;
+    for (size_t i = 0; i < nb && nd < 64; i++) {
+        int64_t before = 0;
+        for (size_t j = 0; j < na; j++)
+            if (a[j].tid == b[i].tid)
+                before = a[j].ns;
+        if (b[i].ns - before >= 1000000)
+            d[nd++] = b[i].ns - before;
+    }
+    /* Busiest first (a handful of threads: insertion sort). */
+    for (size_t i = 1; i < nd; i++)
+        for (size_t j = i; j > 0 && d[j] > d[j - 1]; j--) {
+            int64_t t = d[j];
+            d[j] = d[j - 1];
+            d[j - 1] = t;
+        }
+    size_t off = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < nd && off < cap; i++)
+        off += (size_t)snprintf(buf + off, cap - off, "%s%.1f", i ? "+" : "", (double)d[i] / 1e6);
+    if (nd == 0)
+        snprintf(buf, cap, "0");
+}
+
 static int run_fanout(size_t n, int rounds, int pid)
 {
     raise_nofile(n + 100);
@@ -234,7 +335,7 @@ static int run_fanout(size_t n, int rounds, int pid)
     int64_t *lat = calloc(n, sizeof(*lat));
     int bad = 0;
     for (int round = 0; round < rounds; round++) {
-        conn_t *cs = open_watchers(ep, n, "/v2/keys/fanout?wait=true");
+        conn_t *cs = open_watchers(ep, n, "/v2/keys/fanout?wait=true", true);
         usleep(200000); /* let the server settle */
         conn_t *w = calloc(1, sizeof(*w));
         w->fd = connect_lo();
@@ -258,6 +359,8 @@ static int run_fanout(size_t n, int rounds, int pid)
         epoll_ctl(ep, EPOLL_CTL_ADD, probe->fd, &pev);
         int64_t get_sent = 0, get_ns = 0;
         size_t done_at_get = 0;
+        task_cpu_t tasks0[64], tasks1[64];
+        size_t ntasks0 = pid > 0 ? proc_task_cpu(pid, tasks0, 64) : 0;
         int64_t cpu0 = pid > 0 ? proc_cpu_ns(pid) : 0;
         int64_t t0 = now_ns();
         send_all(w->fd, req, (size_t)l);
@@ -271,7 +374,28 @@ static int run_fanout(size_t n, int rounds, int pid)
             int64_t t = now_ns();
             for (int j = 0; j < k; j++) {
                 conn_t *c = evs[j].data.ptr;
-                bool open = read_some(c);
+                if (!c->is_writer) {
+                    /*
+                     * A watcher is done when its whole answer has been read;
+                     * the time is taken then, not when epoll reported it.
+                     */
+                    int rc = read_answer(c);
+                    if (rc == 1) {
+                        c->body_done = true;
+                        c->done_ns = now_ns() - t0;
+                        lat[done++] = c->done_ns;
+                    } else if (rc == 0) {
+                        struct epoll_event again = {.events = EPOLLIN | EPOLLONESHOT,
+                                                    .data.ptr = c};
+                        epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &again);
+                    } else {
+                        fprintf(stderr, "a watcher was closed before its event\n");
+                        c->body_done = true;
+                        bad++;
+                    }
+                    continue;
+                }
+                read_some(c);
                 if (c == probe) {
                     const char *e = find(c, "\r\n\r\n");
                     const char *cl = header_value(c->buf, c->len, "Content-Length: ");
@@ -297,23 +421,13 @@ static int run_fanout(size_t n, int rounds, int pid)
                         get_sent = now_ns();
                         send_all(probe->fd, get, sizeof(get) - 1);
                     }
-                    continue;
-                }
-                if (!c->body_done && c->len >= 5 &&
-                    memcmp(c->buf + c->len - 5, "0\r\n\r\n", 5) == 0) {
-                    c->body_done = true;
-                    c->done_ns = t - t0;
-                    lat[done++] = c->done_ns;
-                    epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
-                } else if (!open && !c->body_done) {
-                    fprintf(stderr, "a watcher was closed before its event\n");
-                    epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
-                    c->body_done = true;
-                    bad++;
                 }
             }
         }
         int64_t cpu = pid > 0 ? proc_cpu_ns(pid) - cpu0 : 0;
+        size_t ntasks1 = pid > 0 ? proc_task_cpu(pid, tasks1, 64) : 0;
+        char per_thread[256];
+        format_task_cpu(per_thread, sizeof(per_thread), tasks0, ntasks0, tasks1, ntasks1);
         /* Every watcher: exactly one event, the PUT's. */
         char want[64];
         snprintf(want, sizeof(want), "\"modifiedIndex\":%llu,", (unsigned long long)put_index);
@@ -336,10 +450,10 @@ static int run_fanout(size_t n, int rounds, int pid)
         printf("round %d: %zu watchers, PUT answered after %.2f ms; watchers complete: first "
                "%.2f ms, median %.2f ms, p99 %.2f ms, last %.2f ms; %zu before the PUT's answer; "
                "%d wrong; server CPU %.2f ms; a GET sent then took %.2f ms (%zu watchers had "
-               "their event by then)\n",
+               "their event by then); server threads %s ms\n",
                round + 1, n, ms(put_ns), done ? ms(lat[0]) : 0, done ? ms(lat[done / 2]) : 0,
                done ? ms(lat[done * 99 / 100]) : 0, done ? ms(lat[done - 1]) : 0, before_put, bad,
-               ms(cpu), ms(get_ns), done_at_get);
+               ms(cpu), ms(get_ns), done_at_get, per_thread);
         fflush(stdout);
         free(cs);
         free(w);
@@ -389,7 +503,7 @@ static int run_idle(size_t n, int pid)
     raise_nofile(n + 100);
     int ep = epoll_create1(0);
     long before = proc_rss_kb(pid);
-    conn_t *cs = open_watchers(ep, n, "/v2/keys/benchw/%d?wait=true");
+    conn_t *cs = open_watchers(ep, n, "/v2/keys/benchw/%d?wait=true", false);
     sleep(1);
     long after = proc_rss_kb(pid);
     long c0 = proc_cpu_ticks(pid);
@@ -428,7 +542,7 @@ static int run_stream(size_t n, unsigned rate, unsigned seconds)
     enum { WRITERS = 32 };
     raise_nofile(n + WRITERS + 100);
     int ep = epoll_create1(0);
-    conn_t *cs = open_watchers(ep, n, "/v2/keys/streamkey?wait=true&stream=true");
+    conn_t *cs = open_watchers(ep, n, "/v2/keys/streamkey?wait=true&stream=true", false);
     conn_t *ws = calloc(WRITERS, sizeof(*ws));
     bool busy[WRITERS] = {0};
     for (int i = 0; i < WRITERS; i++) {
