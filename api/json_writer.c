@@ -50,38 +50,64 @@ void api_buf_append_str(api_buf_t *b, const char *s)
     api_buf_append(b, s, strlen(s));
 }
 
-/* Two digits per division: every node of a listing has two indexes, and
- * callgrind showed a digit at a time at a tenth of a listing's time. */
-size_t api_format_u64(char *out, uint64_t v)
+static const char digit_pairs[201] = "00010203040506070809101112131415161718192021222324"
+                                     "25262728293031323334353637383940414243444546474849"
+                                     "50515253545556575859606162636465666768697071727374"
+                                     "75767778798081828384858687888990919293949596979899";
+
+static inline size_t u64_digits(uint64_t v)
 {
-    static const char pairs[201] = "00010203040506070809101112131415161718192021222324"
-                                   "25262728293031323334353637383940414243444546474849"
-                                   "50515253545556575859606162636465666768697071727374"
-                                   "75767778798081828384858687888990919293949596979899";
-    char tmp[20];
-    size_t n = sizeof(tmp);
+    size_t n = 1;
+    for (;;) {
+        if (v < 10)
+            return n;
+        if (v < 100)
+            return n + 1;
+        if (v < 1000)
+            return n + 2;
+        if (v < 10000)
+            return n + 3;
+        v /= 10000;
+        n += 4;
+    }
+}
+
+/*
+ * The digits of v written in place, back to front, two per division: every
+ * node of a listing has two indexes, and perf put the formatting through a
+ * scratch buffer at a tenth of a listing's CPU. No NUL. out needs 20 bytes.
+ */
+static inline size_t put_u64(char *out, uint64_t v)
+{
+    size_t len = u64_digits(v);
+    char *p = out + len;
     while (v >= 100) {
         unsigned d = (unsigned)(v % 100) * 2;
         v /= 100;
-        tmp[--n] = pairs[d + 1];
-        tmp[--n] = pairs[d];
+        *--p = digit_pairs[d + 1];
+        *--p = digit_pairs[d];
     }
     if (v >= 10) {
-        tmp[--n] = pairs[v * 2 + 1];
-        tmp[--n] = pairs[v * 2];
+        *--p = digit_pairs[v * 2 + 1];
+        *--p = digit_pairs[v * 2];
     } else {
-        tmp[--n] = (char)('0' + v);
+        *--p = (char)('0' + v);
     }
-    size_t len = sizeof(tmp) - n;
-    memcpy(out, tmp + n, len);
+    return len;
+}
+
+size_t api_format_u64(char *out, uint64_t v)
+{
+    size_t len = put_u64(out, v);
     out[len] = '\0';
     return len;
 }
 
 void api_buf_append_u64(api_buf_t *b, uint64_t v)
 {
-    api_buf_reserve(b, 21);
-    b->len += api_format_u64(b->data + b->len, v);
+    if (b->len + 20 > b->cap)
+        api_buf_reserve(b, 20);
+    b->len += put_u64(b->data + b->len, v);
 }
 
 void api_buf_append_i64(api_buf_t *b, int64_t v)
@@ -206,11 +232,30 @@ static size_t safe_prefix(const unsigned char *s, size_t len)
     return i;
 }
 
+/* Whether s[0..len) goes out as it is: the common case, copied at once. */
+static inline bool all_safe(const char *str, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = len >= 8 ? safe_prefix(s, len) : 0;
+    for (; i < len; i++)
+        if (s[i] >= 0x80 || !ascii_safe[s[i]])
+            return false;
+    return true;
+}
+
 void api_json_string(api_buf_t *b, const char *str, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
     const unsigned char *s = (const unsigned char *)str;
     api_buf_reserve(b, len + 2);
+    if (all_safe(str, len)) {
+        char *p = b->data + b->len;
+        *p++ = '"';
+        memcpy(p, str, len);
+        p[len] = '"';
+        b->len += len + 2;
+        return;
+    }
     b->data[b->len++] = '"';
     size_t start = 0, i = 0;
     while (i < len) {
@@ -333,74 +378,122 @@ size_t api_format_hex_id(char *out, uint64_t id)
     return len;
 }
 
+/*
+ * A node's fields and punctuation with its two indexes, an expiration and a
+ * ttl take fewer bytes than this; its key and value come on top, as they are
+ * when nothing in them needs escaping.
+ */
+#define NODE_FIXED_BYTES 256
+
+/* Copies a literal of known length and advances p. */
+#define PUT_LIT(p, lit)                                                                            \
+    do {                                                                                           \
+        memcpy((p), (lit), sizeof(lit) - 1);                                                       \
+        (p) += sizeof(lit) - 1;                                                                    \
+    } while (0)
+
+/*
+ * Writes s as a JSON string at p, inside room reserved by the caller. A
+ * string that needs escaping goes through api_json_string(), which grows
+ * the buffer; room for `rest` more bytes is then reserved again. Returns
+ * the new write position.
+ */
+static char *put_json_string(api_buf_t *b, char *p, const char *s, size_t len, size_t rest)
+{
+    if (all_safe(s, len)) {
+        *p++ = '"';
+        memcpy(p, s, len);
+        p += len;
+        *p++ = '"';
+        return p;
+    }
+    b->len = (size_t)(p - b->data);
+    api_json_string(b, s, len);
+    api_buf_reserve(b, rest);
+    return b->data + b->len;
+}
+
+/*
+ * NodeExtern field order and omitempty, see store.h. Written straight into
+ * the buffer after one reservation per node (a listing's thousand nodes
+ * were a call and a bounds check per field and punctuation mark before).
+ */
 void api_json_node(api_buf_t *b, const store_node_t *n)
 {
-    /* NodeExtern field order and omitempty, see store.h. */
-    bool first = true;
+    size_t room = NODE_FIXED_BYTES + n->key_len + n->value_len;
+    if (b->len + room > b->cap)
+        api_buf_reserve(b, room);
+    char *p = b->data + b->len;
+    bool first = true; /* every field but the first is preceded by a comma */
+    *p++ = '{';
 #define SEP()                                                                                      \
     do {                                                                                           \
         if (!first)                                                                                \
-            api_buf_append(b, ",", 1);                                                             \
+            *p++ = ',';                                                                            \
         first = false;                                                                             \
     } while (0)
-    api_buf_append(b, "{", 1);
     if (n->key_len) {
         SEP();
-        api_buf_append(b, "\"key\":", 6);
-        api_json_string(b, n->key, n->key_len);
+        PUT_LIT(p, "\"key\":");
+        p = put_json_string(b, p, n->key, n->key_len, NODE_FIXED_BYTES + n->value_len);
     }
     if (n->dir) {
         SEP();
-        api_buf_append(b, "\"dir\":true", 10);
+        PUT_LIT(p, "\"dir\":true");
     }
     if (n->value != NULL) {
         SEP();
-        api_buf_append(b, "\"value\":", 8);
-        api_json_string(b, n->value, n->value_len);
+        PUT_LIT(p, "\"value\":");
+        p = put_json_string(b, p, n->value, n->value_len, NODE_FIXED_BYTES);
     }
     if (n->expiration_ns != 0) {
-        char ts[40];
-        size_t tl = api_format_rfc3339(ts, n->expiration_ns);
         SEP();
-        api_buf_append(b, "\"expiration\":\"", 14);
-        api_buf_append(b, ts, tl);
-        api_buf_append(b, "\"", 1);
+        PUT_LIT(p, "\"expiration\":\"");
+        p += api_format_rfc3339(p, n->expiration_ns);
+        *p++ = '"';
     }
     if (n->ttl != 0) {
         SEP();
-        api_buf_append(b, "\"ttl\":", 6);
-        api_buf_append_i64(b, n->ttl);
+        PUT_LIT(p, "\"ttl\":");
+        if (n->ttl < 0)
+            *p++ = '-';
+        p += put_u64(p, n->ttl < 0 ? (uint64_t)0 - (uint64_t)n->ttl : (uint64_t)n->ttl);
     }
     if (n->n_nodes != 0) {
         SEP();
-        api_buf_append(b, "\"nodes\":[", 9);
+        PUT_LIT(p, "\"nodes\":[");
+        b->len = (size_t)(p - b->data);
         for (size_t i = 0; i < n->n_nodes; i++) {
             if (i)
                 api_buf_append(b, ",", 1);
             api_json_node(b, &n->nodes[i]);
         }
-        api_buf_append(b, "]", 1);
+        api_buf_reserve(b, NODE_FIXED_BYTES);
+        p = b->data + b->len;
+        *p++ = ']';
     }
     if (n->modified_index != 0) {
         SEP();
-        api_buf_append(b, "\"modifiedIndex\":", 16);
-        api_buf_append_u64(b, n->modified_index);
+        PUT_LIT(p, "\"modifiedIndex\":");
+        p += put_u64(p, n->modified_index);
     }
     if (n->created_index != 0) {
         SEP();
-        api_buf_append(b, "\"createdIndex\":", 15);
-        api_buf_append_u64(b, n->created_index);
+        PUT_LIT(p, "\"createdIndex\":");
+        p += put_u64(p, n->created_index);
     }
 #undef SEP
-    api_buf_append(b, "}", 1);
+    *p++ = '}';
+    b->len = (size_t)(p - b->data);
 }
 
 void api_json_event(api_buf_t *b, const store_event_t *ev, bool no_node)
 {
-    api_buf_append(b, "{\"action\":", 10);
-    api_buf_append_str(b, "\"");
-    api_buf_append_str(b, store_action_name(ev->action));
-    api_buf_append_str(b, "\"");
+    const char *action = store_action_name(ev->action);
+    size_t action_len = strlen(action);
+    api_buf_append(b, "{\"action\":\"", 11);
+    api_buf_append(b, action, action_len);
+    api_buf_append(b, "\"", 1);
     if (!no_node) {
         api_buf_append(b, ",\"node\":", 8);
         api_json_node(b, &ev->node);

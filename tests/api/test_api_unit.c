@@ -208,6 +208,30 @@ static void test_node_and_event(void **state)
     api_buf_init(&b, &pool);
     api_json_event(&b, &sev, true);
     assert_buf(&b, "{\"action\":\"compareAndSwap\"}");
+
+    /*
+     * Escaping that outgrows the room reserved for a node (each '<' takes
+     * six bytes), a negative ttl and the largest index, into an empty
+     * malloc'd buffer.
+     */
+    char val[600], want[600 * 6 + 256];
+    memset(val, '<', sizeof(val));
+    size_t w = (size_t)snprintf(want, sizeof(want), "{\"key\":\"/\\u0026\",\"value\":\"");
+    for (size_t i = 0; i < sizeof(val); i++)
+        w += (size_t)snprintf(want + w, sizeof(want) - w, "\\u003c");
+    snprintf(want + w, sizeof(want) - w,
+             "\",\"ttl\":-3,\"modifiedIndex\":18446744073709551615,\"createdIndex\":10}");
+    store_node_t big = {.key = "/&",
+                        .key_len = 2,
+                        .value = val,
+                        .value_len = sizeof(val),
+                        .ttl = -3,
+                        .modified_index = UINT64_MAX,
+                        .created_index = 10};
+    api_buf_init(&b, NULL);
+    api_json_node(&b, &big);
+    assert_buf(&b, want);
+    api_buf_free(&b);
 }
 
 /* A watch frame: the event line once, framed as one HTTP/1.1 chunk around it. */
