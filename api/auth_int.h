@@ -213,6 +213,16 @@ typedef struct api_auth {
     /* api_config_t's client_cert_auth and client_cert_cn (the TLS side's hook). */
     const char *(*cert_cn)(void *req);
     bool client_cert_auth;
+    /*
+     * The enabled flag as last read (api_auth_enabled), valid while the
+     * store stays at enabled_index: every change to the store moves its
+     * index, so the flag cannot have changed in between.
+     */
+    const store_t *enabled_store;
+    uint64_t enabled_index;
+    bool enabled_known; /* the fields below hold a read */
+    bool enabled_found; /* the flag's key exists */
+    bool enabled_on;
 } api_auth_t;
 
 void api_auth_init(api_t *api);

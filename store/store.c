@@ -125,6 +125,11 @@ void store_count_failed_get(store_t *s)
     s->stats.gets_fail++;
 }
 
+void store_count_successful_get(store_t *s)
+{
+    s->stats.gets_success++;
+}
+
 int store_get(store_t *s, const char *key, size_t key_len, bool recursive, bool sorted,
               int64_t now_ns, store_event_t **ev_out, store_error_t *err)
 {

@@ -327,6 +327,8 @@ void store_get_stats(const store_t *s, store_stats_t *out);
  * request; the API calls this to keep /v2/stats/store equal to etcd's.
  */
 void store_count_failed_get(store_t *s);
+/* Counts one successful GET without reading anything (the same, once the key exists). */
+void store_count_successful_get(store_t *s);
 
 /* Number of keys (files and dirs, the root excluded). */
 uint64_t store_node_count(const store_t *s);
