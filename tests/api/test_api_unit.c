@@ -74,28 +74,46 @@ static void test_json_escaping(void **state)
  * Long strings take the 8-bytes-at-a-time path: every byte value at every
  * position of a 24-byte string is escaped exactly as it is alone.
  */
+/*
+ * One byte of each value at each position of strings of 1 to 40 bytes (and
+ * the clean strings of 0 to 40): covers the 16-byte, 8-byte and byte paths
+ * of the encoder and their overlapping last blocks.
+ */
 static void test_json_escaping_long(void **state)
 {
     (void)state;
-    const char *safe = "abcdefghijklmnopqrstuvwx";
+    const char *safe = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMN";
+    for (size_t len = 0; len <= 40; len++) {
+        char want[48];
+        int wl = snprintf(want, sizeof(want), "\"%.*s\"", (int)len, safe);
+        api_buf_t b;
+        api_buf_init(&b, NULL);
+        api_json_string(&b, safe, len);
+        assert_int_equal(b.len, (size_t)wl);
+        assert_memory_equal(b.data, want, (size_t)wl);
+        api_buf_free(&b);
+    }
     for (int c = 0; c < 256; c++) {
         api_buf_t one;
         api_buf_init(&one, NULL);
         char ch = (char)c;
         api_json_string(&one, &ch, 1);
-        for (size_t pos = 0; pos < 24; pos++) {
-            char in[24];
-            memcpy(in, safe, 24);
-            in[pos] = ch;
-            char want[64];
-            int wl = snprintf(want, sizeof(want), "\"%.*s%.*s%s\"", (int)pos, safe,
-                              (int)(one.len - 2), one.data + 1, safe + pos + 1);
-            api_buf_t b;
-            api_buf_init(&b, NULL);
-            api_json_string(&b, in, 24);
-            assert_int_equal(b.len, (size_t)wl);
-            assert_memory_equal(b.data, want, (size_t)wl);
-            api_buf_free(&b);
+        for (size_t len = 1; len <= 40; len++) {
+            for (size_t pos = 0; pos < len; pos++) {
+                char in[40];
+                memcpy(in, safe, len);
+                in[pos] = ch;
+                char want[64];
+                int wl = snprintf(want, sizeof(want), "\"%.*s%.*s%.*s\"", (int)pos, safe,
+                                  (int)(one.len - 2), one.data + 1, (int)(len - pos - 1),
+                                  safe + pos + 1);
+                api_buf_t b;
+                api_buf_init(&b, NULL);
+                api_json_string(&b, in, len);
+                assert_int_equal(b.len, (size_t)wl);
+                assert_memory_equal(b.data, want, (size_t)wl);
+                api_buf_free(&b);
+            }
         }
         api_buf_free(&one);
     }
