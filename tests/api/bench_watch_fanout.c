@@ -11,6 +11,13 @@
  *   bench-watch-fanout idle PORT N PID
  *       N idle HTTP/1.1 long polls (one connection each, distinct keys):
  *       the server's RSS growth per watcher and its CPU time over 5 s idle.
+ *   bench-watch-fanout floor N WRITERS [ROUNDS]
+ *       The machine's floor for the fan-out, with no HTTP server: N loopback
+ *       TCP connections held by WRITERS processes (as the server's loops),
+ *       each writes one watch answer of the size metcd sends (one writev a
+ *       connection) to each of its connections at once; when the last one
+ *       has been read by this process (one epoll thread, as for fanout), and
+ *       the writers' CPU time.
  *   bench-watch-fanout stream PORT N RATE SECONDS
  *       N stream watchers on one key while PUTs are sent at RATE per second
  *       (over 32 connections) for SECONDS: events delivered per second, and
@@ -32,6 +39,8 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -623,15 +632,175 @@ static int run_stream(size_t n, unsigned rate, unsigned seconds)
     return 0;
 }
 
+static int64_t self_cpu_ns(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ((int64_t)ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000LL +
+           ((int64_t)ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000LL;
+}
+
+static void read_full(int fd, void *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t r = read(fd, p, n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            die("read");
+        p = (char *)p + r;
+        n -= (size_t)r;
+    }
+}
+
+/*
+ * A floor writer: accepts `share` connections from the listener, says so on
+ * `report`, then each round waits for a byte on `go`, writes the answer to
+ * every connection and reports its CPU time for the writes.
+ */
+static void floor_writer(int lfd, size_t share, int go, int report, int rounds)
+{
+    int *fds = calloc(share, sizeof(*fds));
+    if (fds == NULL)
+        die("calloc");
+    for (size_t i = 0; i < share; i++)
+        if ((fds[i] = accept(lfd, NULL, NULL)) < 0)
+            die("accept");
+    close(lfd);
+    char ok = 1;
+    send_all(report, &ok, 1);
+    /* An event line of the size metcd sends for this benchmark's PUT. */
+    static char chunk[256];
+    int body = 200;
+    int hl = snprintf(chunk, sizeof(chunk), "%x\r\n", body);
+    memset(chunk + hl, 'x', (size_t)body);
+    memcpy(chunk + hl + body, "\r\n", 2);
+    static char end[] = "0\r\n\r\n";
+    for (int r = 0; r < rounds; r++) {
+        read_full(go, &ok, 1);
+        int64_t c0 = self_cpu_ns();
+        for (size_t i = 0; i < share; i++) {
+            struct iovec v[2] = {{chunk, (size_t)(hl + body + 2)}, {end, sizeof(end) - 1}};
+            if (writev(fds[i], v, 2) < 0)
+                die("writev");
+        }
+        int64_t cpu = self_cpu_ns() - c0;
+        send_all(report, (char *)&cpu, sizeof(cpu));
+    }
+    exit(0);
+}
+
+static int run_floor(size_t n, int writers, int rounds)
+{
+    if (writers < 1 || writers > 16)
+        return 2;
+    raise_nofile(n + 100);
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t al = sizeof(a);
+    if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof(a)) != 0 || listen(lfd, 4096) != 0 ||
+        getsockname(lfd, (struct sockaddr *)&a, &al) != 0)
+        die("listen");
+    port = ntohs(a.sin_port);
+    int go[16][2], report[2];
+    pid_t pids[16];
+    if (pipe(report) != 0)
+        die("pipe");
+    for (int k = 0; k < writers; k++) {
+        if (pipe(go[k]) != 0)
+            die("pipe");
+        size_t share = n / (size_t)writers + ((size_t)k < n % (size_t)writers);
+        if ((pids[k] = fork()) < 0)
+            die("fork");
+        if (pids[k] == 0) {
+            close(report[0]);
+            close(go[k][1]);
+            floor_writer(lfd, share, go[k][0], report[1], rounds);
+        }
+        close(go[k][0]);
+    }
+    close(lfd);
+    close(report[1]);
+    int ep = epoll_create1(0);
+    conn_t *cs = calloc(n, sizeof(*cs));
+    if (cs == NULL)
+        die("calloc");
+    for (size_t i = 0; i < n; i++) {
+        cs[i].fd = connect_lo();
+        set_nonblock(cs[i].fd);
+    }
+    char ok;
+    for (int k = 0; k < writers; k++)
+        read_full(report[0], &ok, 1);
+    int64_t *lat = calloc(n, sizeof(*lat));
+    for (int r = 0; r < rounds; r++) {
+        for (size_t i = 0; i < n; i++) {
+            cs[i].len = 0;
+            struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT, .data.ptr = &cs[i]};
+            if (epoll_ctl(ep, r == 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, cs[i].fd, &ev) != 0)
+                die("epoll_ctl");
+        }
+        usleep(200000);
+        int64_t c0 = self_cpu_ns(), t0 = now_ns();
+        for (int k = 0; k < writers; k++)
+            send_all(go[k][1], &ok, 1);
+        size_t done = 0;
+        struct epoll_event evs[512];
+        int64_t deadline = t0 + 30 * 1000000000LL;
+        while (done < n && now_ns() < deadline) {
+            int k = epoll_wait(ep, evs, 512, 1000);
+            for (int j = 0; j < k; j++) {
+                conn_t *c = evs[j].data.ptr;
+                int rc = read_answer(c);
+                if (rc == 1) {
+                    lat[done++] = now_ns() - t0;
+                } else if (rc == 0) {
+                    struct epoll_event again = {.events = EPOLLIN | EPOLLONESHOT, .data.ptr = c};
+                    epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &again);
+                } else {
+                    fprintf(stderr, "a connection ended before its answer\n");
+                    return 1;
+                }
+            }
+        }
+        int64_t client_cpu = self_cpu_ns() - c0, writers_cpu = 0, cpu;
+        for (int k = 0; k < writers; k++) {
+            read_full(report[0], &cpu, sizeof(cpu));
+            writers_cpu += cpu;
+        }
+        qsort(lat, done, sizeof(*lat), cmp_i64);
+        printf("round %d: %zu connections, %d writer processes, no HTTP: read complete: median "
+               "%.2f ms, last %.2f ms; writers' CPU %.2f ms; reader's CPU %.2f ms\n",
+               r + 1, done, writers, done ? ms(lat[done / 2]) : 0, done ? ms(lat[done - 1]) : 0,
+               ms(writers_cpu), ms(client_cpu));
+        fflush(stdout);
+        if (done < n)
+            return 1;
+    }
+    for (size_t i = 0; i < n; i++)
+        close(cs[i].fd);
+    for (int k = 0; k < writers; k++) {
+        close(go[k][1]);
+        waitpid(pids[k], NULL, 0);
+    }
+    free(cs);
+    free(lat);
+    close(ep);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 4) {
         fprintf(stderr,
-                "usage: %s fanout PORT N [ROUNDS] | idle PORT N PID | "
-                "stream PORT N RATE SECONDS\n",
+                "usage: %s fanout PORT N [ROUNDS [PID]] | idle PORT N PID | "
+                "stream PORT N RATE SECONDS | floor N WRITERS [ROUNDS]\n",
                 argv[0]);
         return 2;
     }
+    if (strcmp(argv[1], "floor") == 0)
+        return run_floor(strtoul(argv[2], NULL, 10), atoi(argv[3]), argc > 4 ? atoi(argv[4]) : 3);
     port = atoi(argv[2]);
     size_t n = strtoul(argv[3], NULL, 10);
     if (n == 0 || n > 1000000)
