@@ -273,6 +273,14 @@ static int64_t proc_cpu_ns(int pid)
     return total;
 }
 
+static int64_t self_cpu_ns(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ((int64_t)ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000LL +
+           ((int64_t)ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000LL;
+}
+
 /* Per-thread CPU of process `pid` (schedstat, ns), up to max threads; returns how many. */
 typedef struct task_cpu {
     int tid;
@@ -370,7 +378,7 @@ static int run_fanout(size_t n, int rounds, int pid)
         size_t done_at_get = 0;
         task_cpu_t tasks0[64], tasks1[64];
         size_t ntasks0 = pid > 0 ? proc_task_cpu(pid, tasks0, 64) : 0;
-        int64_t cpu0 = pid > 0 ? proc_cpu_ns(pid) : 0;
+        int64_t cpu0 = pid > 0 ? proc_cpu_ns(pid) : 0, self0 = self_cpu_ns();
         int64_t t0 = now_ns();
         send_all(w->fd, req, (size_t)l);
         size_t done = 0;
@@ -433,7 +441,7 @@ static int run_fanout(size_t n, int rounds, int pid)
                 }
             }
         }
-        int64_t cpu = pid > 0 ? proc_cpu_ns(pid) - cpu0 : 0;
+        int64_t cpu = pid > 0 ? proc_cpu_ns(pid) - cpu0 : 0, self = self_cpu_ns() - self0;
         size_t ntasks1 = pid > 0 ? proc_task_cpu(pid, tasks1, 64) : 0;
         char per_thread[256];
         format_task_cpu(per_thread, sizeof(per_thread), tasks0, ntasks0, tasks1, ntasks1);
@@ -459,10 +467,10 @@ static int run_fanout(size_t n, int rounds, int pid)
         printf("round %d: %zu watchers, PUT answered after %.2f ms; watchers complete: first "
                "%.2f ms, median %.2f ms, p99 %.2f ms, last %.2f ms; %zu before the PUT's answer; "
                "%d wrong; server CPU %.2f ms; a GET sent then took %.2f ms (%zu watchers had "
-               "their event by then); server threads %s ms\n",
+               "their event by then); server threads %s ms; this client's CPU %.2f ms\n",
                round + 1, n, ms(put_ns), done ? ms(lat[0]) : 0, done ? ms(lat[done / 2]) : 0,
                done ? ms(lat[done * 99 / 100]) : 0, done ? ms(lat[done - 1]) : 0, before_put, bad,
-               ms(cpu), ms(get_ns), done_at_get, per_thread);
+               ms(cpu), ms(get_ns), done_at_get, per_thread, ms(self));
         fflush(stdout);
         free(cs);
         free(w);
@@ -630,14 +638,6 @@ static int run_stream(size_t n, unsigned rate, unsigned seconds)
     free(cs);
     close(ep);
     return 0;
-}
-
-static int64_t self_cpu_ns(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return ((int64_t)ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000LL +
-           ((int64_t)ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000LL;
 }
 
 static void read_full(int fd, void *p, size_t n)
