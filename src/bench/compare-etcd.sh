@@ -8,7 +8,8 @@
 #   BUILD_DIR  where metcd and metcd-bench are (default build)
 #   DURATION   per round and server (default 5s); ROUNDS (default 2)
 #   OPS        loads to run (default "get put lock list"; also mixed, watch)
-# Environment: CONNS (64); FANOUT watchers on one key (10000, 0: no fan-out),
+# Environment: CONNS (64); FANOUT watchers on one key (10000, 0: no fan-out;
+#   also run with no server at all, bench-watch-fanout's floor mode),
 #   FANOUT_ROUNDS (3); METCD_ARGS, extra flags for metcd (e.g. --threads 1; the default is one loop per core).
 # Needs /usr/bin/etcd and python3 (only to format the table).
 set -eu
@@ -59,11 +60,20 @@ if [ "$FANOUT" -gt 0 ] && [ -x "$FAN" ]; then
         r=$((r + 1))
     done
     [ -t 2 ] && printf '\r\033[K' >&2
+    # The floor: the same number of answers written by bare processes (one
+    # per core, as metcd's loops) with no HTTP server, read by the same
+    # client: what the kernel alone costs on this machine.
+    "$FAN" floor "$FANOUT" "$(nproc)" "$FANOUT_ROUNDS" | grep '^round' | sed 's/^/floor /' >>"$TMP/results" || true
 fi
 python3 - "$TMP/results" <<'PY'
 import json, re, sys
-rows, fan = [], {"a": [], "b": []}
+rows, fan, floor = [], {"a": [], "b": []}, []
 for line in open(sys.argv[1]):
+    if line.startswith("floor "):
+        m = re.search(r"last ([0-9.]+) ms; writers' CPU ([0-9.]+) ms", line)
+        if m:
+            floor.append(tuple(float(x) for x in m.groups()))
+        continue
     if line.startswith("fanout "):
         side = line.split()[1]
         m = re.search(r"PUT answered after ([0-9.]+) ms.*last ([0-9.]+) ms.*?(\d+) wrong; "
@@ -97,12 +107,14 @@ if fan["a"] or fan["b"]:
     ok = {s: [x for x in fan[s] if x] for s in fan}
     failed = {s: len(fan[s]) - len(ok[s]) for s in fan}
     print()
-    print("| watch fan-out, one PUT, %d rounds | etcd | metcd |" % max(len(fan["a"]), len(fan["b"])))
-    print("|---|---:|---:|")
-    for i, what in ((0, "PUT answered"), (1, "last watcher has its event"), (3, "server CPU for the fan-out")):
-        print("| %s | %s | %s |" % (what, span([x[i] for x in ok["a"]]) if ok["a"] else "-",
-                                   span([x[i] for x in ok["b"]]) if ok["b"] else "-"))
-    print("| rounds failed or with a wrong event | %d | %d |" % (
+    print("| watch fan-out, one PUT, %d rounds | etcd | metcd | no server (floor) |" % max(len(fan["a"]), len(fan["b"])))
+    print("|---|---:|---:|---:|")
+    for i, f, what in ((0, None, "PUT answered"), (1, 0, "last watcher has its event"),
+                       (3, 1, "server CPU for the fan-out")):
+        print("| %s | %s | %s | %s |" % (what, span([x[i] for x in ok["a"]]) if ok["a"] else "-",
+                                        span([x[i] for x in ok["b"]]) if ok["b"] else "-",
+                                        span([x[f] for x in floor]) if floor and f is not None else "-"))
+    print("| rounds failed or with a wrong event | %d | %d | |" % (
         failed["a"] + sum(1 for x in ok["a"] if x[2]), failed["b"] + sum(1 for x in ok["b"] if x[2])))
 PY
 echo "# RSS after the runs: etcd $(sed -n 's/^VmRSS:\s*//p' /proc/$ETCD_PID/status)," \
