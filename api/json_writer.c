@@ -181,12 +181,37 @@ static const uint8_t ascii_safe[128] = {
     ['}'] = 1,    ['~'] = 1, ['\x7f'] = 1,
 };
 
+#ifdef __SSE2__
+/* A mask of the unsafe bytes among 16. */
+static inline int sse_unsafe_mask(__m128i v)
+{
+    const __m128i space = _mm_set1_epi8(0x20), quote = _mm_set1_epi8('"'),
+                  backslash = _mm_set1_epi8('\\'), lt = _mm_set1_epi8('<'), gt = _mm_set1_epi8('>'),
+                  amp = _mm_set1_epi8('&');
+    /* Signed compare: 0x80-0xff are negative, so below 0x20 as well. */
+    __m128i bad =
+        _mm_or_si128(_mm_or_si128(_mm_cmplt_epi8(v, space), _mm_cmpeq_epi8(v, quote)),
+                     _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, backslash), _mm_cmpeq_epi8(v, lt)),
+                                  _mm_or_si128(_mm_cmpeq_epi8(v, gt), _mm_cmpeq_epi8(v, amp))));
+    return _mm_movemask_epi8(bad);
+}
+#endif
+
 /*
- * Go's encodeState.string with HTML escaping on (json.Marshal and
- * json.NewEncoder default): \" \\ \n \r \t; other control bytes and < > &
- * as \u00XX (lower-case hex); invalid UTF-8 as \ufffd; U+2028 and U+2029
- * escaped; everything else raw. Go 1.19 (etcd 3.4.23's) has no \b or \f.
+ * Non-zero when one of 8 bytes is unsafe: high, below 0x20, or one of the
+ * five. A borrow may mark a byte above an unsafe one too, never a byte
+ * when none is unsafe, so the test is exact for the 8 as a whole.
  */
+static inline uint64_t swar_unsafe(uint64_t x)
+{
+    const uint64_t ones = UINT64_C(0x0101010101010101), highs = ones * 0x80;
+#define HAS_ZERO(x) (((x)-ones) & ~(x)&highs)
+    return (x & highs) | ((x - ones * 0x20) & ~x & highs) | HAS_ZERO(x ^ (ones * '"')) |
+           HAS_ZERO(x ^ (ones * '\\')) | HAS_ZERO(x ^ (ones * '<')) | HAS_ZERO(x ^ (ones * '>')) |
+           HAS_ZERO(x ^ (ones * '&'));
+#undef HAS_ZERO
+}
+
 /*
  * The length of the prefix of s[0..len) that needs no escaping, looked at
  * 16 (SSE2) or 8 bytes at a time; the bytes after it go through the byte
@@ -199,60 +224,90 @@ static size_t safe_prefix(const unsigned char *s, size_t len)
 {
     size_t i = 0;
 #ifdef __SSE2__
-    const __m128i space = _mm_set1_epi8(0x20), quote = _mm_set1_epi8('"'),
-                  backslash = _mm_set1_epi8('\\'), lt = _mm_set1_epi8('<'), gt = _mm_set1_epi8('>'),
-                  amp = _mm_set1_epi8('&');
     for (; len - i >= 16; i += 16) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(s + i));
-        /* Signed compare: 0x80-0xff are negative, so below 0x20 as well. */
-        __m128i bad = _mm_or_si128(
-            _mm_or_si128(_mm_cmplt_epi8(v, space), _mm_cmpeq_epi8(v, quote)),
-            _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, backslash), _mm_cmpeq_epi8(v, lt)),
-                         _mm_or_si128(_mm_cmpeq_epi8(v, gt), _mm_cmpeq_epi8(v, amp))));
-        int mask = _mm_movemask_epi8(bad);
+        int mask = sse_unsafe_mask(_mm_loadu_si128((const __m128i *)(s + i)));
         if (mask != 0)
             return i + (size_t)__builtin_ctz((unsigned)mask);
     }
 #endif
-    const uint64_t ones = UINT64_C(0x0101010101010101), highs = ones * 0x80;
-#define HAS_ZERO(x) (((x)-ones) & ~(x)&highs)
     for (; len - i >= 8; i += 8) {
         uint64_t x;
         memcpy(&x, s + i, 8);
-        /* Any byte high, below 0x20, or equal to one of the five. May
-         * report a byte too many (a borrow), never one too few: the byte
-         * loop decides. */
-        uint64_t bad = (x & highs) | ((x - ones * 0x20) & ~x & highs) | HAS_ZERO(x ^ (ones * '"')) |
-                       HAS_ZERO(x ^ (ones * '\\')) | HAS_ZERO(x ^ (ones * '<')) |
-                       HAS_ZERO(x ^ (ones * '>')) | HAS_ZERO(x ^ (ones * '&'));
-        if (bad != 0)
-            break;
+        if (swar_unsafe(x) != 0)
+            break; /* the byte loop finds which */
     }
-#undef HAS_ZERO
     return i;
 }
 
-/* Whether s[0..len) goes out as it is: the common case, copied at once. */
-static inline bool all_safe(const char *str, size_t len)
+/*
+ * Copies src[0..len) to dst, checking it in the same pass, and returns
+ * true when none of it needs escaping (almost every key and value); on
+ * false, dst holds some of the bytes and the caller escapes instead. The
+ * last block overlaps the one before rather than going byte by byte: a
+ * listing checked each string once and then copied it, two passes over
+ * its 100 KB of values, with safe_prefix at an eighth of its CPU (perf).
+ */
+static bool copy_if_safe(char *dst, const char *src, size_t len)
 {
-    const unsigned char *s = (const unsigned char *)str;
-    size_t i = len >= 8 ? safe_prefix(s, len) : 0;
-    for (; i < len; i++)
+    const unsigned char *s = (const unsigned char *)src;
+#ifdef __SSE2__
+    if (len >= 16) {
+        size_t i = 0;
+        for (; len - i >= 16; i += 16) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(s + i));
+            if (sse_unsafe_mask(v) != 0)
+                return false;
+            _mm_storeu_si128((__m128i *)(dst + i), v);
+        }
+        if (i < len) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(s + len - 16));
+            if (sse_unsafe_mask(v) != 0)
+                return false;
+            _mm_storeu_si128((__m128i *)(dst + len - 16), v);
+        }
+        return true;
+    }
+#endif
+    if (len >= 8) {
+        uint64_t x;
+        size_t i = 0;
+        for (; len - i >= 8; i += 8) {
+            memcpy(&x, s + i, 8);
+            if (swar_unsafe(x) != 0)
+                return false;
+            memcpy(dst + i, &x, 8);
+        }
+        if (i < len) {
+            memcpy(&x, s + len - 8, 8);
+            if (swar_unsafe(x) != 0)
+                return false;
+            memcpy(dst + len - 8, &x, 8);
+        }
+        return true;
+    }
+    for (size_t i = 0; i < len; i++) {
         if (s[i] >= 0x80 || !ascii_safe[s[i]])
             return false;
+        dst[i] = (char)s[i];
+    }
     return true;
 }
 
+/*
+ * Go's encodeState.string with HTML escaping on (json.Marshal and
+ * json.NewEncoder default): \" \\ \n \r \t; other control bytes and < > &
+ * as \u00XX (lower-case hex); invalid UTF-8 as \ufffd; U+2028 and U+2029
+ * escaped; everything else raw. Go 1.19 (etcd 3.4.23's) has no \b or \f.
+ */
 void api_json_string(api_buf_t *b, const char *str, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
     const unsigned char *s = (const unsigned char *)str;
     api_buf_reserve(b, len + 2);
-    if (all_safe(str, len)) {
-        char *p = b->data + b->len;
-        *p++ = '"';
-        memcpy(p, str, len);
-        p[len] = '"';
+    char *p = b->data + b->len;
+    if (copy_if_safe(p + 1, str, len)) {
+        p[0] = '"';
+        p[len + 1] = '"';
         b->len += len + 2;
         return;
     }
@@ -400,12 +455,10 @@ size_t api_format_hex_id(char *out, uint64_t id)
  */
 static char *put_json_string(api_buf_t *b, char *p, const char *s, size_t len, size_t rest)
 {
-    if (all_safe(s, len)) {
-        *p++ = '"';
-        memcpy(p, s, len);
-        p += len;
-        *p++ = '"';
-        return p;
+    if (copy_if_safe(p + 1, s, len)) {
+        p[0] = '"';
+        p[len + 1] = '"';
+        return p + len + 2;
     }
     b->len = (size_t)(p - b->data);
     api_json_string(b, s, len);
