@@ -246,33 +246,6 @@ static double ms(int64_t ns)
     return (double)ns / 1e6;
 }
 
-/* CPU time of every thread of process `pid` in ns (the schedstat of each task), or -1. */
-static int64_t proc_cpu_ns(int pid)
-{
-    char p[64];
-    snprintf(p, sizeof(p), "/proc/%d/task", pid);
-    DIR *d = opendir(p);
-    if (d == NULL)
-        return -1;
-    int64_t total = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
-        char f[320];
-        snprintf(f, sizeof(f), "/proc/%d/task/%s/schedstat", pid, e->d_name);
-        FILE *fp = fopen(f, "r");
-        long long v = 0;
-        if (fp != NULL) {
-            if (fscanf(fp, "%lld", &v) == 1)
-                total += v;
-            fclose(fp);
-        }
-    }
-    closedir(d);
-    return total;
-}
-
 static int64_t self_cpu_ns(void)
 {
     struct rusage ru;
@@ -282,6 +255,7 @@ static int64_t self_cpu_ns(void)
 }
 
 /* Per-thread CPU of process `pid` (schedstat, ns), up to max threads; returns how many. */
+#define MAX_TASKS 256
 typedef struct task_cpu {
     int tid;
     int64_t ns;
@@ -316,13 +290,26 @@ static size_t proc_task_cpu(int pid, task_cpu_t *out, size_t max)
     return n;
 }
 
+/* CPU time of every thread of process `pid` in ns (the schedstat of each task), or -1. */
+static int64_t proc_cpu_ns(int pid)
+{
+    task_cpu_t tasks[MAX_TASKS];
+    size_t n = proc_task_cpu(pid, tasks, MAX_TASKS);
+    if (n == 0)
+        return -1;
+    int64_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += tasks[i].ns;
+    return total;
+}
+
 /* "a+b+c ms": the CPU each thread used between two snapshots, the busiest first, 1 ms or more. */
 static void format_task_cpu(char *buf, size_t cap, const task_cpu_t *a, size_t na,
                             const task_cpu_t *b, size_t nb)
 {
-    int64_t d[64];
+    int64_t d[MAX_TASKS];
     size_t nd = 0;
-    for (size_t i = 0; i < nb && nd < 64; i++) {
+    for (size_t i = 0; i < nb && nd < MAX_TASKS; i++) {
         int64_t before = 0;
         for (size_t j = 0; j < na; j++)
             if (a[j].tid == b[i].tid)
@@ -376,8 +363,8 @@ static int run_fanout(size_t n, int rounds, int pid)
         epoll_ctl(ep, EPOLL_CTL_ADD, probe->fd, &pev);
         int64_t get_sent = 0, get_ns = 0;
         size_t done_at_get = 0;
-        task_cpu_t tasks0[64], tasks1[64];
-        size_t ntasks0 = pid > 0 ? proc_task_cpu(pid, tasks0, 64) : 0;
+        task_cpu_t tasks0[MAX_TASKS], tasks1[MAX_TASKS];
+        size_t ntasks0 = pid > 0 ? proc_task_cpu(pid, tasks0, MAX_TASKS) : 0;
         int64_t cpu0 = pid > 0 ? proc_cpu_ns(pid) : 0, self0 = self_cpu_ns();
         int64_t t0 = now_ns();
         send_all(w->fd, req, (size_t)l);
@@ -442,7 +429,7 @@ static int run_fanout(size_t n, int rounds, int pid)
             }
         }
         int64_t cpu = pid > 0 ? proc_cpu_ns(pid) - cpu0 : 0, self = self_cpu_ns() - self0;
-        size_t ntasks1 = pid > 0 ? proc_task_cpu(pid, tasks1, 64) : 0;
+        size_t ntasks1 = pid > 0 ? proc_task_cpu(pid, tasks1, MAX_TASKS) : 0;
         char per_thread[256];
         format_task_cpu(per_thread, sizeof(per_thread), tasks0, ntasks0, tasks1, ntasks1);
         /* Every watcher: exactly one event, the PUT's. */
