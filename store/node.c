@@ -24,6 +24,7 @@ static tnode_t *alloc_node(const char *path, size_t path_len, bool dir, uint64_t
     n->inline_cap = (uint32_t)inline_cap;
     n->dir = dir;
     n->sorted = true;
+    n->complete = true; /* a new directory has no child anywhere */
     n->created_index = index;
     n->modified_index = index;
     n->heap_pos = STORE_NO_POS;

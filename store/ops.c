@@ -108,6 +108,9 @@ static int internal_create(store_t *s, const char *key, size_t len, const store_
     node_table_insert(&s->table, n);
     tnode_add_child(parent, n);
     persist_node(s, n);
+    if (tnode_has_ttl(n))
+        persist_ttl(s, n, true, n->expire_ns);
+    s->n_nodes++;
     s->index = next;
     finish(s, ev, action == STORE_ACTION_SET && req->refresh, ev_out);
     return 0;
@@ -222,7 +225,11 @@ static int modify(store_t *s, tnode_t *n, const store_request_t *req, store_acti
      * reports the new one (a later GET disagrees); we store what we report.
      */
     n->modified_index = next;
+    if (tnode_has_ttl(n))
+        persist_ttl(s, n, false, n->expire_ns);
     store_node_set_expire(s, n, has_ttl, expire);
+    if (has_ttl)
+        persist_ttl(s, n, true, expire);
     persist_node(s, n);
     s->index = next;
     finish(s, ev, req->refresh, ev_out);
@@ -285,7 +292,7 @@ static int op_delete(store_t *s, const char *key, size_t len, const store_reques
         if (!dir)
             return store_error_setn(err, STORE_E_NOT_FILE, key, len, s->index);
         /* Hidden children count: etcd checks len(Children). */
-        if (n->n_children && !req->recursive)
+        if (!req->recursive && !store_dir_empty(s, n))
             return store_error_setn(err, STORE_E_DIR_NOT_EMPTY, key, len, s->index);
     }
     uint64_t next = s->index + 1;
@@ -350,7 +357,9 @@ static void op_resume(store_t *s, const store_request_t *req, int64_t last_time_
     int64_t gap = req->time_ns - last_time_ns;
     for (uint32_t i = 0; i < s->heap.n; i++) {
         tnode_t *n = s->heap.a[i];
+        persist_ttl(s, n, false, n->expire_ns);
         n->expire_ns = n->expire_ns > INT64_MAX - gap ? INT64_MAX : n->expire_ns + gap;
+        persist_ttl(s, n, true, n->expire_ns);
         persist_node(s, n);
     }
 }

@@ -25,6 +25,14 @@
  *                     index in 20 digits so that key order is index order:
  *                     waitIndex works across a restart as it does in etcd,
  *                     whose v2 snapshots carry the history.
+ *   TTL index         (deadline, v2 path) for every node with a TTL, so that
+ *                     a start reads those nodes without a scan of every key.
+ *   /t/<created>-<length>
+ *                     the TTL entry of a node whose path is too long for the
+ *                     TTL index's keys: the path, for the same purpose.
+ * The metadata's counters are the 15 of /v2/stats/store and then the number
+ * of nodes. Data written before the TTL index existed has 15: its first
+ * start reads every node, writes the index and goes on as a cache.
  * Integers are little-endian 64-bit.
  */
 #include <errno.h>
@@ -51,10 +59,13 @@
 /* Below this many bytes of path no engine's key limit is reached: no check. */
 #define LONG_MIN_PATH 200
 #define HISTORY_DIR   "/h"
+#define TTL_LONG_DIR  "/t"
 #define STATS_COUNT   15
+/* The counters, then the node count (see above). */
+#define META_COUNT (STATS_COUNT + 1)
 
 /* "/k" + path ("/k" for the root) in s->pbuf; returns its length. */
-static size_t node_path(store_t *s, const char *path, size_t len)
+size_t persist_node_key(store_t *s, const char *path, size_t len)
 {
     if (len == 1 && path[0] == '/')
         len = 0;
@@ -71,7 +82,7 @@ static size_t node_path(store_t *s, const char *path, size_t len)
  */
 static size_t record_path(store_t *s, const tnode_t *n, bool *apart)
 {
-    size_t plen = node_path(s, n->path, n->path_len);
+    size_t plen = persist_node_key(s, n->path, n->path_len);
     *apart = false;
     if (n->path_len < LONG_MIN_PATH ||
         engine_path_fits(s->engine, (const char *)s->pbuf.p, plen) == 0)
@@ -84,6 +95,11 @@ static size_t record_path(store_t *s, const tnode_t *n, bool *apart)
     engine_buf_add(&s->pbuf, name, (size_t)l);
     engine_buf_byte(&s->pbuf, 0);
     return --s->pbuf.len;
+}
+
+bool persist_may_be_apart(const tnode_t *n)
+{
+    return n->path_len >= LONG_MIN_PATH;
 }
 
 static size_t event_path(char out[40], uint64_t index)
@@ -134,27 +150,53 @@ void persist_node(store_t *s, const tnode_t *n)
     note(s, engine_batch_put(batch(s), (const char *)s->pbuf.p, plen, r->p, r->len));
 }
 
-void persist_remove(store_t *s, const tnode_t *n)
+uint64_t persist_remove(store_t *s, const tnode_t *n)
 {
     if (!s->engine)
-        return;
+        return 0;
     bool apart;
     size_t plen = record_path(s, n, &apart);
     const char *p = (const char *)s->pbuf.p;
     /* A file has no descendants: a point delete, not a range scan. Records
      * kept apart go one by one (persist_remove_long). */
-    note(s, n->dir && !apart ? engine_batch_delete_subtree(batch(s), p, plen)
-                             : engine_batch_delete(batch(s), p, plen));
+    if (!n->dir || apart) {
+        note(s, engine_batch_delete(batch(s), p, plen));
+        return 1;
+    }
+    int rc = engine_batch_delete_subtree(batch(s), p, plen);
+    note(s, rc);
+    return rc > 0 ? (uint64_t)rc : 0;
 }
 
-void persist_remove_long(store_t *s, const tnode_t *n)
+uint64_t persist_remove_long(store_t *s, const tnode_t *n)
 {
     if (!s->engine || n->path_len < LONG_MIN_PATH)
-        return;
+        return 0;
     bool apart;
     size_t plen = record_path(s, n, &apart);
-    if (apart)
-        note(s, engine_batch_delete(batch(s), (const char *)s->pbuf.p, plen));
+    if (!apart)
+        return 0;
+    note(s, engine_batch_delete(batch(s), (const char *)s->pbuf.p, plen));
+    return 1;
+}
+
+void persist_ttl(store_t *s, const tnode_t *n, bool add, int64_t deadline)
+{
+    if (!s->engine)
+        return;
+    int rc = add ? engine_batch_ttl_add(batch(s), deadline, n->path, n->path_len)
+                 : engine_batch_ttl_remove(batch(s), deadline, n->path, n->path_len);
+    if (rc != -ENAMETOOLONG) {
+        note(s, rc);
+        return;
+    }
+    /* Too long a key for the index: a record named like the ones kept
+     * apart (unique among live nodes), holding the path. */
+    char name[64];
+    int l = snprintf(name, sizeof(name), TTL_LONG_DIR "/%020" PRIu64 "-%" PRIu32, n->created_index,
+                     n->path_len);
+    note(s, add ? engine_batch_put(batch(s), name, (size_t)l, n->path, n->path_len)
+                : engine_batch_delete(batch(s), name, (size_t)l));
 }
 
 static void add_event_node(engine_buf_t *b, const store_node_t *n)
@@ -202,11 +244,12 @@ void persist_event(store_t *s, const store_event_t *ev, const store_event_t *evi
 
 /* ---- Commit and sync ---- */
 
-static void stats_encode(const store_stats_t *st, uint8_t out[STATS_COUNT * 8])
+static void meta_encode(const store_t *s, uint8_t out[META_COUNT * 8])
 {
-    uint64_t c[STATS_COUNT];
-    store_stats_to_array(st, c);
-    for (int i = 0; i < STATS_COUNT; i++)
+    uint64_t c[META_COUNT];
+    store_stats_to_array(&s->stats, c);
+    c[STATS_COUNT] = s->n_nodes;
+    for (int i = 0; i < META_COUNT; i++)
         le_put64(out + 8 * i, c[i]);
 }
 
@@ -223,8 +266,8 @@ int store_commit(store_t *s, uint64_t applied_index)
         s->batch = NULL;
         return rc;
     }
-    uint8_t stats[STATS_COUNT * 8];
-    stats_encode(&s->stats, stats);
+    uint8_t stats[META_COUNT * 8];
+    meta_encode(s, stats);
     engine_meta_t m = {.applied_index = applied_index,
                        .store_index = s->index,
                        .last_request_ns = s->last_time_ns,
@@ -232,6 +275,7 @@ int store_commit(store_t *s, uint64_t applied_index)
                        .stats_len = sizeof(stats)};
     rc = engine_batch_commit(batch(s), &m);
     s->batch = NULL;
+    store_cache_trim(s);
     return rc;
 }
 
@@ -242,6 +286,9 @@ int store_sync(store_t *s)
 
 engine_t *store_engine_detach(store_t *s)
 {
+    /* The tree becomes the whole store: read what it does not hold yet. */
+    store_load_all(s);
+    s->partial = false;
     if (s->batch)
         engine_batch_abort(s->batch);
     s->batch = NULL;
@@ -263,6 +310,50 @@ const char *store_engine_error(const store_t *s)
 
 /* ---- Writing a whole store ---- */
 
+typedef struct ttl_entry {
+    int64_t deadline;
+    size_t off, len; /* the path in a shared buffer */
+} ttl_entry_t;
+
+/* Runs cb on every entry of the TTL index (read whole first: an iterator
+ * must be gone before the batch changes). Returns 0 or a negative errno. */
+static int each_ttl_entry(store_t *s, void (*cb)(store_t *, int64_t, const char *, size_t))
+{
+    engine_iter_t *it;
+    engine_item_t item;
+    engine_buf_t paths = {0};
+    ttl_entry_t *v = NULL;
+    size_t n = 0, cap = 0;
+    int rc = engine_iter_due(engine_reader(s->engine), INT64_MAX, &it);
+    while (rc == 0 && (rc = engine_iter_next(it, &item)) == 1) {
+        rc = 0;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            v = store_xrealloc(v, cap * sizeof(*v));
+        }
+        v[n++] = (ttl_entry_t){item.deadline_ns, paths.len, item.path_len};
+        engine_buf_add(&paths, item.path, item.path_len);
+    }
+    if (rc == 0)
+        engine_iter_free(it);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        cb(s, v[i].deadline, (const char *)paths.p + v[i].off, v[i].len);
+    free(v);
+    engine_buf_free(&paths);
+    return rc;
+}
+
+static void drop_ttl_entry(store_t *s, int64_t deadline, const char *path, size_t len)
+{
+    note(s, engine_batch_ttl_remove(batch(s), deadline, path, len));
+}
+
+static void remove_ttl_index(store_t *s)
+{
+    note(s, each_ttl_entry(s, drop_ttl_entry));
+    note(s, engine_batch_delete_subtree(batch(s), TTL_LONG_DIR, 2));
+}
+
 int store_engine_rewrite(store_t *s, engine_t *e, uint64_t applied_index)
 {
     if (!e)
@@ -271,13 +362,18 @@ int store_engine_rewrite(store_t *s, engine_t *e, uint64_t applied_index)
         return 0;
     if (s->engine && s->engine != e)
         return -EINVAL;
+    /* Every node first: the old image is the only copy of what the cache
+     * does not hold (a no-op for a store loaded whole from a snapshot). */
+    store_load_all(s);
     s->engine = e;
     if (s->batch)
         engine_batch_abort(s->batch);
     s->batch = NULL;
     s->persist_rc = 0;
     /* One batch: the old contents go and the new ones come in one commit,
-     * so a crash leaves one or the other, never a mixture. */
+     * so a crash leaves one or the other, never a mixture. The TTL index
+     * is outside "/": its entries are removed one by one. */
+    remove_ttl_index(s);
     note(s, engine_batch_delete_subtree(batch(s), "/", 1));
     /* Pre-order without recursion: parents before children. */
     size_t cap = 64, depth = 0;
@@ -294,6 +390,8 @@ int store_engine_rewrite(store_t *s, engine_t *e, uint64_t applied_index)
         }
         const tnode_t *c = f->dir->children[f->next++];
         persist_node(s, c);
+        if (tnode_has_ttl(c))
+            persist_ttl(s, c, true, c->expire_ns);
         if (c->dir && c->n_children) {
             if (depth == cap) {
                 cap *= 2;
@@ -305,6 +403,8 @@ int store_engine_rewrite(store_t *s, engine_t *e, uint64_t applied_index)
     free(stack);
     for (uint32_t i = 0; i < s->history.count; i++)
         put_event(s, event_history_at(&s->history, i));
+    s->partial = true;
+    s->n_nodes = s->table.count - 1;
     return store_commit(s, applied_index);
 }
 
@@ -320,6 +420,39 @@ static store_t *open_fail(store_t *s, char *err, size_t err_len, const char *wha
     return NULL;
 }
 
+tnode_t *persist_decode_node(const char *path, size_t plen, const uint8_t *v, size_t vl, bool apart,
+                             bool *ttl, int64_t *expire)
+{
+    if (vl < REC_FIXED || (v[0] & ~(REC_DIR | REC_TTL | REC_PATH)) || !(v[0] & REC_PATH) != !apart)
+        return NULL;
+    bool dir = v[0] & REC_DIR;
+    *ttl = v[0] & REC_TTL;
+    uint64_t created = le_get64(v + 1), modified = le_get64(v + 9);
+    size_t off = REC_FIXED;
+    *expire = 0;
+    if (*ttl) {
+        if (vl < off + 8)
+            return NULL;
+        *expire = (int64_t)le_get64(v + off);
+        off += 8;
+    }
+    if (apart) {
+        if (vl < off + 8 || le_get64(v + off) > vl - off - 8)
+            return NULL;
+        plen = (size_t)le_get64(v + off);
+        path = (const char *)v + off + 8;
+        off += 8 + plen;
+    }
+    if (plen < 2 || !store_path_is_clean(path, plen))
+        return NULL;
+    if (dir && vl != off)
+        return NULL;
+    tnode_t *n = dir ? tnode_new(path, plen, true, created)
+                     : tnode_new_file(path, plen, (const char *)v + off, vl - off, created);
+    n->modified_index = modified;
+    return n;
+}
+
 /*
  * A node record (apart: with its path inside, from LONG_DIR). *last_parent
  * is the parent of the node loaded before (NULL at first): the records of
@@ -328,48 +461,26 @@ static store_t *open_fail(store_t *s, char *err, size_t err_len, const char *wha
  */
 static bool load_node(store_t *s, const engine_item_t *it, bool apart, tnode_t **last_parent)
 {
-    const uint8_t *v = it->value;
-    size_t vl = it->value_len;
-    const char *path = apart ? "" : it->path + 2;
-    size_t plen = apart ? 0 : it->path_len - 2;
-    if (vl < REC_FIXED || (v[0] & ~(REC_DIR | REC_TTL | REC_PATH)) || !(v[0] & REC_PATH) != !apart)
+    bool ttl;
+    int64_t expire;
+    tnode_t *n = persist_decode_node(apart ? "" : it->path + 2, apart ? 0 : it->path_len - 2,
+                                     it->value, it->value_len, apart, &ttl, &expire);
+    if (!n)
         return false;
-    bool dir = v[0] & REC_DIR, ttl = v[0] & REC_TTL;
-    uint64_t created = le_get64(v + 1), modified = le_get64(v + 9);
-    size_t off = REC_FIXED;
-    int64_t expire = 0;
-    if (ttl) {
-        if (vl < off + 8)
-            return false;
-        expire = (int64_t)le_get64(v + off);
-        off += 8;
-    }
-    if (apart) {
-        if (vl < off + 8 || le_get64(v + off) > vl - off - 8)
-            return false;
-        plen = (size_t)le_get64(v + off);
-        path = (const char *)v + off + 8;
-        off += 8 + plen;
-    }
-    if (plen < 2 || !store_path_is_clean(path, plen))
-        return false;
-    if (dir && vl != off)
-        return false;
-    const char *slash = memrchr(path, '/', plen);
-    size_t dlen = slash == path ? 1 : (size_t)(slash - path);
+    const char *slash = memrchr(n->path, '/', n->path_len);
+    size_t dlen = slash == n->path ? 1 : (size_t)(slash - n->path);
     tnode_t *parent = *last_parent;
-    if (!parent || parent->path_len != dlen || memcmp(parent->path, path, dlen) != 0)
-        parent = store_lookup(s, path, dlen);
+    if (!parent || parent->path_len != dlen || memcmp(parent->path, n->path, dlen) != 0)
+        parent = store_lookup(s, n->path, dlen);
     /* A path met twice: only possible between a record apart and one of the
      * scan, whose keys are unique and decode one way each (engine_key.c). */
-    if (!parent || !parent->dir || (apart && store_lookup(s, path, plen)))
+    if (!parent || !parent->dir || (apart && store_lookup(s, n->path, n->path_len))) {
+        tnode_free(n);
         return false;
+    }
     *last_parent = parent;
-    tnode_t *n = dir ? tnode_new(path, plen, true, created)
-                     : tnode_new_file(path, plen, (const char *)v + off, vl - off, created);
     node_table_insert(&s->table, n);
     tnode_add_child(parent, n);
-    n->modified_index = modified;
     if (ttl)
         store_node_set_expire(s, n, true, expire);
     return true;
@@ -520,6 +631,73 @@ static int load_apart(store_t *s, engine_t *e, char *err, size_t err_len)
     return 0;
 }
 
+/* Every node record, for data written before the TTL index. On failure
+ * frees s and returns -1. */
+static int load_every_node(store_t *s, char *err, size_t err_len)
+{
+    tnode_t *last_parent = NULL;
+    engine_iter_t *it;
+    engine_item_t item;
+    /* Key order puts every parent before its children, all load_node needs:
+     * one range read instead of a depth-first walk's two seeks per node. */
+    int rc = engine_iter_subtree(engine_reader(s->engine), NODE_PREFIX, 2, &it);
+    while (rc == 0 && (rc = engine_iter_next(it, &item)) == 1) {
+        if (!load_node(s, &item, false, &last_parent)) {
+            engine_iter_free(it);
+            open_fail(s, err, err_len, "damaged node record", item.path);
+            return -1;
+        }
+        rc = 0;
+    }
+    if (rc < 0) {
+        open_fail(s, err, err_len, engine_errmsg(s->engine), NULL);
+        return -1;
+    }
+    engine_iter_free(it);
+    return 0;
+}
+
+static void load_ttl_node(store_t *s, int64_t deadline, const char *path, size_t len)
+{
+    (void)deadline;
+    /* An entry whose node is gone or has no TTL any more is stale: the
+     * node is what counts (engine.h: due entries are checked). */
+    store_lookup(s, path, len);
+}
+
+/* The nodes with a TTL (and their parents): the expiry heap must hold
+ * them all. On failure frees s and returns -1. */
+static int load_ttl_nodes(store_t *s, char *err, size_t err_len)
+{
+    int rc = each_ttl_entry(s, load_ttl_node);
+    engine_buf_t paths = {0};
+    size_t *ends = NULL, n = 0, cap = 0;
+    engine_iter_t *it;
+    engine_item_t item;
+    if (rc == 0)
+        rc = engine_iter_children(engine_reader(s->engine), TTL_LONG_DIR, 2, &it);
+    if (rc == 0) {
+        while ((rc = engine_iter_next(it, &item)) == 1) {
+            if (n == cap) {
+                cap = cap ? cap * 2 : 16;
+                ends = store_xrealloc(ends, cap * sizeof(*ends));
+            }
+            engine_buf_add(&paths, item.value, item.value_len);
+            ends[n++] = paths.len;
+        }
+        engine_iter_free(it);
+    }
+    for (size_t i = 0, off = 0; rc == 0 && i < n; off = ends[i++])
+        store_lookup(s, (const char *)paths.p + off, ends[i] - off);
+    free(ends);
+    engine_buf_free(&paths);
+    if (rc < 0) {
+        open_fail(s, err, err_len, engine_errmsg(s->engine), NULL);
+        return -1;
+    }
+    return 0;
+}
+
 store_t *store_open_engine(const store_config_t *cfg, engine_t *e, char *err, size_t err_len)
 {
     store_t *s = store_new(cfg);
@@ -531,33 +709,36 @@ store_t *store_open_engine(const store_config_t *cfg, engine_t *e, char *err, si
     const engine_meta_t *m = engine_meta(e);
     s->index = m->store_index;
     s->last_time_ns = m->last_request_ns;
-    if (m->stats_len == STATS_COUNT * 8) {
-        uint64_t c[STATS_COUNT];
-        for (int i = 0; i < STATS_COUNT; i++)
+    bool legacy = m->stats_len == STATS_COUNT * 8;
+    if (legacy || m->stats_len == META_COUNT * 8) {
+        uint64_t c[META_COUNT];
+        for (int i = 0; i < (legacy ? STATS_COUNT : META_COUNT); i++)
             c[i] = le_get64(m->stats + 8 * i);
         store_stats_from_array(&s->stats, c);
+        s->n_nodes = legacy ? 0 : c[STATS_COUNT];
     } else if (m->stats_len != 0) {
         return open_fail(s, err, err_len, "damaged counters in the metadata", NULL);
     }
-    tnode_t *last_parent = NULL;
-    engine_iter_t *it;
-    engine_item_t item;
-    /* Key order puts every parent before its children, all load_node needs:
-     * one range read instead of a depth-first walk's two seeks per node. */
-    int rc = engine_iter_subtree(engine_reader(e), NODE_PREFIX, 2, &it);
-    while (rc == 0 && (rc = engine_iter_next(it, &item)) == 1) {
-        if (!load_node(s, &item, false, &last_parent)) {
-            engine_iter_free(it);
-            return open_fail(s, err, err_len, "damaged node record", item.path);
-        }
-        rc = 0;
-    }
-    if (rc < 0)
-        return open_fail(s, err, err_len, engine_errmsg(e), NULL);
-    engine_iter_free(it);
+    if (legacy && load_every_node(s, err, err_len) != 0)
+        return NULL;
+    /* From here the tree is a cache of the image (store/cache.c). */
+    s->partial = true;
+    s->root->complete = legacy;
     if (load_apart(s, e, err, err_len) != 0)
         return NULL;
+    if (!legacy && load_ttl_nodes(s, err, err_len) != 0)
+        return NULL;
+    if (legacy) {
+        /* Data from before the TTL index: write it now, with the node
+         * count, in the next commit (idempotent if that never comes). */
+        for (uint32_t i = 0; i < s->heap.n; i++)
+            persist_ttl(s, s->heap.a[i], true, s->heap.a[i]->expire_ns);
+        s->n_nodes = s->table.count - 1;
+    }
     size_t records = 0;
+    engine_iter_t *it;
+    engine_item_t item;
+    int rc;
     rc = engine_iter_children(engine_reader(e), HISTORY_DIR, 2, &it);
     while (rc == 0 && (rc = engine_iter_next(it, &item)) == 1) {
         records++;

@@ -14,6 +14,7 @@ store_t *store_new(const store_config_t *cfg)
     if (!s)
         return NULL;
     s->history_size = cfg && cfg->history_size ? cfg->history_size : STORE_DEFAULT_HISTORY;
+    s->cache_cap = cfg ? cfg->cache_nodes : 0;
     /* Hash seeds: the store's address, randomised by ASLR (see store_hash). */
     uint64_t seed = (uint64_t)(uintptr_t)s * 0x9e3779b97f4a7c15ull;
     seed ^= seed >> 29;
@@ -66,6 +67,12 @@ void store_replace(store_t *dst, store_t *src)
     dst->persist_rc = old.persist_rc;
     dst->pbuf = old.pbuf;
     dst->rbuf = old.rbuf;
+    /* The new tree is whole (loaded from a snapshot): a cache that holds
+     * everything until the next trim. */
+    dst->partial = old.partial;
+    dst->cache_cap = old.cache_cap;
+    dst->clock_hand = 0;
+    dst->n_nodes = dst->table.count - 1;
     src->engine = NULL;
     src->batch = NULL;
     src->pbuf = (engine_buf_t){0};
@@ -139,13 +146,20 @@ int store_get(store_t *s, const char *key, size_t key_len, bool recursive, bool 
     tnode_t *n = store_internal_get(s, k, key_len, err ? err : &local);
     free(heap);
     if (!n) {
+        store_cache_trim(s);
         s->stats.gets_fail++;
         int code = err ? err->code : local.code;
         store_error_clear(&local);
         return -code;
     }
     s->stats.gets_success++;
+    /* A listing needs every child in memory (store/cache.c). */
+    if (recursive)
+        store_complete_subtree(s, n);
+    else
+        store_complete_dir(s, n);
     *ev_out = store_event_new_get(n, recursive, sorted, now_ns, s->index);
+    store_cache_trim(s);
     return 0;
 }
 
@@ -216,5 +230,5 @@ void store_get_stats(const store_t *s, store_stats_t *out)
 
 uint64_t store_node_count(const store_t *s)
 {
-    return s->table.count - 1;
+    return s->partial ? s->n_nodes : s->table.count - 1;
 }

@@ -221,6 +221,12 @@ typedef struct store store_t;
 
 typedef struct store_config {
     unsigned history_size; /* events kept for waitIndex; etcd keeps 1000 */
+    /*
+     * On an engine (store_open_engine): how many nodes stay in memory. The
+     * tree is then a cache of the engine's image, loaded on demand and
+     * trimmed by a clock; 0 keeps every node that was loaded.
+     */
+    size_t cache_nodes;
 } store_config_t;
 
 /* Ownership: the caller frees the store with store_free(). NULL on ENOMEM. */
@@ -357,19 +363,25 @@ store_t *store_load(const store_config_t *cfg, const uint8_t *data, size_t len, 
                     size_t err_len);
 
 /*
- * Storage engines (store/engine.h, store/persist.c). The tree stays in
- * memory and serves every read; an attached engine holds its image: every
- * change goes into the engine's batch, and store_commit() writes the batch
- * with the applied raft index, the store index, the last request time and
- * the counters in one atomic step. A restart rebuilds the store from the
- * engine and replays only the log after store_applied_index(). Without an
- * engine (the memory backend) these are no-ops.
+ * Storage engines (store/engine.h, store/persist.c). An attached engine
+ * holds the store's image: every change goes into the engine's batch, and
+ * store_commit() writes the batch with the applied raft index, the store
+ * index, the last request time and the counters in one atomic step. A
+ * restart opens the engine and replays only the log after
+ * store_applied_index(). Without an engine (the memory backend) these are
+ * no-ops and the tree in memory is the whole store.
+ *
+ * On an engine the tree is a cache (store/cache.c): a node is read from the
+ * engine when first looked up, and cfg->cache_nodes bounds how many stay.
  */
 
 /*
- * A store rebuilt from e's contents (empty if e is new). On success the
- * store owns e (store_free closes it); on failure NULL, err says why and the
- * caller keeps e. Ownership: the caller frees the store with store_free().
+ * A store on e's contents (empty if e is new). It reads at once only the
+ * nodes with a TTL (from the engine's TTL index, with their parents), the
+ * records kept apart and the event history; the rest is read on demand.
+ * On success the store owns e (store_free closes it); on failure NULL, err
+ * says why and the caller keeps e. Ownership: the caller frees the store
+ * with store_free().
  */
 store_t *store_open_engine(const store_config_t *cfg, engine_t *e, char *err, size_t err_len);
 
@@ -400,6 +412,14 @@ int store_sync(store_t *s);
  * one engine to another (store_engine_rewrite then attaches the new one).
  */
 engine_t *store_engine_detach(store_t *s);
+
+/*
+ * Loads every node of the engine's image that is not in memory (a store
+ * opened on an engine holds only what was read lately): before the whole
+ * tree is walked (store_save, a detach). Aborts when the engine cannot be
+ * read, like any failed read of the image.
+ */
+void store_load_all(store_t *s);
 
 /* The raft index of the engine's last commit (0 without an engine). */
 uint64_t store_applied_index(const store_t *s);

@@ -55,7 +55,9 @@ struct store_tnode {
     uint32_t name_off;   /* path + name_off is the last component */
     uint32_t inline_cap; /* bytes for a value after the path, in this allocation */
     bool dir;
-    bool sorted; /* children[] is known to be in bytewise name order */
+    bool sorted;   /* children[] is known to be in bytewise name order */
+    bool complete; /* dirs: every child is in memory (see store/cache.c) */
+    bool ref;      /* looked up since the cache's clock hand last passed */
     char path[]; /* full path, NUL-terminated ("/" for the root) */
 };
 
@@ -221,31 +223,73 @@ struct store {
     int persist_rc;        /* the first change the batch could not take */
     engine_buf_t pbuf;     /* scratch: an engine path */
     engine_buf_t rbuf;     /* scratch: a record */
+    /*
+     * partial: the tree is a cache of the engine's image (store/cache.c):
+     * a node missing from the table may still be in the engine, and a
+     * directory lists only what is loaded unless it is `complete`.
+     */
+    bool partial;
+    size_t cache_cap;  /* nodes kept in memory before the clock evicts; 0: all */
+    size_t clock_hand; /* the table slot the eviction clock looks at next */
+    uint64_t n_nodes;  /* nodes in the engine's image (partial stores) */
 };
+
+/* ---- The tree as a cache of the engine (store/cache.c) ---- */
+
+/*
+ * Loads the node `path` (clean, absolute) and its missing ancestors from the
+ * engine; NULL when it does not exist. Only for partial stores.
+ */
+tnode_t *store_fill(store_t *s, const char *path, size_t len);
+/* Loads every child of dir that is not in memory yet; dir is then complete. */
+void store_complete_dir(store_t *s, tnode_t *dir);
+/* The same for every directory below top (top included): a recursive read. */
+void store_complete_subtree(store_t *s, tnode_t *top);
+/* Whether dir has no child, in memory or in the engine. */
+bool store_dir_empty(store_t *s, tnode_t *dir);
+/* Evicts nodes the clock finds unused until at most cache_cap are loaded
+ * (nothing while a caller may hold a node pointer: between operations). */
+void store_cache_trim(store_t *s);
 
 /* ---- The image in the engine (store/persist.c); no-ops without one ---- */
 
 /* Writes n's record (after any change to it). */
 void persist_node(store_t *s, const tnode_t *n);
-/* Deletes the records of n and its subtree (before n is freed). */
-void persist_remove(store_t *s, const tnode_t *n);
+/* Deletes the records of n and its subtree (before n is freed); returns how
+ * many node records went (0 without an engine). */
+uint64_t persist_remove(store_t *s, const tnode_t *n);
+/* Adds (or removes) n's entry at `deadline` in the engine's TTL index. */
+void persist_ttl(store_t *s, const tnode_t *n, bool add, int64_t deadline);
+/*
+ * Makes the node of engine record (path, v, vl) read from "/k" + path
+ * (apart: the record holds its path, *path ignored). NULL when damaged.
+ * Ownership: the caller inserts or frees it. *ttl and *expire give its
+ * deadline (the caller puts it in the heap once the node is in the table).
+ */
+tnode_t *persist_decode_node(const char *path, size_t plen, const uint8_t *v, size_t vl,
+                             bool apart, bool *ttl, int64_t *expire);
+/* The engine path of the node record of `path` in s->pbuf ("/k" + path). */
+size_t persist_node_key(store_t *s, const char *path, size_t len);
+/* True when n's record may live apart (a long path): never evicted. */
+bool persist_may_be_apart(const tnode_t *n);
 /* Records ev in the history; evicted (or NULL) is the event it pushed out. */
 void persist_event(store_t *s, const store_event_t *ev, const store_event_t *evicted);
 /* Deletes the record of a node below one persist_remove was called for,
- * when it lives apart (a path too long for the engine's keys). */
-void persist_remove_long(store_t *s, const tnode_t *n);
+ * when it lives apart (a path too long for the engine's keys); returns 1
+ * when it did. */
+uint64_t persist_remove_long(store_t *s, const tnode_t *n);
 
 /* The /v2/stats/store counters in a fixed order (snapshots, engine metadata). */
 void store_stats_to_array(const store_stats_t *st, uint64_t out[15]);
 void store_stats_from_array(store_stats_t *st, const uint64_t in[15]);
 
 /* Lookup by clean absolute path; NULL when missing. */
-tnode_t *store_lookup(const store_t *s, const char *path, size_t len);
+tnode_t *store_lookup(store_t *s, const char *path, size_t len);
 /*
  * etcd's internalGet: the node, or NULL with err filled: 100 with the first
  * missing prefix as cause, 104 with the file in the way.
  */
-tnode_t *store_internal_get(const store_t *s, const char *path, size_t len, store_error_t *err);
+tnode_t *store_internal_get(store_t *s, const char *path, size_t len, store_error_t *err);
 /*
  * The directory `path` (clean, absolute), created with `index` (and its
  * missing ancestors) when missing: etcd's walk(checkDir). NULL and 104 when a

@@ -167,12 +167,17 @@ bool store_path_is_clean(const char *p, size_t len)
     return true;
 }
 
-tnode_t *store_lookup(const store_t *s, const char *path, size_t len)
+tnode_t *store_lookup(store_t *s, const char *path, size_t len)
 {
-    return node_table_find(&s->table, path, len, store_hash(s->table.seed, path, len));
+    tnode_t *n = node_table_find(&s->table, path, len, store_hash(s->table.seed, path, len));
+    if (n) {
+        n->ref = true;
+        return n;
+    }
+    return s->partial ? store_fill(s, path, len) : NULL;
 }
 
-tnode_t *store_internal_get(const store_t *s, const char *path, size_t len, store_error_t *err)
+tnode_t *store_internal_get(store_t *s, const char *path, size_t len, store_error_t *err)
 {
     tnode_t *n = store_lookup(s, path, len);
     if (n)
@@ -210,6 +215,7 @@ tnode_t *store_insert_node(store_t *s, tnode_t *parent, const char *path, size_t
     node_table_insert(&s->table, n);
     tnode_add_child(parent, n);
     persist_node(s, n);
+    s->n_nodes++;
     return n;
 }
 
@@ -259,7 +265,9 @@ void store_node_set_expire(store_t *s, tnode_t *n, bool has, int64_t expire_ns)
 
 void store_remove_subtree(store_t *s, tnode_t *n)
 {
-    persist_remove(s, n);
+    /* On an engine, descendants that are not loaded go with the subtree's
+     * records; none of them has a TTL or lives apart (those are pinned). */
+    uint64_t gone = persist_remove(s, n);
     if (n->parent)
         tnode_remove_child(n->parent, n);
     /* Post-order without recursion: a deep tree must not exhaust the stack. */
@@ -271,12 +279,17 @@ void store_remove_subtree(store_t *s, tnode_t *n)
         }
         tnode_t *parent = cur->parent;
         if (cur != n)
-            persist_remove_long(s, cur);
+            gone += persist_remove_long(s, cur);
         node_table_delete(&s->table, cur);
-        if (tnode_has_ttl(cur))
+        if (tnode_has_ttl(cur)) {
+            persist_ttl(s, cur, false, cur->expire_ns);
             ttl_heap_remove(&s->heap, cur);
+        }
+        if (!s->engine)
+            gone++;
         if (cur == n) {
             tnode_free(cur);
+            s->n_nodes -= gone;
             return;
         }
         tnode_remove_child(parent, cur);

@@ -78,6 +78,9 @@ const config_opt_desc_t config_opts[CONFIG_OPT_COUNT] = {
                                                "16777216",
                                                "LevelDB backend: write buffer (memtable) size in "
                                                "bytes (65536 to 1073741824)."},
+    [CONFIG_OPT_BACKEND_CACHE_NODES] = {"backend-cache-nodes", false, true, true, "262144",
+                                        "LMDB and LevelDB backends: keys kept in memory, the "
+                                        "rest read on demand (0: no limit)."},
     [CONFIG_OPT_UI] = {"ui", true, true, true, "true",
                        "Serve the web console at /ui/ on the client URLs."},
     [CONFIG_OPT_CONFIG_FILE] = {"config-file", false, true, false, "",
@@ -369,11 +372,13 @@ static int convert(config_t *cfg, config_opt_t opt, const char *v, char *why, si
     case CONFIG_OPT_MAX_REQUEST_BYTES:
     case CONFIG_OPT_LEVELDB_CACHE_BYTES:
     case CONFIG_OPT_LEVELDB_WRITE_BUFFER_BYTES:
+    case CONFIG_OPT_BACKEND_CACHE_NODES:
         if (config_parse_uint(v, 64, &u) != 0)
             return config_errf(why, why_len, "parse error");
         *(opt == CONFIG_OPT_SNAPSHOT_COUNT        ? &cfg->snapshot_count
           : opt == CONFIG_OPT_MAX_REQUEST_BYTES   ? &cfg->max_request_bytes
           : opt == CONFIG_OPT_LEVELDB_CACHE_BYTES ? &cfg->leveldb_cache_bytes
+          : opt == CONFIG_OPT_BACKEND_CACHE_NODES ? &cfg->backend_cache_nodes
                                                   : &cfg->leveldb_wbuf_bytes) = u;
         return 0;
     case CONFIG_OPT_ENABLE_V2:

@@ -94,6 +94,7 @@ typedef struct config {
     unsigned threads;                 /* --threads, HTTP event loops; 0: one per core */
     uint64_t leveldb_cache_bytes;     /* --leveldb-cache-bytes, default 64 MiB */
     uint64_t leveldb_wbuf_bytes;      /* --leveldb-write-buffer-bytes, default 16 MiB */
+    uint64_t backend_cache_nodes;     /* --backend-cache-nodes, default 262144 */
     char *wal_dir;                    /* --wal-dir, NULL: <data-dir>/member/wal (owned) */
     config_url_list_t listen_metrics; /* --listen-metrics-urls, none by default */
     char *log_level;                  /* --log-level: debug|info|warn|error|panic|fatal (owned) */

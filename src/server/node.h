@@ -79,6 +79,8 @@ typedef struct node_config {
      * defaults); only the leveldb backend uses them. */
     uint64_t leveldb_cache_bytes;
     uint64_t leveldb_write_buffer_bytes;
+    /* On lmdb and leveldb: nodes the store keeps in memory (0: no limit). */
+    uint64_t backend_cache_nodes;
     /* The peer transport (borrowed; NULL: no peers). The node gives it the
      * members' peer URLs as the configuration changes. */
     struct peer_transport *transport;

@@ -481,7 +481,8 @@ int node_open(node_t **out, store_t **store_out, const node_config_t *cfg, char 
     fs_mkdir_all(n->snap_dir); /* a failure shows when the first snapshot is saved */
     snapshotter_init(&n->snapper, n->loop, n->snap_dir, node_on_snapshot_saved, n);
 
-    store_config_t scfg = {.history_size = cfg->watch_history};
+    store_config_t scfg = {.history_size = cfg->watch_history,
+                           .cache_nodes = (size_t)cfg->backend_cache_nodes};
     /* The data dir keeps the backend it was created with (data_dir_backend). */
     const char *backend = cfg->backend ? engine_kind_name((engine_kind_t)cfg->backend) : "memory";
     if (data_dir_backend(cfg->data_dir, backend, wal_exists(n->wal_dir), err, err_len) != 0)

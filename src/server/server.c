@@ -662,6 +662,7 @@ int server_new(const config_t *cfg, server_t **out, char *err, size_t err_len)
                                                             : 0,
         .leveldb_cache_bytes = cfg->leveldb_cache_bytes,
         .leveldb_write_buffer_bytes = cfg->leveldb_wbuf_bytes,
+        .backend_cache_nodes = cfg->backend_cache_nodes,
         .bootstrap = join ? NULL : &s->initial,
         /* A discovered member's restart takes its IDs from its log: etcd
          * does not ask the discovery source again, and the flags alone do

@@ -30,13 +30,17 @@ START_TIMEOUT = 20.0 if SANITIZED else 10.0
 # engine): METCD_BACKEND=lmdb or leveldb adds --backend to every metcd
 # started through backend_args(); unset or "memory" adds nothing.
 BACKEND = os.environ.get("METCD_BACKEND", "")
+# On an engine the store keeps only this many nodes in memory and reads the
+# rest on demand: the suites run with a handful, so that nearly every
+# request reads the engine and evicts again (store/cache.c).
+CACHE_NODES = os.environ.get("METCD_BACKEND_CACHE_NODES", "8")
 
 
 def backend_args():
     """The --backend flags of this run, for a metcd command line."""
     if BACKEND in ("", "memory"):
         return []
-    return ["--backend", BACKEND]
+    return ["--backend", BACKEND, "--backend-cache-nodes", CACHE_NODES]
 
 
 _HANDED_OUT = set()

@@ -3,8 +3,12 @@
  * the store's internal invariants checked after every step: the tree, the
  * path table, the TTL heap, the history, and the one-index-per-success rule.
  * The same runs on LMDB and LevelDB commit every few steps and now and then
- * close the store and rebuild it from the engine: the rebuilt store must
- * save to the same snapshot bytes as the one that was closed.
+ * close the store and reopen it on the engine: the reopened store must
+ * save to the same snapshot bytes as the one that was closed. There the
+ * tree is a cache of the engine (store/cache.c) kept to a few nodes, so
+ * most lookups read the engine and most nodes are evicted again; a memory
+ * store beside it takes the same requests, and every answer, event and
+ * snapshot must be the same.
  */
 #include <ftw.h>
 #include <stdio.h>
@@ -20,7 +24,7 @@ static uint32_t rnd(uint32_t n)
     return (uint32_t)(rng_state >> 33) % n;
 }
 
-static size_t check_subtree(const store_t *s, const tnode_t *dir)
+static size_t check_subtree(store_t *s, const tnode_t *dir)
 {
     size_t count = 0;
     assert_true(dir->dir);
@@ -54,10 +58,11 @@ static size_t check_subtree(const store_t *s, const tnode_t *dir)
     return count;
 }
 
-static void check_store(const store_t *s)
+static void check_store(store_t *s)
 {
     size_t n = check_subtree(s, s->root);
-    assert_int_equal(n, store_node_count(s));
+    if (!s->partial)
+        assert_int_equal(n, store_node_count(s));
     assert_int_equal(s->table.count, n + 1);
     for (uint32_t i = 0; i < s->heap.n; i++) {
         assert_int_equal(s->heap.a[i]->heap_pos, i);
@@ -163,24 +168,35 @@ static size_t count_children(engine_t *e, const char *dir)
     return n;
 }
 
-/* Commits, closes the store and its engine, and rebuilds it from the engine. */
+/* Nodes a store on an engine keeps in memory here: most reads miss. */
+#define CACHE_NODES 4
+
+static void save_whole(store_t *s, saved_t *out)
+{
+    store_load_all(s);
+    assert_int_equal(store_save(s, mem_write, out), 0);
+}
+
+/* Commits, closes the store and its engine, and reopens it on the engine. */
 static store_t *reopen(store_t *s, engine_kind_t kind, const char *dir, uint64_t applied)
 {
     assert_int_equal(store_commit(s, applied), 0);
     saved_t a = {0}, b = {0};
-    assert_int_equal(store_save(s, mem_write, &a), 0);
+    uint64_t nodes = store_node_count(s);
+    save_whole(s, &a);
     store_free(s);
     engine_t *e = open_engine(kind, dir);
     assert_int_equal(engine_meta(e)->applied_index, applied);
-    store_config_t cfg = {.history_size = 50};
+    store_config_t cfg = {.history_size = 50, .cache_nodes = CACHE_NODES};
     char err[256] = "";
     s = store_open_engine(&cfg, e, err, sizeof(err));
     if (!s)
         fail_msg("store_open_engine: %s", err);
     check_store(s);
+    assert_int_equal(store_node_count(s), nodes);
     apart_seen += count_children(s->engine, "/l");
     assert_true(count_children(s->engine, "/h") <= 50);
-    assert_int_equal(store_save(s, mem_write, &b), 0);
+    save_whole(s, &b);
     assert_int_equal(a.len, b.len);
     assert_memory_equal(a.p, b.p, a.len);
     free(a.p);
@@ -188,15 +204,50 @@ static store_t *reopen(store_t *s, engine_kind_t kind, const char *dir, uint64_t
     return s;
 }
 
+static void same_node(const store_node_t *a, const store_node_t *b)
+{
+    assert_int_equal(a->key_len, b->key_len);
+    assert_memory_equal(a->key, b->key, a->key_len);
+    assert_int_equal(a->dir, b->dir);
+    assert_int_equal(!a->value, !b->value);
+    assert_int_equal(a->value_len, b->value_len);
+    if (a->value_len)
+        assert_memory_equal(a->value, b->value, a->value_len);
+    assert_int_equal(a->created_index, b->created_index);
+    assert_int_equal(a->modified_index, b->modified_index);
+    assert_int_equal(a->expiration_ns, b->expiration_ns);
+    assert_int_equal(a->ttl, b->ttl);
+    assert_int_equal(a->n_nodes, b->n_nodes);
+    for (size_t i = 0; i < a->n_nodes; i++)
+        same_node(&a->nodes[i], &b->nodes[i]);
+}
+
+static void same_event(const store_event_t *a, const store_event_t *b)
+{
+    assert_int_equal(!a, !b);
+    if (!a)
+        return;
+    assert_int_equal(a->action, b->action);
+    assert_int_equal(a->etcd_index, b->etcd_index);
+    assert_int_equal(a->has_prev_node, b->has_prev_node);
+    same_node(&a->node, &b->node);
+    if (a->has_prev_node)
+        same_node(&a->prev_node, &b->prev_node);
+}
+
 static void run_seed(uint64_t seed, engine_kind_t kind)
 {
     rng_state = seed;
     store_t *s = new_store(50);
+    /* On an engine: the same requests to a memory store (the reference). */
+    store_t *m = kind ? new_store(50) : NULL;
+    store_t *ref = m ? m : s;
     char dir[64] = "";
     if (kind) {
         snprintf(dir, sizeof(dir), "/tmp/metcd-random-XXXXXX");
         assert_non_null(mkdtemp(dir));
         assert_int_equal(store_engine_rewrite(s, open_engine(kind, dir), 0), 0);
+        s->cache_cap = CACHE_NODES;
     }
     int64_t now = T0;
     store_watcher_t *ws[16] = {0};
@@ -212,10 +263,10 @@ static void run_seed(uint64_t seed, engine_kind_t kind)
             o.ttl = rnd(4);
         if (op == STORE_OP_CAS || op == STORE_OP_CAD || op == STORE_OP_UPDATE) {
             /* Aim at an existing file half of the time. */
-            size_t start = rnd((uint32_t)s->table.mask + 1);
+            size_t start = rnd((uint32_t)ref->table.mask + 1);
             bool aim = rnd(2);
-            for (size_t k = 0; aim && k <= s->table.mask; k++) {
-                tnode_t *f = s->table.slots[(start + k) & s->table.mask];
+            for (size_t k = 0; aim && k <= ref->table.mask; k++) {
+                tnode_t *f = ref->table.slots[(start + k) & ref->table.mask];
                 if (f && !f->dir) {
                     memcpy(key, f->path, f->path_len + 1);
                     break;
@@ -223,7 +274,7 @@ static void run_seed(uint64_t seed, engine_kind_t kind)
             }
         }
         if (op == STORE_OP_CAS || op == STORE_OP_CAD) {
-            tnode_t *cur = store_lookup(s, key, strlen(key));
+            tnode_t *cur = store_lookup(ref, key, strlen(key));
             if (cur && !cur->dir && rnd(2)) {
                 /* Conditions that hold, so that successes are common too. */
                 o.prev_index = rnd(2) ? cur->modified_index : 0;
@@ -253,6 +304,22 @@ static void run_seed(uint64_t seed, engine_kind_t kind)
         store_event_t *ev = NULL;
         store_error_t err = {0};
         int rc = apply_req(s, op, key, o, &ev, &err);
+        if (m) {
+            store_event_t *mev = NULL;
+            store_error_t merr = {0};
+            int mrc = apply_req(m, op, key, o, &mev, &merr);
+            assert_int_equal(rc, mrc);
+            assert_int_equal(err.code, merr.code);
+            assert_string_equal(err.cause ? err.cause : "", merr.cause ? merr.cause : "");
+            same_event(ev, mev);
+            assert_int_equal(store_node_count(s), store_node_count(m));
+            assert_int_equal(store_next_expiration(s), store_next_expiration(m));
+            if (mev)
+                store_event_release(mev);
+            store_error_clear(&merr);
+            /* Between operations the cache may shrink at any time. */
+            store_cache_trim(s);
+        }
         if (op == STORE_OP_SYNC) {
             assert_int_equal(rc, 0);
             assert_null(ev);
@@ -292,17 +359,34 @@ static void run_seed(uint64_t seed, engine_kind_t kind)
         }
         /* A listing now and then (sorted ones reorder children). */
         if (rnd(10) == 0) {
-            store_event_t *g = NULL;
-            if (store_get(s, "/", 1, true, rnd(2), now, &g, NULL) == 0)
+            store_event_t *g = NULL, *mg = NULL;
+            bool sorted = rnd(2), recursive = rnd(2);
+            random_key(key);
+            const char *k = rnd(2) ? "/" : key;
+            int rc = store_get(s, k, strlen(k), recursive, sorted, now, &g, NULL);
+            if (m) {
+                int mrc = store_get(m, k, strlen(k), recursive, sorted, now, &mg, NULL);
+                assert_int_equal(rc, mrc);
+                if (sorted)
+                    same_event(g, mg);
+                if (mg)
+                    store_event_release(mg);
+            }
+            if (g)
                 store_event_release(g);
         }
     }
     /* The snapshot of the result loads, and saves back to the same bytes. */
-    struct {
-        uint8_t *p;
-        size_t len;
-    } a = {0}, b = {0};
-    assert_int_equal(store_save(s, mem_write, &a), 0);
+    saved_t a = {0}, b = {0};
+    save_whole(s, &a);
+    if (m) {
+        saved_t ma = {0};
+        assert_int_equal(store_save(m, mem_write, &ma), 0);
+        assert_int_equal(a.len, ma.len);
+        assert_memory_equal(a.p, ma.p, a.len);
+        free(ma.p);
+        store_free(m);
+    }
     store_config_t cfg = {.history_size = 50};
     store_t *l = store_load(&cfg, a.p, a.len, NULL, 0);
     assert_non_null(l);

@@ -1,0 +1,228 @@
+/*
+ * store/cache.c: on an engine, the tree is a cache of the engine's image.
+ *
+ * A store opened on an engine (store_open_engine) starts with the root,
+ * the nodes that have a TTL (and their parents) and the records kept apart;
+ * every other node is read from the engine the first time a lookup misses
+ * it (store_fill), so a restart does not read the whole data set and the
+ * memory it takes does not grow with it.
+ *
+ * The rules that keep the cache exact:
+ *  - A node in the table is the truth: every change to it goes to the
+ *    engine's batch too (persist.c), so the engine read through the open
+ *    batch always agrees with every node in memory.
+ *  - A node missing from the table exists only if its parent is in memory,
+ *    is a directory, is not `complete` and the engine has its record. A
+ *    miss reads through the open batch when there is one (it holds this
+ *    Ready's changes, deletes included), else the committed state.
+ *  - A directory lists only its loaded children unless it is complete:
+ *    listings, snapshots and "directory not empty" load or ask first.
+ *  - Pinned, never evicted: the root, directories with a loaded child, nodes
+ *    with a TTL (the expiry heap points at them) and records kept apart
+ *    (their keys do not follow the path, so a miss could not find them).
+ * Eviction runs only between operations (no node pointer is held then), by
+ * a clock over the table: a node looked up since the hand last passed gets
+ * a second chance. Every caller holds the store's lock, as for any read.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/store_int.h"
+
+static engine_read_t *reader(store_t *s)
+{
+    return s->batch ? engine_batch_reader(s->batch) : engine_reader(s->engine);
+}
+
+/*
+ * The image cannot be read: apply and reads would go on from a store that
+ * no longer matches the log, so the member stops (the same policy as a
+ * failed allocation inside apply).
+ */
+_Noreturn static void read_failed(store_t *s, const char *what, const char *path, size_t len)
+{
+    fprintf(stderr, "metcd: cannot read %.*s from the %s backend (%s): %s; stopping\n",
+            (int)(len > 200 ? 200 : len), path, engine_kind_name(engine_kind(s->engine)), what,
+            engine_errmsg(s->engine));
+    abort();
+}
+
+static tnode_t *insert_loaded(store_t *s, tnode_t *parent, tnode_t *n, bool ttl, int64_t expire)
+{
+    n->complete = !n->dir;
+    n->ref = true;
+    node_table_insert(&s->table, n);
+    tnode_add_child(parent, n);
+    if (ttl)
+        store_node_set_expire(s, n, true, expire);
+    return n;
+}
+
+/* The child `path` of parent from the engine, or NULL when it has none. */
+static tnode_t *load_child(store_t *s, tnode_t *parent, const char *path, size_t len)
+{
+    size_t kl = persist_node_key(s, path, len);
+    const uint8_t *v;
+    size_t vl;
+    int rc = engine_get(reader(s), (const char *)s->pbuf.p, kl, &v, &vl);
+    if (rc < 0)
+        read_failed(s, "get", path, len);
+    if (rc == 0)
+        return NULL;
+    bool ttl;
+    int64_t expire;
+    tnode_t *n = persist_decode_node(path, len, v, vl, false, &ttl, &expire);
+    if (!n)
+        read_failed(s, "damaged node record", path, len);
+    return insert_loaded(s, parent, n, ttl, expire);
+}
+
+tnode_t *store_fill(store_t *s, const char *path, size_t len)
+{
+    /* Component by component from the root: every ancestor must be in
+     * memory before a child can be read (the child's parent pointer). */
+    tnode_t *cur = s->root;
+    size_t i = 1;
+    while (i < len) {
+        size_t end = i;
+        while (end < len && path[end] != '/')
+            end++;
+        tnode_t *next = node_table_find(&s->table, path, end, store_hash(s->table.seed, path, end));
+        if (!next) {
+            if (!cur->dir || cur->complete)
+                return NULL;
+            next = load_child(s, cur, path, end);
+            if (!next)
+                return NULL;
+        }
+        next->ref = true;
+        cur = next;
+        i = end + 1;
+    }
+    return cur;
+}
+
+/* Runs cb on every child record of dir in the engine; stops when cb returns false. */
+static void each_child(store_t *s, const tnode_t *dir,
+                       bool (*cb)(store_t *, void *, const engine_item_t *), void *arg)
+{
+    size_t kl = persist_node_key(s, dir->path, dir->path_len);
+    engine_iter_t *it;
+    engine_item_t item;
+    int rc = engine_iter_children(reader(s), (const char *)s->pbuf.p, kl, &it);
+    if (rc < 0)
+        read_failed(s, "list", dir->path, dir->path_len);
+    while ((rc = engine_iter_next(it, &item)) == 1)
+        if (!cb(s, arg, &item))
+            break;
+    engine_iter_free(it);
+    if (rc < 0)
+        read_failed(s, "list", dir->path, dir->path_len);
+}
+
+static bool add_missing(store_t *s, void *arg, const engine_item_t *item)
+{
+    tnode_t *dir = arg;
+    const char *path = item->path + 2; /* "/k" + path */
+    size_t len = item->path_len - 2;
+    if (node_table_find(&s->table, path, len, store_hash(s->table.seed, path, len)))
+        return true;
+    bool ttl;
+    int64_t expire;
+    tnode_t *n = persist_decode_node(path, len, item->value, item->value_len, false, &ttl, &expire);
+    if (!n)
+        read_failed(s, "damaged node record", path, len);
+    insert_loaded(s, dir, n, ttl, expire);
+    return true;
+}
+
+void store_complete_dir(store_t *s, tnode_t *dir)
+{
+    if (!s->partial || !dir->dir || dir->complete)
+        return;
+    each_child(s, dir, add_missing, dir);
+    dir->complete = true;
+}
+
+void store_complete_subtree(store_t *s, tnode_t *top)
+{
+    if (!s->partial || !top->dir)
+        return;
+    /* Depth first without recursion: a deep tree must not exhaust the stack. */
+    size_t cap = 64, depth = 0;
+    tnode_t **stack = store_xmalloc(cap * sizeof(*stack));
+    stack[depth++] = top;
+    while (depth) {
+        tnode_t *d = stack[--depth];
+        store_complete_dir(s, d);
+        for (uint32_t i = 0; i < d->n_children; i++) {
+            if (!d->children[i]->dir)
+                continue;
+            if (depth == cap) {
+                cap *= 2;
+                stack = store_xrealloc(stack, cap * sizeof(*stack));
+            }
+            stack[depth++] = d->children[i];
+        }
+    }
+    free(stack);
+}
+
+static bool found_one(store_t *s, void *found, const engine_item_t *item)
+{
+    (void)s;
+    (void)item;
+    *(bool *)found = true;
+    return false;
+}
+
+bool store_dir_empty(store_t *s, tnode_t *dir)
+{
+    if (dir->n_children)
+        return false;
+    if (!s->partial || dir->complete)
+        return true;
+    bool any = false;
+    each_child(s, dir, found_one, &any);
+    return !any;
+}
+
+void store_load_all(store_t *s)
+{
+    store_complete_subtree(s, s->root);
+}
+
+static bool evictable(const store_t *s, const tnode_t *n)
+{
+    return n != s->root && n->n_children == 0 && !tnode_has_ttl(n) && !persist_may_be_apart(n);
+}
+
+void store_cache_trim(store_t *s)
+{
+    if (!s->partial || s->cache_cap == 0 || s->table.count <= s->cache_cap)
+        return;
+    /* Down to 7/8 of the cap, so that trimming runs now and then, not on
+     * every read once the cache is full. */
+    size_t target = s->cache_cap - s->cache_cap / 8;
+    /* Two full turns at most: the first may only clear `ref` bits. */
+    size_t budget = 2 * (s->table.mask + 1);
+    while (s->table.count > target && budget--) {
+        size_t i = s->clock_hand & s->table.mask;
+        tnode_t *n = s->table.slots[i];
+        s->clock_hand = i + 1;
+        if (!n || !evictable(s, n))
+            continue;
+        if (n->ref) {
+            n->ref = false;
+            continue;
+        }
+        tnode_t *parent = n->parent;
+        tnode_remove_child(parent, n);
+        parent->complete = false;
+        node_table_delete(&s->table, n);
+        /* The deletion shifts a later entry back into slot i: look again. */
+        s->clock_hand = i;
+        tnode_free(n);
+    }
+}
