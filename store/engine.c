@@ -355,6 +355,18 @@ void engine_view_close(engine_view_t *v)
     free(v);
 }
 
+void engine_view_lend(engine_view_t *v)
+{
+    if (v->engine->be_ops->lend)
+        v->engine->be_ops->lend(v->engine->be);
+}
+
+void engine_view_return(engine_view_t *v)
+{
+    if (v->engine->be_ops->give_back)
+        v->engine->be_ops->give_back(v->engine->be);
+}
+
 engine_read_t *engine_reader(engine_t *e)
 {
     return &e->reader;

@@ -188,6 +188,19 @@ void engine_batch_abort(engine_batch_t *b);
 engine_view_t *engine_view_open(engine_t *e);
 void engine_view_close(engine_view_t *v);
 
+/*
+ * Reading a view on another thread (a snapshot streamed from it): that
+ * thread calls engine_view_lend(v) before its first read of v and
+ * engine_view_return(v) after its last. In between, only v (its reader and
+ * iterators over it) is used there, beside the engine's own thread, which
+ * goes on committing. On LMDB a commit that must grow the map waits for the
+ * return, since the remap moves the pages the view is reading. Open and
+ * close the view on the engine's thread. Not for the memory engine, whose
+ * views share its values.
+ */
+void engine_view_lend(engine_view_t *v);
+void engine_view_return(engine_view_t *v);
+
 /* ---- Reads ---- */
 
 /*

@@ -150,6 +150,9 @@ typedef struct engine_backend {
     bool (*cursor_failed)(void *cur);
     /* Describes the settings in use (engine_settings), one line in out. */
     void (*settings)(void *be, char *out, size_t len);
+    /* engine_view_lend / engine_view_return; NULL: nothing to do. */
+    void (*lend)(void *be);
+    void (*give_back)(void *be);
 } engine_backend_t;
 
 extern const engine_backend_t engine_backend_memory;

@@ -27,6 +27,7 @@
  */
 #include <errno.h>
 #include <lmdb.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,14 @@ typedef struct lm {
     MDB_txn *rtxn; /* the committed state; reset during writes */
     size_t map_size;
     lm_cursor_t *cursors; /* every open cursor: they must follow a remap */
+    /*
+     * A view lent to another thread (engine_view_lend) holds `remap` for
+     * reading until it is returned; growing the map takes it for writing,
+     * since the remap moves every page a reader may be looking at.
+     * `list` guards `cursors`, opened and closed on both threads then.
+     */
+    pthread_rwlock_t remap;
+    pthread_mutex_t list;
 } lm_t;
 
 typedef struct lm_snap {
@@ -80,6 +89,8 @@ static int lm_open(const engine_options_t *o, void **be, char *err, size_t err_l
         return rc;
     }
     lm_t *lm = store_xcalloc(1, sizeof(*lm));
+    pthread_rwlock_init(&lm->remap, NULL);
+    pthread_mutex_init(&lm->list, NULL);
     MDB_txn *txn = NULL;
     const char *what = "mdb_env_create";
     if ((rc = mdb_env_create(&lm->env)))
@@ -113,6 +124,8 @@ out:
         mdb_txn_abort(txn);
     if (lm->env)
         mdb_env_close(lm->env);
+    pthread_rwlock_destroy(&lm->remap);
+    pthread_mutex_destroy(&lm->list);
     free(lm);
     return fail(err, err_len, what, rc);
 }
@@ -122,6 +135,8 @@ static void lm_close(void *be)
     lm_t *lm = be;
     mdb_txn_abort(lm->rtxn);
     mdb_env_close(lm->env);
+    pthread_rwlock_destroy(&lm->remap);
+    pthread_mutex_destroy(&lm->list);
     free(lm);
 }
 
@@ -187,7 +202,12 @@ static int lm_write(void *be, const engine_map_t *changes, char *err, size_t err
     int rc;
     mdb_txn_reset(lm->rtxn);
     while ((rc = write_once(lm, changes)) == MDB_MAP_FULL) {
-        if ((rc = grow(lm)))
+        pthread_rwlock_wrlock(&lm->remap);
+        pthread_mutex_lock(&lm->list);
+        rc = grow(lm);
+        pthread_mutex_unlock(&lm->list);
+        pthread_rwlock_unlock(&lm->remap);
+        if (rc)
             break;
     }
     int rrc = mdb_txn_renew(lm->rtxn);
@@ -241,6 +261,16 @@ static void lm_snap_close(void *be, void *snap)
     free(s);
 }
 
+static void lm_lend(void *be)
+{
+    pthread_rwlock_rdlock(&((lm_t *)be)->remap);
+}
+
+static void lm_give_back(void *be)
+{
+    pthread_rwlock_unlock(&((lm_t *)be)->remap);
+}
+
 static void *lm_cursor_open(void *be, void *snap)
 {
     lm_t *lm = be;
@@ -251,22 +281,26 @@ static void *lm_cursor_open(void *be, void *snap)
         free(c);
         return NULL;
     }
+    pthread_mutex_lock(&lm->list);
     c->next = lm->cursors;
     if (lm->cursors)
         lm->cursors->prev = c;
     lm->cursors = c;
+    pthread_mutex_unlock(&lm->list);
     return c;
 }
 
 static void lm_cursor_close(void *cur)
 {
     lm_cursor_t *c = cur;
+    pthread_mutex_lock(&c->lm->list);
     if (c->prev)
         c->prev->next = c->next;
     else
         c->lm->cursors = c->next;
     if (c->next)
         c->next->prev = c->prev;
+    pthread_mutex_unlock(&c->lm->list);
     mdb_cursor_close(c->c);
     engine_buf_free(&c->saved);
     free(c);
@@ -333,4 +367,6 @@ const engine_backend_t engine_backend_lmdb = {
     .cursor_get = lm_cursor_get,
     .cursor_failed = lm_cursor_failed,
     .settings = lm_settings,
+    .lend = lm_lend,
+    .give_back = lm_give_back,
 };

@@ -55,7 +55,7 @@
 #define EVN_VALUE   0x02
 #define EV_NAME_LEN 20
 #define NODE_PREFIX "/k"
-#define LONG_DIR    "/l"
+#define LONG_DIR    PERSIST_APART_DIR
 /* Below this many bytes of path no engine's key limit is reached: no check. */
 #define LONG_MIN_PATH 200
 #define HISTORY_DIR   "/h"
@@ -420,36 +420,48 @@ static store_t *open_fail(store_t *s, char *err, size_t err_len, const char *wha
     return NULL;
 }
 
-tnode_t *persist_decode_node(const char *path, size_t plen, const uint8_t *v, size_t vl, bool apart,
-                             bool *ttl, int64_t *expire)
+bool persist_decode_record(const uint8_t *v, size_t vl, bool apart, persist_rec_t *r)
 {
     if (vl < REC_FIXED || (v[0] & ~(REC_DIR | REC_TTL | REC_PATH)) || !(v[0] & REC_PATH) != !apart)
-        return NULL;
-    bool dir = v[0] & REC_DIR;
-    *ttl = v[0] & REC_TTL;
-    uint64_t created = le_get64(v + 1), modified = le_get64(v + 9);
+        return false;
+    r->dir = v[0] & REC_DIR;
+    r->ttl = v[0] & REC_TTL;
+    r->created = le_get64(v + 1);
+    r->modified = le_get64(v + 9);
     size_t off = REC_FIXED;
-    *expire = 0;
-    if (*ttl) {
+    r->expire = 0;
+    if (r->ttl) {
         if (vl < off + 8)
-            return NULL;
-        *expire = (int64_t)le_get64(v + off);
+            return false;
+        r->expire = (int64_t)le_get64(v + off);
         off += 8;
     }
     if (apart) {
         if (vl < off + 8 || le_get64(v + off) > vl - off - 8)
-            return NULL;
-        plen = (size_t)le_get64(v + off);
-        path = (const char *)v + off + 8;
-        off += 8 + plen;
+            return false;
+        r->path_len = (size_t)le_get64(v + off);
+        r->path = (const char *)v + off + 8;
+        off += 8 + r->path_len;
     }
-    if (plen < 2 || !store_path_is_clean(path, plen))
+    if (r->dir && vl != off)
+        return false;
+    r->value = (const char *)v + off;
+    r->value_len = vl - off;
+    return true;
+}
+
+tnode_t *persist_decode_node(const char *path, size_t plen, const uint8_t *v, size_t vl, bool apart,
+                             bool *ttl, int64_t *expire)
+{
+    persist_rec_t r = {.path = path, .path_len = plen};
+    if (!persist_decode_record(v, vl, apart, &r) || r.path_len < 2 ||
+        !store_path_is_clean(r.path, r.path_len))
         return NULL;
-    if (dir && vl != off)
-        return NULL;
-    tnode_t *n = dir ? tnode_new(path, plen, true, created)
-                     : tnode_new_file(path, plen, (const char *)v + off, vl - off, created);
-    n->modified_index = modified;
+    *ttl = r.ttl;
+    *expire = r.expire;
+    tnode_t *n = r.dir ? tnode_new(r.path, r.path_len, true, r.created)
+                       : tnode_new_file(r.path, r.path_len, r.value, r.value_len, r.created);
+    n->modified_index = r.modified;
     return n;
 }
 

@@ -3,6 +3,7 @@
  * The format is documented in docs/snapshot-format.md; keep the two in step.
  */
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -153,22 +154,57 @@ static void save_event_node(writer_t *w, const store_node_t *n)
     w_uvarint(w, n->created_index);
 }
 
+static void save_header(writer_t *w, uint64_t index, uint64_t n_nodes, uint64_t n_events,
+                        const store_stats_t *stats, int64_t last_time_ns)
+{
+    w_bytes(w, SNAP_MAGIC, SNAP_MAGIC_LEN);
+    w_u8(w, SNAP_VERSION);
+    w_u64(w, index);
+    w_uvarint(w, n_nodes);
+    w_uvarint(w, n_events);
+    /* etcd keeps its store counters in its snapshots too. */
+    uint64_t counters[STATS_COUNT];
+    store_stats_to_array(stats, counters);
+    for (int i = 0; i < STATS_COUNT; i++)
+        w_uvarint(w, counters[i]);
+    w_u64(w, (uint64_t)last_time_ns);
+}
+
+static void save_events(writer_t *w, const event_history_t *h)
+{
+    for (uint32_t i = 0; i < h->count; i++) {
+        const store_event_t *ev = event_history_at(h, i);
+        w_u8(w, (uint8_t)ev->action);
+        w_u8(w, (uint8_t)((ev->has_prev_node ? EV_HAS_PREV : 0) | (ev->refresh ? EV_REFRESH : 0)));
+        w_uvarint(w, ev->etcd_index);
+        save_event_node(w, &ev->node);
+        if (ev->has_prev_node)
+            save_event_node(w, &ev->prev_node);
+    }
+}
+
+/* Flushes, appends the CRC trailer and frees the buffer; returns w->rc. */
+static int save_finish(writer_t *w)
+{
+    w_flush(w);
+    if (w->rc == 0) {
+        uint8_t trailer[4];
+        for (int i = 0; i < 4; i++)
+            trailer[i] = (uint8_t)(w->crc >> (8 * i));
+        w->rc = w->write(w->ctx, trailer, 4);
+        if (w->rc > 0)
+            w->rc = 0;
+    }
+    free(w->buf);
+    return w->rc;
+}
+
 int store_save(const store_t *s, int (*write)(void *ctx, const void *buf, size_t len), void *ctx)
 {
     writer_t w = {.write = write, .ctx = ctx, .buf = malloc(SAVE_BUF_SIZE)};
     if (!w.buf)
         return -1;
-    w_bytes(&w, SNAP_MAGIC, SNAP_MAGIC_LEN);
-    w_u8(&w, SNAP_VERSION);
-    w_u64(&w, s->index);
-    w_uvarint(&w, s->table.count - 1);
-    w_uvarint(&w, s->history.count);
-    /* etcd keeps its store counters in its snapshots too. */
-    uint64_t counters[STATS_COUNT];
-    store_stats_to_array(&s->stats, counters);
-    for (int i = 0; i < STATS_COUNT; i++)
-        w_uvarint(&w, counters[i]);
-    w_u64(&w, (uint64_t)s->last_time_ns);
+    save_header(&w, s->index, s->table.count - 1, s->history.count, &s->stats, s->last_time_ns);
 
     /*
      * Pre-order, without recursion: every parent comes before its children.
@@ -204,27 +240,127 @@ int store_save(const store_t *s, int (*write)(void *ctx, const void *buf, size_t
         }
     }
     free(stack);
+    save_events(&w, &s->history);
+    return save_finish(&w);
+}
 
-    for (uint32_t i = 0; i < s->history.count; i++) {
-        const store_event_t *ev = event_history_at(&s->history, i);
-        w_u8(&w, (uint8_t)ev->action);
-        w_u8(&w, (uint8_t)((ev->has_prev_node ? EV_HAS_PREV : 0) | (ev->refresh ? EV_REFRESH : 0)));
-        w_uvarint(&w, ev->etcd_index);
-        save_event_node(&w, &ev->node);
-        if (ev->has_prev_node)
-            save_event_node(&w, &ev->prev_node);
+/* ---- Saving from an engine's view (another thread) ---- */
+
+struct store_saver {
+    engine_view_t *view;
+    uint64_t index, n_nodes, n_events;
+    store_stats_t stats;
+    int64_t last_time_ns;
+    uint8_t *events; /* the history section, encoded on the store's thread */
+    size_t events_len;
+    atomic_bool cancel;
+};
+
+static int mem_append(void *ctx, const void *buf, size_t len)
+{
+    store_saver_t *sv = ctx;
+    sv->events = store_xrealloc(sv->events, sv->events_len + len);
+    memcpy(sv->events + sv->events_len, buf, len);
+    sv->events_len += len;
+    return 0;
+}
+
+store_saver_t *store_saver_new(store_t *s)
+{
+    engine_kind_t k = s->engine ? engine_kind(s->engine) : 0;
+    /* The memory engine's views share its values (engine.h); the store
+     * must be committed, so that the view is the state it reports. */
+    if ((k != ENGINE_LMDB && k != ENGINE_LEVELDB) || s->batch)
+        return NULL;
+    engine_view_t *v = engine_view_open(s->engine);
+    if (!v)
+        return NULL;
+    /* Records kept apart are not in the path order the view walks: such a
+     * store (very long paths) is saved from memory instead. */
+    engine_iter_t *it;
+    engine_item_t item;
+    int rc = engine_iter_children(engine_view_reader(v), PERSIST_APART_DIR, 2, &it);
+    if (rc == 0) {
+        rc = engine_iter_next(it, &item);
+        engine_iter_free(it);
     }
+    if (rc != 0) {
+        engine_view_close(v);
+        return NULL;
+    }
+    store_saver_t *sv = store_xcalloc(1, sizeof(*sv));
+    sv->view = v;
+    sv->index = s->index;
+    sv->n_nodes = s->n_nodes;
+    sv->n_events = s->history.count;
+    sv->stats = s->stats;
+    sv->last_time_ns = s->last_time_ns;
+    writer_t w = {.write = mem_append, .ctx = sv, .buf = store_xmalloc(SAVE_BUF_SIZE)};
+    save_events(&w, &s->history);
     w_flush(&w);
-    if (w.rc == 0) {
-        uint8_t trailer[4];
-        for (int i = 0; i < 4; i++)
-            trailer[i] = (uint8_t)(w.crc >> (8 * i));
-        w.rc = write(ctx, trailer, 4);
-        if (w.rc > 0)
-            w.rc = 0;
-    }
     free(w.buf);
-    return w.rc;
+    atomic_init(&sv->cancel, false);
+    return sv;
+}
+
+void store_saver_cancel(store_saver_t *sv)
+{
+    atomic_store(&sv->cancel, true);
+}
+
+int store_saver_run(store_saver_t *sv, int (*write)(void *ctx, const void *buf, size_t len),
+                    void *ctx)
+{
+    writer_t w = {.write = write, .ctx = ctx, .buf = store_xmalloc(SAVE_BUF_SIZE)};
+    save_header(&w, sv->index, sv->n_nodes, sv->n_events, &sv->stats, sv->last_time_ns);
+    engine_view_lend(sv->view);
+    /*
+     * The engine's key order is the order store_save writes (engine.h:
+     * depth first, siblings in bytewise order), so both give the same bytes.
+     * Node records are under "/k" (persist.c).
+     */
+    engine_iter_t *it = NULL;
+    engine_item_t item;
+    uint64_t count = 0;
+    int rc = engine_iter_descendants(engine_view_reader(sv->view), "/k", 2, &it);
+    while (rc == 0 && w.rc == 0 && (rc = engine_iter_next(it, &item)) == 1) {
+        rc = 0;
+        persist_rec_t r = {.path = item.path + 2, .path_len = item.path_len - 2};
+        if (atomic_load(&sv->cancel) ||
+            !persist_decode_record(item.value, item.value_len, false, &r)) {
+            rc = -1;
+            break;
+        }
+        w_u8(&w, (uint8_t)((r.dir ? NODE_DIR : 0) | (r.ttl ? NODE_TTL : 0)));
+        w_string(&w, r.path, r.path_len);
+        w_uvarint(&w, r.created);
+        w_uvarint(&w, r.modified);
+        if (r.ttl)
+            w_u64(&w, (uint64_t)r.expire);
+        if (!r.dir)
+            w_string(&w, r.value, r.value_len);
+        count++;
+    }
+    if (it)
+        engine_iter_free(it);
+    engine_view_return(sv->view);
+    /* The count in the header was the store's: a difference means the view
+     * is not the store it was taken for, and the file would not load. */
+    if (rc != 0 || count != sv->n_nodes) {
+        free(w.buf);
+        return -1;
+    }
+    w_bytes(&w, sv->events, sv->events_len);
+    return save_finish(&w);
+}
+
+void store_saver_free(store_saver_t *sv)
+{
+    if (!sv)
+        return;
+    engine_view_close(sv->view);
+    free(sv->events);
+    free(sv);
 }
 
 /* ---- Loading ---- */

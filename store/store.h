@@ -414,6 +414,26 @@ int store_sync(store_t *s);
 engine_t *store_engine_detach(store_t *s);
 
 /*
+ * Snapshots of a large store without holding it in memory: a saver
+ * freezes, on the store's thread, what a snapshot needs (a read view of the
+ * engine, the header, the history) and writes store_save's format from the
+ * view on any thread, while the store goes on. NULL when the store has no
+ * lmdb or leveldb engine, has uncommitted changes, or keeps records apart
+ * (very long paths): then store_load_all() and store_save() (a forked
+ * child) do it. Ownership: free it with store_saver_free() on the store's
+ * thread, after store_saver_run() has returned.
+ */
+typedef struct store_saver store_saver_t;
+store_saver_t *store_saver_new(store_t *s);
+/* Returns 0, or -1 (a write failed, the view could not be read, or it was
+ * cancelled). */
+int store_saver_run(store_saver_t *sv, int (*write)(void *ctx, const void *buf, size_t len),
+                    void *ctx);
+/* Makes a running store_saver_run stop soon with -1 (any thread). */
+void store_saver_cancel(store_saver_t *sv);
+void store_saver_free(store_saver_t *sv);
+
+/*
  * Loads every node of the engine's image that is not in memory (a store
  * opened on an engine holds only what was read lately): before the whole
  * tree is walked (store_save, a detach). Aborts when the engine cannot be

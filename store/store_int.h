@@ -58,7 +58,7 @@ struct store_tnode {
     bool sorted;   /* children[] is known to be in bytewise name order */
     bool complete; /* dirs: every child is in memory (see store/cache.c) */
     bool ref;      /* looked up since the cache's clock hand last passed */
-    char path[]; /* full path, NUL-terminated ("/" for the root) */
+    char path[];   /* full path, NUL-terminated ("/" for the root) */
 };
 
 /* Ownership: the node is malloc'd; free with tnode_free (not its children). */
@@ -260,14 +260,29 @@ void persist_node(store_t *s, const tnode_t *n);
 uint64_t persist_remove(store_t *s, const tnode_t *n);
 /* Adds (or removes) n's entry at `deadline` in the engine's TTL index. */
 void persist_ttl(store_t *s, const tnode_t *n, bool add, int64_t deadline);
+/* A node record's fields, borrowed from the record. */
+typedef struct persist_rec {
+    bool dir, ttl;
+    uint64_t created, modified;
+    int64_t expire;
+    const char *path; /* apart: from the record; else left as the caller set it */
+    size_t path_len;
+    const char *value; /* files */
+    size_t value_len;
+} persist_rec_t;
+/* Decodes a node record; false when damaged. */
+bool persist_decode_record(const uint8_t *v, size_t vl, bool apart, persist_rec_t *r);
+/* The engine path of the records kept apart ("/l"): none there, none apart. */
+#define PERSIST_APART_DIR "/l"
+
 /*
  * Makes the node of engine record (path, v, vl) read from "/k" + path
  * (apart: the record holds its path, *path ignored). NULL when damaged.
  * Ownership: the caller inserts or frees it. *ttl and *expire give its
  * deadline (the caller puts it in the heap once the node is in the table).
  */
-tnode_t *persist_decode_node(const char *path, size_t plen, const uint8_t *v, size_t vl,
-                             bool apart, bool *ttl, int64_t *expire);
+tnode_t *persist_decode_node(const char *path, size_t plen, const uint8_t *v, size_t vl, bool apart,
+                             bool *ttl, int64_t *expire);
 /* The engine path of the node record of `path` in s->pbuf ("/k" + path). */
 size_t persist_node_key(store_t *s, const char *path, size_t len);
 /* True when n's record may live apart (a long path): never evicted. */
