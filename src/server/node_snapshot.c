@@ -142,11 +142,22 @@ void node_maybe_snapshot(node_t *n)
     node_encode_cluster_state(&n->conf, &n->members, &prefix, &plen);
     raft_conf_state_free(&n->snap_conf);
     raft_conf_state_copy(&n->snap_conf, &n->conf);
-    /* The child saves the tree it inherits: on lmdb and leveldb the tree is
-     * a cache, so it must hold every node first (the next commit trims it
-     * again; the child keeps its copy-on-write image). */
-    store_load_all(n->store);
-    if (snapshotter_start(&n->snapper, n->store, n->applied, term, prefix, plen) != 0) {
+    /*
+     * On lmdb and leveldb a thread writes the snapshot from the engine's
+     * read view, taken now, at the applied index (every applied entry is
+     * committed at the end of its Ready). Otherwise a forked child saves
+     * the tree it inherits, which must then hold every node (the next
+     * commit trims the cache again; the child keeps its own image).
+     */
+    store_saver_t *sv = store_saver_new(n->store);
+    int rc;
+    if (sv != NULL) {
+        rc = snapshotter_start_saver(&n->snapper, sv, n->applied, term, prefix, plen);
+    } else {
+        store_load_all(n->store);
+        rc = snapshotter_start(&n->snapper, n->store, n->applied, term, prefix, plen);
+    }
+    if (rc != 0) {
         log_line('E', "etcdserver", "cannot start a snapshot: %s", strerror(errno));
         n->snap_failed_at = n->applied;
     }

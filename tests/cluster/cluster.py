@@ -39,7 +39,7 @@ import urllib.parse
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[0:0] = [_HERE, os.path.join(_HERE, "..", "lib")]   # relay.py; tests/lib helpers
-from metcd_proc import clean_env, cluster_id, free_port, member_id  # noqa: E402,F401
+from metcd_proc import backend_args, clean_env, cluster_id, free_port, member_id  # noqa: E402,F401
 from relay import Relay  # noqa: E402
 
 ETCD_BIN = os.environ.get("ETCD_BIN", "/usr/bin/etcd")
@@ -221,6 +221,8 @@ class Cluster:
             argv += ["--snapshot-count", str(self.snapshot_count)]
         if self.impl == "etcd":
             argv += ["--enable-v2=true"]
+        else:
+            argv += backend_args()   # METCD_BACKEND: the storage engine of every member
         return argv + self.extra_args
 
     def _spawn(self, m):
