@@ -225,4 +225,5 @@ void store_cache_trim(store_t *s)
         s->clock_hand = i;
         tnode_free(n);
     }
+    node_table_fit(&s->table);
 }

@@ -115,6 +115,8 @@ void node_table_destroy(node_table_t *t);
 tnode_t *node_table_find(const node_table_t *t, const char *path, size_t len, uint64_t hash);
 void node_table_insert(node_table_t *t, tnode_t *n);
 void node_table_delete(node_table_t *t, tnode_t *n);
+/* Shrinks a table most of whose slots are empty. */
+void node_table_fit(node_table_t *t);
 
 /*
  * Go's path.Clean(path.Join("/", in)) into out (at least len + 2 bytes).

@@ -67,19 +67,34 @@ static void table_place(tnode_t **slots, size_t mask, tnode_t *n)
     slots[i] = n;
 }
 
+static void table_resize(node_table_t *t, size_t mask)
+{
+    tnode_t **slots = store_xcalloc(mask + 1, sizeof(*slots));
+    for (size_t i = 0; i <= t->mask; i++)
+        if (t->slots[i])
+            table_place(slots, mask, t->slots[i]);
+    free(t->slots);
+    t->slots = slots;
+    t->mask = mask;
+}
+
+void node_table_fit(node_table_t *t)
+{
+    /* Shrink to a load of about 1/4 once it has fallen under 1/16, so that
+     * a table grown by one large read does not keep its size. */
+    if (t->mask < 1023 || t->count * 16 > t->mask + 1)
+        return;
+    size_t mask = t->mask;
+    while (mask > 63 && t->count * 4 < (mask + 1) / 2)
+        mask >>= 1;
+    table_resize(t, mask);
+}
+
 void node_table_insert(node_table_t *t, tnode_t *n)
 {
     n->hash = store_hash(t->seed, n->path, n->path_len);
-    if ((t->count + 1) * 10 > (t->mask + 1) * 7) {
-        size_t mask = t->mask * 2 + 1;
-        tnode_t **slots = store_xcalloc(mask + 1, sizeof(*slots));
-        for (size_t i = 0; i <= t->mask; i++)
-            if (t->slots[i])
-                table_place(slots, mask, t->slots[i]);
-        free(t->slots);
-        t->slots = slots;
-        t->mask = mask;
-    }
+    if ((t->count + 1) * 10 > (t->mask + 1) * 7)
+        table_resize(t, t->mask * 2 + 1);
     table_place(t->slots, t->mask, n);
     t->count++;
 }

@@ -26,7 +26,7 @@ static void usage(FILE *out)
             "options:\n"
             "  --conns N          connections (default 64, at most %d)\n"
             "  --threads N        worker threads (default 2, at most %d)\n"
-            "  --duration D       run time: 10s, 500ms, 1m (default 10s, at most 600s)\n"
+            "  --duration D       run time: 10s, 500ms, 1m (default 10s, at most 1h)\n"
             "  --requests N       stop after N requests (default: time only)\n"
             "  --op OP            get | put | mixed | watch | fill | lock | list (default get)\n"
             "                       mixed: GETs with --write-percent PUTs (default 10)\n"
