@@ -80,21 +80,25 @@ size_t persist_node_key(store_t *s, const char *path, size_t len)
  * The engine path of n's record in s->pbuf: "/k" + path, or when that makes
  * too long a key, "/l/<created>-<length>" (*apart set). Returns its length.
  */
-static size_t record_path(store_t *s, const tnode_t *n, bool *apart)
+static size_t record_path_of(store_t *s, const char *path, size_t path_len, uint64_t created,
+                             bool *apart)
 {
-    size_t plen = persist_node_key(s, n->path, n->path_len);
+    size_t plen = persist_node_key(s, path, path_len);
     *apart = false;
-    if (n->path_len < LONG_MIN_PATH ||
-        engine_path_fits(s->engine, (const char *)s->pbuf.p, plen) == 0)
+    if (path_len < LONG_MIN_PATH || engine_path_fits(s->engine, (const char *)s->pbuf.p, plen) == 0)
         return plen;
     *apart = true;
     char name[64];
-    int l = snprintf(name, sizeof(name), LONG_DIR "/%020" PRIu64 "-%" PRIu32, n->created_index,
-                     n->path_len);
+    int l = snprintf(name, sizeof(name), LONG_DIR "/%020" PRIu64 "-%zu", created, path_len);
     s->pbuf.len = 0;
     engine_buf_add(&s->pbuf, name, (size_t)l);
     engine_buf_byte(&s->pbuf, 0);
     return --s->pbuf.len;
+}
+
+static size_t record_path(store_t *s, const tnode_t *n, bool *apart)
+{
+    return record_path_of(s, n->path, n->path_len, n->created_index, apart);
 }
 
 bool persist_may_be_apart(const tnode_t *n)
@@ -127,27 +131,41 @@ static void add_u64(engine_buf_t *b, uint64_t v)
     engine_buf_add(b, x, 8);
 }
 
-void persist_node(store_t *s, const tnode_t *n)
+void persist_record(store_t *s, const persist_rec_t *rec)
 {
     if (!s->engine)
         return;
     bool apart;
-    size_t plen = record_path(s, n, &apart);
+    size_t plen = record_path_of(s, rec->path, rec->path_len, rec->created, &apart);
     engine_buf_t *r = &s->rbuf;
     r->len = 0;
-    engine_buf_byte(r, (uint8_t)((n->dir ? REC_DIR : 0) | (tnode_has_ttl(n) ? REC_TTL : 0) |
-                                 (apart ? REC_PATH : 0)));
-    add_u64(r, n->created_index);
-    add_u64(r, n->modified_index);
-    if (tnode_has_ttl(n))
-        add_u64(r, (uint64_t)n->expire_ns);
+    engine_buf_byte(
+        r, (uint8_t)((rec->dir ? REC_DIR : 0) | (rec->ttl ? REC_TTL : 0) | (apart ? REC_PATH : 0)));
+    add_u64(r, rec->created);
+    add_u64(r, rec->modified);
+    if (rec->ttl)
+        add_u64(r, (uint64_t)rec->expire);
     if (apart) {
-        add_u64(r, n->path_len);
-        engine_buf_add(r, n->path, n->path_len);
+        add_u64(r, rec->path_len);
+        engine_buf_add(r, rec->path, rec->path_len);
     }
-    if (!n->dir && n->value_len)
-        engine_buf_add(r, n->value, n->value_len);
+    if (!rec->dir && rec->value_len)
+        engine_buf_add(r, rec->value, rec->value_len);
     note(s, engine_batch_put(batch(s), (const char *)s->pbuf.p, plen, r->p, r->len));
+}
+
+void persist_node(store_t *s, const tnode_t *n)
+{
+    persist_rec_t rec = {.dir = n->dir,
+                         .ttl = tnode_has_ttl(n),
+                         .created = n->created_index,
+                         .modified = n->modified_index,
+                         .expire = n->expire_ns,
+                         .path = n->path,
+                         .path_len = n->path_len,
+                         .value = n->value,
+                         .value_len = n->value_len};
+    persist_record(s, &rec);
 }
 
 uint64_t persist_remove(store_t *s, const tnode_t *n)
@@ -180,12 +198,13 @@ uint64_t persist_remove_long(store_t *s, const tnode_t *n)
     return 1;
 }
 
-void persist_ttl(store_t *s, const tnode_t *n, bool add, int64_t deadline)
+void persist_ttl_of(store_t *s, const char *path, size_t path_len, uint64_t created, bool add,
+                    int64_t deadline)
 {
     if (!s->engine)
         return;
-    int rc = add ? engine_batch_ttl_add(batch(s), deadline, n->path, n->path_len)
-                 : engine_batch_ttl_remove(batch(s), deadline, n->path, n->path_len);
+    int rc = add ? engine_batch_ttl_add(batch(s), deadline, path, path_len)
+                 : engine_batch_ttl_remove(batch(s), deadline, path, path_len);
     if (rc != -ENAMETOOLONG) {
         note(s, rc);
         return;
@@ -193,10 +212,14 @@ void persist_ttl(store_t *s, const tnode_t *n, bool add, int64_t deadline)
     /* Too long a key for the index: a record named like the ones kept
      * apart (unique among live nodes), holding the path. */
     char name[64];
-    int l = snprintf(name, sizeof(name), TTL_LONG_DIR "/%020" PRIu64 "-%" PRIu32, n->created_index,
-                     n->path_len);
-    note(s, add ? engine_batch_put(batch(s), name, (size_t)l, n->path, n->path_len)
+    int l = snprintf(name, sizeof(name), TTL_LONG_DIR "/%020" PRIu64 "-%zu", created, path_len);
+    note(s, add ? engine_batch_put(batch(s), name, (size_t)l, path, path_len)
                 : engine_batch_delete(batch(s), name, (size_t)l));
+}
+
+void persist_ttl(store_t *s, const tnode_t *n, bool add, int64_t deadline)
+{
+    persist_ttl_of(s, n->path, n->path_len, n->created_index, add, deadline);
 }
 
 static void add_event_node(engine_buf_t *b, const store_node_t *n)

@@ -460,63 +460,78 @@ static bool load_event_node(reader_t *r, store_node_t *n)
     return !r->bad;
 }
 
-store_t *store_load(const store_config_t *cfg, const uint8_t *data, size_t len, char *err,
-                    size_t err_len)
+/*
+ * What a parse of a snapshot hands out, one callback per part. Each returns
+ * false to stop the parse (it has then set err).
+ */
+typedef struct snap_sink {
+    void *ctx;
+    bool (*header)(void *ctx, uint64_t index, const uint64_t counters[STATS_COUNT],
+                   int64_t last_time_ns, char *err, size_t err_len);
+    bool (*node)(void *ctx, uint64_t i, const persist_rec_t *rec, char *err, size_t err_len);
+    /* ev: borrowed; only the events the history keeps (the newest `cap`). */
+    bool (*event)(void *ctx, store_event_t *ev, char *err, size_t err_len);
+    uint32_t history_cap;
+} snap_sink_t;
+
+static bool parse_fail(char *err, size_t err_len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static bool parse_fail(char *err, size_t err_len, const char *fmt, ...)
+{
+    if (err && err_len) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, err_len, fmt, ap);
+        va_end(ap);
+    }
+    return false;
+}
+
+/* Checks and reads a snapshot; false (err says why) when it is not valid. */
+static bool snap_parse(const uint8_t *data, size_t len, const snap_sink_t *k, char *err,
+                       size_t err_len)
 {
     if (!data || len < SNAP_HEADER_LEN + 4 || memcmp(data, SNAP_MAGIC, SNAP_MAGIC_LEN) != 0)
-        return load_fail(NULL, err, err_len, "not a store snapshot");
+        return parse_fail(err, err_len, "not a store snapshot");
     uint8_t version = data[SNAP_MAGIC_LEN];
     if (version != 1 && version != SNAP_VERSION)
-        return load_fail(NULL, err, err_len, "unknown snapshot version %u", version);
+        return parse_fail(err, err_len, "unknown snapshot version %u", version);
     uint32_t want = 0;
     for (int i = 0; i < 4; i++)
         want |= (uint32_t)data[len - 4 + (size_t)i] << (8 * i);
     if (crc32c(0, data, len - 4) != want)
-        return load_fail(NULL, err, err_len, "snapshot checksum mismatch");
+        return parse_fail(err, err_len, "snapshot checksum mismatch");
 
-    store_t *s = store_new(cfg);
-    if (!s)
-        return load_fail(NULL, err, err_len, "out of memory");
     reader_t r = {data + SNAP_MAGIC_LEN + 1, len - 4 - SNAP_MAGIC_LEN - 1, false};
-    s->index = r_u64(&r);
+    uint64_t index = r_u64(&r);
     uint64_t n_nodes = r_uvarint(&r);
     uint64_t n_events = r_uvarint(&r);
     uint64_t c[STATS_COUNT];
     for (int i = 0; i < STATS_COUNT; i++)
         c[i] = r_uvarint(&r);
-    if (version >= 2)
-        s->last_time_ns = (int64_t)r_u64(&r);
+    int64_t last_time_ns = version >= 2 ? (int64_t)r_u64(&r) : 0;
     if (r.bad)
-        return load_fail(s, err, err_len, "truncated snapshot header");
-    store_stats_from_array(&s->stats, c);
+        return parse_fail(err, err_len, "truncated snapshot header");
+    if (!k->header(k->ctx, index, c, last_time_ns, err, err_len))
+        return false;
 
     for (uint64_t i = 0; i < n_nodes; i++) {
         uint8_t flags = r_u8(&r);
-        size_t plen;
-        const char *path = r_string(&r, &plen);
-        uint64_t created = r_uvarint(&r), modified = r_uvarint(&r);
-        int64_t expire = (flags & NODE_TTL) ? (int64_t)r_u64(&r) : 0;
-        size_t vlen = 0;
-        const char *value = (flags & NODE_DIR) ? NULL : r_string(&r, &vlen);
+        persist_rec_t rec = {.dir = flags & NODE_DIR, .ttl = flags & NODE_TTL};
+        rec.path = r_string(&r, &rec.path_len);
+        rec.created = r_uvarint(&r);
+        rec.modified = r_uvarint(&r);
+        rec.expire = rec.ttl ? (int64_t)r_u64(&r) : 0;
+        rec.value = rec.dir ? NULL : r_string(&r, &rec.value_len);
         if (r.bad)
-            return load_fail(s, err, err_len, "truncated node %" PRIu64, i);
-        if ((flags & ~(NODE_DIR | NODE_TTL)) || plen < 2 || !store_path_is_clean(path, plen) ||
-            created > s->index || modified > s->index)
-            return load_fail(s, err, err_len, "bad node %" PRIu64, i);
-        if (store_lookup(s, path, plen))
-            return load_fail(s, err, err_len, "duplicate node %.*s", (int)plen, path);
-        const char *slash = memrchr(path, '/', plen);
-        size_t dlen = slash == path ? 1 : (size_t)(slash - path);
-        tnode_t *parent = store_lookup(s, path, dlen);
-        if (!parent || !parent->dir)
-            return load_fail(s, err, err_len, "node %.*s has no parent directory", (int)plen, path);
-        tnode_t *n = (flags & NODE_DIR) ? tnode_new(path, plen, true, created)
-                                        : tnode_new_file(path, plen, value, vlen, created);
-        node_table_insert(&s->table, n);
-        tnode_add_child(parent, n);
-        n->modified_index = modified;
-        if (flags & NODE_TTL)
-            store_node_set_expire(s, n, true, expire);
+            return parse_fail(err, err_len, "truncated node %" PRIu64, i);
+        if ((flags & ~(NODE_DIR | NODE_TTL)) || rec.path_len < 2 ||
+            !store_path_is_clean(rec.path, rec.path_len) || rec.created > index ||
+            rec.modified > index)
+            return parse_fail(err, err_len, "bad node %" PRIu64, i);
+        if (!k->node(k->ctx, i, &rec, err, err_len))
+            return false;
     }
 
     uint64_t prev_index = 0;
@@ -525,24 +540,149 @@ store_t *store_load(const store_config_t *cfg, const uint8_t *data, size_t len, 
         uint64_t etcd_index = r_uvarint(&r);
         store_node_t node, prev;
         if (r.bad || !load_event_node(&r, &node))
-            return load_fail(s, err, err_len, "bad event %" PRIu64, i);
+            return parse_fail(err, err_len, "bad event %" PRIu64, i);
         if ((flags & EV_HAS_PREV) && !load_event_node(&r, &prev))
-            return load_fail(s, err, err_len, "bad event %" PRIu64, i);
+            return parse_fail(err, err_len, "bad event %" PRIu64, i);
         /* The history holds one event per index, in order, up to the current one. */
         if (action < STORE_ACTION_SET || action > STORE_ACTION_EXPIRE ||
-            (flags & ~(EV_HAS_PREV | EV_REFRESH)) || node.modified_index > s->index ||
+            (flags & ~(EV_HAS_PREV | EV_REFRESH)) || node.modified_index > index ||
             (i > 0 && node.modified_index != prev_index + 1) || node.modified_index == 0)
-            return load_fail(s, err, err_len, "bad event %" PRIu64, i);
+            return parse_fail(err, err_len, "bad event %" PRIu64, i);
         prev_index = node.modified_index;
-        if (n_events - i > s->history.cap)
+        if (n_events - i > k->history_cap)
             continue; /* older than this store keeps */
         store_event_t *ev = store_event_new((store_action_t)action, &node,
                                             (flags & EV_HAS_PREV) ? &prev : NULL, etcd_index);
         ev->refresh = flags & EV_REFRESH;
-        event_history_add(&s->history, ev);
+        bool ok = k->event(k->ctx, ev, err, err_len);
         store_event_release(ev);
+        if (!ok)
+            return false;
     }
     if (r.bad || r.left != 0)
-        return load_fail(s, err, err_len, "snapshot has %zu unexpected bytes", r.left);
+        return parse_fail(err, err_len, "snapshot has %zu unexpected bytes", r.left);
+    return true;
+}
+
+static bool tree_header(void *ctx, uint64_t index, const uint64_t counters[STATS_COUNT],
+                        int64_t last_time_ns, char *err, size_t err_len)
+{
+    (void)err;
+    (void)err_len;
+    store_t *s = ctx;
+    s->index = index;
+    s->last_time_ns = last_time_ns;
+    store_stats_from_array(&s->stats, counters);
+    return true;
+}
+
+static bool tree_node(void *ctx, uint64_t i, const persist_rec_t *rec, char *err, size_t err_len)
+{
+    (void)i;
+    store_t *s = ctx;
+    if (store_lookup(s, rec->path, rec->path_len))
+        return parse_fail(err, err_len, "duplicate node %.*s", (int)rec->path_len, rec->path);
+    const char *slash = memrchr(rec->path, '/', rec->path_len);
+    size_t dlen = slash == rec->path ? 1 : (size_t)(slash - rec->path);
+    tnode_t *parent = store_lookup(s, rec->path, dlen);
+    if (!parent || !parent->dir)
+        return parse_fail(err, err_len, "node %.*s has no parent directory", (int)rec->path_len,
+                          rec->path);
+    tnode_t *n = rec->dir ? tnode_new(rec->path, rec->path_len, true, rec->created)
+                          : tnode_new_file(rec->path, rec->path_len, rec->value, rec->value_len,
+                                           rec->created);
+    node_table_insert(&s->table, n);
+    tnode_add_child(parent, n);
+    n->modified_index = rec->modified;
+    if (rec->ttl)
+        store_node_set_expire(s, n, true, rec->expire);
+    return true;
+}
+
+static bool tree_event(void *ctx, store_event_t *ev, char *err, size_t err_len)
+{
+    (void)err;
+    (void)err_len;
+    store_t *s = ctx;
+    event_history_add(&s->history, ev);
+    return true;
+}
+
+store_t *store_load(const store_config_t *cfg, const uint8_t *data, size_t len, char *err,
+                    size_t err_len)
+{
+    store_t *s = store_new(cfg);
+    if (!s)
+        return load_fail(NULL, err, err_len, "out of memory");
+    snap_sink_t k = {s, tree_header, tree_node, tree_event, s->history.cap};
+    if (!snap_parse(data, len, &k, err, err_len))
+        return load_fail(s, NULL, 0, "");
     return s;
+}
+
+/* ---- Building an engine from a snapshot, without the tree ---- */
+
+/* Node records per engine commit while building: bounds the batch's memory. */
+#define BUILD_BATCH 10000
+
+typedef struct build {
+    store_t *s; /* no tree: its engine, buffers, header fields and history */
+    uint64_t nodes;
+} build_t;
+
+static bool build_header(void *ctx, uint64_t index, const uint64_t counters[STATS_COUNT],
+                         int64_t last_time_ns, char *err, size_t err_len)
+{
+    return tree_header(((build_t *)ctx)->s, index, counters, last_time_ns, err, err_len);
+}
+
+static bool build_event(void *ctx, store_event_t *ev, char *err, size_t err_len)
+{
+    return tree_event(((build_t *)ctx)->s, ev, err, err_len);
+}
+
+static bool build_node(void *ctx, uint64_t i, const persist_rec_t *rec, char *err, size_t err_len)
+{
+    (void)i;
+    build_t *b = ctx;
+    persist_record(b->s, rec);
+    if (rec->ttl)
+        persist_ttl_of(b->s, rec->path, rec->path_len, rec->created, true, rec->expire);
+    /* Partial commits carry applied index 0: an engine left by a crash
+     * half-way is one that holds no applied entry (never used as is). */
+    if (++b->nodes % BUILD_BATCH == 0 && store_commit(b->s, 0) != 0)
+        return parse_fail(err, err_len, "cannot write to the %s backend: %s",
+                          engine_kind_name(engine_kind(b->s->engine)), engine_errmsg(b->s->engine));
+    return true;
+}
+
+int store_build_engine(const store_config_t *cfg, engine_t *e, const uint8_t *data, size_t len,
+                       uint64_t applied_index, char *err, size_t err_len)
+{
+    store_t *s = store_new(cfg);
+    if (!s) {
+        parse_fail(err, err_len, "out of memory");
+        return -1;
+    }
+    s->engine = e;
+    build_t b = {s, 0};
+    snap_sink_t k = {&b, build_header, build_node, build_event, s->history.cap};
+    int rc = -1;
+    if (snap_parse(data, len, &k, err, err_len)) {
+        for (uint32_t i = 0; i < s->history.count; i++)
+            persist_event(s, event_history_at(&s->history, i), NULL);
+        s->n_nodes = b.nodes;
+        rc = store_commit(s, applied_index);
+        if (rc == 0)
+            rc = engine_sync(e);
+        if (rc != 0)
+            parse_fail(err, err_len, "cannot write to the %s backend: %s",
+                       engine_kind_name(engine_kind(e)), engine_errmsg(e));
+    }
+    s->engine = NULL; /* the caller's */
+    if (s->batch)
+        engine_batch_abort(s->batch);
+    s->batch = NULL;
+    store_free(s);
+    return rc == 0 ? 0 : -1;
 }

@@ -414,6 +414,16 @@ int store_sync(store_t *s);
 engine_t *store_engine_detach(store_t *s);
 
 /*
+ * Writes the store of snapshot `data` (store_save's bytes) into e, which
+ * must be empty, without building the tree: records go in commits of a
+ * bounded size, the last one with applied_index, then e is synced. A crash
+ * half-way leaves an engine whose applied index is 0. e stays the caller's.
+ * Returns 0, or -1 with err (a bad snapshot, or the engine failed).
+ */
+int store_build_engine(const store_config_t *cfg, engine_t *e, const uint8_t *data, size_t len,
+                       uint64_t applied_index, char *err, size_t err_len);
+
+/*
  * Snapshots of a large store without holding it in memory: a saver
  * freezes, on the store's thread, what a snapshot needs (a read view of the
  * engine, the header, the history) and writes store_save's format from the

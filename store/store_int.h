@@ -262,6 +262,8 @@ void persist_node(store_t *s, const tnode_t *n);
 uint64_t persist_remove(store_t *s, const tnode_t *n);
 /* Adds (or removes) n's entry at `deadline` in the engine's TTL index. */
 void persist_ttl(store_t *s, const tnode_t *n, bool add, int64_t deadline);
+void persist_ttl_of(store_t *s, const char *path, size_t path_len, uint64_t created, bool add,
+                    int64_t deadline);
 /* A node record's fields, borrowed from the record. */
 typedef struct persist_rec {
     bool dir, ttl;
@@ -274,6 +276,8 @@ typedef struct persist_rec {
 } persist_rec_t;
 /* Decodes a node record; false when damaged. */
 bool persist_decode_record(const uint8_t *v, size_t vl, bool apart, persist_rec_t *r);
+/* Writes a node's record from its fields (persist_node for one in the tree). */
+void persist_record(store_t *s, const persist_rec_t *rec);
 /* The engine path of the records kept apart ("/l"): none there, none apart. */
 #define PERSIST_APART_DIR "/l"
 
