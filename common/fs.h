@@ -33,4 +33,12 @@ int fs_lock_file(const char *path, const char *what, char *err, size_t err_len);
  */
 int fs_write_all(int fd, const void *p, size_t len);
 
+/* Removes path and everything below it (absent: nothing to do). Returns 0,
+ * or -1 with err naming the path and the reason. */
+int fs_remove_tree(const char *path, char *err, size_t err_len);
+
+/* fsync of a directory (after a rename or unlink in it). Returns 0 or a
+ * negative errno. */
+int fs_sync_dir(const char *dir);
+
 #endif /* METCD_COMMON_FS_H */

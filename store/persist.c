@@ -311,7 +311,12 @@ engine_t *store_engine_detach(store_t *s)
 {
     /* The tree becomes the whole store: read what it does not hold yet. */
     store_load_all(s);
-    s->partial = false;
+    return store_engine_detach_unloaded(s);
+}
+
+engine_t *store_engine_detach_unloaded(store_t *s)
+{
+    s->partial = false; /* nothing to read from any more */
     if (s->batch)
         engine_batch_abort(s->batch);
     s->batch = NULL;
@@ -319,6 +324,11 @@ engine_t *store_engine_detach(store_t *s)
     engine_t *e = s->engine;
     s->engine = NULL;
     return e;
+}
+
+bool store_has_engine(const store_t *s)
+{
+    return s->engine != NULL;
 }
 
 uint64_t store_applied_index(const store_t *s)

@@ -81,6 +81,16 @@ void store_replace(store_t *dst, store_t *src)
     store_free(src);
 }
 
+void store_adopt(store_t *dst, store_t *src)
+{
+    watcher_hub_destroy(&dst->hub); /* ended as store_replace ends them */
+    store_t old = *dst;
+    *dst = *src; /* the new tree, engine, history, counters; src's empty hub */
+    *src = old;  /* the old tree and engine, freed with src */
+    watcher_hub_init(&src->hub, 1);
+    store_free(src);
+}
+
 uint64_t store_index(const store_t *s)
 {
     return s->index;

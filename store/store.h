@@ -454,6 +454,23 @@ void store_load_all(store_t *s);
 /* The raft index of the engine's last commit (0 without an engine). */
 uint64_t store_applied_index(const store_t *s);
 
+/*
+ * Detaches s's engine without reading the nodes it alone holds: s's tree is
+ * then incomplete and fit only to be replaced (store_adopt) or freed.
+ * Ownership: the caller closes the engine.
+ */
+engine_t *store_engine_detach_unloaded(store_t *s);
+
+/* Whether s has an engine attached (lmdb or leveldb). */
+bool store_has_engine(const store_t *s);
+
+/*
+ * Like store_replace, but dst also takes src's engine (store_open_engine on
+ * an engine built from a snapshot); dst's old tree and engine are freed and
+ * closed. Ends dst's watchers as store_replace does. Consumes src.
+ */
+void store_adopt(store_t *dst, store_t *src);
+
 /* The engine's last error, one line ("" without one). Borrowed. */
 const char *store_engine_error(const store_t *s);
 

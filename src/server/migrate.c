@@ -23,8 +23,6 @@
  * The data dir lock keeps a running member's data dir from being converted.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,42 +30,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/fs.h"
 #include "common/log.h"
 #include "src/server/data_dir.h"
 #include "src/server/server.h"
 #include "store/engine.h"
 #include "store/store.h"
 #include "wal/wal.h"
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path) != 0 && errno != ENOENT ? -1 : 0;
-}
-
-/* Removes path and everything below it (absent: nothing to do). */
-static int remove_tree(const char *path, char *err, size_t err_len)
-{
-    struct stat st;
-    if (lstat(path, &st) != 0 && errno == ENOENT)
-        return 0;
-    if (nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS) != 0) {
-        snprintf(err, err_len, "cannot remove %s: %s", path, strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
-static int sync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    int rc = fd < 0 || fsync(fd) != 0 ? -errno : 0;
-    if (fd >= 0)
-        close(fd);
-    return rc;
-}
 
 static engine_kind_t kind_of(const char *name)
 {
@@ -145,7 +114,7 @@ static int convert(const config_t *cfg, const char *member, const char *from, co
     /* A half-built engine of an earlier conversion, or a database left by
      * a data dir that once ran on `to`: neither holds this member's data
      * now, and the start would trust an engine it finds there. */
-    if (remove_tree(tmp_dir, err, err_len) != 0 || remove_tree(to_dir, err, err_len) != 0)
+    if (fs_remove_tree(tmp_dir, err, err_len) != 0 || fs_remove_tree(to_dir, err, err_len) != 0)
         goto out;
     if (fk && tk) {
         if (copy_engine(cfg, fk, from_dir, tk, tmp_dir, err, err_len) != 0)
@@ -155,14 +124,14 @@ static int convert(const config_t *cfg, const char *member, const char *from, co
             goto out;
         }
     }
-    int e = sync_dir(member);
+    int e = fs_sync_dir(member);
     if (e != 0) {
         snprintf(err, err_len, "cannot sync %s: %s", member, strerror(-e));
         goto out;
     }
     if (data_dir_set_backend(cfg->data_dir, to, err, err_len) != 0)
         goto out;
-    if (fk && remove_tree(from_dir, err, err_len) != 0) {
+    if (fk && fs_remove_tree(from_dir, err, err_len) != 0) {
         /* Converted: only a stale directory is left. */
         log_line('W', "etcdserver", "%s", err);
         err[0] = '\0';

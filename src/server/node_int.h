@@ -192,6 +192,28 @@ void node_on_marker_durable(node_t *n);
 /* A leader's snapshot in the Ready: the store, members and configuration
  * are replaced by the file received for it. 0 or -1. */
 int node_install_snapshot(node_t *n, const struct raft_snapshot *s);
+
+/* ---- the engine's directory (node_engine.c) ---- */
+
+/* Opens the backend of n's configuration in dir. Returns 0 or -1 with err. */
+int node_engine_open_at(const node_t *n, const char *dir, engine_t **out, char *err,
+                        size_t err_len);
+/* At start, before the engine opens: finishes or undoes a replacement a
+ * crash interrupted. Returns 0 or -1 with err. */
+int node_engine_recover(const node_t *n, char *err, size_t err_len);
+/* Opens the engine in its directory (member/<kind>). */
+int node_engine_open(const node_t *n, engine_t **out, char *err, size_t err_len);
+/*
+ * Builds the store of a snapshot (its store section) beside the engine and
+ * swaps it into the engine's directory. Returns 0, or -1 with err (nothing
+ * changed unless the swap itself failed). An engine open on the old
+ * directory now lives in <kind>.old: close it before opening the new one
+ * (LevelDB refuses a second open of a path in one process), then
+ * node_engine_drop_old.
+ */
+int node_engine_replace(const node_t *n, const uint8_t *sdata, size_t slen, uint64_t index,
+                        char *err, size_t err_len);
+void node_engine_drop_old(const node_t *n);
 /* The cluster section of a snapshot file: configuration and members. *out
  * is malloc'd (the caller frees it). */
 void node_encode_cluster_state(const struct raft_conf_state *cs, const membership_t *m,

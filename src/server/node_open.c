@@ -184,8 +184,9 @@ static int replay(node_t *n, char *err, size_t err_len)
  * its applied index; when that is at or past the snapshot, the store comes
  * from the engine and the log is replayed from there (apply_entry skips the
  * entries it covers). Otherwise (a new engine beside an existing data dir,
- * after an offline conversion) the snapshot's store is loaded and written
- * to the engine. On success the store owns the engine (*engine is NULL).
+ * after an offline conversion) the snapshot's store is written to a new
+ * engine that replaces it (node_engine.c). On success the store owns the
+ * engine (*engine is NULL).
  */
 static store_t *store_from_engine(node_t *n, engine_t **engine, const store_config_t *scfg,
                                   const uint8_t *sdata, size_t slen, char *lerr, size_t lerr_len)
@@ -198,19 +199,18 @@ static store_t *store_from_engine(node_t *n, engine_t **engine, const store_conf
             *engine = NULL;
         return store;
     }
-    store = sdata ? store_load(scfg, sdata, slen, lerr, lerr_len) : store_new(scfg);
+    /* The engine is behind the snapshot: the snapshot's store is written
+     * to a new engine beside it, which then takes its place. */
+    engine_close(*engine);
+    *engine = NULL;
+    engine_t *e = NULL;
+    if (node_engine_replace(n, sdata, slen, n->snap_index, lerr, lerr_len) != 0 ||
+        node_engine_open(n, &e, lerr, lerr_len) != 0)
+        return NULL;
+    node_engine_drop_old(n);
+    store = store_open_engine(scfg, e, lerr, lerr_len);
     if (store == NULL)
-        return NULL;
-    engine_t *e = *engine;
-    *engine = NULL; /* the store owns it from here, even when the rewrite fails */
-    if (store_engine_rewrite(store, e, n->snap_index) != 0 || store_sync(store) != 0) {
-        snprintf(lerr, lerr_len, "cannot write it to the %s backend: %s",
-                 engine_kind_name(engine_kind(e)), store_engine_error(store));
-        store_free(store);
-        return NULL;
-    }
-    log_line('I', "etcdserver", "wrote the store at index %" PRIu64 " to the %s backend",
-             n->snap_index, engine_kind_name(engine_kind(e)));
+        engine_close(e);
     return store;
 }
 
@@ -437,16 +437,10 @@ static int open_engine(node_t *n, engine_t **out, char *err, size_t err_len)
     char *dir = NULL;
     if (asprintf(&dir, "%s/member/%s", n->cfg.data_dir, engine_kind_name(kind)) < 0)
         abort();
-    engine_options_t o = {.kind = kind,
-                          .dir = dir,
-                          .leveldb_cache_size = (size_t)n->cfg.leveldb_cache_bytes,
-                          .leveldb_write_buffer_size = (size_t)n->cfg.leveldb_write_buffer_bytes};
-    char eerr[256] = "";
-    int rc = engine_open(&o, out, eerr, sizeof(eerr));
-    if (rc != 0)
-        snprintf(err, err_len, "cannot open the %s backend in %s: %s", engine_kind_name(kind), dir,
-                 eerr);
-    else
+    int rc = node_engine_recover(n, err, err_len);
+    if (rc == 0)
+        rc = node_engine_open(n, out, err, err_len);
+    if (rc == 0)
         log_line('I', "etcdserver", "opened the %s backend in %s (%s)", engine_kind_name(kind), dir,
                  engine_settings(*out));
     free(dir);

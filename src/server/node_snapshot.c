@@ -339,9 +339,35 @@ int node_install_snapshot(node_t *n, const struct raft_snapshot *rs)
     size_t slen = 0;
     store_t *fresh = NULL;
     char lerr[256] = "";
+    bool beside = store_has_engine(n->store);
     if (node_decode_snapshot(s.data, s.len, &has_cluster, &cs, &m, &sdata, &slen) == 0) {
-        store_config_t scfg = {.history_size = n->cfg.watch_history};
-        fresh = store_load(&scfg, sdata, slen, lerr, sizeof(lerr));
+        store_config_t scfg = {.history_size = n->cfg.watch_history,
+                               .cache_nodes = (size_t)n->cfg.backend_cache_nodes};
+        if (beside) {
+            /* On lmdb and leveldb the snapshot's store goes to a new engine
+             * built beside the one in use, then swapped in (node_engine.c):
+             * no tree of the whole store in memory, and a crash leaves the
+             * old engine or the new one. A snapshot thread reading the old
+             * engine must be done first. */
+            snapshotter_cancel(&n->snapper);
+            if (node_engine_replace(n, sdata, slen, rs->meta.index, lerr, sizeof(lerr)) == 0) {
+                /* Swapped: the old engine goes now (the store keeps its
+                 * tree until store_adopt); from here a failure stops the
+                 * member, whose restart finds the new engine in place. */
+                engine_close(store_engine_detach_unloaded(n->store));
+                engine_t *e = NULL;
+                if (node_engine_open(n, &e, lerr, sizeof(lerr)) != 0 ||
+                    (fresh = store_open_engine(&scfg, e, lerr, sizeof(lerr))) == NULL) {
+                    log_line('E', "etcdserver",
+                             "cannot open the store written from the snapshot at index %" PRIu64
+                             ": %s; stopping",
+                             rs->meta.index, lerr);
+                    abort();
+                }
+            }
+        } else {
+            fresh = store_load(&scfg, sdata, slen, lerr, sizeof(lerr));
+        }
     }
     snap_release(&s);
     if (fresh == NULL || !has_cluster) {
@@ -354,11 +380,17 @@ int node_install_snapshot(node_t *n, const struct raft_snapshot *rs)
         store_free(fresh);
         return -1;
     }
-    store_replace(n->store, fresh);
-    /* The engine gets the new contents in one commit (a crash leaves the
-     * old image and index, or the new ones); the store now is exactly the
+    if (beside) {
+        /* The store takes the new engine; the old one closes with the old
+         * tree, and its directory goes. */
+        store_adopt(n->store, fresh);
+        node_engine_drop_old(n);
+    } else {
+        store_replace(n->store, fresh);
+    }
+    /* Without an engine (memory) a no-op. The store now is exactly the
      * snapshot, so entries after it are applied again. */
-    if (store_engine_rewrite(n->store, NULL, rs->meta.index) != 0) {
+    if (!beside && store_engine_rewrite(n->store, NULL, rs->meta.index) != 0) {
         log_line('E', "etcdserver",
                  "cannot write the snapshot at index %" PRIu64
                  " to the store's backend: %s; stopping",

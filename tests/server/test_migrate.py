@@ -6,6 +6,7 @@ Usage: test_migrate.py [case ...]   (all cases when none is named)
 """
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -193,9 +194,50 @@ def case_refusals():
             eq(b.stop(), 0, "exit status")
 
 
+def case_crash_while_replacing():
+    """memory -> lmdb or leveldb: the first start writes the snapshot's store
+    to a new engine beside the (empty) one and swaps it in. A kill -9 after
+    the new engine is built, or between the two renames of the swap, loses
+    nothing: the next start finishes or redoes the swap and serves the same
+    store, with no directory left behind."""
+    for backend in ("lmdb", "leveldb"):
+        for point in ("engine-replace-built", "engine-replace-swapping"):
+            with Metcd("n1", args=["--snapshot-count", "7"]) as m:
+                m.wait_ready()
+                st, h, _ = req(m, "GET", "/")
+                first = int(h["X-Etcd-Index"]) + 1
+                write_stage(m, 0)
+                before, _ = image(m, first)
+                eq(m.stop(), 0, "exit status")
+                rc, out, err = migrate(m.data_dir, backend)
+                eq(rc, 0, "migrate memory -> %s: %s" % (backend, err))
+                kw = dict(data_dir=m.data_dir, client_port=m.client_port,
+                          peer_port=m.peer_port)
+                with Metcd("n1", args=["--backend", backend, "--snapshot-count", "7"],
+                           env={"METCD_TEST_CRASH_AT": point + ":1"}, **kw) as c:
+                    rc = c.proc.wait(timeout=START_TIMEOUT * 2)
+                    eq(rc, -signal.SIGKILL, "no crash at %s: %s" % (point, c.stderr()[-2000:]))
+                    check("crashing at %s" % point in c.stderr(), c.stderr()[-2000:])
+                with Metcd("n1", args=["--backend", backend, "--snapshot-count", "7"],
+                           **kw) as b:
+                    b.wait_ready()
+                    after, _ = image(b, first)
+                    for k in before:
+                        if k != "listing":
+                            eq(after[k], before[k], "%s after a crash at %s on %s"
+                               % (k, point, backend))
+                    eq(json.dumps(after["listing"], sort_keys=True),
+                       json.dumps(before["listing"], sort_keys=True), "listing")
+                    eq(b.stop(), 0, "exit status")
+                member = sorted(os.listdir(os.path.join(m.data_dir, "member")))
+                check(backend in member and not any(n.startswith(backend + ".")
+                                                    for n in member), member)
+
+
 CASES = {
     "all_directions": case_all_directions,
     "refusals": case_refusals,
+    "crash_while_replacing": case_crash_while_replacing,
 }
 
 if __name__ == "__main__":
