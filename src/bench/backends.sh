@@ -9,6 +9,9 @@
 # 2. restart time after kill -9 with RESTART_KEYS keys of 100 bytes, per
 #    backend: from the start of the process to the first 200 from /health
 #    (which includes the election), and the memory it then holds.
+# BACKEND_FLAGS (e.g. "--backend-cache-nodes 20000") go to the lmdb and
+# leveldb members of part 1: with a cache smaller than KEYS most GETs read
+# the engine, as on a data set larger than the cache.
 # Loopback ports 23900-23999; every process started here is killed by PID.
 set -eu
 USAGE="usage: backends.sh BUILD_DIR KEYS RESTART_KEYS [OTHER_METCD]"
@@ -21,16 +24,18 @@ ROUNDS=${BENCH_ROUNDS:-2}
 BENCH=$BUILD/metcd-bench
 . "$(dirname "$0")/lib.sh"
 
-# start BIN BACKEND PORT DIR: starts one member, sets PID, waits for /health
+# start BIN BACKEND PORT DIR [FLAG...]: starts one member, sets PID, waits for /health
 start() {
-    "$1" --name m --data-dir "$4" --backend "$2" \
-        --listen-client-urls "http://127.0.0.1:$3" --advertise-client-urls "http://127.0.0.1:$3" \
-        --listen-peer-urls "http://127.0.0.1:$(($3 + 1))" \
-        --initial-advertise-peer-urls "http://127.0.0.1:$(($3 + 1))" \
-        --initial-cluster "m=http://127.0.0.1:$(($3 + 1))" >>"$4.log" 2>&1 &
+    _bin=$1 _b=$2 _port=$3 _dir=$4
+    shift 4
+    "$_bin" --name m --data-dir "$_dir" --backend "$_b" \
+        --listen-client-urls "http://127.0.0.1:$_port" --advertise-client-urls "http://127.0.0.1:$_port" \
+        --listen-peer-urls "http://127.0.0.1:$((_port + 1))" \
+        --initial-advertise-peer-urls "http://127.0.0.1:$((_port + 1))" \
+        --initial-cluster "m=http://127.0.0.1:$((_port + 1))" "$@" >>"$_dir.log" 2>&1 &
     PID=$!
     BENCH_PIDS="$BENCH_PIDS $PID"
-    bench_wait_health "http://127.0.0.1:$3" 6000
+    bench_wait_health "http://127.0.0.1:$_port" 6000
 }
 
 now_ms() { date +%s%3N; }
@@ -42,7 +47,8 @@ MEM=$PID
 for b in lmdb leveldb; do
     port=23910
     [ $b = leveldb ] && port=23920
-    start "$BUILD/metcd" $b $port "$TMP/$b"
+    # shellcheck disable=SC2086 # BACKEND_FLAGS: several flags
+    start "$BUILD/metcd" $b $port "$TMP/$b" ${BACKEND_FLAGS:-}
     for op in get put mixed; do
         echo "## memory (A) vs $b (B): $op"
         "$BENCH" compare --a http://127.0.0.1:23900 --b "http://127.0.0.1:$port" \
