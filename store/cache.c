@@ -193,9 +193,9 @@ void store_load_all(store_t *s)
     store_complete_subtree(s, s->root);
 }
 
-static bool evictable(const store_t *s, const tnode_t *n)
+static bool evictable(store_t *s, const tnode_t *n)
 {
-    return n != s->root && n->n_children == 0 && !tnode_has_ttl(n) && !persist_may_be_apart(n);
+    return n != s->root && n->n_children == 0 && !tnode_has_ttl(n) && !persist_is_apart(s, n);
 }
 
 void store_cache_trim(store_t *s)

@@ -101,9 +101,13 @@ static size_t record_path(store_t *s, const tnode_t *n, bool *apart)
     return record_path_of(s, n->path, n->path_len, n->created_index, apart);
 }
 
-bool persist_may_be_apart(const tnode_t *n)
+bool persist_is_apart(store_t *s, const tnode_t *n)
 {
-    return n->path_len >= LONG_MIN_PATH;
+    if (!s->engine || n->path_len < LONG_MIN_PATH)
+        return false;
+    bool apart;
+    record_path(s, n, &apart);
+    return apart;
 }
 
 static size_t event_path(char out[40], uint64_t index)

@@ -291,8 +291,8 @@ tnode_t *persist_decode_node(const char *path, size_t plen, const uint8_t *v, si
                              bool *ttl, int64_t *expire);
 /* The engine path of the node record of `path` in s->pbuf ("/k" + path). */
 size_t persist_node_key(store_t *s, const char *path, size_t len);
-/* True when n's record may live apart (a long path): never evicted. */
-bool persist_may_be_apart(const tnode_t *n);
+/* True when n's record lives apart (a path too long for the engine's keys). */
+bool persist_is_apart(store_t *s, const tnode_t *n);
 /* Records ev in the history; evicted (or NULL) is the event it pushed out. */
 void persist_event(store_t *s, const store_event_t *ev, const store_event_t *evicted);
 /* Deletes the record of a node below one persist_remove was called for,
