@@ -85,7 +85,8 @@ static void remove_tmp(const char *dir)
 
 /* Maps and verifies one file. Returns 0, a reason in *why for a corrupt
  * file (-EBADMSG), or another negative errno for I/O trouble. */
-static int load_one(const char *path, const snap_name_t *nm, snap_loaded_t *out, const char **why)
+static int load_one(const char *path, const snap_name_t *nm, bool check_crc, snap_loaded_t *out,
+                    const char **why)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -115,7 +116,7 @@ static int load_one(const char *path, const snap_name_t *nm, snap_loaded_t *out,
         *why = "bad magic";
     else if (len != size - SNAP_HDR_SIZE - SNAP_TRAILER_SIZE)
         *why = "bad length";
-    else if (crc32c(0, m, size - 8) != crc)
+    else if (check_crc && crc32c(0, m, size - 8) != crc)
         *why = "crc mismatch";
     else if (le_get64(m + 8) != nm->term || le_get64(m + 16) != nm->index)
         *why = "header does not match the file name";
@@ -135,6 +136,13 @@ static int load_one(const char *path, const snap_name_t *nm, snap_loaded_t *out,
 int snap_load_newest(const char *dir, snap_accept_cb accept, void *accept_arg, snap_log_cb log,
                      void *log_arg, snap_loaded_t *out, char *err, size_t err_len)
 {
+    return snap_load_newest_covered(dir, accept, accept_arg, log, log_arg, 0, out, err, err_len);
+}
+
+int snap_load_newest_covered(const char *dir, snap_accept_cb accept, void *accept_arg,
+                             snap_log_cb log, void *log_arg, uint64_t covered, snap_loaded_t *out,
+                             char *err, size_t err_len)
+{
     memset(out, 0, sizeof(*out));
     remove_tmp(dir);
     snap_name_t *v;
@@ -152,7 +160,7 @@ int snap_load_newest(const char *dir, snap_accept_cb accept, void *accept_arg, s
         snap_file_name(name, sizeof(name), v[i].term, v[i].index);
         snprintf(path, sizeof(path), "%s/%s", dir, name);
         const char *why = NULL;
-        int r = load_one(path, &v[i], out, &why);
+        int r = load_one(path, &v[i], v[i].index > covered, out, &why);
         if (r == 0) {
             rc = 0;
             break;

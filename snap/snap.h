@@ -87,6 +87,15 @@ typedef bool (*snap_accept_cb)(void *arg, uint64_t term, uint64_t index);
  */
 int snap_load_newest(const char *dir, snap_accept_cb accept, void *accept_arg, snap_log_cb log,
                      void *log_arg, snap_loaded_t *out, char *err, size_t err_len);
+/*
+ * The same, for a caller that already holds the state of every snapshot
+ * at or below index `covered` (a storage engine) and reads only the head
+ * of such a payload: their CRC is not checked, so that a start does not
+ * read a whole large file it does not use. Magic, length and name are.
+ */
+int snap_load_newest_covered(const char *dir, snap_accept_cb accept, void *accept_arg,
+                             snap_log_cb log, void *log_arg, uint64_t covered, snap_loaded_t *out,
+                             char *err, size_t err_len);
 void snap_release(snap_loaded_t *s);
 
 /*

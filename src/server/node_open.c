@@ -225,8 +225,11 @@ static int load_state(node_t *n, store_t **store_out, const store_config_t *scfg
     }
     snap_loaded_t snap;
     char serr[512] = "";
-    rc = snap_load_newest(n->snap_dir, accept_snapshot, &ml, snap_log, NULL, &snap, serr,
-                          sizeof(serr));
+    /* With an engine at or past a snapshot only its cluster section is
+     * read: the whole file is not checked (store_from_engine). */
+    uint64_t covered = *engine ? engine_meta(*engine)->applied_index : 0;
+    rc = snap_load_newest_covered(n->snap_dir, accept_snapshot, &ml, snap_log, NULL, covered, &snap,
+                                  serr, sizeof(serr));
     free(ml.m);
     store_t *store = NULL;
     bool has_cluster = false;

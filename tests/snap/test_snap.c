@@ -197,6 +197,42 @@ static void test_newest_valid_and_broken(void **state)
     free(dir);
 }
 
+/* A snapshot the caller holds elsewhere (covered) is not CRC-checked;
+ * above the covered index it is, and a flipped bit there still breaks it. */
+static void test_covered_skips_crc(void **state)
+{
+    (void)state;
+    char *dir = make_tmpdir();
+    save(dir, 1, 10, 500);
+    save(dir, 1, 20, 600);
+    char err[512];
+    snap_loaded_t s;
+    char *p20 = path_of(dir, 1, 20);
+    FILE *f = fopen(p20, "r+b");
+    fseek(f, 100, SEEK_SET);
+    int c = fgetc(f);
+    fseek(f, 100, SEEK_SET);
+    fputc(c ^ 0x10, f);
+    fclose(f);
+    warnings = 0;
+    assert_int_equal(
+        snap_load_newest_covered(dir, NULL, NULL, on_log, NULL, 20, &s, err, sizeof(err)), 0);
+    /* Loaded as it is, the flipped byte included (the caller reads its head only). */
+    assert_int_equal(s.index, 20);
+    assert_int_equal(s.len, 600);
+    snap_release(&s);
+    assert_int_equal(warnings, 0);
+    assert_int_equal(
+        snap_load_newest_covered(dir, NULL, NULL, on_log, NULL, 19, &s, err, sizeof(err)), 0);
+    expect_loaded(&s, 1, 10, 500);
+    snap_release(&s);
+    assert_int_equal(warnings, 1);
+    assert_int_equal(count_files(dir, ".broken"), 1);
+    free(p20);
+    rm_rf(dir);
+    free(dir);
+}
+
 static bool accept_below_20(void *arg, uint64_t term, uint64_t index)
 {
     (void)arg, (void)term;
@@ -279,6 +315,7 @@ int main(void)
         cmocka_unit_test(test_save_load),
         cmocka_unit_test(test_streamed),
         cmocka_unit_test(test_newest_valid_and_broken),
+        cmocka_unit_test(test_covered_skips_crc),
         cmocka_unit_test(test_accept_filter),
         cmocka_unit_test(test_purge),
         cmocka_unit_test(test_save_from_threads),
