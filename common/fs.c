@@ -150,11 +150,21 @@ int fs_remove_tree(const char *path, char *err, size_t err_len)
     return 0;
 }
 
-int fs_sync_dir(const char *dir)
+int fs_sync_dir(const char *dir, char *err, size_t err_len)
 {
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    int rc = fd < 0 || fsync(fd) != 0 ? -errno : 0;
+    int rc = fd < 0 || fsync(fd) != 0 ? errno : 0;
     if (fd >= 0)
         close(fd);
-    return rc;
+    if (rc != 0)
+        snprintf(err, err_len, "cannot sync %s: %s", dir, strerror(rc));
+    return rc ? -1 : 0;
+}
+
+int fs_rename(const char *from, const char *to, char *err, size_t err_len)
+{
+    if (rename(from, to) == 0)
+        return 0;
+    snprintf(err, err_len, "cannot rename %s to %s: %s", from, to, strerror(errno));
+    return -1;
 }

@@ -37,8 +37,11 @@ int fs_write_all(int fd, const void *p, size_t len);
  * or -1 with err naming the path and the reason. */
 int fs_remove_tree(const char *path, char *err, size_t err_len);
 
-/* fsync of a directory (after a rename or unlink in it). Returns 0 or a
- * negative errno. */
-int fs_sync_dir(const char *dir);
+/* fsync of a directory (after a rename or unlink in it). Returns 0, or -1
+ * with err naming the directory and the reason. */
+int fs_sync_dir(const char *dir, char *err, size_t err_len);
+
+/* rename(2). Returns 0, or -1 with err naming both paths and the reason. */
+int fs_rename(const char *from, const char *to, char *err, size_t err_len);
 
 #endif /* METCD_COMMON_FS_H */

@@ -85,9 +85,7 @@ tnode_t *store_fill(store_t *s, const char *path, size_t len)
     tnode_t *cur = s->root;
     size_t i = 1;
     while (i < len) {
-        size_t end = i;
-        while (end < len && path[end] != '/')
-            end++;
+        size_t end = store_path_component_end(path, len, i);
         tnode_t *next = node_table_find(&s->table, path, end, store_hash(s->table.seed, path, end));
         if (!next) {
             if (!cur->dir || cur->complete)

@@ -125,6 +125,13 @@ void node_table_fit(node_table_t *t);
 size_t store_path_clean(const char *in, size_t len, char *out);
 /* True when `p` is already clean and absolute. */
 bool store_path_is_clean(const char *p, size_t len);
+/* The end of the component of path (clean) that starts at i. */
+static inline size_t store_path_component_end(const char *path, size_t len, size_t i)
+{
+    while (i < len && path[i] != '/')
+        i++;
+    return i;
+}
 
 /* ---- TTL heap (store/ttl_heap.c): nodes ordered by (expire_ns, path) ---- */
 

@@ -205,9 +205,7 @@ tnode_t *store_internal_get(store_t *s, const char *path, size_t len, store_erro
     tnode_t *cur = s->root;
     size_t i = 1;
     while (i < len) {
-        size_t end = i;
-        while (end < len && path[end] != '/')
-            end++;
+        size_t end = store_path_component_end(path, len, i);
         if (!cur->dir) {
             store_error_setn(err, STORE_E_NOT_DIR, cur->path, cur->path_len, s->index);
             return NULL;
@@ -248,9 +246,7 @@ tnode_t *store_ensure_dir(store_t *s, const char *path, size_t len, uint64_t ind
     tnode_t *cur = s->root;
     size_t i = 1;
     while (i < len) {
-        size_t end = i;
-        while (end < len && path[end] != '/')
-            end++;
+        size_t end = store_path_component_end(path, len, i);
         tnode_t *next = store_lookup(s, path, end);
         if (!next) {
             next = store_insert_node(s, cur, path, end, true, index);

@@ -119,16 +119,11 @@ static int convert(const config_t *cfg, const char *member, const char *from, co
     if (fk && tk) {
         if (copy_engine(cfg, fk, from_dir, tk, tmp_dir, err, err_len) != 0)
             goto out;
-        if (rename(tmp_dir, to_dir) != 0) {
-            snprintf(err, err_len, "cannot rename %s to %s: %s", tmp_dir, to_dir, strerror(errno));
+        if (fs_rename(tmp_dir, to_dir, err, err_len) != 0)
             goto out;
-        }
     }
-    int e = fs_sync_dir(member);
-    if (e != 0) {
-        snprintf(err, err_len, "cannot sync %s: %s", member, strerror(-e));
+    if (fs_sync_dir(member, err, err_len) != 0)
         goto out;
-    }
     if (data_dir_set_backend(cfg->data_dir, to, err, err_len) != 0)
         goto out;
     if (fk && fs_remove_tree(from_dir, err, err_len) != 0) {

@@ -76,8 +76,7 @@ int node_engine_recover(const node_t *n, char *err, size_t err_len)
     if (exists(fresh)) {
         if (exists(dir)) {
             rc = fs_remove_tree(fresh, err, err_len);
-        } else if (rename(fresh, dir) != 0) {
-            snprintf(err, err_len, "cannot rename %s to %s: %s", fresh, dir, strerror(errno));
+        } else if (fs_rename(fresh, dir, err, err_len) != 0) {
             rc = -1;
         } else {
             log_line('I', "etcdserver", "finished replacing the backend in %s", dir);
@@ -86,7 +85,7 @@ int node_engine_recover(const node_t *n, char *err, size_t err_len)
     if (rc == 0)
         rc = fs_remove_tree(old, err, err_len);
     if (rc == 0)
-        fs_sync_dir(member);
+        rc = fs_sync_dir(member, err, err_len);
     free(dir);
     free(fresh);
     free(old);
@@ -119,21 +118,12 @@ int node_engine_replace(const node_t *n, const uint8_t *sdata, size_t slen, uint
      * it survives a power cut (node_engine_recover handles a crash before). */
     if (n->cfg.crash_point)
         n->cfg.crash_point("engine-replace-built");
-    if (exists(dir) && rename(dir, old) != 0) {
-        snprintf(err, err_len, "cannot rename %s to %s: %s", dir, old, strerror(errno));
+    if (exists(dir) && fs_rename(dir, old, err, err_len) != 0)
         goto fail;
-    }
     if (n->cfg.crash_point)
         n->cfg.crash_point("engine-replace-swapping");
-    if (rename(fresh, dir) != 0) {
-        snprintf(err, err_len, "cannot rename %s to %s: %s", fresh, dir, strerror(errno));
+    if (fs_rename(fresh, dir, err, err_len) != 0 || fs_sync_dir(member, err, err_len) != 0)
         goto fail;
-    }
-    int s = fs_sync_dir(member);
-    if (s != 0) {
-        snprintf(err, err_len, "cannot sync %s: %s", member, strerror(-s));
-        goto fail;
-    }
     log_line('I', "etcdserver", "wrote the store at index %" PRIu64 " to the %s backend", index,
              engine_kind_name((engine_kind_t)n->cfg.backend));
     ret = 0;
