@@ -134,6 +134,18 @@ static void test_streamed(void **state)
     free(dir);
 }
 
+/* Flips one bit of the byte at off in the file at path. */
+static void flip_bit(const char *path, long off)
+{
+    FILE *f = fopen(path, "r+b");
+    assert_non_null(f);
+    fseek(f, off, SEEK_SET);
+    int c = fgetc(f);
+    fseek(f, off, SEEK_SET);
+    fputc(c ^ 0x10, f);
+    fclose(f);
+}
+
 static void test_newest_valid_and_broken(void **state)
 {
     (void)state;
@@ -146,12 +158,8 @@ static void test_newest_valid_and_broken(void **state)
     snap_loaded_t s;
     /* 40: a flipped bit */
     char *p40 = path_of(dir, 2, 40);
-    FILE *f = fopen(p40, "r+b");
-    fseek(f, 100, SEEK_SET);
-    int c = fgetc(f);
-    fseek(f, 100, SEEK_SET);
-    fputc(c ^ 0x10, f);
-    fclose(f);
+    flip_bit(p40, 100);
+    FILE *f;
     /* 30: truncated */
     char *p30 = path_of(dir, 2, 30);
     assert_int_equal(truncate(p30, 200), 0);
@@ -208,12 +216,7 @@ static void test_covered_skips_crc(void **state)
     char err[512];
     snap_loaded_t s;
     char *p20 = path_of(dir, 1, 20);
-    FILE *f = fopen(p20, "r+b");
-    fseek(f, 100, SEEK_SET);
-    int c = fgetc(f);
-    fseek(f, 100, SEEK_SET);
-    fputc(c ^ 0x10, f);
-    fclose(f);
+    flip_bit(p20, 100);
     warnings = 0;
     assert_int_equal(
         snap_load_newest_covered(dir, NULL, NULL, on_log, NULL, 20, &s, err, sizeof(err)), 0);
