@@ -3,13 +3,16 @@
 # "Large data sets"):
 #   sh src/bench/large.sh BUILD_DIR KEYS BACKEND [LIMIT_MB]
 # One member of BUILD_DIR's metcd on BACKEND (lmdb or leveldb) is filled
-# with KEYS keys of 100 bytes in one directory (metcd-bench --op fill) and
-# killed with SIGKILL. It is restarted, with LIMIT_MB given inside a cgroup
-# v1 memory group limited to LIMIT_MB (run as root), and measured: restart
-# time to the first 200 from /health, anonymous memory (RssAnon) after the
-# restart and after each load, then 10 s each of GET of random keys among
-# all KEYS, PUT of random keys, and 90/10 GET/PUT, with errors counted by
-# metcd-bench, and a GET of one key written before the kill.
+# with KEYS keys of 100 bytes in one directory (metcd-bench --op fill,
+# FILL_CONNS connections, default 256) and killed with SIGKILL. It is
+# restarted twice (each start ended by SIGKILL again) to time the restart:
+# process start to the first 200 from /health, the CPU used until then and
+# the anonymous memory (RssAnon). Then it is started once more and serves
+# 10 s each of GET of random keys among all KEYS, PUT of random keys, and
+# 90/10 GET/PUT, with errors counted by metcd-bench, anonymous memory after
+# each, and a GET of one key written before the first kill. With LIMIT_MB
+# every start (the fill too) is inside a cgroup v1 memory group limited to
+# LIMIT_MB (run as root).
 set -eu
 USAGE="usage: large.sh BUILD_DIR KEYS BACKEND [LIMIT_MB]"
 BUILD=${1:?$USAGE}
@@ -57,15 +60,24 @@ bench_header "$KEYS keys of 100 bytes on $BACKEND${LIMIT:+, restarted in a ${LIM
 up
 t0=$(date +%s)
 "$BUILD/metcd-bench" run --endpoints "http://127.0.0.1:$C" --op fill --keys "$KEYS" \
-    --value-size 100 --conns 64 --duration 3600s >/dev/null
+    --value-size 100 --conns "${FILL_CONNS:-256}" --duration 3600s >/dev/null
 echo "filled in $(($(date +%s) - t0)) s, anonymous $(anon)"
 curl -sf -XPUT "http://127.0.0.1:$C/v2/keys/large-check" -d value=kept >/dev/null
 down
-echo "data dir $(du -sm "$TMP/data" | cut -f1) MB"
-sleep 1
-t0=$(date +%s%3N)
-up
-echo "restart $(($(date +%s%3N) - t0)) ms, anonymous $(anon)"
+echo "data dir $(du -sm "$TMP/data" | cut -f1) MB:" \
+    "$(cd "$TMP/data/member" && du -sm -- * | tr '\t\n' ' ')"
+for round in 1 2 3; do
+    sleep 1
+    t0=$(date +%s%3N)
+    up
+    t1=$(date +%s%3N)
+    ticks=$(awk '{print $14 + $15}' "/proc/$BENCH_PID/stat")
+    [ $round = 3 ] || {
+        echo "restart $round: $((t1 - t0)) ms, CPU $((ticks * 1000 / $(getconf CLK_TCK))) ms," \
+            "anonymous $(anon)"
+        down
+    }
+done
 for op in get put mixed; do
     "$BUILD/metcd-bench" run --endpoints "http://127.0.0.1:$C" --op $op --keys "$KEYS" \
         --value-size 100 --conns 64 --duration 10s --no-populate --pid "$BENCH_PID" |
