@@ -226,10 +226,31 @@ static int load_state(node_t *n, store_t **store_out, const store_config_t *scfg
     snap_loaded_t snap;
     char serr[512] = "";
     /* With an engine at or past a snapshot only its cluster section is
-     * read: the whole file is not checked (store_from_engine). */
+     * read (store_from_engine): the file's CRC is not checked, the
+     * section's own is. A section without one, or one that does not check,
+     * sends the file through the whole check after all, which renames a
+     * corrupt file .broken and falls back to an older snapshot. */
     uint64_t covered = *engine ? engine_meta(*engine)->applied_index : 0;
     rc = snap_load_newest_covered(n->snap_dir, accept_snapshot, &ml, snap_log, NULL, covered, &snap,
                                   serr, sizeof(serr));
+    if (rc == 0 && snap.index <= covered) {
+        bool hc;
+        struct raft_conf_state tcs;
+        membership_t tm = {0};
+        const uint8_t *sd;
+        size_t sl;
+        bool ok = node_snapshot_section_checked(snap.data, snap.len) &&
+                  node_decode_snapshot(snap.data, snap.len, &hc, &tcs, &tm, &sd, &sl) == 0;
+        if (ok && hc) {
+            raft_conf_state_free(&tcs);
+            membership_free(&tm);
+        }
+        if (!ok) {
+            snap_release(&snap);
+            rc = snap_load_newest(n->snap_dir, accept_snapshot, &ml, snap_log, NULL, &snap, serr,
+                                  sizeof(serr));
+        }
+    }
     free(ml.m);
     store_t *store = NULL;
     bool has_cluster = false;

@@ -6,10 +6,13 @@
  * log is compacted. A follower too far behind gets the leader's newest
  * snapshot file over the peer transport and installs it.
  *
- * A snapshot file's payload: "METCDCS1", the length of the cluster section
- * (u32), the section (the raft configuration and the member table at the
- * snapshot's index), then the store (store_save). A payload without the
- * magic was written before clusters: all store, one member.
+ * A snapshot file's payload: "METCDCS2", the length of the cluster section
+ * (u32), the CRC32C of the section (u32), the section (the raft
+ * configuration and the member table at the snapshot's index), then the
+ * store (store_save). The section's own CRC lets a start whose engine
+ * already holds the store check only the section, not the whole file.
+ * "METCDCS1" is the same without the CRC (older snapshots); a payload with
+ * neither magic was written before clusters: all store, one member.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,13 +23,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/crc32c.h"
 #include "common/endian.h"
 #include "common/log.h"
 #include "snap/snap.h"
 #include "src/server/node_int.h"
 
-#define CLUSTER_MAGIC     "METCDCS1"
+#define CLUSTER_MAGIC     "METCDCS2"
+#define CLUSTER_MAGIC_V1  "METCDCS1"
 #define CLUSTER_MAGIC_LEN 8
+#define CLUSTER_HEAD      (CLUSTER_MAGIC_LEN + 4 + 4) /* magic, length, CRC */
 
 /* ---- the cluster section ---- */
 
@@ -45,7 +51,7 @@ void node_encode_cluster_state(const struct raft_conf_state *cs, const membershi
                                uint8_t **out, size_t *len)
 {
     uint8_t *b = NULL;
-    size_t n = CLUSTER_MAGIC_LEN + 4;
+    size_t n = CLUSTER_HEAD;
     b = malloc(n);
     if (b == NULL)
         abort();
@@ -63,7 +69,8 @@ void node_encode_cluster_state(const struct raft_conf_state *cs, const membershi
     memcpy(b + n + 4, menc, mlen);
     n += 4 + mlen;
     free(menc);
-    le_put32(b + CLUSTER_MAGIC_LEN, (uint32_t)(n - CLUSTER_MAGIC_LEN - 4));
+    le_put32(b + CLUSTER_MAGIC_LEN, (uint32_t)(n - CLUSTER_HEAD));
+    le_put32(b + CLUSTER_MAGIC_LEN + 4, crc32c(0, b + CLUSTER_HEAD, n - CLUSTER_HEAD));
     *out = b;
     *len = n;
 }
@@ -86,22 +93,33 @@ static int get_ids(const uint8_t *p, size_t len, size_t *off, uint64_t **ids, si
     return 0;
 }
 
+bool node_snapshot_section_checked(const uint8_t *data, size_t len)
+{
+    return len >= CLUSTER_HEAD && memcmp(data, CLUSTER_MAGIC, CLUSTER_MAGIC_LEN) == 0;
+}
+
 int node_decode_snapshot(const uint8_t *data, size_t len, bool *has_cluster,
                          struct raft_conf_state *cs, membership_t *m, const uint8_t **store,
                          size_t *store_len)
 {
     memset(cs, 0, sizeof(*cs));
     *has_cluster = false;
-    if (len < CLUSTER_MAGIC_LEN + 4 || memcmp(data, CLUSTER_MAGIC, CLUSTER_MAGIC_LEN) != 0) {
+    bool v2 = node_snapshot_section_checked(data, len);
+    bool v1 = !v2 && len >= CLUSTER_MAGIC_LEN + 4 &&
+              memcmp(data, CLUSTER_MAGIC_V1, CLUSTER_MAGIC_LEN) == 0;
+    if (!v1 && !v2) {
         *store = data;
         *store_len = len;
         return 0;
     }
+    size_t head = v2 ? CLUSTER_HEAD : CLUSTER_MAGIC_LEN + 4;
     size_t sec = le_get32(data + CLUSTER_MAGIC_LEN);
-    size_t end = CLUSTER_MAGIC_LEN + 4 + sec;
-    if (sec > len - CLUSTER_MAGIC_LEN - 4)
+    if (sec > len - head)
         return -1;
-    size_t off = CLUSTER_MAGIC_LEN + 4;
+    size_t end = head + sec;
+    if (v2 && crc32c(0, data + head, sec) != le_get32(data + CLUSTER_MAGIC_LEN + 4))
+        return -1;
+    size_t off = head;
     if (get_ids(data, end, &off, &cs->voters, &cs->n_voters) != 0 ||
         get_ids(data, end, &off, &cs->voters_outgoing, &cs->n_voters_outgoing) != 0 ||
         get_ids(data, end, &off, &cs->learners, &cs->n_learners) != 0 || end - off < 4) {
