@@ -245,6 +245,9 @@ typedef struct api_metrics {
     double latency_sum;
     size_t watches;         /* pending watches of every loop (inside the host's lock) */
     uint64_t failed_logins; /* auth: credentials that did not check (inside the lock) */
+    /* Client connections open on every loop, and the loops accepting them (atomic; server.c). */
+    size_t client_conns;
+    unsigned accepting_loops;
 } api_metrics_t;
 
 struct api {
@@ -262,6 +265,7 @@ struct api {
     /* Accepted client connections still open (server.c), for api_shutdown(). */
     struct api_conn *conns;
     size_t n_conns;
+    bool accepts_clients; /* counted in metrics->accepting_loops */
     /* Pending watches (intrusive list) and the hang-up detector (watch.c). */
     api_watch_t *watches;
     size_t n_watches;
