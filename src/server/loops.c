@@ -121,6 +121,8 @@ struct server_loop {
     /* The loop's thread only: */
     bool stopping;
     bool undrained;
+    h2o_timeout_t wake_timeout; /* of 0 ms: runs at the end of the loop's turn */
+    h2o_timeout_entry_t wake_entry;
 };
 
 static void wake_fd(int fd)
@@ -262,14 +264,35 @@ static relay_t *relay_new(server_loop_t *l, enum relay_kind kind, void *done_ctx
 
 /*
  * The owner runs node_process() after its turn: wake it for what a loop
- * proposed, once until it has read the wakeup (both inside the lock).
+ * proposed, once until it has read the wakeup. The flag is atomic: the
+ * loops set it outside the lock, the owner clears it inside its turn,
+ * before node_process() takes what was proposed before the turn began.
  */
 static void wake_owner(server_t *s)
 {
-    if (s->owner_woken)
+    if (__atomic_exchange_n(&s->owner_woken, true, __ATOMIC_ACQ_REL))
         return;
-    s->owner_woken = true;
     wake_fd(s->owner_wake_fd);
+}
+
+static void on_wake_owner(h2o_timeout_entry_t *entry)
+{
+    server_loop_t *l = H2O_STRUCT_FROM_MEMBER(server_loop_t, wake_entry, entry);
+    wake_owner(l->s);
+}
+
+/*
+ * The owner is woken once the loop has handled every request its last
+ * poll returned (a timeout of 0 runs at the end of h2o's turn), not at the
+ * first proposal: woken at once, the owner took the lock for its turn
+ * while the loop was still reading the requests after it, and the loop
+ * then slept on the lock for each of them (futex wait and wake, two
+ * thread switches).
+ */
+static void wake_owner_after_turn(server_loop_t *l)
+{
+    if (!h2o_timeout_is_linked(&l->wake_entry))
+        h2o_timeout_link(l->loop, &l->wake_timeout, &l->wake_entry);
 }
 
 static int loop_propose(void *ctx, const store_request_t *req, api_propose_cb done, void *done_ctx,
@@ -281,7 +304,7 @@ static int loop_propose(void *ctx, const store_request_t *req, api_propose_cb do
     int rc = l->s->host.propose(l->s->host.ctx, req, relay_proposed, r, err);
     if (rc != 0)
         free(r);
-    wake_owner(l->s);
+    wake_owner_after_turn(l);
     return rc;
 }
 
@@ -294,7 +317,7 @@ static int loop_read_barrier(void *ctx, void (*done)(void *done_ctx, int rc, sto
     int rc = l->s->host.read_barrier(l->s->host.ctx, relay_barrier, r, err);
     if (rc != 0)
         free(r);
-    wake_owner(l->s);
+    wake_owner_after_turn(l);
     return rc;
 }
 
@@ -307,7 +330,7 @@ static int loop_member_change(void *ctx, const api_member_change_t *ch, api_memb
     int rc = l->s->host.member_change(l->s->host.ctx, ch, relay_member, r);
     if (rc != 0)
         free(r);
-    wake_owner(l->s);
+    wake_owner_after_turn(l);
     return rc;
 }
 
@@ -424,6 +447,17 @@ static void release_thread_caches(void)
     free_bin(&chunks);
 }
 
+/* Runs what the loop's last sockets left, then frees the loop. */
+static void loop_destroy(server_loop_t *l)
+{
+    h2o_evloop_run(l->loop, 0);
+    if (h2o_timeout_is_linked(&l->wake_entry))
+        h2o_timeout_unlink(&l->wake_entry);
+    h2o_timeout_dispose(l->loop, &l->wake_timeout);
+    h2o_evloop_destroy(l->loop);
+    l->loop = NULL;
+}
+
 static void *loop_main(void *arg)
 {
     server_loop_t *l = arg;
@@ -453,9 +487,7 @@ static void *loop_main(void *arg)
         h2o_socket_read_stop(l->mail_sock);
         h2o_socket_close(l->mail_sock);
         l->mail_sock = NULL;
-        h2o_evloop_run(l->loop, 0);
-        h2o_evloop_destroy(l->loop);
-        l->loop = NULL;
+        loop_destroy(l);
         release_thread_caches();
     }
     return NULL;
@@ -467,7 +499,7 @@ static void on_owner_wake(h2o_socket_t *sock, const char *err)
 {
     (void)err;
     server_t *s = sock->data;
-    s->owner_woken = false; /* the owner's turn runs inside the lock */
+    __atomic_store_n(&s->owner_woken, false, __ATOMIC_RELEASE); /* see wake_owner() */
     uint64_t v;
     ssize_t n = read(s->owner_wake_fd, &v, sizeof(v));
     (void)n; /* the turn that follows runs node_process() */
@@ -524,6 +556,8 @@ int server_loops_create(server_t *s, unsigned n, const int *fds, void *const *ss
         s->loops[s->n_loops++] = l;
         l->s = s;
         l->loop = h2o_evloop_create();
+        h2o_timeout_init(l->loop, &l->wake_timeout, 0);
+        l->wake_entry = (h2o_timeout_entry_t){.cb = on_wake_owner};
         l->host = (api_host_t){.ctx = l,
                                .store = s->store,
                                .propose = loop_propose,
@@ -618,10 +652,8 @@ void server_loops_free(server_t *s)
             h2o_socket_read_stop(l->mail_sock);
             h2o_socket_close(l->mail_sock);
         }
-        if (l->loop != NULL) {
-            h2o_evloop_run(l->loop, 0);
-            h2o_evloop_destroy(l->loop);
-        }
+        if (l->loop != NULL)
+            loop_destroy(l);
         free(l);
     }
     free(s->loops);

@@ -85,7 +85,7 @@ struct server {
     server_lock_t lock;
     bool lock_ready;
     int owner_wake_fd; /* a loop proposed: the owner runs node_process() */
-    bool owner_woken;  /* inside the lock: a wakeup written and not yet read */
+    bool owner_woken;  /* atomic: a wakeup written and not yet read (loops.c) */
     h2o_socket_t *owner_wake_sock;
     int owner_epoll_fd;
 };
