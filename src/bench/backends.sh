@@ -2,8 +2,8 @@
 # The storage backends side by side (docs/benchmarks.md, "Backends"):
 #   sh src/bench/backends.sh BUILD_DIR KEYS RESTART_KEYS [OTHER_METCD]
 # 1. server CPU per request, memory backend (A) against lmdb and leveldb (B)
-#    in the same run: GET and mixed 90/10 over KEYS keys, PUT, and a listing
-#    of a 1000-child directory; with OTHER_METCD (a metcd binary built from
+#    in the same run: GET and mixed 90/10 over KEYS keys (each member filled
+#    once with them first), PUT, and a listing of a 1000-child directory; with OTHER_METCD (a metcd binary built from
 #    another commit) also that binary's memory backend (A) against this one's
 #    (B), to see what the engine code costs when no engine is used;
 # 2. restart time after kill -9 with RESTART_KEYS keys of 100 bytes, per
@@ -41,19 +41,27 @@ start() {
 now_ms() { date +%s%3N; }
 
 echo "# uptime: $(uptime)"
+# fill PORT: writes the KEYS keys once (the compares below do not).
+fill() {
+    "$BENCH" run --endpoints "http://127.0.0.1:$1" --op fill --keys "$KEYS" --value-size 100 \
+        --conns 256 --duration 3600s >/dev/null
+}
+
 echo "# 1. CPU per request (B/A), $KEYS keys"
 start "$BUILD/metcd" memory 23900 "$TMP/mem"
 MEM=$PID
+fill 23900
 for b in lmdb leveldb; do
     port=23910
     [ $b = leveldb ] && port=23920
     # shellcheck disable=SC2086 # BACKEND_FLAGS: several flags
     start "$BUILD/metcd" $b $port "$TMP/$b" ${BACKEND_FLAGS:-}
+    fill $port
     for op in get put mixed; do
         echo "## memory (A) vs $b (B): $op"
         "$BENCH" compare --a http://127.0.0.1:23900 --b "http://127.0.0.1:$port" \
             --a-pid "$MEM" --b-pid "$PID" --op $op --keys "$KEYS" --conns 64 \
-            --duration "$DUR" --rounds "$ROUNDS"
+            --duration "$DUR" --rounds "$ROUNDS" --no-populate
     done
     echo "## memory (A) vs $b (B): list of a 1000-child directory"
     "$BENCH" compare --a http://127.0.0.1:23900 --b "http://127.0.0.1:$port" \
