@@ -427,7 +427,9 @@ int store_build_engine(const store_config_t *cfg, engine_t *e, const uint8_t *da
  * Snapshots of a large store without holding it in memory: a saver
  * freezes, on the store's thread, what a snapshot needs (a read view of the
  * engine, the header, the history) and writes store_save's format from the
- * view on any thread, while the store goes on. NULL when the store has no
+ * view on any thread, while the store goes on. The nodes come in the
+ * engine's key order (parents first, not depth first): store_load gives
+ * the same store as from store_save's bytes, which may differ. NULL when the store has no
  * lmdb or leveldb engine, has uncommitted changes, or keeps records apart
  * (very long paths): then store_load_all() and store_save() (a forked
  * child) do it. Ownership: free it with store_saver_free() on the store's
