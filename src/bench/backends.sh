@@ -95,6 +95,8 @@ for b in memory lmdb leveldb; do
     anon=$(awk '/^RssAnon/ {print $2}' "/proc/$PID/status")
     echo "$b: restart $((t1 - t0)) ms, RSS $((rss / 1024)) MB, anonymous $((anon / 1024)) MB," \
         "data dir $(du -sm "$TMP/r-$b" | cut -f1) MB"
+    # The next backend binds the same ports: wait until this one is gone.
     kill "$PID"
+    wait "$PID" 2>/dev/null || true
     rm -rf "$TMP/r-$b"
 done
