@@ -16,7 +16,7 @@
 #define BENCH_MAX_CONNS       4096
 #define BENCH_MAX_THREADS     64
 #define BENCH_MAX_DURATION_MS (3600 * 1000)
-#define BENCH_MAX_KEYS        10000000
+#define BENCH_MAX_KEYS        100000000
 #define BENCH_MAX_VALUE       (1024 * 1024)
 #define BENCH_MAX_ENDPOINTS   16
 #define BENCH_MAX_SAMPLES     (64u * 1024 * 1024) /* latency samples kept per run */
