@@ -393,10 +393,6 @@ static void remove_ttl_index(store_t *s)
 
 int store_engine_rewrite(store_t *s, engine_t *e, uint64_t applied_index)
 {
-    if (!e)
-        e = s->engine;
-    if (!e)
-        return 0;
     if (s->engine && s->engine != e)
         return -EINVAL;
     /* Every node first: the old image is the only copy of what the cache

@@ -58,33 +58,6 @@ void store_replace(store_t *dst, store_t *src)
      */
     watcher_hub_destroy(&dst->hub);
     store_t old = *dst;
-    *dst = *src; /* the new tree, history, heap and counters; src's empty hub */
-    *src = old;  /* the old contents, freed with src */
-    /* The engine stays with dst; its image is rewritten by the caller
-     * (store_engine_rewrite), which knows the applied index. */
-    dst->engine = old.engine;
-    dst->batch = old.batch;
-    dst->persist_rc = old.persist_rc;
-    dst->pbuf = old.pbuf;
-    dst->rbuf = old.rbuf;
-    /* The new tree is whole (loaded from a snapshot): a cache that holds
-     * everything until the next trim. */
-    dst->partial = old.partial;
-    dst->cache_cap = old.cache_cap;
-    dst->clock_hand = 0;
-    dst->n_nodes = dst->table.count - 1;
-    src->engine = NULL;
-    src->batch = NULL;
-    src->pbuf = (engine_buf_t){0};
-    src->rbuf = (engine_buf_t){0};
-    watcher_hub_init(&src->hub, 1);
-    store_free(src);
-}
-
-void store_adopt(store_t *dst, store_t *src)
-{
-    watcher_hub_destroy(&dst->hub); /* ended as store_replace ends them */
-    store_t old = *dst;
     *dst = *src; /* the new tree, engine, history, counters; src's empty hub */
     *src = old;  /* the old tree and engine, freed with src */
     watcher_hub_init(&src->hub, 1);

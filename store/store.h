@@ -235,8 +235,10 @@ store_t *store_new(const store_config_t *cfg);
 void store_free(store_t *s);
 
 /*
- * Replaces dst's contents (tree, index, history, TTLs, counters) with src's,
- * as a follower installing a leader's snapshot must, and frees src. dst's
+ * Replaces dst's contents (tree, index, history, TTLs, counters, and the
+ * engine: src's, from store_open_engine on an engine built from a snapshot,
+ * or none) with src's, as a follower installing a leader's snapshot must,
+ * and frees src with dst's old contents (closing dst's old engine). dst's
  * watchers end first (their callbacks get NULL: error 400, as etcd clears
  * its watchers on recovery). dst keeps its address, so its users keep their
  * pointer.
@@ -388,8 +390,7 @@ store_t *store_open_engine(const store_config_t *cfg, engine_t *e, char *err, si
 /*
  * Replaces everything in e with s's contents, applied at applied_index, in
  * one commit, and attaches e to s (s owns it from then on; an engine
- * already attached must be e; NULL: the attached one, or none: a no-op).
- * For a store loaded from a snapshot.
+ * already attached must be e). For an offline conversion (migrate.c).
  * Returns 0 or a negative errno (store_engine_error says why).
  */
 int store_engine_rewrite(store_t *s, engine_t *e, uint64_t applied_index);
@@ -458,20 +459,13 @@ uint64_t store_applied_index(const store_t *s);
 
 /*
  * Detaches s's engine without reading the nodes it alone holds: s's tree is
- * then incomplete and fit only to be replaced (store_adopt) or freed.
+ * then incomplete and fit only to be replaced (store_replace) or freed.
  * Ownership: the caller closes the engine.
  */
 engine_t *store_engine_detach_unloaded(store_t *s);
 
 /* Whether s has an engine attached (lmdb or leveldb). */
 bool store_has_engine(const store_t *s);
-
-/*
- * Like store_replace, but dst also takes src's engine (store_open_engine on
- * an engine built from a snapshot); dst's old tree and engine are freed and
- * closed. Ends dst's watchers as store_replace does. Consumes src.
- */
-void store_adopt(store_t *dst, store_t *src);
 
 /* The engine's last error, one line ("" without one). Borrowed. */
 const char *store_engine_error(const store_t *s);

@@ -370,7 +370,7 @@ int node_install_snapshot(node_t *n, const struct raft_snapshot *rs)
             snapshotter_cancel(&n->snapper);
             if (node_engine_replace(n, sdata, slen, rs->meta.index, lerr, sizeof(lerr)) == 0) {
                 /* Swapped: the old engine goes now (the store keeps its
-                 * tree until store_adopt); from here a failure stops the
+                 * tree until store_replace); from here a failure stops the
                  * member, whose restart finds the new engine in place. */
                 engine_close(store_engine_detach_unloaded(n->store));
                 engine_t *e = NULL;
@@ -398,23 +398,12 @@ int node_install_snapshot(node_t *n, const struct raft_snapshot *rs)
         store_free(fresh);
         return -1;
     }
-    if (beside) {
-        /* The store takes the new engine; the old one closes with the old
-         * tree, and its directory goes. */
-        store_adopt(n->store, fresh);
+    /* The store now is exactly the snapshot (on an engine: the new engine
+     * too; the old one's directory goes), so entries after it are applied
+     * again. */
+    store_replace(n->store, fresh);
+    if (beside)
         node_engine_drop_old(n);
-    } else {
-        store_replace(n->store, fresh);
-    }
-    /* Without an engine (memory) a no-op. The store now is exactly the
-     * snapshot, so entries after it are applied again. */
-    if (!beside && store_engine_rewrite(n->store, NULL, rs->meta.index) != 0) {
-        log_line('E', "etcdserver",
-                 "cannot write the snapshot at index %" PRIu64
-                 " to the store's backend: %s; stopping",
-                 rs->meta.index, store_engine_error(n->store));
-        abort();
-    }
     n->engine_applied = rs->meta.index;
     raft_conf_state_free(&n->conf);
     n->conf = cs;
