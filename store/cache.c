@@ -48,14 +48,19 @@ _Noreturn static void read_failed(store_t *s, const char *what, const char *path
     abort();
 }
 
-static tnode_t *insert_loaded(store_t *s, tnode_t *parent, tnode_t *n, bool ttl, int64_t expire)
+/*
+ * The node of the record (v, vl) of `path`, child of parent, put in the
+ * tree as a cache entry: a directory's children are not loaded yet.
+ */
+static tnode_t *load_record(store_t *s, tnode_t *parent, const char *path, size_t len,
+                            const uint8_t *v, size_t vl)
 {
+    persist_rec_t rec = {.path = path, .path_len = len};
+    if (!persist_decode_record(v, vl, false, &rec))
+        read_failed(s, "damaged node record", path, len);
+    tnode_t *n = store_attach_node(s, parent, &rec);
     n->complete = !n->dir;
     n->ref = true;
-    node_table_insert(&s->table, n);
-    tnode_add_child(parent, n);
-    if (ttl)
-        store_node_set_expire(s, n, true, expire);
     return n;
 }
 
@@ -68,14 +73,7 @@ static tnode_t *load_child(store_t *s, tnode_t *parent, const char *path, size_t
     int rc = engine_get(reader(s), (const char *)s->pbuf.p, kl, &v, &vl);
     if (rc < 0)
         read_failed(s, "get", path, len);
-    if (rc == 0)
-        return NULL;
-    bool ttl;
-    int64_t expire;
-    tnode_t *n = persist_decode_node(path, len, v, vl, false, &ttl, &expire);
-    if (!n)
-        read_failed(s, "damaged node record", path, len);
-    return insert_loaded(s, parent, n, ttl, expire);
+    return rc == 0 ? NULL : load_record(s, parent, path, len, v, vl);
 }
 
 tnode_t *store_fill(store_t *s, const char *path, size_t len)
@@ -86,7 +84,7 @@ tnode_t *store_fill(store_t *s, const char *path, size_t len)
     size_t i = 1;
     while (i < len) {
         size_t end = store_path_component_end(path, len, i);
-        tnode_t *next = node_table_find(&s->table, path, end, store_hash(s->table.seed, path, end));
+        tnode_t *next = store_lookup_loaded(s, path, end);
         if (!next) {
             if (!cur->dir || cur->complete)
                 return NULL;
@@ -121,17 +119,10 @@ static void each_child(store_t *s, const tnode_t *dir,
 
 static bool add_missing(store_t *s, void *arg, const engine_item_t *item)
 {
-    tnode_t *dir = arg;
-    const char *path = item->path + 2; /* "/k" + path */
-    size_t len = item->path_len - 2;
-    if (node_table_find(&s->table, path, len, store_hash(s->table.seed, path, len)))
-        return true;
-    bool ttl;
-    int64_t expire;
-    tnode_t *n = persist_decode_node(path, len, item->value, item->value_len, false, &ttl, &expire);
-    if (!n)
-        read_failed(s, "damaged node record", path, len);
-    insert_loaded(s, dir, n, ttl, expire);
+    const char *path = item->path + PERSIST_NODE_DIR_LEN;
+    size_t len = item->path_len - PERSIST_NODE_DIR_LEN;
+    if (!store_lookup_loaded(s, path, len))
+        load_record(s, arg, path, len, item->value, item->value_len);
     return true;
 }
 

@@ -76,9 +76,7 @@ static int internal_create(store_t *s, const char *key, size_t len, const store_
     tnode_t *old = known ? *known : NULL;
     tnode_t *parent = old ? old->parent : NULL;
     if (!parent) {
-        const char *slash = memrchr(key, '/', len);
-        size_t dir_len = slash && slash != key ? (size_t)(slash - key) : 1;
-        parent = store_ensure_dir(s, key, dir_len, next, err);
+        parent = store_ensure_dir(s, key, store_path_parent_len(key, len), next, err);
         if (!parent)
             return -err->code;
         if (!known)

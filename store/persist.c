@@ -45,17 +45,18 @@
 #include "store/engine_int.h"
 #include "store/store_int.h"
 
-#define REC_DIR     0x01
-#define REC_TTL     0x02
-#define REC_PATH    0x04
-#define REC_FIXED   (1 + 8 + 8)
-#define EV_HAS_PREV 0x01
-#define EV_REFRESH  0x02
-#define EVN_DIR     0x01
-#define EVN_VALUE   0x02
-#define EV_NAME_LEN 20
-#define NODE_PREFIX "/k"
-#define LONG_DIR    PERSIST_APART_DIR
+#define REC_DIR         0x01
+#define REC_TTL         0x02
+#define REC_PATH        0x04
+#define REC_FIXED       (1 + 8 + 8)
+#define EV_HAS_PREV     0x01
+#define EV_REFRESH      0x02
+#define EVN_DIR         0x01
+#define EVN_VALUE       0x02
+#define EV_NAME_LEN     20
+#define NODE_PREFIX     PERSIST_NODE_DIR
+#define NODE_PREFIX_LEN PERSIST_NODE_DIR_LEN
+#define LONG_DIR        PERSIST_APART_DIR
 /* Below this many bytes of path no engine's key limit is reached: no check. */
 #define LONG_MIN_PATH 200
 #define HISTORY_DIR   "/h"
@@ -70,7 +71,7 @@ size_t persist_node_key(store_t *s, const char *path, size_t len)
     if (len == 1 && path[0] == '/')
         len = 0;
     s->pbuf.len = 0;
-    engine_buf_add(&s->pbuf, NODE_PREFIX, 2);
+    engine_buf_add(&s->pbuf, NODE_PREFIX, NODE_PREFIX_LEN);
     engine_buf_add(&s->pbuf, path, len);
     engine_buf_byte(&s->pbuf, 0);
     return --s->pbuf.len;
@@ -80,6 +81,13 @@ size_t persist_node_key(store_t *s, const char *path, size_t len)
  * The engine path of n's record in s->pbuf: "/k" + path, or when that makes
  * too long a key, "/l/<created>-<length>" (*apart set). Returns its length.
  */
+/* "<dir>/<created in 20 digits>-<path length>" in out: the name of a record
+ * that stands for a path too long for the engine's keys. Its length. */
+static size_t apart_name(char out[64], const char *dir, uint64_t created, size_t path_len)
+{
+    return (size_t)snprintf(out, 64, "%s/%020" PRIu64 "-%zu", dir, created, path_len);
+}
+
 static size_t record_path_of(store_t *s, const char *path, size_t path_len, uint64_t created,
                              bool *apart)
 {
@@ -89,9 +97,9 @@ static size_t record_path_of(store_t *s, const char *path, size_t path_len, uint
         return plen;
     *apart = true;
     char name[64];
-    int l = snprintf(name, sizeof(name), LONG_DIR "/%020" PRIu64 "-%zu", created, path_len);
+    size_t l = apart_name(name, LONG_DIR, created, path_len);
     s->pbuf.len = 0;
-    engine_buf_add(&s->pbuf, name, (size_t)l);
+    engine_buf_add(&s->pbuf, name, l);
     engine_buf_byte(&s->pbuf, 0);
     return --s->pbuf.len;
 }
@@ -158,17 +166,22 @@ void persist_record(store_t *s, const persist_rec_t *rec)
     note(s, engine_batch_put(batch(s), (const char *)s->pbuf.p, plen, r->p, r->len));
 }
 
+persist_rec_t persist_rec_of(const tnode_t *n)
+{
+    return (persist_rec_t){.dir = n->dir,
+                           .ttl = tnode_has_ttl(n),
+                           .created = n->created_index,
+                           .modified = n->modified_index,
+                           .expire = n->expire_ns,
+                           .path = n->path,
+                           .path_len = n->path_len,
+                           .value = n->value,
+                           .value_len = n->value_len};
+}
+
 void persist_node(store_t *s, const tnode_t *n)
 {
-    persist_rec_t rec = {.dir = n->dir,
-                         .ttl = tnode_has_ttl(n),
-                         .created = n->created_index,
-                         .modified = n->modified_index,
-                         .expire = n->expire_ns,
-                         .path = n->path,
-                         .path_len = n->path_len,
-                         .value = n->value,
-                         .value_len = n->value_len};
+    persist_rec_t rec = persist_rec_of(n);
     persist_record(s, &rec);
 }
 
@@ -216,9 +229,9 @@ void persist_ttl_of(store_t *s, const char *path, size_t path_len, uint64_t crea
     /* Too long a key for the index: a record named like the ones kept
      * apart (unique among live nodes), holding the path. */
     char name[64];
-    int l = snprintf(name, sizeof(name), TTL_LONG_DIR "/%020" PRIu64 "-%zu", created, path_len);
-    note(s, add ? engine_batch_put(batch(s), name, (size_t)l, path, path_len)
-                : engine_batch_delete(batch(s), name, (size_t)l));
+    size_t l = apart_name(name, TTL_LONG_DIR, created, path_len);
+    note(s, add ? engine_batch_put(batch(s), name, l, path, path_len)
+                : engine_batch_delete(batch(s), name, l));
 }
 
 void persist_ttl(store_t *s, const tnode_t *n, bool add, int64_t deadline)
@@ -347,36 +360,71 @@ const char *store_engine_error(const store_t *s)
 
 /* ---- Writing a whole store ---- */
 
-typedef struct ttl_entry {
+/*
+ * Every item of an iterator, copied, the iterator freed: an iterator must be
+ * gone before the batch changes, and the items' pointers live only until
+ * the engine is read again.
+ */
+typedef struct copied_item {
     int64_t deadline;
-    size_t off, len; /* the path in a shared buffer */
-} ttl_entry_t;
+    size_t path_off, path_len, value_off, value_len; /* in copied_t.bytes */
+} copied_item_t;
 
-/* Runs cb on every entry of the TTL index (read whole first: an iterator
- * must be gone before the batch changes). Returns 0 or a negative errno. */
+typedef struct copied {
+    engine_buf_t bytes;
+    copied_item_t *v;
+    size_t n, cap;
+} copied_t;
+
+/* rc: what opening `it` returned (nothing read, `it` not set, when < 0).
+ * Returns 0 or a negative errno; c is to be freed with copied_free either
+ * way. */
+static int copy_items(int rc, engine_iter_t *it, copied_t *c)
+{
+    engine_item_t item;
+    if (rc < 0)
+        return rc;
+    while ((rc = engine_iter_next(it, &item)) == 1) {
+        if (c->n == c->cap) {
+            c->cap = c->cap ? c->cap * 2 : 64;
+            c->v = store_xrealloc(c->v, c->cap * sizeof(*c->v));
+        }
+        copied_item_t *ci = &c->v[c->n++];
+        *ci = (copied_item_t){item.deadline_ns, c->bytes.len, item.path_len, 0, item.value_len};
+        engine_buf_add(&c->bytes, item.path, item.path_len);
+        ci->value_off = c->bytes.len;
+        engine_buf_add(&c->bytes, item.value, item.value_len);
+    }
+    engine_iter_free(it);
+    return rc;
+}
+
+static const char *copied_path(const copied_t *c, size_t i)
+{
+    return (const char *)c->bytes.p + c->v[i].path_off;
+}
+
+static const uint8_t *copied_value(const copied_t *c, size_t i)
+{
+    return c->bytes.p + c->v[i].value_off;
+}
+
+static void copied_free(copied_t *c)
+{
+    engine_buf_free(&c->bytes);
+    free(c->v);
+}
+
+/* Runs cb on every entry of the TTL index. Returns 0 or a negative errno. */
 static int each_ttl_entry(store_t *s, void (*cb)(store_t *, int64_t, const char *, size_t))
 {
-    engine_iter_t *it;
-    engine_item_t item;
-    engine_buf_t paths = {0};
-    ttl_entry_t *v = NULL;
-    size_t n = 0, cap = 0;
+    engine_iter_t *it = NULL;
+    copied_t c = {0};
     int rc = engine_iter_due(engine_reader(s->engine), INT64_MAX, &it);
-    while (rc == 0 && (rc = engine_iter_next(it, &item)) == 1) {
-        rc = 0;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 64;
-            v = store_xrealloc(v, cap * sizeof(*v));
-        }
-        v[n++] = (ttl_entry_t){item.deadline_ns, paths.len, item.path_len};
-        engine_buf_add(&paths, item.path, item.path_len);
-    }
-    if (rc == 0)
-        engine_iter_free(it);
-    for (size_t i = 0; rc == 0 && i < n; i++)
-        cb(s, v[i].deadline, (const char *)paths.p + v[i].off, v[i].len);
-    free(v);
-    engine_buf_free(&paths);
+    rc = copy_items(rc, it, &c);
+    for (size_t i = 0; rc == 0 && i < c.n; i++)
+        cb(s, c.v[i].deadline, copied_path(&c, i), c.v[i].path_len);
+    copied_free(&c);
     return rc;
 }
 
@@ -480,22 +528,7 @@ bool persist_decode_record(const uint8_t *v, size_t vl, bool apart, persist_rec_
         return false;
     r->value = (const char *)v + off;
     r->value_len = vl - off;
-    return true;
-}
-
-tnode_t *persist_decode_node(const char *path, size_t plen, const uint8_t *v, size_t vl, bool apart,
-                             bool *ttl, int64_t *expire)
-{
-    persist_rec_t r = {.path = path, .path_len = plen};
-    if (!persist_decode_record(v, vl, apart, &r) || r.path_len < 2 ||
-        !store_path_is_clean(r.path, r.path_len))
-        return NULL;
-    *ttl = r.ttl;
-    *expire = r.expire;
-    tnode_t *n = r.dir ? tnode_new(r.path, r.path_len, true, r.created)
-                       : tnode_new_file(r.path, r.path_len, r.value, r.value_len, r.created);
-    n->modified_index = r.modified;
-    return n;
+    return r->path_len >= 2 && store_path_is_clean(r->path, r->path_len);
 }
 
 /*
@@ -506,28 +539,20 @@ tnode_t *persist_decode_node(const char *path, size_t plen, const uint8_t *v, si
  */
 static bool load_node(store_t *s, const engine_item_t *it, bool apart, tnode_t **last_parent)
 {
-    bool ttl;
-    int64_t expire;
-    tnode_t *n = persist_decode_node(apart ? "" : it->path + 2, apart ? 0 : it->path_len - 2,
-                                     it->value, it->value_len, apart, &ttl, &expire);
-    if (!n)
+    persist_rec_t r = {.path = apart ? "" : it->path + NODE_PREFIX_LEN,
+                       .path_len = apart ? 0 : it->path_len - NODE_PREFIX_LEN};
+    if (!persist_decode_record(it->value, it->value_len, apart, &r))
         return false;
-    const char *slash = memrchr(n->path, '/', n->path_len);
-    size_t dlen = slash == n->path ? 1 : (size_t)(slash - n->path);
+    size_t dlen = store_path_parent_len(r.path, r.path_len);
     tnode_t *parent = *last_parent;
-    if (!parent || parent->path_len != dlen || memcmp(parent->path, n->path, dlen) != 0)
-        parent = store_lookup(s, n->path, dlen);
+    if (!parent || parent->path_len != dlen || memcmp(parent->path, r.path, dlen) != 0)
+        parent = store_lookup(s, r.path, dlen);
     /* A path met twice: only possible between a record apart and one of the
      * scan, whose keys are unique and decode one way each (engine_key.c). */
-    if (!parent || !parent->dir || (apart && store_lookup(s, n->path, n->path_len))) {
-        tnode_free(n);
+    if (!parent || !parent->dir || (apart && store_lookup(s, r.path, r.path_len)))
         return false;
-    }
     *last_parent = parent;
-    node_table_insert(&s->table, n);
-    tnode_add_child(parent, n);
-    if (ttl)
-        store_node_set_expire(s, n, true, expire);
+    store_attach_node(s, parent, &r);
     return true;
 }
 
@@ -618,15 +643,20 @@ static bool load_event(store_t *s, const engine_item_t *it)
     return true;
 }
 
-typedef struct apart_rec {
-    size_t path_len;
-    uint8_t *value; /* malloc'd copy */
-    size_t value_len;
-} apart_rec_t;
+/* The length of the path a record kept apart holds (0 when damaged). */
+static size_t apart_path_len(const uint8_t *v, size_t vl)
+{
+    size_t off = REC_FIXED + (vl && (v[0] & REC_TTL) ? 8 : 0);
+    return vl >= off + 8 ? (size_t)le_get64(v + off) : 0;
+}
+
+typedef struct apart_order {
+    size_t path_len, i; /* the i-th copied record */
+} apart_order_t;
 
 static int apart_cmp(const void *a, const void *b)
 {
-    const apart_rec_t *x = a, *y = b;
+    const apart_order_t *x = a, *y = b;
     return x->path_len < y->path_len ? -1 : x->path_len > y->path_len;
 }
 
@@ -638,37 +668,25 @@ static int apart_cmp(const void *a, const void *b)
  */
 static int load_apart(store_t *s, engine_t *e, char *err, size_t err_len)
 {
-    apart_rec_t *recs = NULL;
-    size_t n = 0, cap = 0;
-    engine_iter_t *it;
-    engine_item_t item;
+    engine_iter_t *it = NULL;
+    copied_t c = {0};
     int rc = engine_iter_children(engine_reader(e), LONG_DIR, 2, &it);
-    while (rc == 0 && (rc = engine_iter_next(it, &item)) == 1) {
-        rc = 0;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 16;
-            recs = store_xrealloc(recs, cap * sizeof(*recs));
-        }
-        apart_rec_t *r = &recs[n++];
-        r->value_len = item.value_len;
-        r->value = store_xmalloc(item.value_len ? item.value_len : 1);
-        memcpy(r->value, item.value, item.value_len);
-        size_t off = REC_FIXED + (item.value_len && (item.value[0] & REC_TTL) ? 8 : 0);
-        r->path_len = item.value_len >= off + 8 ? (size_t)le_get64(item.value + off) : 0;
-    }
-    if (rc == 0)
-        engine_iter_free(it);
+    rc = copy_items(rc, it, &c);
     bool ok = rc == 0;
-    if (n)
-        qsort(recs, n, sizeof(*recs), apart_cmp);
-    for (size_t i = 0; i < n; i++) {
-        engine_item_t rec = {.path = "", .value = recs[i].value, .value_len = recs[i].value_len};
+    apart_order_t *order = store_xmalloc((c.n ? c.n : 1) * sizeof(*order));
+    for (size_t i = 0; i < c.n; i++)
+        order[i] = (apart_order_t){apart_path_len(copied_value(&c, i), c.v[i].value_len), i};
+    if (c.n)
+        qsort(order, c.n, sizeof(*order), apart_cmp);
+    for (size_t k = 0; ok && k < c.n; k++) {
+        size_t i = order[k].i;
+        engine_item_t rec = {
+            .path = "", .value = copied_value(&c, i), .value_len = c.v[i].value_len};
         tnode_t *none = NULL;
-        if (ok && !load_node(s, &rec, true, &none))
-            ok = false;
-        free(recs[i].value);
+        ok = load_node(s, &rec, true, &none);
     }
-    free(recs);
+    free(order);
+    copied_free(&c);
     if (!ok) {
         open_fail(s, err, err_len, rc < 0 ? engine_errmsg(e) : "damaged node record", LONG_DIR);
         return -1;
@@ -685,7 +703,7 @@ static int load_every_node(store_t *s, char *err, size_t err_len)
     engine_item_t item;
     /* Key order puts every parent before its children, all load_node needs:
      * one range read instead of a depth-first walk's two seeks per node. */
-    int rc = engine_iter_subtree(engine_reader(s->engine), NODE_PREFIX, 2, &it);
+    int rc = engine_iter_subtree(engine_reader(s->engine), NODE_PREFIX, NODE_PREFIX_LEN, &it);
     while (rc == 0 && (rc = engine_iter_next(it, &item)) == 1) {
         if (!load_node(s, &item, false, &last_parent)) {
             engine_iter_free(it);
@@ -715,27 +733,16 @@ static void load_ttl_node(store_t *s, int64_t deadline, const char *path, size_t
 static int load_ttl_nodes(store_t *s, char *err, size_t err_len)
 {
     int rc = each_ttl_entry(s, load_ttl_node);
-    engine_buf_t paths = {0};
-    size_t *ends = NULL, n = 0, cap = 0;
-    engine_iter_t *it;
-    engine_item_t item;
+    engine_iter_t *it = NULL;
+    copied_t c = {0};
+    /* The entries too long for the index: each record holds the path. */
     if (rc == 0)
         rc = engine_iter_children(engine_reader(s->engine), TTL_LONG_DIR, 2, &it);
-    if (rc == 0) {
-        while ((rc = engine_iter_next(it, &item)) == 1) {
-            if (n == cap) {
-                cap = cap ? cap * 2 : 16;
-                ends = store_xrealloc(ends, cap * sizeof(*ends));
-            }
-            engine_buf_add(&paths, item.value, item.value_len);
-            ends[n++] = paths.len;
-        }
-        engine_iter_free(it);
-    }
-    for (size_t i = 0, off = 0; rc == 0 && i < n; off = ends[i++])
-        store_lookup(s, (const char *)paths.p + off, ends[i] - off);
-    free(ends);
-    engine_buf_free(&paths);
+    if (rc == 0)
+        rc = copy_items(rc, it, &c);
+    for (size_t i = 0; rc == 0 && i < c.n; i++)
+        store_lookup(s, (const char *)copied_value(&c, i), c.v[i].value_len);
+    copied_free(&c);
     if (rc < 0) {
         open_fail(s, err, err_len, engine_errmsg(s->engine), NULL);
         return -1;

@@ -130,16 +130,16 @@ static void w_string(writer_t *w, const char *s, size_t n)
         w_bytes(w, s, n);
 }
 
-static void save_node(writer_t *w, const tnode_t *n)
+static void save_node(writer_t *w, const persist_rec_t *r)
 {
-    w_u8(w, (uint8_t)((n->dir ? NODE_DIR : 0) | (tnode_has_ttl(n) ? NODE_TTL : 0)));
-    w_string(w, n->path, n->path_len);
-    w_uvarint(w, n->created_index);
-    w_uvarint(w, n->modified_index);
-    if (tnode_has_ttl(n))
-        w_u64(w, (uint64_t)n->expire_ns);
-    if (!n->dir)
-        w_string(w, n->value, n->value_len);
+    w_u8(w, (uint8_t)((r->dir ? NODE_DIR : 0) | (r->ttl ? NODE_TTL : 0)));
+    w_string(w, r->path, r->path_len);
+    w_uvarint(w, r->created);
+    w_uvarint(w, r->modified);
+    if (r->ttl)
+        w_u64(w, (uint64_t)r->expire);
+    if (!r->dir)
+        w_string(w, r->value, r->value_len);
 }
 
 static void save_event_node(writer_t *w, const store_node_t *n)
@@ -230,7 +230,8 @@ int store_save(const store_t *s, int (*write)(void *ctx, const void *buf, size_t
             continue;
         }
         const tnode_t *c = f->kids[f->next++];
-        save_node(&w, c);
+        persist_rec_t rec = persist_rec_of(c);
+        save_node(&w, &rec);
         if (c->dir && c->n_children) {
             if (depth == cap) {
                 cap *= 2;
@@ -319,28 +320,23 @@ int store_saver_run(store_saver_t *sv, int (*write)(void *ctx, const void *buf, 
      * subtree): every parent before its children, which is all a load
      * needs, though not store_save's depth-first order. A depth-first walk
      * seeks twice per node, which on LevelDB merges every level each time
-     * (20 times slower here). Node records are under "/k" (persist.c).
+     * (20 times slower here).
      */
     engine_iter_t *it = NULL;
     engine_item_t item;
     uint64_t count = 0;
-    int rc = engine_iter_subtree(engine_view_reader(sv->view), "/k", 2, &it);
+    int rc = engine_iter_subtree(engine_view_reader(sv->view), PERSIST_NODE_DIR,
+                                 PERSIST_NODE_DIR_LEN, &it);
     while (rc == 0 && w.rc == 0 && (rc = engine_iter_next(it, &item)) == 1) {
         rc = 0;
-        persist_rec_t r = {.path = item.path + 2, .path_len = item.path_len - 2};
+        persist_rec_t r = {.path = item.path + PERSIST_NODE_DIR_LEN,
+                           .path_len = item.path_len - PERSIST_NODE_DIR_LEN};
         if (atomic_load(&sv->cancel) ||
             !persist_decode_record(item.value, item.value_len, false, &r)) {
             rc = -1;
             break;
         }
-        w_u8(&w, (uint8_t)((r.dir ? NODE_DIR : 0) | (r.ttl ? NODE_TTL : 0)));
-        w_string(&w, r.path, r.path_len);
-        w_uvarint(&w, r.created);
-        w_uvarint(&w, r.modified);
-        if (r.ttl)
-            w_u64(&w, (uint64_t)r.expire);
-        if (!r.dir)
-            w_string(&w, r.value, r.value_len);
+        save_node(&w, &r);
         count++;
     }
     if (it)
@@ -584,20 +580,11 @@ static bool tree_node(void *ctx, uint64_t i, const persist_rec_t *rec, char *err
     store_t *s = ctx;
     if (store_lookup(s, rec->path, rec->path_len))
         return parse_fail(err, err_len, "duplicate node %.*s", (int)rec->path_len, rec->path);
-    const char *slash = memrchr(rec->path, '/', rec->path_len);
-    size_t dlen = slash == rec->path ? 1 : (size_t)(slash - rec->path);
-    tnode_t *parent = store_lookup(s, rec->path, dlen);
+    tnode_t *parent = store_lookup(s, rec->path, store_path_parent_len(rec->path, rec->path_len));
     if (!parent || !parent->dir)
         return parse_fail(err, err_len, "node %.*s has no parent directory", (int)rec->path_len,
                           rec->path);
-    tnode_t *n = rec->dir ? tnode_new(rec->path, rec->path_len, true, rec->created)
-                          : tnode_new_file(rec->path, rec->path_len, rec->value, rec->value_len,
-                                           rec->created);
-    node_table_insert(&s->table, n);
-    tnode_add_child(parent, n);
-    n->modified_index = rec->modified;
-    if (rec->ttl)
-        store_node_set_expire(s, n, true, rec->expire);
+    store_attach_node(s, parent, rec);
     return true;
 }
 
@@ -627,34 +614,25 @@ store_t *store_load(const store_config_t *cfg, const uint8_t *data, size_t len, 
 /* Node records per engine commit while building: bounds the batch's memory. */
 #define BUILD_BATCH 10000
 
-typedef struct build {
-    store_t *s; /* no tree: its engine, buffers, header fields and history */
-    uint64_t nodes;
-} build_t;
-
-static bool build_header(void *ctx, uint64_t index, const uint64_t counters[STATS_COUNT],
-                         int64_t last_time_ns, char *err, size_t err_len)
+static bool build_failed(engine_t *e, char *err, size_t err_len)
 {
-    return tree_header(((build_t *)ctx)->s, index, counters, last_time_ns, err, err_len);
+    return parse_fail(err, err_len, "cannot write to the %s backend: %s",
+                      engine_kind_name(engine_kind(e)), engine_errmsg(e));
 }
 
-static bool build_event(void *ctx, store_event_t *ev, char *err, size_t err_len)
-{
-    return tree_event(((build_t *)ctx)->s, ev, err, err_len);
-}
-
+/* A node of the snapshot into the engine's batch; s has no tree, and its
+ * node count is the count of records written. */
 static bool build_node(void *ctx, uint64_t i, const persist_rec_t *rec, char *err, size_t err_len)
 {
     (void)i;
-    build_t *b = ctx;
-    persist_record(b->s, rec);
+    store_t *s = ctx;
+    persist_record(s, rec);
     if (rec->ttl)
-        persist_ttl_of(b->s, rec->path, rec->path_len, rec->created, true, rec->expire);
+        persist_ttl_of(s, rec->path, rec->path_len, rec->created, true, rec->expire);
     /* Partial commits carry applied index 0: an engine left by a crash
      * half-way is one that holds no applied entry (never used as is). */
-    if (++b->nodes % BUILD_BATCH == 0 && store_commit(b->s, 0) != 0)
-        return parse_fail(err, err_len, "cannot write to the %s backend: %s",
-                          engine_kind_name(engine_kind(b->s->engine)), engine_errmsg(b->s->engine));
+    if (++s->n_nodes % BUILD_BATCH == 0 && store_commit(s, 0) != 0)
+        return build_failed(s->engine, err, err_len);
     return true;
 }
 
@@ -667,24 +645,18 @@ int store_build_engine(const store_config_t *cfg, engine_t *e, const uint8_t *da
         return -1;
     }
     s->engine = e;
-    build_t b = {s, 0};
-    snap_sink_t k = {&b, build_header, build_node, build_event, s->history.cap};
+    snap_sink_t k = {s, tree_header, build_node, tree_event, s->history.cap};
     int rc = -1;
     if (snap_parse(data, len, &k, err, err_len)) {
         for (uint32_t i = 0; i < s->history.count; i++)
             persist_event(s, event_history_at(&s->history, i), NULL);
-        s->n_nodes = b.nodes;
         rc = store_commit(s, applied_index);
         if (rc == 0)
             rc = engine_sync(e);
         if (rc != 0)
-            parse_fail(err, err_len, "cannot write to the %s backend: %s",
-                       engine_kind_name(engine_kind(e)), engine_errmsg(e));
+            build_failed(e, err, err_len);
     }
-    s->engine = NULL; /* the caller's */
-    if (s->batch)
-        engine_batch_abort(s->batch);
-    s->batch = NULL;
+    store_engine_detach_unloaded(s); /* e stays the caller's */
     store_free(s);
     return rc == 0 ? 0 : -1;
 }

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "store/engine_int.h"
 #include "store/store.h"
@@ -125,6 +126,13 @@ void node_table_fit(node_table_t *t);
 size_t store_path_clean(const char *in, size_t len, char *out);
 /* True when `p` is already clean and absolute. */
 bool store_path_is_clean(const char *p, size_t len);
+/* The length of the parent path of a clean absolute path ("/" for "/a"). */
+static inline size_t store_path_parent_len(const char *path, size_t len)
+{
+    const char *slash = memrchr(path, '/', len);
+    size_t l = slash ? (size_t)(slash - path) : 0;
+    return l ? l : 1;
+}
 /* The end of the component of path (clean) that starts at i. */
 static inline size_t store_path_component_end(const char *path, size_t len, size_t i)
 {
@@ -281,21 +289,18 @@ typedef struct persist_rec {
     const char *value; /* files */
     size_t value_len;
 } persist_rec_t;
-/* Decodes a node record; false when damaged. */
+/* Decodes a node record; false when damaged (its path not clean included). */
 bool persist_decode_record(const uint8_t *v, size_t vl, bool apart, persist_rec_t *r);
+/* The fields of n's record (borrowed from n). */
+persist_rec_t persist_rec_of(const tnode_t *n);
 /* Writes a node's record from its fields (persist_node for one in the tree). */
 void persist_record(store_t *s, const persist_rec_t *rec);
 /* The engine path of the records kept apart ("/l"): none there, none apart. */
 #define PERSIST_APART_DIR "/l"
+/* The engine path under which a node's record is: "/k" + its v2 path. */
+#define PERSIST_NODE_DIR     "/k"
+#define PERSIST_NODE_DIR_LEN 2
 
-/*
- * Makes the node of engine record (path, v, vl) read from "/k" + path
- * (apart: the record holds its path, *path ignored). NULL when damaged.
- * Ownership: the caller inserts or frees it. *ttl and *expire give its
- * deadline (the caller puts it in the heap once the node is in the table).
- */
-tnode_t *persist_decode_node(const char *path, size_t plen, const uint8_t *v, size_t vl, bool apart,
-                             bool *ttl, int64_t *expire);
 /* The engine path of the node record of `path` in s->pbuf ("/k" + path). */
 size_t persist_node_key(store_t *s, const char *path, size_t len);
 /* True when n's record lives apart (a path too long for the engine's keys). */
@@ -311,8 +316,11 @@ uint64_t persist_remove_long(store_t *s, const tnode_t *n);
 void store_stats_to_array(const store_stats_t *st, uint64_t out[15]);
 void store_stats_from_array(store_stats_t *st, const uint64_t in[15]);
 
-/* Lookup by clean absolute path; NULL when missing. */
+/* Lookup by clean absolute path, read from the engine when a partial store
+ * does not hold it (store/cache.c); NULL when missing. */
 tnode_t *store_lookup(store_t *s, const char *path, size_t len);
+/* The same among the nodes in memory only (no read of the engine). */
+tnode_t *store_lookup_loaded(const store_t *s, const char *path, size_t len);
 /*
  * etcd's internalGet: the node, or NULL with err filled: 100 with the first
  * missing prefix as cause, 104 with the file in the way.
@@ -325,6 +333,12 @@ tnode_t *store_internal_get(store_t *s, const char *path, size_t len, store_erro
  */
 tnode_t *store_ensure_dir(store_t *s, const char *path, size_t len, uint64_t index,
                           store_error_t *err);
+/*
+ * Puts the node of a record read back (from the engine or a snapshot) under
+ * `parent`: table, children, and the heap when it has a TTL. Writes nothing
+ * to the engine. Returns the node (owned by the tree).
+ */
+tnode_t *store_attach_node(store_t *s, tnode_t *parent, const persist_rec_t *rec);
 /* Inserts a new node under `parent` (table, children). */
 tnode_t *store_insert_node(store_t *s, tnode_t *parent, const char *path, size_t len, bool dir,
                            uint64_t index);

@@ -182,9 +182,14 @@ bool store_path_is_clean(const char *p, size_t len)
     return true;
 }
 
+tnode_t *store_lookup_loaded(const store_t *s, const char *path, size_t len)
+{
+    return node_table_find(&s->table, path, len, store_hash(s->table.seed, path, len));
+}
+
 tnode_t *store_lookup(store_t *s, const char *path, size_t len)
 {
-    tnode_t *n = node_table_find(&s->table, path, len, store_hash(s->table.seed, path, len));
+    tnode_t *n = store_lookup_loaded(s, path, len);
     if (n) {
         n->ref = true;
         return n;
@@ -219,6 +224,19 @@ tnode_t *store_internal_get(store_t *s, const char *path, size_t len, store_erro
         i = end + 1;
     }
     return cur;
+}
+
+tnode_t *store_attach_node(store_t *s, tnode_t *parent, const persist_rec_t *rec)
+{
+    tnode_t *n = rec->dir ? tnode_new(rec->path, rec->path_len, true, rec->created)
+                          : tnode_new_file(rec->path, rec->path_len, rec->value, rec->value_len,
+                                           rec->created);
+    n->modified_index = rec->modified;
+    node_table_insert(&s->table, n);
+    tnode_add_child(parent, n);
+    if (rec->ttl)
+        store_node_set_expire(s, n, true, rec->expire);
+    return n;
 }
 
 tnode_t *store_insert_node(store_t *s, tnode_t *parent, const char *path, size_t len, bool dir,

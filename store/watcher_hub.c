@@ -74,14 +74,6 @@ static void buckets_grow(watcher_hub_t *h)
     h->mask = n - 1;
 }
 
-/* The parent path of a clean absolute path ("/" for "/a"). */
-static size_t parent_len(const char *path, size_t len)
-{
-    const char *slash = memrchr(path, '/', len);
-    size_t l = slash ? (size_t)(slash - path) : 0;
-    return l ? l : 1;
-}
-
 static watch_entry_t *entry_new(watcher_hub_t *h, const char *path, size_t len, uint64_t hash,
                                 watch_entry_t *parent)
 {
@@ -115,7 +107,7 @@ static watch_entry_t *entry_get(watcher_hub_t *h, const char *path, size_t len)
     size_t l = len;
     watch_entry_t *anc = NULL;
     while (!(l == 1 && path[0] == '/')) {
-        l = parent_len(path, l);
+        l = store_path_parent_len(path, l);
         anc = entry_find(h, path, l, store_hash(h->seed, path, l));
         if (anc)
             break;
@@ -265,7 +257,7 @@ void watcher_hub_notify(watcher_hub_t *h, store_event_t *ev)
         e = entry_find(h, key, l, store_hash(h->seed, key, l));
         if (e || (l == 1 && key[0] == '/'))
             break;
-        l = parent_len(key, l);
+        l = store_path_parent_len(key, l);
     }
     if (!e)
         return;
