@@ -214,6 +214,58 @@ static store_t *store_from_engine(node_t *n, engine_t **engine, const store_conf
     return store;
 }
 
+/* A snapshot payload split by node_decode_snapshot. */
+typedef struct decoded {
+    int rc; /* node_decode_snapshot's */
+    bool has_cluster;
+    struct raft_conf_state cs;
+    membership_t members;
+    const uint8_t *sdata;
+    size_t slen;
+} decoded_t;
+
+static void decode(const snap_loaded_t *snap, decoded_t *d)
+{
+    memset(d, 0, sizeof(*d));
+    d->rc = node_decode_snapshot(snap->data, snap->len, &d->has_cluster, &d->cs, &d->members,
+                                 &d->sdata, &d->slen);
+}
+
+static void decoded_free(decoded_t *d)
+{
+    if (d->rc == 0 && d->has_cluster) {
+        raft_conf_state_free(&d->cs);
+        membership_free(&d->members);
+    }
+    d->has_cluster = false;
+}
+
+/*
+ * The newest usable snapshot, decoded. With an engine at or past a snapshot
+ * only its cluster section is read (store_from_engine): the file's CRC is
+ * not checked, the section's own is. A section without one, or one that
+ * does not check, sends the file through the whole check after all, which
+ * renames a corrupt file .broken and falls back to an older snapshot.
+ */
+static int load_snapshot(node_t *n, marker_list_t *ml, uint64_t covered, snap_loaded_t *snap,
+                         decoded_t *d, char *serr, size_t serr_len)
+{
+    int rc = snap_load_newest_covered(n->snap_dir, accept_snapshot, ml, snap_log, NULL, covered,
+                                      snap, serr, serr_len);
+    if (rc != 0)
+        return rc;
+    decode(snap, d);
+    if (snap->index > covered ||
+        (d->rc == 0 && node_snapshot_section_checked(snap->data, snap->len)))
+        return 0;
+    decoded_free(d);
+    snap_release(snap);
+    rc = snap_load_newest(n->snap_dir, accept_snapshot, ml, snap_log, NULL, snap, serr, serr_len);
+    if (rc == 0)
+        decode(snap, d);
+    return rc;
+}
+
 static int load_state(node_t *n, store_t **store_out, const store_config_t *scfg, wal_options_t *wo,
                       engine_t **engine, char *err, size_t err_len)
 {
@@ -224,65 +276,33 @@ static int load_state(node_t *n, store_t **store_out, const store_config_t *scfg
         return -1;
     }
     snap_loaded_t snap;
+    decoded_t d = {0};
     char serr[512] = "";
-    /* With an engine at or past a snapshot only its cluster section is
-     * read (store_from_engine): the file's CRC is not checked, the
-     * section's own is. A section without one, or one that does not check,
-     * sends the file through the whole check after all, which renames a
-     * corrupt file .broken and falls back to an older snapshot. */
     uint64_t covered = *engine ? engine_meta(*engine)->applied_index : 0;
-    rc = snap_load_newest_covered(n->snap_dir, accept_snapshot, &ml, snap_log, NULL, covered, &snap,
-                                  serr, sizeof(serr));
-    if (rc == 0 && snap.index <= covered) {
-        bool hc;
-        struct raft_conf_state tcs;
-        membership_t tm = {0};
-        const uint8_t *sd;
-        size_t sl;
-        bool ok = node_snapshot_section_checked(snap.data, snap.len) &&
-                  node_decode_snapshot(snap.data, snap.len, &hc, &tcs, &tm, &sd, &sl) == 0;
-        if (ok && hc) {
-            raft_conf_state_free(&tcs);
-            membership_free(&tm);
-        }
-        if (!ok) {
-            snap_release(&snap);
-            rc = snap_load_newest(n->snap_dir, accept_snapshot, &ml, snap_log, NULL, &snap, serr,
-                                  sizeof(serr));
-        }
-    }
+    rc = load_snapshot(n, &ml, covered, &snap, &d, serr, sizeof(serr));
     free(ml.m);
     store_t *store = NULL;
-    bool has_cluster = false;
-    struct raft_conf_state cs = {0};
-    membership_t members = {0};
     if (rc == 0) {
         char lerr[256] = "";
-        const uint8_t *sdata = NULL;
-        size_t slen = 0;
         n->snap_index = snap.index;
         n->snap_term = snap.term;
-        if (node_decode_snapshot(snap.data, snap.len, &has_cluster, &cs, &members, &sdata, &slen) !=
-            0)
+        if (d.rc != 0)
             snprintf(lerr, sizeof(lerr), "its cluster section is malformed");
         else if (*engine)
-            store = store_from_engine(n, engine, scfg, sdata, slen, lerr, sizeof(lerr));
+            store = store_from_engine(n, engine, scfg, d.sdata, d.slen, lerr, sizeof(lerr));
         else
-            store = store_load(scfg, sdata, slen, lerr, sizeof(lerr));
+            store = store_load(scfg, d.sdata, d.slen, lerr, sizeof(lerr));
         snap_release(&snap);
         if (store == NULL) {
-            if (has_cluster) {
-                raft_conf_state_free(&cs);
-                membership_free(&members);
-            }
+            decoded_free(&d);
             snprintf(err, err_len,
                      "cannot load the snapshot %016" PRIx64 "-%016" PRIx64 ".snap: %s",
                      n->snap_term, n->snap_index, lerr);
             return -1;
         }
-        if (has_cluster) {
-            n->conf = cs;
-            n->members = members;
+        if (d.has_cluster) {
+            n->conf = d.cs;
+            n->members = d.members;
         }
         log_line('I', "etcdserver", "recovered store from %s at index %" PRIu64,
                  store_applied_index(store) > n->snap_index ? "the backend" : "snapshot",
@@ -324,7 +344,7 @@ static int load_state(node_t *n, store_t **store_out, const store_config_t *scfg
     /* A snapshot without a cluster section, or none in a log from before
      * clusters: this member alone. Otherwise the configuration comes from
      * the snapshot, or from the log's first entries (replayed below). */
-    if (!has_cluster && (n->legacy_single || n->snap_index > 0))
+    if (!d.has_cluster && (n->legacy_single || n->snap_index > 0))
         legacy_configuration(n);
     if (n->snap_index == 0)
         raft_storage_mem_set_conf_state(n->mem, &n->conf);
