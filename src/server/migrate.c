@@ -33,6 +33,7 @@
 #include "common/fs.h"
 #include "common/log.h"
 #include "src/server/data_dir.h"
+#include "src/server/node.h"
 #include "src/server/server.h"
 #include "store/engine.h"
 #include "store/store.h"
@@ -48,17 +49,8 @@ static engine_kind_t kind_of(const char *name)
 static int open_engine(const config_t *cfg, engine_kind_t kind, const char *dir, engine_t **out,
                        char *err, size_t err_len)
 {
-    engine_options_t o = {.kind = kind,
-                          .dir = dir,
-                          .leveldb_cache_size = (size_t)cfg->leveldb_cache_bytes,
-                          .leveldb_write_buffer_size = (size_t)cfg->leveldb_wbuf_bytes};
-    char eerr[256] = "";
-    if (engine_open(&o, out, eerr, sizeof(eerr)) != 0) {
-        snprintf(err, err_len, "cannot open the %s backend in %s: %s", engine_kind_name(kind), dir,
-                 eerr);
-        return -1;
-    }
-    return 0;
+    return node_engine_open_dir(kind, dir, cfg->leveldb_cache_bytes, cfg->leveldb_wbuf_bytes, out,
+                                err, err_len);
 }
 
 /*

@@ -121,6 +121,16 @@ typedef struct node_config {
  * node_free()) and *store_out (owned by the caller, who frees it after
  * the node) are set. Returns 0 or -1 with one line in err.
  */
+/*
+ * Opens the engine `kind` in dir with LevelDB's block cache and write buffer
+ * sizes (0: the engine's defaults). Returns 0, or -1 with err naming the
+ * backend and the directory. Ownership: the caller closes the engine. For
+ * the node's engine (node_engine.c) and an offline conversion (migrate.c).
+ */
+int node_engine_open_dir(engine_kind_t kind, const char *dir, uint64_t leveldb_cache_bytes,
+                         uint64_t leveldb_write_buffer_bytes, engine_t **out, char *err,
+                         size_t err_len);
+
 int node_open(node_t **out, store_t **store_out, const node_config_t *cfg, char *err,
               size_t err_len);
 

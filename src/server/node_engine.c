@@ -42,13 +42,14 @@ static bool exists(const char *path)
     return stat(path, &st) == 0;
 }
 
-int node_engine_open_at(const node_t *n, const char *dir, engine_t **out, char *err, size_t err_len)
+int node_engine_open_dir(engine_kind_t kind, const char *dir, uint64_t leveldb_cache_bytes,
+                         uint64_t leveldb_write_buffer_bytes, engine_t **out, char *err,
+                         size_t err_len)
 {
-    engine_kind_t kind = (engine_kind_t)n->cfg.backend;
     engine_options_t o = {.kind = kind,
                           .dir = dir,
-                          .leveldb_cache_size = (size_t)n->cfg.leveldb_cache_bytes,
-                          .leveldb_write_buffer_size = (size_t)n->cfg.leveldb_write_buffer_bytes};
+                          .leveldb_cache_size = (size_t)leveldb_cache_bytes,
+                          .leveldb_write_buffer_size = (size_t)leveldb_write_buffer_bytes};
     char eerr[256] = "";
     if (engine_open(&o, out, eerr, sizeof(eerr)) != 0) {
         snprintf(err, err_len, "cannot open the %s backend in %s: %s", engine_kind_name(kind), dir,
@@ -56,6 +57,12 @@ int node_engine_open_at(const node_t *n, const char *dir, engine_t **out, char *
         return -1;
     }
     return 0;
+}
+
+int node_engine_open_at(const node_t *n, const char *dir, engine_t **out, char *err, size_t err_len)
+{
+    return node_engine_open_dir((engine_kind_t)n->cfg.backend, dir, n->cfg.leveldb_cache_bytes,
+                                n->cfg.leveldb_write_buffer_bytes, out, err, err_len);
 }
 
 int node_engine_open(const node_t *n, engine_t **out, char *err, size_t err_len)
