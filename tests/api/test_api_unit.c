@@ -79,6 +79,17 @@ static void test_json_escaping(void **state)
  * the clean strings of 0 to 40): covers the 16-byte, 8-byte and byte paths
  * of the encoder and their overlapping last blocks.
  */
+/* api_json_string of (in, len) gives exactly want (wl bytes). */
+static void expect_json_string(const char *in, size_t len, const char *want, int wl)
+{
+    api_buf_t b;
+    api_buf_init(&b, NULL);
+    api_json_string(&b, in, len);
+    assert_int_equal(b.len, (size_t)wl);
+    assert_memory_equal(b.data, want, (size_t)wl);
+    api_buf_free(&b);
+}
+
 static void test_json_escaping_long(void **state)
 {
     (void)state;
@@ -86,12 +97,7 @@ static void test_json_escaping_long(void **state)
     for (size_t len = 0; len <= 40; len++) {
         char want[48];
         int wl = snprintf(want, sizeof(want), "\"%.*s\"", (int)len, safe);
-        api_buf_t b;
-        api_buf_init(&b, NULL);
-        api_json_string(&b, safe, len);
-        assert_int_equal(b.len, (size_t)wl);
-        assert_memory_equal(b.data, want, (size_t)wl);
-        api_buf_free(&b);
+        expect_json_string(safe, len, want, wl);
     }
     for (int c = 0; c < 256; c++) {
         api_buf_t one;
@@ -107,12 +113,7 @@ static void test_json_escaping_long(void **state)
                 int wl = snprintf(want, sizeof(want), "\"%.*s%.*s%.*s\"", (int)pos, safe,
                                   (int)(one.len - 2), one.data + 1, (int)(len - pos - 1),
                                   safe + pos + 1);
-                api_buf_t b;
-                api_buf_init(&b, NULL);
-                api_json_string(&b, in, len);
-                assert_int_equal(b.len, (size_t)wl);
-                assert_memory_equal(b.data, want, (size_t)wl);
-                api_buf_free(&b);
+                expect_json_string(in, len, want, wl);
             }
         }
         api_buf_free(&one);
