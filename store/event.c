@@ -135,11 +135,14 @@ static void measure(stack_t_ *st, tnode_t *top, bool recursive, bool sorted, siz
     }
 }
 
+/* The view written in place, then its strings copied (no second copy of
+ * the whole struct: a listing does this for each of its nodes). */
 static void fill_view(char **next_str, int64_t now_ns, const tnode_t *n, store_node_t *out)
 {
-    store_node_t v;
-    tnode_view(n, now_ns, &v);
-    copy_node(out, &v, next_str);
+    tnode_view(n, now_ns, out);
+    out->key = copy_str(next_str, out->key, out->key_len);
+    if (out->value)
+        out->value = copy_str(next_str, out->value, out->value_len);
 }
 
 /* Gives `out` its array of visible children (none: no "nodes" at all). */

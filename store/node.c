@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/jsontext.h"
 #include "store/store_int.h"
 
 static tnode_t *alloc_node(const char *path, size_t path_len, bool dir, uint64_t index,
@@ -21,6 +22,8 @@ static tnode_t *alloc_node(const char *path, size_t path_len, bool dir, uint64_t
     n->path_len = (uint32_t)path_len;
     const char *slash = memrchr(path, '/', path_len);
     n->name_off = slash ? (uint32_t)(slash - path + 1) : 0;
+    /* Checked once here and in tnode_set_value, not in every answer. */
+    n->path_plain = json_is_plain(path, path_len);
     n->inline_cap = (uint32_t)inline_cap;
     n->dir = dir;
     n->sorted = true;
@@ -81,6 +84,7 @@ void tnode_set_value(tnode_t *n, const char *value, size_t len)
     release_value(n, v);
     n->value = v;
     n->value_len = len;
+    n->value_plain = json_is_plain(value, len);
 }
 
 /* Bytewise order of names, as Go compares strings (etcd sorts by key). */
@@ -184,6 +188,7 @@ void tnode_view(const tnode_t *n, int64_t now_ns, store_node_t *out)
     if (!(n->path_len == 1 && n->path[0] == '/')) {
         out->key = n->path;
         out->key_len = n->path_len;
+        out->key_plain = n->path_plain;
     } else {
         /* The root shows no key and no indexes (etcd's "/1" trimmed away). */
         out->key = "";
@@ -193,6 +198,7 @@ void tnode_view(const tnode_t *n, int64_t now_ns, store_node_t *out)
     if (!n->dir) {
         out->value = n->value ? n->value : "";
         out->value_len = n->value_len;
+        out->value_plain = n->value_plain;
     }
     tnode_expiration_ttl(n, now_ns, &out->expiration_ns, &out->ttl);
     out->modified_index = n->modified_index;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/jsontext.h"
 #include "store/store_int.h"
 
 /*
@@ -213,6 +214,7 @@ static int modify(store_t *s, tnode_t *n, const store_request_t *req, store_acti
     view = prev;
     view.value = n->dir ? NULL : value;
     view.value_len = n->dir ? 0 : value_len;
+    view.value_plain = n->dir || req->refresh ? prev.value_plain : json_is_plain(value, value_len);
     view.modified_index = next;
     ttl_of(has_ttl, expire, req->time_ns, &view.expiration_ns, &view.ttl);
     store_event_t *ev = store_event_new(action, &view, &prev, next);
@@ -271,6 +273,7 @@ static store_event_t *removal_event(tnode_t *n, store_action_t action, uint64_t 
     memset(&view, 0, sizeof(view));
     view.key = prev.key;
     view.key_len = prev.key_len;
+    view.key_plain = prev.key_plain;
     view.dir = n->dir;
     view.modified_index = index;
     view.created_index = n->created_index;

@@ -193,6 +193,10 @@ typedef struct store_node {
     struct store_node *nodes; /* children (listings), n_nodes of them */
     size_t n_nodes;
     bool dir;
+    /* Known to be plain JSON text (common/jsontext.h), so an encoder may copy
+     * it as it is; false also when not known. */
+    bool key_plain;
+    bool value_plain;
 } store_node_t;
 
 /*

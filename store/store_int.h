@@ -56,10 +56,12 @@ struct store_tnode {
     uint32_t name_off;   /* path + name_off is the last component */
     uint32_t inline_cap; /* bytes for a value after the path, in this allocation */
     bool dir;
-    bool sorted;   /* children[] is known to be in bytewise name order */
-    bool complete; /* dirs: every child is in memory (see store/cache.c) */
-    bool ref;      /* looked up since the cache's clock hand last passed */
-    char path[];   /* full path, NUL-terminated ("/" for the root) */
+    bool sorted;      /* children[] is known to be in bytewise name order */
+    bool complete;    /* dirs: every child is in memory (see store/cache.c) */
+    bool ref;         /* looked up since the cache's clock hand last passed */
+    bool path_plain;  /* path is plain JSON text (common/jsontext.h) */
+    bool value_plain; /* value is plain JSON text */
+    char path[];      /* full path, NUL-terminated ("/" for the root) */
 };
 
 /* Ownership: the node is malloc'd; free with tnode_free (not its children). */

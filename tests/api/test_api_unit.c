@@ -197,6 +197,23 @@ static void test_node_and_event(void **state)
                    "\"/d/\\u003cx\\u003e\",\"value\":\"\",\"modifiedIndex\":3,\"createdIndex\":2}],"
                    "\"modifiedIndex\":1,\"createdIndex\":1}}");
 
+    /* Text the store marks plain is copied as it is; unmarked text the
+     * same gives the same bytes. */
+    store_node_t plain = {.key = "/d/plain-key",
+                          .key_len = 12,
+                          .value = "a value of more than sixteen bytes",
+                          .value_len = 34,
+                          .modified_index = 4,
+                          .created_index = 4};
+    const char *plain_json = "{\"key\":\"/d/plain-key\",\"value\":\"a value of more than sixteen "
+                             "bytes\",\"modifiedIndex\":4,\"createdIndex\":4}";
+    for (int marked = 0; marked < 2; marked++) {
+        plain.key_plain = plain.value_plain = marked;
+        api_buf_init(&b, &pool);
+        api_json_node(&b, &plain);
+        assert_buf(&b, plain_json);
+    }
+
     /* The root listing: no key, no indexes; an empty root has no nodes. */
     store_node_t root = {.dir = true};
     store_event_t rev = {.action = STORE_ACTION_GET, .node = root};

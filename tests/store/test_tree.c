@@ -1,6 +1,7 @@
 /* tests/store/test_tree.c: v2 operations and listings, field by field. */
 #include "store_test.h"
 #include "store/store_int.h"
+#include "common/jsontext.h"
 
 static void test_set_new_and_replace(void **state)
 {
@@ -33,6 +34,75 @@ static void test_set_new_and_replace(void **state)
     check_node(&ev->node, "/empty", "", 3, 3, false);
     store_event_release(ev);
     assert_int_equal(store_node_count(s), 2);
+    store_free(s);
+}
+
+/* A node's key_plain and value_plain say whether it is plain JSON text
+ * (the API copies such text unchecked): each mark, when set, must hold. */
+static void check_plain(const store_node_t *n, bool key_plain, bool value_plain)
+{
+    assert_int_equal(n->key_plain, key_plain);
+    assert_int_equal(n->value_plain, value_plain);
+    if (n->key_plain)
+        assert_true(json_is_plain(n->key, n->key_len));
+    if (n->value_plain)
+        assert_true(n->value && json_is_plain(n->value, n->value_len));
+}
+
+static void test_plain_marks(void **state)
+{
+    (void)state;
+    store_t *s = new_store(0);
+    store_event_t *ev = ok_req(s, STORE_OP_SET, "/p", OPTS(.value = "plain text 0123456789abcdef"));
+    check_plain(&ev->node, true, true);
+    store_event_release(ev);
+    /* Update and compareAndSwap change the value in place: the event and
+     * the node follow the new value. */
+    ev = ok_req(s, STORE_OP_UPDATE, "/p", OPTS(.value = "<b>bold</b> and more than 16 bytes"));
+    check_plain(&ev->node, true, false);
+    check_plain(&ev->prev_node, true, true);
+    store_event_release(ev);
+    ev = get_ok(s, "/p", false, false);
+    check_plain(&ev->node, true, false);
+    store_event_release(ev);
+    ev = ok_req(s, STORE_OP_CAS, "/p",
+                OPTS(.value = "ok", .prev_value = "<b>bold</b> and more than 16 bytes"));
+    check_plain(&ev->node, true, true);
+    check_plain(&ev->prev_node, true, false);
+    store_event_release(ev);
+    /* A refresh keeps the value and its mark. */
+    ev = ok_req(s, STORE_OP_UPDATE, "/p", OPTS(.refresh = true, .ttl = 100));
+    check_plain(&ev->node, true, true);
+    store_event_release(ev);
+    ev = ok_req(s, STORE_OP_UPDATE, "/p", OPTS(.value = "tab\there"));
+    store_event_release(ev);
+    ev = ok_req(s, STORE_OP_UPDATE, "/p", OPTS(.refresh = true, .ttl = 100));
+    check_plain(&ev->node, true, false);
+    store_event_release(ev);
+    /* Each byte that Go escapes or that is not ASCII, in a key and a value. */
+    const char *odd[] = {"\"", "\\", "<", ">", "&", "\x01", "\x1f", "\xc3\xa9", "\xff"};
+    for (size_t i = 0; i < sizeof(odd) / sizeof(odd[0]); i++) {
+        char key[64], value[64];
+        snprintf(key, sizeof(key), "/d/k%zu%s", i, odd[i]);
+        snprintf(value, sizeof(value), "0123456789abcdef%s0123456789", odd[i]);
+        ev = ok_req(s, STORE_OP_SET, key, OPTS(.value = value));
+        check_plain(&ev->node, false, false);
+        store_event_release(ev);
+    }
+    put(s, "/d/plain", "");
+    ev = get_ok(s, "/d", true, true);
+    assert_int_equal(ev->node.n_nodes, 10);
+    for (size_t i = 0; i < ev->node.n_nodes; i++) {
+        bool plain = i == ev->node.n_nodes - 1; /* "plain" sorts last */
+        check_plain(&ev->node.nodes[i], plain, plain);
+    }
+    check_plain(&ev->node, true, false); /* a dir has no value */
+    store_event_release(ev);
+    /* A delete's node keeps the key's mark and has no value. */
+    ev = ok_req(s, STORE_OP_DELETE, "/d/plain", OPTS(0));
+    check_plain(&ev->node, true, false);
+    check_plain(&ev->prev_node, true, true);
+    store_event_release(ev);
     store_free(s);
 }
 
@@ -629,6 +699,7 @@ int main(void)
         cmocka_unit_test(test_many_keys),
         cmocka_unit_test(test_node_table_churn),
         cmocka_unit_test(test_deep_tree),
+        cmocka_unit_test(test_plain_marks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
