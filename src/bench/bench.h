@@ -109,4 +109,8 @@ int bench_populate(const bench_target_t *t, const bench_config_t *cfg, char *err
 int bench_run(const bench_target_t *targets, size_t n_targets, const bench_config_t *cfg,
               bench_result_t *res, char *err, size_t err_len);
 
+/* `metcd-bench floor ARGS` (floor.c): serves until killed; returns the
+ * exit status on a bad argument or a failed start. */
+int bench_floor_main(int argc, char **argv);
+
 #endif

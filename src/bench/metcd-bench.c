@@ -20,8 +20,11 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: metcd-bench [run] --endpoints URL[,URL...] [options]\n"
             "       metcd-bench compare --a URL --b URL [options]\n"
+            "       metcd-bench floor --listen PORT [--threads N] [--sync DIR]\n"
             "\n"
             "Load for the etcd v2 keys API over HTTP/1.1 keep-alive (loopback only).\n"
+            "floor: a stand-in server that answers every request with one fixed answer\n"
+            "of metcd's size, the least CPU per request a server can use here.\n"
             "\n"
             "options:\n"
             "  --conns N          connections (default 64, at most %d)\n"
@@ -237,6 +240,8 @@ int main(int argc, char **argv)
     unsigned long long rounds = 2;
     unsigned long long pid = 0, a_pid = 0, b_pid = 0;
     int i = 1;
+    if (i < argc && strcmp(argv[i], "floor") == 0)
+        return bench_floor_main(argc - 2, argv + 2);
     if (i < argc && strcmp(argv[i], "compare") == 0) {
         compare = true;
         i++;
