@@ -291,6 +291,12 @@ int raft_storage_mem_create_snapshot(struct raft_storage_mem *m, uint64_t index,
  * (RAFT_EUNAVAILABLE otherwise; RAFT_ECOMPACTED if already dropped).
  * Compacting below the snapshot keeps entries for slow followers. */
 int raft_storage_mem_compact(struct raft_storage_mem *m, uint64_t index);
+/* Drops entries up to and including `index` although no snapshot covers
+ * them: for a caller whose state machine has applied them and whose own
+ * log (a WAL) still holds them for a restart. Until a newer snapshot is
+ * created, a follower behind `index` cannot be caught up (the leader
+ * does not send a snapshot older than its log's start). */
+int raft_storage_mem_trim(struct raft_storage_mem *m, uint64_t index);
 void raft_storage_mem_hard_state(const struct raft_storage_mem *m, struct raft_hard_state *hs);
 
 /* ---- membership changes --------------------------------------------- */

@@ -14,7 +14,10 @@ static int send_snapshot(struct raft *r, struct raft_progress *pr)
     int rc = s->snapshot(s->ctx, &m.snapshot);
     if (rc)
         return rc; /* RAFT_ESNAPTEMPUNAVAIL: try again later */
-    if (raft_snapshot_is_empty(&m.snapshot)) {
+    /* A snapshot older than the log's start (raft_storage_mem_trim) would
+     * leave the follower as far behind as before: wait for a newer one. */
+    if (raft_snapshot_is_empty(&m.snapshot) ||
+        m.snapshot.meta.index + 1 < raft_log_first_index(&r->log)) {
         raft_snapshot_free(&m.snapshot);
         return RAFT_ESNAPTEMPUNAVAIL;
     }

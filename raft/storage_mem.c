@@ -216,12 +216,11 @@ int raft_storage_mem_create_snapshot(struct raft_storage_mem *m, uint64_t index,
     return 0;
 }
 
-int raft_storage_mem_compact(struct raft_storage_mem *m, uint64_t index)
+static int mem_drop(struct raft_storage_mem *m, uint64_t index)
 {
-    /* Only what a snapshot covers may go: a restart replays the rest. */
     if (index <= m->ci)
         return RAFT_ECOMPACTED;
-    if (index > m->snap.meta.index || index > mem_last(m))
+    if (index > mem_last(m))
         return RAFT_EUNAVAILABLE;
     size_t drop = index - m->ci;
     m->ct = m->ents[drop - 1].term;
@@ -231,4 +230,17 @@ int raft_storage_mem_compact(struct raft_storage_mem *m, uint64_t index)
     m->n -= drop;
     m->ci = index;
     return 0;
+}
+
+int raft_storage_mem_compact(struct raft_storage_mem *m, uint64_t index)
+{
+    /* Only what a snapshot covers may go: a restart replays the rest. */
+    if (index > m->ci && index > m->snap.meta.index)
+        return RAFT_EUNAVAILABLE;
+    return mem_drop(m, index);
+}
+
+int raft_storage_mem_trim(struct raft_storage_mem *m, uint64_t index)
+{
+    return mem_drop(m, index);
 }

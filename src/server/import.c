@@ -227,8 +227,7 @@ int server_import_etcd(const config_t *cfg, const char *etcd_dir, char *err, siz
     if (member_id == 0) {
         /* The configuration check refuses this first; never write a log
          * for a member that is not in its cluster. */
-        snprintf(err, err_len, "couldn't find local name \"%s\" in the initial cluster",
-                 cfg->name);
+        snprintf(err, err_len, "couldn't find local name \"%s\" in the initial cluster", cfg->name);
         membership_free(&initial);
         return SERVER_E_CONFIG;
     }

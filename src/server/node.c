@@ -130,6 +130,7 @@ void node_finish_ready(node_t *n)
     n->rd_sent = false;
     n->rd_batch = 0;
     node_maybe_snapshot(n);
+    node_trim_log(n);
 }
 
 static void fail_ready(node_t *n, int status)

@@ -110,7 +110,9 @@ typedef struct node_config {
     const struct wal_io *wal_io; /* WAL I/O calls (NULL: the real ones) */
     /* Called at the points where a crash tests the engine's recovery:
      * "engine-commit" (entries durable in the WAL, applied, not yet in the
-     * engine) and "wal-release" (engine synced, WAL not yet released). */
+     * engine), "wal-release" (engine synced, WAL not yet released), the
+     * engine swaps (node_engine.c) and "snapshot-save" (called by the
+     * snapshot's thread or child before it writes: tests slow it there). */
     void (*crash_point)(const char *where);
 } node_config_t;
 

@@ -97,6 +97,7 @@ struct node {
     bool rd_applied;         /* the Ready's committed entries are applied already */
     uint64_t snap_index, snap_term;
     uint64_t snap_failed_at; /* applied index of the last failed attempt */
+    uint64_t trimmed_index;  /* the in-memory log was trimmed up to here (node_trim_log) */
     uint64_t next_request_id;
 
     waiter_queue_t waiters; /* writes, in request-id order */
@@ -183,8 +184,12 @@ void node_answer_reads(node_t *n);
 void node_retry(node_t *n, int64_t now);
 
 /* node_snapshot.c */
-/* Starts a snapshot when --snapshot-count entries were applied since the last. */
+/* Starts a snapshot when --snapshot-count entries were applied since the
+ * last, or at once when peers joined a log trimmed past the last one. */
 void node_maybe_snapshot(node_t *n);
+/* A one-member cluster's in-memory log kept at most --snapshot-count
+ * entries long, snapshot or not. */
+void node_trim_log(node_t *n);
 /* snapshotter_done_cb */
 void node_on_snapshot_saved(void *arg, int status, uint64_t index, uint64_t term);
 /* The WAL marker of the snapshot in flight is durable: release what it covers. */

@@ -518,6 +518,7 @@ int node_open(node_t **out, store_t **store_out, const node_config_t *cfg, char 
     }
     fs_mkdir_all(n->snap_dir); /* a failure shows when the first snapshot is saved */
     snapshotter_init(&n->snapper, n->loop, n->snap_dir, node_on_snapshot_saved, n);
+    n->snapper.hook = n->cfg.crash_point;
 
     store_config_t scfg = {.history_size = cfg->watch_history,
                            .cache_nodes = (size_t)cfg->backend_cache_nodes};

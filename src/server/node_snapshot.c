@@ -140,6 +140,39 @@ int node_decode_snapshot(const uint8_t *data, size_t len, bool *has_cluster,
 
 /* ---- taking snapshots ---- */
 
+/* One voter and no learner: nobody is ever sent this member's entries. */
+static bool trims_log(const node_t *n)
+{
+    return node_single_voter(n) && n->conf.n_learners == 0;
+}
+
+/*
+ * The in-memory log exists to send entries to followers (a restart reads
+ * the WAL, and the WAL keeps every entry until a snapshot covers it), so a
+ * one-member cluster need not keep more than etcd keeps after a snapshot
+ * (snapshotCatchUpEntries) plus --snapshot-count. Compacting it only
+ * behind a snapshot let it grow as long as a snapshot took: on lmdb with
+ * millions of keys more than the member's memory, a snapshot took a
+ * minute, the log gained a million entries meanwhile and a member in a
+ * 512 MB memory cgroup was killed. A member that gets peers later takes a
+ * snapshot at once (node_maybe_snapshot), the only way to catch them up.
+ */
+void node_trim_log(node_t *n)
+{
+    if (n->cfg.snapshot_count == 0 || !trims_log(n) || n->applied <= CATCH_UP_ENTRIES)
+        return;
+    uint64_t kept = n->snap_index > n->trimmed_index ? n->snap_index : n->trimmed_index;
+    uint64_t to = n->applied - CATCH_UP_ENTRIES;
+    if (to <= kept || to - kept < n->cfg.snapshot_count)
+        return;
+    if (raft_storage_mem_trim(n->mem, to) == 0) {
+        n->trimmed_index = to;
+        log_line('I', "etcdserver",
+                 "compacted raft log at %" PRIu64 " (no snapshot covers it yet; the WAL keeps it)",
+                 to);
+    }
+}
+
 void node_maybe_snapshot(node_t *n)
 {
     if (n->cfg.snapshot_count == 0 || snapshotter_busy(&n->snapper) || n->marker_batch != 0)
@@ -148,7 +181,10 @@ void node_maybe_snapshot(node_t *n)
      * of entries, so a disk that cannot take snapshots does not get a fork
      * per write. */
     uint64_t since = n->snap_index > n->snap_failed_at ? n->snap_index : n->snap_failed_at;
-    if (n->applied - since < n->cfg.snapshot_count)
+    /* Peers joined a member whose log was trimmed past its newest snapshot
+     * (node_trim_log): they can only be caught up by a newer one. */
+    bool stale = !trims_log(n) && n->trimmed_index > since;
+    if (n->applied - since < n->cfg.snapshot_count && !stale)
         return;
     uint64_t term = raft_log_term_at(n->raft, n->applied);
     if (term == 0)

@@ -258,8 +258,12 @@ static int server_member_change(void *ctx, const api_member_change_t *ch, api_me
      * etcd 3.4 checks reconfigurations strictly by default: a member is
      * added only if the started members would still be a quorum of the new
      * cluster, and removed only if the started members left are a quorum.
+     * A second member may always join a one-member cluster (etcd's
+     * IsReadyToAddVotingMember: how a cluster is grown from one member or
+     * restored from a backup).
      */
-    if (ch->op == API_MEMBER_ADD && started_members(m, 0) < (m->n + 1) / 2 + 1)
+    size_t started = started_members(m, 0);
+    if (ch->op == API_MEMBER_ADD && !(m->n == 1 && started == 1) && started < (m->n + 1) / 2 + 1)
         return API_MEMBER_E_INTERNAL;
     if (ch->op == API_MEMBER_REMOVE && m->n > 1 && started_members(m, id) < (m->n - 1) / 2 + 1)
         return API_MEMBER_E_INTERNAL;

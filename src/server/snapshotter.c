@@ -62,6 +62,8 @@ static void child_main(snapshotter_t *ss, const produce_arg_t *arg, int keep_fd,
     for (int fd = 3; fd < keep_fd; fd++)
         close(fd);
     closefrom(keep_fd + 1);
+    if (ss->hook)
+        ss->hook("snapshot-save");
     char err[512] = "";
     int rc = snap_save_stream(ss->dir, ss->term, ss->index, produce, (void *)arg, err, sizeof(err));
     if (rc != 0) {
@@ -147,6 +149,8 @@ static int produce_saver(void *arg, snap_writer_t *sw)
 static void *thread_main(void *arg)
 {
     snapshotter_t *ss = arg;
+    if (ss->hook)
+        ss->hook("snapshot-save");
     char err[512] = "";
     ss->thread_rc =
         snap_save_stream(ss->dir, ss->term, ss->index, produce_saver, ss, err, sizeof(err));

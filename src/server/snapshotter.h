@@ -38,6 +38,9 @@ typedef struct snapshotter {
     int thread_rc;
     uint8_t *prefix; /* the thread's copy */
     size_t prefix_len;
+    /* Test hook (node_config_t.crash_point), called as "snapshot-save" by
+     * the child or thread before it writes; NULL in production. */
+    void (*hook)(const char *where);
 } snapshotter_t;
 
 void snapshotter_init(snapshotter_t *ss, h2o_evloop_t *loop, const char *dir,

@@ -24,6 +24,7 @@ import argparse
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -31,6 +32,8 @@ import tempfile
 import threading
 import time
 import traceback
+import urllib.error
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cluster import Cluster, ClusterError, http_request  # noqa: E402
@@ -845,6 +848,67 @@ def harness():
     figure(case, failed_start_reported_s="%.2f" % t_fail)
 
 
+# ---- a one-member log trimmed past its snapshot, then a member added -------
+
+def grow_after_trim():
+    """A one-member cluster whose snapshots are slow (the test hook makes
+    each take 6 s) keeps its in-memory log short anyway: with nobody to
+    send entries to, it compacts the log past its newest snapshot (the WAL
+    still holds the entries). A member added afterwards can only be caught
+    up by a newer snapshot: one is taken at once, the new member installs
+    it and ends with every acknowledged write."""
+    case = "grow_after_trim"
+    hooks = os.environ.get("METCD_HOOKS_BIN", "")
+    if not hooks:
+        raise AssertionError("METCD_HOOKS_BIN is not set (the build's tests/metcd-hooks)")
+    with new_cluster(1, snapshot_count=500) as c:
+        c.binary = hooks
+        c.env["METCD_TEST_PAUSE_AT"] = "snapshot-save:6000"
+        lead = c.start()
+        w = Writers(c, "/trim", threads=6, max_ops=3000, pause=0.0, targets=[lead]).start()
+        deadline = time.monotonic() + 90.0
+        while any(t.is_alive() for t in w.threads) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        w.stop()
+        acked = len(w.acked)
+        check(acked >= 16000, "%s: only %d writes acknowledged" % (case, acked), c)
+        log = open(lead.log_path, errors="replace").read()
+        trims = [int(x) for x in re.findall(r"compacted raft log at (\d+)", log)]
+        check(trims, "%s: the log was never trimmed past a snapshot" % case, c)
+        m = c.new_member()
+        req = urllib.request.Request(
+            lead.url("/v2/members"), method="POST",
+            data=json.dumps({"peerURLs": [m.advertised_peer_url]}).encode(),
+            headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=10.0) as r:
+                new_id = json.loads(r.read())["id"]
+        except urllib.error.HTTPError as e:
+            raise AssertionError("%s: member add answered %d %s\n%s"
+                                 % (case, e.code, e.read()[:300], c.logs()))
+        t0 = time.monotonic()
+        c.start_added(m, new_id)
+        leader_view = listing(lead, "/trim")
+
+        def caught_up():
+            try:
+                return listing(m, "/trim", quorum=False) == leader_view
+            except (OSError, AssertionError):
+                return False
+        wait_for(caught_up, 60.0, "the added member to catch up")
+        took = time.monotonic() - t0
+        n = assert_acked_present(c, m, w, case)
+        log = open(m.log_path, errors="replace").read()
+        got = [int(x) for x in re.findall(r"applied incoming snapshot at index (\d+)", log)]
+        check(got, "%s: the added member caught up without a snapshot" % case, c)
+        # The snapshot it was sent starts where the leader's log still had
+        # entries: none older than the trimmed part.
+        check(got[0] >= max(trims), "%s: sent the snapshot at %d, the log was trimmed to %d"
+              % (case, got[0], max(trims)), c)
+        figure(case, acked=acked, trimmed_to=max(trims), snapshot_sent=got[0],
+               caught_up_s="%.2f" % took, checked=n)
+
+
 CASES = {
     "harness": harness,
     "kill_leader": kill_leader,
@@ -855,6 +919,7 @@ CASES = {
     "clients": clients,
     "membership": membership,
     "snapshot_catch_up": snapshot_catch_up,
+    "grow_after_trim": grow_after_trim,
 }
 
 

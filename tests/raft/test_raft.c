@@ -569,6 +569,52 @@ static void test_snapshot_catch_up(void **state)
     tc_free(c);
 }
 
+/*
+ * A log trimmed past the newest snapshot (raft_storage_mem_trim): the
+ * follower behind it is not sent that snapshot, which would leave it as
+ * far behind; once a newer snapshot exists it is sent and the follower
+ * catches up.
+ */
+static void test_trimmed_log_waits_for_snapshot(void **state)
+{
+    (void)state;
+    struct tc *c = tc_new(3);
+    tc_campaign(c, 1);
+    c->drop_to[3] = true;
+    propose_str(c, 1, "a", 0);
+    tc_settle(c);
+    uint64_t v[3] = {1, 2, 3};
+    struct raft_conf_state cs = {.voters = v, .n_voters = 3};
+    struct raft_storage_mem *st = tc_node(c, 1)->st;
+    uint64_t old = tc_status(c, 1).applied;
+    assert_int_equal(raft_storage_mem_create_snapshot(st, old, &cs, "OLD", 3), 0);
+    for (int i = 0; i < 10; i++)
+        propose_str(c, 1, "s", 0);
+    tc_settle(c);
+    uint64_t applied = tc_status(c, 1).applied;
+    assert_int_equal(raft_storage_mem_compact(st, applied), RAFT_EUNAVAILABLE);
+    assert_int_equal(raft_storage_mem_trim(st, applied), 0);
+    assert_int_equal(raft_storage_mem_trim(st, applied), RAFT_ECOMPACTED);
+    uint64_t behind = tc_status(c, 3).hs.commit;
+    assert_true(behind <= old);
+    c->drop_to[3] = false;
+    raft_tick(tc_node(c, 1)->r);
+    tc_settle(c);
+    /* Nothing reached node 3: the old snapshot is not sent. */
+    assert_int_equal(tc_status(c, 3).hs.commit, behind);
+    assert_int_equal(tc_status(c, 3).first_index, 1);
+    assert_int_equal(raft_storage_mem_create_snapshot(st, applied, &cs, "NEW", 3), 0);
+    raft_tick(tc_node(c, 1)->r);
+    tc_settle(c);
+    assert_int_equal(tc_status(c, 3).first_index, applied + 1);
+    assert_int_equal(tc_status(c, 3).hs.commit, applied);
+    raft_report_snapshot(tc_node(c, 1)->r, 3, false);
+    propose_str(c, 1, "post", 0);
+    tc_settle(c);
+    assert_true(applied_contains(tc_node(c, 3), "post"));
+    tc_free(c);
+}
+
 /* Paper 5.3: a rejection carries a hint that skips a whole term. */
 static void test_rejection_hint(void **state)
 {
@@ -644,6 +690,7 @@ int main(void)
         cmocka_unit_test(test_candidate_removed_mid_election),
         cmocka_unit_test(test_commit_hint_in_vote_refusal),
         cmocka_unit_test(test_candidate_needs_projected_configuration),
+        cmocka_unit_test(test_trimmed_log_waits_for_snapshot),
         cmocka_unit_test(test_snapshot_catch_up),
         cmocka_unit_test(test_rejection_hint),
         cmocka_unit_test(test_api_contract),

@@ -81,13 +81,31 @@ static wal_io_t fault_io;
 
 static char crash_at[64];
 static unsigned long crash_left;
+static char pause_at[64];
+static unsigned long pause_ms;
 
+/* Also called from the snapshot thread or child: reads only what
+ * server_test_hooks set before the node started. */
 static void crash_point(const char *where)
 {
     if (strcmp(where, crash_at) == 0 && crash_left > 0 && --crash_left == 0) {
         fprintf(stderr, "metcd-hooks: crashing at %s\n", where);
         raise(SIGKILL);
     }
+    if (strcmp(where, pause_at) == 0 && pause_ms > 0)
+        usleep((useconds_t)(pause_ms * 1000));
+}
+
+/* "WHERE:N" into where (sizeof 64) and *n; false when malformed. */
+static bool point_arg(const char *v, char *where, unsigned long *n)
+{
+    const char *colon = v ? strchr(v, ':') : NULL;
+    if (colon == NULL || (size_t)(colon - v) >= 64)
+        return false;
+    memcpy(where, v, (size_t)(colon - v));
+    where[colon - v] = '\0';
+    *n = strtoul(colon + 1, NULL, 10);
+    return true;
 }
 
 void server_test_hooks(node_config_t *cfg)
@@ -96,13 +114,12 @@ void server_test_hooks(node_config_t *cfg)
     const char *seg = getenv("METCD_TEST_WAL_SEGMENT_SIZE");
     if (seg != NULL && *seg != '\0')
         cfg->wal_segment_size = strtoull(seg, NULL, 10);
-    const char *crash = getenv("METCD_TEST_CRASH_AT");
-    const char *colon = crash ? strchr(crash, ':') : NULL;
-    if (colon && (size_t)(colon - crash) < sizeof(crash_at)) {
-        memcpy(crash_at, crash, (size_t)(colon - crash));
-        crash_left = strtoul(colon + 1, NULL, 10);
+    /* METCD_TEST_CRASH_AT=WHERE:N: SIGKILL at the Nth call of crash point
+     * WHERE; METCD_TEST_PAUSE_AT=WHERE:MS: sleep MS ms at each call. */
+    if (point_arg(getenv("METCD_TEST_CRASH_AT"), crash_at, &crash_left))
         cfg->crash_point = crash_point;
-    }
+    if (point_arg(getenv("METCD_TEST_PAUSE_AT"), pause_at, &pause_ms))
+        cfg->crash_point = crash_point;
     const char *f = getenv("METCD_TEST_WAL_FAULTS");
     if (f == NULL || *f == '\0')
         return;
