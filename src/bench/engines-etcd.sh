@@ -2,6 +2,7 @@
 # Each storage engine against etcd 3.4.23 and the memory engine, in one run
 # (docs/benchmarks.md, "Engines against etcd"):
 #   sh src/bench/engines-etcd.sh BUILD_DIR KEYS [DURATION] [ROUNDS]
+#   OPS="get put mixed list" (the default) chooses the loads.
 # Starts etcd (v2 on) and three metcd members (memory, lmdb, leveldb, each
 # with its default --backend-cache-nodes), fills each once with KEYS keys
 # of 100 bytes, then for each load (GET of random keys among the KEYS, PUT
@@ -42,7 +43,7 @@ for p in $EC $PORT_memory $PORT_lmdb $PORT_leveldb; do
 done
 
 OUT=$TMP/results.jsonl
-for op in get put mixed list; do
+for op in ${OPS:-get put mixed list}; do
     for e in $ENGINES; do
         eval "port=\$PORT_$e pid=\$PID_$e"
         if [ $op = list ]; then
