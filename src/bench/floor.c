@@ -4,7 +4,7 @@
  * request answered with one fixed answer of the size of metcd's (the same
  * headers, a 190-byte body, as a GET of a 100-byte value), by N threads
  * with one epoll loop each and no parsing beyond finding where a request
- * ends. With --sync DIR each loop also appends the bodies of the requests
+ * ends. With --sync DIR each loop also appends the requests
  * it read in one wakeup to its own file in DIR and fdatasyncs it once
  * before answering them, as a durable PUT must. Measured like a server
  * (`metcd-bench compare --b-pid`), it gives the CPU per request below
@@ -79,7 +79,7 @@ static void conn_drop(int ep, floor_conn_t *c)
 }
 
 /* Reads what c has; returns the requests it completed (answers owed), -1
- * when the connection is gone. Bodies go to sync_fd when there is one. */
+ * when the connection is gone. Requests go to sync_fd when there is one. */
 static int conn_read(floor_loop_t *l, floor_conn_t *c)
 {
     ssize_t n = read(c->fd, c->in + c->len, sizeof(c->in) - c->len);
@@ -136,7 +136,7 @@ static void *floor_loop_run(void *arg)
                 owed_n[k++] = done;
             }
         }
-        /* One fdatasync for all the bodies of this wakeup (group commit). */
+        /* One fdatasync for all the requests of this wakeup (group commit). */
         if (l->sync_fd >= 0 && k > 0 && fdatasync(l->sync_fd) != 0)
             return NULL;
         for (int i = 0; i < k; i++) {
@@ -164,7 +164,7 @@ int bench_floor_main(int argc, char **argv)
             fprintf(stderr, "usage: metcd-bench floor --listen PORT [--threads N] [--sync DIR]\n"
                             "  answers every HTTP/1.1 request on 127.0.0.1:PORT with one fixed\n"
                             "  answer (metcd's headers, a 190-byte body); --sync DIR: fdatasync\n"
-                            "  the request bodies of each wakeup to a file in DIR first\n");
+                            "  the requests of each wakeup to a file in DIR first\n");
             return 2;
         }
     }
@@ -206,7 +206,7 @@ int bench_floor_main(int argc, char **argv)
         }
     }
     printf("metcd-bench floor: listening on 127.0.0.1:%d, %d threads%s%s\n", port, threads,
-           sync_dir ? ", bodies synced to " : "", sync_dir ? sync_dir : "");
+           sync_dir ? ", requests synced to " : "", sync_dir ? sync_dir : "");
     fflush(stdout);
     for (int t = 0; t < threads; t++)
         pthread_join(tid[t], NULL);

@@ -3,7 +3,7 @@
 #   sh src/bench/floor.sh [BUILD_DIR] [DURATION] [ROUNDS]
 # Starts one metcd member and `metcd-bench floor`, a stand-in server that
 # answers every request with one fixed answer of metcd's size and does
-# nothing else (with --sync: appends the request bodies of each wakeup to
+# nothing else (with --sync: appends the requests of each wakeup to
 # a file and fdatasyncs it once before answering, as a durable PUT must),
 # both with one loop per core, and runs `metcd-bench compare` of metcd (A)
 # against the floor (B): GET of one key against the plain floor, PUT of
