@@ -165,6 +165,21 @@ def wait_for(pred, timeout, what, interval=0.05):
     raise AssertionError("timed out after %.0fs waiting for %s" % (timeout, what))
 
 
+def same_keys_after(lead, member, prefix, what, timeout=60.0):
+    """Waits (bounded) until member's own store (no quorum) lists the same
+    keys under prefix as lead's does now; returns the seconds it took."""
+    t0 = time.monotonic()
+    leader_view = listing(lead, prefix)
+
+    def caught_up():
+        try:
+            return listing(member, prefix, quorum=False) == leader_view
+        except (OSError, AssertionError):
+            return False
+    wait_for(caught_up, timeout, what)
+    return time.monotonic() - t0
+
+
 def put(member, key, value, timeout=5.0, **params):
     params["value"] = value
     return http_request(member.url("/v2/keys" + key), "PUT", params, timeout=timeout)
@@ -208,18 +223,9 @@ def snapshot_catch_up():
         acked = len(w.acked)
         check(acked >= 6000, "%s: only %d writes acknowledged while the follower was paused"
               % (case, acked), c)
-        t0 = time.monotonic()
         c.cont(follower)
         # Plain reads on the follower: its own store, not the leader's.
-        leader_view = listing(lead, "/snap")
-
-        def caught_up():
-            try:
-                return listing(follower, "/snap", quorum=False) == leader_view
-            except (OSError, AssertionError):
-                return False
-        wait_for(caught_up, 60.0, "the paused follower to catch up")
-        took = time.monotonic() - t0
+        took = same_keys_after(lead, follower, "/snap", "the paused follower to catch up")
         n = assert_acked_present(c, follower, w, case)
         if c.impl == "metcd":
             log = open(follower.log_path, errors="replace").read()
@@ -888,15 +894,8 @@ def grow_after_trim():
                                  % (case, e.code, e.read()[:300], c.logs()))
         t0 = time.monotonic()
         c.start_added(m, new_id)
-        leader_view = listing(lead, "/trim")
-
-        def caught_up():
-            try:
-                return listing(m, "/trim", quorum=False) == leader_view
-            except (OSError, AssertionError):
-                return False
-        wait_for(caught_up, 60.0, "the added member to catch up")
         took = time.monotonic() - t0
+        took += same_keys_after(lead, m, "/trim", "the added member to catch up")
         n = assert_acked_present(c, m, w, case)
         log = open(m.log_path, errors="replace").read()
         got = [int(x) for x in re.findall(r"applied incoming snapshot at index (\d+)", log)]

@@ -539,6 +539,18 @@ static void test_one_conf_change_at_a_time(void **state)
     tc_free(c);
 }
 
+/* Node 3 restored node 1's snapshot at `applied` (its log starts after
+ * it); once the transfer is reported, replication to it resumes. */
+static void check_snapshot_restored(struct tc *c, uint64_t applied)
+{
+    assert_int_equal(tc_status(c, 3).first_index, applied + 1);
+    assert_int_equal(tc_status(c, 3).hs.commit, applied);
+    raft_report_snapshot(tc_node(c, 1)->r, 3, false);
+    propose_str(c, 1, "post", 0);
+    tc_settle(c);
+    assert_true(applied_contains(tc_node(c, 3), "post"));
+}
+
 /* Paper 7: a follower behind the compaction point gets a snapshot. */
 static void test_snapshot_catch_up(void **state)
 {
@@ -558,14 +570,7 @@ static void test_snapshot_catch_up(void **state)
     c->drop_to[3] = false;
     raft_tick(tc_node(c, 1)->r);
     tc_settle(c);
-    /* The follower restored the snapshot (its log starts after it). */
-    assert_int_equal(tc_status(c, 3).first_index, applied + 1);
-    assert_int_equal(tc_status(c, 3).hs.commit, applied);
-    /* The transfer is reported; replication resumes. */
-    raft_report_snapshot(tc_node(c, 1)->r, 3, false);
-    propose_str(c, 1, "post", 0);
-    tc_settle(c);
-    assert_true(applied_contains(tc_node(c, 3), "post"));
+    check_snapshot_restored(c, applied);
     tc_free(c);
 }
 
@@ -606,12 +611,7 @@ static void test_trimmed_log_waits_for_snapshot(void **state)
     assert_int_equal(raft_storage_mem_create_snapshot(st, applied, &cs, "NEW", 3), 0);
     raft_tick(tc_node(c, 1)->r);
     tc_settle(c);
-    assert_int_equal(tc_status(c, 3).first_index, applied + 1);
-    assert_int_equal(tc_status(c, 3).hs.commit, applied);
-    raft_report_snapshot(tc_node(c, 1)->r, 3, false);
-    propose_str(c, 1, "post", 0);
-    tc_settle(c);
-    assert_true(applied_contains(tc_node(c, 3), "post"));
+    check_snapshot_restored(c, applied);
     tc_free(c);
 }
 
