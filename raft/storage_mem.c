@@ -229,6 +229,15 @@ static int mem_drop(struct raft_storage_mem *m, uint64_t index)
     memmove(m->ents, m->ents + drop, (m->n - drop) * sizeof(*m->ents));
     m->n -= drop;
     m->ci = index;
+    /* Give back an array left mostly empty (after a start that read a long
+     * log, or a slow snapshot): it never shrinks otherwise. */
+    if (m->cap > 1024 && m->n < m->cap / 4) {
+        struct raft_entry *a = realloc(m->ents, (m->cap / 2) * sizeof(*a));
+        if (a) {
+            m->ents = a;
+            m->cap /= 2;
+        }
+    }
     return 0;
 }
 

@@ -65,6 +65,51 @@ static void test_ranges_and_errors(void **state)
     raft_storage_mem_free(m);
 }
 
+/* Trimming drops entries no snapshot covers (raft_storage_mem_trim); the
+ * rest stay readable after the array shrinks. */
+static void test_trim_past_snapshot(void **state)
+{
+    (void)state;
+    struct raft_storage_mem *m = raft_storage_mem_new();
+    struct raft_storage *s = raft_storage_mem_iface(m);
+    for (uint64_t i = 1; i <= 5000; i++) {
+        struct raft_entry e = {.term = 1 + i / 1000, .index = i, .data = "x", .len = 1};
+        assert_int_equal(raft_storage_mem_append(m, &e, 1), 0);
+    }
+    uint64_t v[1] = {1};
+    struct raft_conf_state cs = {.voters = v, .n_voters = 1};
+    assert_int_equal(raft_storage_mem_create_snapshot(m, 10, &cs, NULL, 0), 0);
+    assert_int_equal(raft_storage_mem_compact(m, 4990), RAFT_EUNAVAILABLE);
+    assert_int_equal(raft_storage_mem_trim(m, 5001), RAFT_EUNAVAILABLE);
+    assert_int_equal(raft_storage_mem_trim(m, 4990), 0);
+    assert_int_equal(raft_storage_mem_trim(m, 4000), RAFT_ECOMPACTED);
+    uint64_t first, last, t;
+    s->first_index(s->ctx, &first);
+    s->last_index(s->ctx, &last);
+    assert_int_equal(first, 4991);
+    assert_int_equal(last, 5000);
+    assert_int_equal(s->term(s->ctx, 4990, &t), 0);
+    assert_int_equal(t, 5);
+    assert_int_equal(s->term(s->ctx, 4989, &t), RAFT_ECOMPACTED);
+    struct raft_entry *ents;
+    size_t n;
+    assert_int_equal(s->entries(s->ctx, 4991, 5001, UINT64_MAX, &ents, &n), 0);
+    assert_int_equal(n, 10);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(ents[i].index, 4991 + i);
+    raft_entries_free(ents, n);
+    /* The snapshot stays the older one; appending goes on after the trim. */
+    struct raft_snapshot snap;
+    assert_int_equal(s->snapshot(s->ctx, &snap), 0);
+    assert_int_equal(snap.meta.index, 10);
+    raft_snapshot_free(&snap);
+    struct raft_entry e = {.term = 6, .index = 5001, .data = "y", .len = 1};
+    assert_int_equal(raft_storage_mem_append(m, &e, 1), 0);
+    s->last_index(s->ctx, &last);
+    assert_int_equal(last, 5001);
+    raft_storage_mem_free(m);
+}
+
 static void test_restart_from_storage(void **state)
 {
     (void)state;
@@ -89,6 +134,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ranges_and_errors),
+        cmocka_unit_test(test_trim_past_snapshot),
         cmocka_unit_test(test_restart_from_storage),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
