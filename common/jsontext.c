@@ -61,9 +61,9 @@ static inline uint64_t swar_unsafe(uint64_t x)
 }
 
 /*
- * The length of the prefix of s[0..len) that needs no escaping, looked at
- * 16 (SSE2) or 8 bytes at a time; the bytes after it go through the byte
- * loop below. A listing is mostly such bytes: callgrind counted 467
+ * The length of a prefix of s[0..len) that needs no escaping, looked at
+ * 16 (SSE2) or 8 bytes at a time; the caller looks at the bytes after it
+ * one by one. A listing is mostly such bytes: callgrind counted 467
  * instructions per key or value of a 1000-child listing byte by byte and
  * most of the request's time in this function. Unsafe: below 0x20, 0x80 or
  * above (looked at byte by byte for UTF-8), '"', '\\', '<', '>', '&'.
@@ -94,7 +94,7 @@ size_t json_plain_prefix(const void *src, size_t len)
  * false, dst holds some of the bytes and the caller escapes instead. The
  * last block overlaps the one before rather than going byte by byte: a
  * listing checked each string once and then copied it, two passes over
- * its 100 KB of values, with safe_prefix at an eighth of its CPU (perf).
+ * its 100 KB of values, with the check at an eighth of its CPU (perf).
  */
 bool json_copy_plain(char *dst, const void *src, size_t len)
 {
