@@ -162,6 +162,7 @@ def test_writer_answered_before_the_fanout(srv):
 
 
 def test_slow_stream_watcher_ended_and_others_served(srv):
+    base = stats_watchers(srv)
     stalled = socket.socket()
     stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     stalled.settimeout(10)
@@ -190,7 +191,10 @@ def test_slow_stream_watcher_ended_and_others_served(srv):
     deadline = time.time() + 10
     while time.time() < deadline:
         body = dechunk_partial(buf)
-        got = [json.loads(l)["node"]["modifiedIndex"] for l in body.split(b"\n") if l]
+        lines = [json.loads(l) for l in body.split(b"\n") if l]
+        check(all("node" in d for d in lines),
+              "the reading stream watcher was ended too: %r" % lines[-1:])
+        got = [d["node"]["modifiedIndex"] for d in lines]
         if len(got) >= 60:
             break
         if sel.select(1):
@@ -218,6 +222,8 @@ def test_slow_stream_watcher_ended_and_others_served(srv):
     eq(json.loads(b)["node"]["modifiedIndex"], resume, "the watch resumes where it stopped")
     stalled.close()
     reader.close()
+    # The next case counts watchers: this one's must be gone first.
+    wait_until(lambda: stats_watchers(srv) == base, 3, "the stream watchers to be freed")
 
 
 def test_connection_after_a_watch(srv):
