@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
-"""metcd-bench: refuses non-loopback targets and bad options; a short,
+"""metcd-bench: refuses non-loopback targets and bad options; its floor
+server answers GET and PUT loads; a short,
 bounded run of each load against a member completes without errors and
 leaves the keys it wrote; compare mode reports both targets.
 No performance assertion. Exit 77 (skip) when etcd is missing; a missing metcd fails."""
 import argparse
 import json
 import os
+import socket
 import subprocess
 import sys
+import tempfile
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -29,6 +32,44 @@ def check(cond, what):
         failures.append(what)
 
 
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def check_floor():
+    """metcd-bench floor refuses bad arguments; started, it answers a GET
+    and a PUT load (the PUTs synced to a file of --sync DIR) with no error."""
+    for bad in ([], ["--listen", "0"], ["--listen", "1", "--threads", "0"], ["--bogus"]):
+        rc, out, err = bench("floor", *bad)
+        check(rc == 2 and "floor" in err, "floor rejects %r (rc=%d)" % (bad, rc))
+    with tempfile.TemporaryDirectory() as d:
+        port = free_port()
+        p = subprocess.Popen([BENCH, "floor", "--listen", str(port), "--sync", d],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        try:
+            line = p.stdout.readline().decode()
+            check("listening on 127.0.0.1:%d" % port in line, "floor started: %r" % line)
+            for op in ("get", "put"):
+                rc, out, err = bench("--endpoints", "http://127.0.0.1:%d" % port, "--op", op,
+                                     "--conns", "4", "--keys", "20", "--duration", "2s",
+                                     "--requests", "300", "--json")
+                try:
+                    r = json.loads(out.strip().splitlines()[-1])
+                except (ValueError, IndexError):
+                    r = {}
+                check(rc == 0 and r.get("requests", 0) > 0 and r.get("errors") == 0,
+                      "%s against the floor: rc=%d %s %s" % (op, rc, out.strip(), err.strip()))
+            synced = sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d))
+            check(synced > 300 * 100, "the floor synced the PUTs (%d bytes)" % synced)
+        finally:
+            p.kill()
+            p.wait(timeout=10)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--server", choices=["etcd", "metcd"], default="etcd")
@@ -44,6 +85,7 @@ def main():
         check(rc == 2, "rejects %s (rc=%d)" % (" ".join(bad), rc))
     rc, out, err = bench("--help")
     check(rc == 0 and "--endpoints" in out, "--help")
+    check_floor()
 
     binary = ETCD if opts.server == "etcd" else os.environ.get("METCD_BIN", "")
     if not os.access(binary, os.X_OK):
