@@ -32,6 +32,20 @@ def check(cond, what):
         failures.append(what)
 
 
+def short_run(url, op, prefix, what):
+    """At most about 300 requests of op (4 connections, 20 keys, 2 s at
+    most) against url, checked to end with no error; the result line."""
+    rc, out, err = bench("--endpoints", url, "--op", op, "--conns", "4", "--keys", "20",
+                         "--duration", "2s", "--requests", "300", "--json", "--prefix", prefix)
+    try:
+        r = json.loads(out.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        r = {}
+    check(rc == 0 and r.get("requests", 0) > 0 and r.get("errors") == 0,
+          "%s %s: rc=%d %s %s" % (op, what, rc, out.strip(), err.strip()))
+    return r
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -54,15 +68,7 @@ def check_floor():
             line = p.stdout.readline().decode()
             check("listening on 127.0.0.1:%d" % port in line, "floor started: %r" % line)
             for op in ("get", "put"):
-                rc, out, err = bench("--endpoints", "http://127.0.0.1:%d" % port, "--op", op,
-                                     "--conns", "4", "--keys", "20", "--duration", "2s",
-                                     "--requests", "300", "--json")
-                try:
-                    r = json.loads(out.strip().splitlines()[-1])
-                except (ValueError, IndexError):
-                    r = {}
-                check(rc == 0 and r.get("requests", 0) > 0 and r.get("errors") == 0,
-                      "%s against the floor: rc=%d %s %s" % (op, rc, out.strip(), err.strip()))
+                short_run("http://127.0.0.1:%d" % port, op, "/b-" + op, "against the floor")
             synced = sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d))
             check(synced > 300 * 100, "the floor synced the PUTs (%d bytes)" % synced)
         finally:
@@ -102,15 +108,7 @@ def main():
             print("the %s server did not start" % opts.server)
             return 1
         for op in ("get", "put", "mixed", "watch", "lock", "list"):
-            rc, out, err = bench("--endpoints", a.url, "--op", op, "--conns", "4", "--keys", "20",
-                                 "--duration", "1s", "--requests", "300", "--json",
-                                 "--prefix", "/b-" + op)
-            try:
-                r = json.loads(out.strip().splitlines()[-1])
-            except (ValueError, IndexError):
-                r = {}
-            check(rc == 0 and r.get("requests", 0) > 0 and r.get("errors") == 0,
-                  "%s run: rc=%d %s %s" % (op, rc, out.strip(), err.strip()))
+            r = short_run(a.url, op, "/b-" + op, "run")
             check(r.get("requests", 0) <= 300 + 4, "%s run stops near --requests" % op)
             if op == "watch":
                 check(r.get("events", 0) > 0, "watch run received events")
