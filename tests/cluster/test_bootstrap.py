@@ -259,6 +259,12 @@ def case_discovery_service():
                 status, _, body = http_request(durl)
                 check(status == 200 and len(body["node"]["nodes"]) == 3,
                       "the service's view of the token: %s %r" % (status, body))
+        except Exception:
+            # What the service logged (its errors and panics) goes with the failure.
+            log.flush()
+            print("--- etcd-discovery log:\n%s" % open(log.name, errors="replace").read()[-4000:])
+            print("--- the store's log tail:\n%s" % store.stderr()[-4000:])
+            raise
         finally:
             svc.kill()
             svc.wait(timeout=10)
