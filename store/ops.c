@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/jsontext.h"
 #include "store/store_int.h"
 
 /*
@@ -214,12 +213,16 @@ static int modify(store_t *s, tnode_t *n, const store_request_t *req, store_acti
     view = prev;
     view.value = n->dir ? NULL : value;
     view.value_len = n->dir ? 0 : value_len;
-    view.value_plain = n->dir || req->refresh ? prev.value_plain : json_is_plain(value, value_len);
+    bool new_value = !n->dir && !req->refresh;
+    if (new_value)
+        view.value_plain = false; /* not known yet: tnode_set_value checks it */
     view.modified_index = next;
     ttl_of(has_ttl, expire, req->time_ns, &view.expiration_ns, &view.ttl);
     store_event_t *ev = store_event_new(action, &view, &prev, next);
-    if (!n->dir && !req->refresh)
+    if (new_value) {
         tnode_set_value(n, value, value_len);
+        ev->node.value_plain = n->value_plain; /* the event is not published yet */
+    }
     /*
      * etcd leaves a directory's modifiedIndex alone here although the event
      * reports the new one (a later GET disagrees); we store what we report.
