@@ -278,7 +278,8 @@ static int load_state(node_t *n, store_t **store_out, const store_config_t *scfg
     snap_loaded_t snap;
     decoded_t d = {0};
     char serr[512] = "";
-    uint64_t covered = *engine ? engine_meta(*engine)->applied_index : 0;
+    bool had_engine = *engine != NULL;
+    uint64_t covered = had_engine ? engine_meta(*engine)->applied_index : 0;
     rc = load_snapshot(n, &ml, covered, &snap, &d, serr, sizeof(serr));
     free(ml.m);
     store_t *store = NULL;
@@ -304,10 +305,12 @@ static int load_state(node_t *n, store_t **store_out, const store_config_t *scfg
             n->conf = d.cs;
             n->members = d.members;
         }
+        /* An engine at or past the snapshot was opened as it is
+         * (store_from_engine): the snapshot gave only its cluster section. */
+        bool from_engine = had_engine && covered >= n->snap_index;
         log_line('I', "etcdserver", "recovered store from %s at index %" PRIu64,
-                 store_applied_index(store) > n->snap_index ? "the backend" : "snapshot",
-                 store_applied_index(store) > n->snap_index ? store_applied_index(store)
-                                                            : n->snap_index);
+                 from_engine ? "the backend" : "snapshot",
+                 from_engine ? store_applied_index(store) : n->snap_index);
     } else if (rc == -ENOENT) {
         char lerr[256] = "out of memory";
         store = *engine ? store_from_engine(n, engine, scfg, NULL, 0, lerr, sizeof(lerr))
