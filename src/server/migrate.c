@@ -15,6 +15,10 @@
  *     path node_open.c takes for an engine behind the snapshot);
  *   - an engine to memory: the first start loads the snapshot and replays
  *     the WAL, as the memory backend always does; the engine is removed.
+ *     A member alone on an engine writes snapshots without the store
+ *     (node_snapshot.c): the engine's store is then first written as a
+ *     whole snapshot at the engine's applied index and recorded in the WAL
+ *     (whole_snapshot).
  * The new engine is built beside the old one (member/<kind>.converting),
  * synced and renamed into place; the rename of member/backend is the
  * commit point. A crash before it leaves the data dir on its old backend
@@ -32,8 +36,11 @@
 
 #include "common/fs.h"
 #include "common/log.h"
+#include "raft/raft.h"
+#include "snap/snap.h"
 #include "src/server/data_dir.h"
 #include "src/server/node.h"
+#include "src/server/node_int.h"
 #include "src/server/server.h"
 #include "store/engine.h"
 #include "store/store.h"
@@ -92,6 +99,184 @@ static int copy_engine(const config_t *cfg, engine_kind_t from, const char *from
     return rc != 0 ? -1 : 0;
 }
 
+/* ---- engine to memory: a whole snapshot from the engine ---- */
+
+typedef struct markers {
+    wal_marker_t *m;
+    size_t n;
+} markers_t;
+
+/* Only a snapshot the WAL records counts (node_open.c does the same). */
+static bool recorded(void *arg, uint64_t term, uint64_t index)
+{
+    const markers_t *ml = arg;
+    for (size_t i = 0; i < ml->n; i++)
+        if (ml->m[i].index == index && ml->m[i].term == term)
+            return true;
+    return false;
+}
+
+typedef struct whole {
+    const uint8_t *section; /* the cluster section, from the newest snapshot */
+    size_t section_len;
+    store_t *store;
+    store_saver_t *saver; /* NULL: store_save from the loaded tree */
+} whole_t;
+
+static int write_to_snap(void *ctx, const void *buf, size_t len)
+{
+    return snap_writer_write(ctx, buf, len);
+}
+
+static int produce_whole(void *arg, snap_writer_t *sw)
+{
+    whole_t *w = arg;
+    if (snap_writer_write(sw, w->section, w->section_len) != 0)
+        return -1;
+    return w->saver ? store_saver_run(w->saver, write_to_snap, sw)
+                    : store_save(w->store, write_to_snap, sw);
+}
+
+/*
+ * The term of entry `index`, from the WAL read after the snapshot (snap_index,
+ * snap_term). A membership change between the snapshot and `index` would
+ * be missing from the snapshot's cluster section if the snapshot moved to
+ * `index`: refused, with what to do. 0 or -1 with err.
+ */
+static int term_at(const wal_read_result_t *res, uint64_t snap_index, uint64_t snap_term,
+                   uint64_t index, const char *from, uint64_t *term, char *err, size_t err_len)
+{
+    if (index == snap_index) {
+        *term = snap_term;
+        return 0;
+    }
+    if (index - snap_index > res->n_entries) {
+        snprintf(err, err_len,
+                 "the %s backend is at index %" PRIu64 ", past the log's last entry %" PRIu64, from,
+                 index, snap_index + res->n_entries);
+        return -1;
+    }
+    for (uint64_t i = 0; i < index - snap_index; i++) {
+        if (res->entries[i].type == RAFT_ENTRY_CONF_CHANGE) {
+            snprintf(err, err_len,
+                     "entry %" PRIu64 " after the snapshot at index %" PRIu64
+                     " changes the cluster's members: start the member on the %s backend until "
+                     "it saves a snapshot, then convert",
+                     res->entries[i].index, snap_index, from);
+            return -1;
+        }
+    }
+    *term = res->entries[index - snap_index - 1].term;
+    return 0;
+}
+
+/* With the snapshot and the store open: the file, then its WAL record. */
+static int save_whole(const config_t *cfg, const char *snap_dir, const snap_loaded_t *snap,
+                      size_t section_len, store_t *s, const char *from, char *err, size_t err_len)
+{
+    uint64_t applied = store_applied_index(s);
+    wal_options_t wo = {.dir = data_dir_wal_path(cfg->data_dir, cfg->wal_dir)};
+    wal_t *w = NULL;
+    wal_read_result_t res = {0};
+    uint64_t term = 0;
+    int rc = wal_open(&w, &wo, snap->index, snap->term, &res, err, err_len);
+    if (rc != 0 && err[0] == '\0')
+        snprintf(err, err_len, "cannot open the log in %s: %s", wo.dir, strerror(-rc));
+    if (rc == 0)
+        rc = term_at(&res, snap->index, snap->term, applied, from, &term, err, err_len);
+    wal_read_result_free(&res);
+    whole_t wh = {snap->data, section_len, s, store_saver_new(s)};
+    if (rc == 0 && wh.saver == NULL)
+        store_load_all(s);
+    if (rc == 0)
+        rc = snap_save_stream(snap_dir, term, applied, produce_whole, &wh, err, err_len);
+    /* The same index: the file replaced the one the WAL records already. */
+    if (rc == 0 && applied != snap->index &&
+        (wal_append_snapshot(w, applied, term) != 0 || wal_sync(w) != 0)) {
+        snprintf(err, err_len, "cannot record the snapshot at index %" PRIu64 " in %s", applied,
+                 wo.dir);
+        rc = -1;
+    }
+    if (wh.saver)
+        store_saver_free(wh.saver);
+    if (w)
+        wal_close(w);
+    free((char *)wo.dir);
+    if (rc == 0)
+        log_line('I', "etcdserver",
+                 "wrote the %s backend's store as the snapshot at index %" PRIu64, from, applied);
+    return rc == 0 ? 0 : -1;
+}
+
+/*
+ * Before an engine -> memory conversion: when the newest snapshot leaves
+ * the store to the engine, writes the engine's store as a whole snapshot
+ * at its applied index. 0 (also when nothing was needed) or -1 with err.
+ */
+static int whole_snapshot(const config_t *cfg, const char *member, engine_kind_t from,
+                          const char *from_dir, char *err, size_t err_len)
+{
+    char *snap_dir = NULL, *wal_dir = data_dir_wal_path(cfg->data_dir, cfg->wal_dir);
+    if (asprintf(&snap_dir, "%s/snap", member) < 0)
+        abort();
+    markers_t ml = {0};
+    snap_loaded_t snap;
+    int rc = wal_read_markers(wal_dir, &ml.m, &ml.n);
+    free(wal_dir);
+    if (rc == 0)
+        rc = snap_load_newest(snap_dir, recorded, &ml, NULL, NULL, &snap, err, err_len);
+    free(ml.m);
+    if (rc != 0) {
+        free(snap_dir);
+        if (rc == -ENOENT)
+            return 0; /* no snapshot: the WAL holds everything */
+        if (err[0] == '\0')
+            snprintf(err, err_len, "cannot read the newest snapshot: %s", strerror(-rc));
+        return -1;
+    }
+    bool has_cluster = false;
+    struct raft_conf_state cs;
+    membership_t m = {0};
+    const uint8_t *sdata = NULL;
+    size_t slen = 0;
+    uint64_t held = 0;
+    rc = node_decode_snapshot(snap.data, snap.len, &has_cluster, &cs, &m, &sdata, &slen);
+    if (rc == 0 && has_cluster) {
+        raft_conf_state_free(&cs);
+        membership_free(&m);
+    }
+    if (rc != 0 || !node_snapshot_in_engine(sdata, slen, &held)) {
+        /* A whole one (or one the start will refuse with its reason). */
+        snap_release(&snap);
+        free(snap_dir);
+        return 0;
+    }
+    engine_t *e = NULL;
+    store_t *s = NULL;
+    char lerr[256] = "";
+    rc = open_engine(cfg, from, from_dir, &e, err, err_len);
+    if (rc == 0 && (s = store_open_engine(&(store_config_t){.history_size = cfg->watch_history}, e,
+                                          lerr, sizeof(lerr))) == NULL) {
+        snprintf(err, err_len, "cannot read the store from %s: %s", from_dir, lerr);
+        engine_close(e);
+        rc = -1;
+    }
+    if (rc == 0 && store_applied_index(s) < snap.index) {
+        snprintf(err, err_len,
+                 "the %s backend is at index %" PRIu64 ", behind the snapshot at index %" PRIu64
+                 " whose store it holds",
+                 engine_kind_name(from), store_applied_index(s), snap.index);
+        rc = -1;
+    }
+    if (rc == 0)
+        rc = save_whole(cfg, snap_dir, &snap, (size_t)(sdata - snap.data), s,
+                        engine_kind_name(from), err, err_len);
+    store_free(s);
+    snap_release(&snap);
+    free(snap_dir);
+    return rc;
+}
+
 /* The conversion with the data dir locked; paths in member/. */
 static int convert(const config_t *cfg, const char *member, const char *from, const char *to,
                    char *err, size_t err_len)
@@ -114,6 +299,8 @@ static int convert(const config_t *cfg, const char *member, const char *from, co
         if (fs_rename(tmp_dir, to_dir, err, err_len) != 0)
             goto out;
     }
+    if (fk && !tk && whole_snapshot(cfg, member, fk, from_dir, err, err_len) != 0)
+        goto out;
     if (fs_sync_dir(member, err, err_len) != 0)
         goto out;
     if (data_dir_set_backend(cfg->data_dir, to, err, err_len) != 0)

@@ -128,7 +128,9 @@ struct node {
     struct raft_conf_state snap_conf; /* the configuration at the snapshot in flight */
     uint64_t marker_batch;            /* WAL batch of a snapshot marker in flight */
     uint64_t marker_index, marker_term;
-    int recv_fd; /* a snapshot being received (-1: none) */
+    bool marker_in_engine; /* the snapshot being recorded holds no store (node_snapshot.c) */
+    bool snap_in_engine;   /* the newest snapshot holds no store: its engine had it */
+    int recv_fd;           /* a snapshot being received (-1: none) */
     uint64_t recv_index, recv_term;
 };
 
@@ -219,6 +221,7 @@ int node_engine_open(const node_t *n, engine_t **out, char *err, size_t err_len)
 int node_engine_replace(const node_t *n, const uint8_t *sdata, size_t slen, uint64_t index,
                         char *err, size_t err_len);
 void node_engine_drop_old(const node_t *n);
+#define NODE_ENGINE_MARK_LEN 16 /* "METCDENG" and the index */
 /* The cluster section of a snapshot file: configuration and members. *out
  * is malloc'd (the caller frees it). */
 void node_encode_cluster_state(const struct raft_conf_state *cs, const membership_t *m,
@@ -232,5 +235,11 @@ int node_decode_snapshot(const uint8_t *data, size_t len, bool *has_cluster,
 /* Whether the payload's cluster section carries its own CRC (checked by
  * node_decode_snapshot), so that it can be trusted without the file's. */
 bool node_snapshot_section_checked(const uint8_t *data, size_t len);
+/* Whether a snapshot's store bytes (from node_decode_snapshot) only say
+ * that the member's engine held the store at *index (node_snapshot.c):
+ * such a snapshot cannot be loaded into memory or sent to a follower. */
+bool node_snapshot_in_engine(const uint8_t *store, size_t len, uint64_t *index);
+/* The store bytes of such a snapshot for `index`. */
+void node_snapshot_engine_mark(uint64_t index, uint8_t out[NODE_ENGINE_MARK_LEN]);
 
 #endif /* METCD_SERVER_NODE_INT_H */

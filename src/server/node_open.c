@@ -287,8 +287,19 @@ static int load_state(node_t *n, store_t **store_out, const store_config_t *scfg
         char lerr[256] = "";
         n->snap_index = snap.index;
         n->snap_term = snap.term;
+        uint64_t held = 0;
+        n->snap_in_engine = d.rc == 0 && node_snapshot_in_engine(d.sdata, d.slen, &held);
         if (d.rc != 0)
             snprintf(lerr, sizeof(lerr), "its cluster section is malformed");
+        else if (n->snap_in_engine && !(*engine && covered >= snap.index))
+            /* Written once the engine was synced at that index
+             * (node_snapshot.c): only a replaced or damaged engine is
+             * behind it, and nothing else holds that store. */
+            snprintf(lerr, sizeof(lerr),
+                     "its store was in the %s backend, which %s; restore the data directory "
+                     "from a backup",
+                     *engine ? engine_kind_name(engine_kind(*engine)) : "lmdb or leveldb",
+                     *engine ? "is behind it" : "this start does not use");
         else if (*engine)
             store = store_from_engine(n, engine, scfg, d.sdata, d.slen, lerr, sizeof(lerr));
         else

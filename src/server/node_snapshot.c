@@ -13,6 +13,17 @@
  * already holds the store check only the section, not the whole file.
  * "METCDCS1" is the same without the CRC (older snapshots); a payload with
  * neither magic was written before clusters: all store, one member.
+ *
+ * A member alone on lmdb or leveldb writes no store into its snapshots: the
+ * store part is "METCDENG" and the applied index, written once the engine
+ * is synced at that index. etcd 3.4 does the same (its .snap files hold
+ * only the v2 store of members; the data is in bbolt), and for the same
+ * reason: a whole-store snapshot every --snapshot-count entries costs time
+ * and memory that grow with the data set, while the engine already holds
+ * the store durably and a restart replays the WAL after the engine's
+ * applied index. Nobody is sent such a snapshot: a member that gets peers
+ * takes a whole one at once (node_maybe_snapshot), and until then the
+ * leader refuses to send it (node_snapshot_open; raft tries again).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -33,6 +44,7 @@
 #define CLUSTER_MAGIC_V1  "METCDCS1"
 #define CLUSTER_MAGIC_LEN 8
 #define CLUSTER_HEAD      (CLUSTER_MAGIC_LEN + 4 + 4) /* magic, length, CRC */
+#define ENGINE_MAGIC      "METCDENG"
 
 /* ---- the cluster section ---- */
 
@@ -138,6 +150,20 @@ int node_decode_snapshot(const uint8_t *data, size_t len, bool *has_cluster,
     return 0;
 }
 
+bool node_snapshot_in_engine(const uint8_t *store, size_t len, uint64_t *index)
+{
+    if (len != NODE_ENGINE_MARK_LEN || memcmp(store, ENGINE_MAGIC, CLUSTER_MAGIC_LEN) != 0)
+        return false;
+    *index = le_get64(store + CLUSTER_MAGIC_LEN);
+    return true;
+}
+
+void node_snapshot_engine_mark(uint64_t index, uint8_t out[NODE_ENGINE_MARK_LEN])
+{
+    memcpy(out, ENGINE_MAGIC, CLUSTER_MAGIC_LEN);
+    le_put64(out + CLUSTER_MAGIC_LEN, index);
+}
+
 /* ---- taking snapshots ---- */
 
 /* One voter and no learner: nobody is ever sent this member's entries. */
@@ -173,6 +199,39 @@ void node_trim_log(node_t *n)
     }
 }
 
+/*
+ * Writes a snapshot whose store is the engine's (the header comment), at
+ * the applied index: the engine is synced first, so the file never names
+ * an index the engine could lose. Small and written at once, on this
+ * thread; then recorded in the WAL as any snapshot.
+ */
+static void save_in_engine(node_t *n, uint64_t term, const uint8_t *prefix, size_t plen)
+{
+    char err[512] = "";
+    if (store_sync(n->store) != 0) {
+        snprintf(err, sizeof(err), "cannot sync the store's backend: %s",
+                 store_engine_error(n->store));
+    } else {
+        size_t len = plen + NODE_ENGINE_MARK_LEN;
+        uint8_t *b = malloc(len);
+        if (b == NULL)
+            abort();
+        memcpy(b, prefix, plen);
+        node_snapshot_engine_mark(n->applied, b + plen);
+        if (n->cfg.crash_point)
+            n->cfg.crash_point("snapshot-save");
+        if (snap_save(n->snap_dir, term, n->applied, b, len, err, sizeof(err)) == 0)
+            err[0] = '\0';
+        else if (err[0] == '\0')
+            snprintf(err, sizeof(err), "%s", strerror(errno));
+        free(b);
+    }
+    if (err[0] != '\0')
+        log_line('E', "etcdserver", "failed to save the snapshot at index %" PRIu64 ": %s",
+                 n->applied, err);
+    node_on_snapshot_saved(n, err[0] ? -1 : 0, n->applied, term);
+}
+
 void node_maybe_snapshot(node_t *n)
 {
     if (n->cfg.snapshot_count == 0 || snapshotter_busy(&n->snapper) || n->marker_batch != 0)
@@ -184,10 +243,19 @@ void node_maybe_snapshot(node_t *n)
     /* Peers joined a member whose log was trimmed past its newest snapshot
      * (node_trim_log): they can only be caught up by a newer one. */
     bool stale = !trims_log(n) && n->trimmed_index > since;
+    /* Likewise when the newest snapshot holds no store (it cannot be sent);
+     * after a failed attempt, the usual wait. */
+    if (!trims_log(n) && n->snap_in_engine && n->snap_failed_at <= n->snap_index)
+        stale = true;
     if (n->applied - since < n->cfg.snapshot_count && !stale)
         return;
     uint64_t term = raft_log_term_at(n->raft, n->applied);
     if (term == 0)
+        return;
+    /* Alone on an engine: a snapshot of the cluster section only (the
+     * header comment). The engine must hold exactly the applied index. */
+    bool in_engine = trims_log(n) && store_has_engine(n->store);
+    if (in_engine && store_applied_index(n->store) != n->applied)
         return;
     log_line('I', "etcdserver", "start to snapshot (applied: %" PRIu64 ", lastsnap: %" PRIu64 ")",
              n->applied, n->snap_index);
@@ -196,6 +264,12 @@ void node_maybe_snapshot(node_t *n)
     node_encode_cluster_state(&n->conf, &n->members, &prefix, &plen);
     raft_conf_state_free(&n->snap_conf);
     raft_conf_state_copy(&n->snap_conf, &n->conf);
+    n->marker_in_engine = in_engine;
+    if (in_engine) {
+        save_in_engine(n, term, prefix, plen);
+        free(prefix);
+        return;
+    }
     /*
      * On lmdb and leveldb a thread writes the snapshot from the engine's
      * read view, taken now, at the applied index (every applied entry is
@@ -267,7 +341,9 @@ void node_on_marker_durable(node_t *n)
     uint64_t index = n->marker_index;
     n->snap_index = index;
     n->snap_term = n->marker_term;
-    log_line('I', "etcdserver", "saved snapshot at index %" PRIu64, index);
+    n->snap_in_engine = n->marker_in_engine;
+    log_line('I', "etcdserver", "saved snapshot at index %" PRIu64 "%s", index,
+             n->snap_in_engine ? " (the store is in the backend)" : "");
     release_behind(n, index);
     /* The in-memory log keeps a tail behind the snapshot (etcd: compact to
      * snapshot index - snapshotCatchUpEntries); a follower behind that tail
@@ -296,6 +372,14 @@ static char *snap_path(const node_t *n, uint64_t term, uint64_t index, const cha
 
 int node_snapshot_open(node_t *n, uint64_t index, uint64_t term, uint64_t *size)
 {
+    if (n->snap_in_engine && index == n->snap_index) {
+        /* A whole one is on its way (node_maybe_snapshot). */
+        log_line('I', "etcdserver",
+                 "the snapshot at index %" PRIu64 " holds no store; waiting for a whole one "
+                 "before sending a snapshot",
+                 index);
+        return -1;
+    }
     char *path = snap_path(n, term, index, "");
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
@@ -394,7 +478,12 @@ int node_install_snapshot(node_t *n, const struct raft_snapshot *rs)
     store_t *fresh = NULL;
     char lerr[256] = "";
     bool beside = store_has_engine(n->store);
-    if (node_decode_snapshot(s.data, s.len, &has_cluster, &cs, &m, &sdata, &slen) == 0) {
+    uint64_t held = 0;
+    if (node_decode_snapshot(s.data, s.len, &has_cluster, &cs, &m, &sdata, &slen) == 0 &&
+        node_snapshot_in_engine(sdata, slen, &held)) {
+        /* Never sent (node_snapshot_open): the sender's engine held it. */
+        snprintf(lerr, sizeof(lerr), "it holds no store");
+    } else if (has_cluster) {
         store_config_t scfg = {.history_size = n->cfg.watch_history,
                                .cache_nodes = (size_t)n->cfg.backend_cache_nodes};
         if (beside) {
@@ -453,6 +542,7 @@ int node_install_snapshot(node_t *n, const struct raft_snapshot *rs)
         n->durable_index = rs->meta.index;
     n->snap_index = rs->meta.index;
     n->snap_term = rs->meta.term;
+    n->snap_in_engine = false;
     raft_conf_state_free(&n->snap_conf);
     raft_conf_state_copy(&n->snap_conf, &n->conf);
     log_line('I', "etcdserver", "applied incoming snapshot at index %" PRIu64, rs->meta.index);

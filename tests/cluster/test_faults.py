@@ -908,6 +908,65 @@ def grow_after_trim():
                caught_up_s="%.2f" % took, checked=n)
 
 
+# ---- a member alone on an engine, whose snapshots hold no store, grows ----
+
+def grow_from_engine():
+    """On lmdb and leveldb a one-member cluster writes snapshots without
+    the store (its engine holds it, as etcd 3.4 keeps its data in bbolt and
+    only members in .snap files): small files, whatever the data. A member
+    added afterwards cannot be sent such a snapshot: the leader writes a
+    whole one at once, the new member installs it and ends with every
+    acknowledged write."""
+    case = "grow_from_engine"
+    if not os.environ.get("METCD_BACKEND"):
+        raise AssertionError("METCD_BACKEND is not set: this case is for lmdb and leveldb")
+    with new_cluster(1, snapshot_count=500) as c:
+        lead = c.start()
+        w = Writers(c, "/eng", threads=6, max_ops=1500, pause=0.0, targets=[lead]).start()
+        deadline = time.monotonic() + 90.0
+        while any(t.is_alive() for t in w.threads) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        w.stop()
+        acked = len(w.acked)
+        check(acked >= 8000, "%s: only %d writes acknowledged" % (case, acked), c)
+        log = open(lead.log_path, errors="replace").read()
+        light = [int(x) for x in
+                 re.findall(r"saved snapshot at index (\d+) \(the store is in the backend\)", log)]
+        check(light, "%s: no snapshot left the store to the backend" % case, c)
+        snap_dir = os.path.join(lead.data_dir, "member", "snap")
+        sizes = [os.path.getsize(os.path.join(snap_dir, f))
+                 for f in os.listdir(snap_dir) if f.endswith(".snap")]
+        check(sizes and max(sizes) < 4096,
+              "%s: snapshots of %r bytes; the store is in the backend" % (case, sizes), c)
+        m = c.new_member()
+        req = urllib.request.Request(
+            lead.url("/v2/members"), method="POST",
+            data=json.dumps({"peerURLs": [m.advertised_peer_url]}).encode(),
+            headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=10.0) as r:
+                new_id = json.loads(r.read())["id"]
+        except urllib.error.HTTPError as e:
+            raise AssertionError("%s: member add answered %d %s\n%s"
+                                 % (case, e.code, e.read()[:300], c.logs()))
+        t0 = time.monotonic()
+        c.start_added(m, new_id)
+        took = time.monotonic() - t0
+        took += same_keys_after(lead, m, "/eng", "the added member to catch up")
+        n = assert_acked_present(c, m, w, case)
+        got = [int(x) for x in re.findall(r"applied incoming snapshot at index (\d+)",
+                                          open(m.log_path, errors="replace").read())]
+        check(got and got[0] > max(light),
+              "%s: the added member got snapshots %r, the leader's newest without the store "
+              "was at %d" % (case, got, max(light)), c)
+        sizes = [os.path.getsize(os.path.join(snap_dir, f))
+                 for f in os.listdir(snap_dir) if f.endswith(".snap")]
+        check(max(sizes) > 100 * 1000,
+              "%s: the leader's snapshots after the member joined: %r bytes" % (case, sizes), c)
+        figure(case, acked=acked, engine_snapshot=max(light), snapshot_sent=got[0],
+               caught_up_s="%.2f" % took, checked=n)
+
+
 CASES = {
     "harness": harness,
     "kill_leader": kill_leader,
@@ -919,6 +978,7 @@ CASES = {
     "membership": membership,
     "snapshot_catch_up": snapshot_catch_up,
     "grow_after_trim": grow_after_trim,
+    "grow_from_engine": grow_from_engine,
 }
 
 
