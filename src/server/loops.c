@@ -499,10 +499,20 @@ static void on_owner_wake(h2o_socket_t *sock, const char *err)
 {
     (void)err;
     server_t *s = sock->data;
-    __atomic_store_n(&s->owner_woken, false, __ATOMIC_RELEASE); /* see wake_owner() */
+    /*
+     * Read, then clear: a loop that finds the flag still set after the
+     * read writes nothing, and what it proposed is taken by the
+     * node_process() of this turn. Cleared first, a loop could set it and
+     * write between the two steps, the read would swallow that write, and
+     * the flag would stay set with the eventfd empty: no loop would wake
+     * the owner again, which then ran only on its ticks and WAL syncs (a
+     * write load fell from 22,000/s to 3,000/s for good).
+     */
     uint64_t v;
     ssize_t n = read(s->owner_wake_fd, &v, sizeof(v));
     (void)n; /* the turn that follows runs node_process() */
+    node_test_point(s->node, "owner-wake");
+    __atomic_store_n(&s->owner_woken, false, __ATOMIC_RELEASE); /* see wake_owner() */
 }
 
 /*

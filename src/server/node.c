@@ -574,3 +574,9 @@ uint64_t node_cluster_id(const node_t *n)
 {
     return n->cfg.cluster_id;
 }
+
+void node_test_point(const node_t *n, const char *where)
+{
+    if (n->cfg.crash_point)
+        n->cfg.crash_point(where);
+}

@@ -112,7 +112,9 @@ typedef struct node_config {
      * "engine-commit" (entries durable in the WAL, applied, not yet in the
      * engine), "wal-release" (engine synced, WAL not yet released), the
      * engine swaps (node_engine.c) and "snapshot-save" (called by the
-     * snapshot's thread or child before it writes: tests slow it there). */
+     * snapshot's thread or child before it writes: tests slow it there),
+     * and "owner-wake" (the owner thread between reading its wakeup and
+     * clearing its flag, src/server/loops.c). */
     void (*crash_point)(const char *where);
 } node_config_t;
 
@@ -188,6 +190,9 @@ int node_propose_member(node_t *n, node_member_op_t op, const membership_member_
 const membership_t *node_members(const node_t *n);
 
 /* The transport's callbacks (src/peer/peer.h), forwarded by the server. */
+/* Calls the test hook at `where` (node_config_t.crash_point); nothing in
+ * production. */
+void node_test_point(const node_t *n, const char *where);
 void node_step(node_t *n, const struct raft_message *m);
 void node_report_unreachable(node_t *n, uint64_t id);
 void node_report_snapshot(node_t *n, uint64_t id, bool failed);

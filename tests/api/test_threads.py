@@ -15,6 +15,9 @@ kernel spreads over the loops:
 - quorum GETs, membership reads and /metrics answer on every loop; the
   server stops cleanly (exit 0) with connections and watches open.
 
+- a write is answered as soon as it is written, whichever way the owner
+  thread's wakeup and the loops interleave (owner_wakeup, with metcd-hooks).
+
 No speed is asserted. Usage: test_threads.py [CASE...] (METCD_BIN set).
 """
 import http.client
@@ -244,6 +247,63 @@ def case_longpoll_chain():
             s.close()
 
 
+def case_owner_wakeup():
+    """A loop's proposal wakes the owner thread at once, whatever the
+    interleaving. The owner reads its wakeup, then clears the flag that
+    tells loops a wakeup is pending; the test hook "owner-wake" holds it
+    20 ms between the two, so that loops proposing then find the flag set
+    and write nothing, and must be served by that same turn. In the other
+    order a wakeup written meanwhile was swallowed with the flag left set:
+    from then on no loop woke the owner, and every write waited for one of
+    its timers (the 500 ms SYNC, the heartbeat). After writes from six
+    connections at once, which brought that interleaving about, writes one
+    at a time must each be answered as soon as written: the median of 40
+    under 150 ms (20 ms of it the hook), against about 250 ms when the
+    owner runs on its timers only. No speed is measured."""
+    if not os.environ.get("METCD_HOOKS_BIN"):
+        raise AssertionError("METCD_HOOKS_BIN is not set (the build's tests/metcd-hooks)")
+    with Metcd(args=["--threads", "2", "--heartbeat-interval", "5000",
+                     "--election-timeout", "50000"],
+               env={"METCD_TEST_PAUSE_AT": "owner-wake:20"}) as m:
+        m.wait_ready()
+        errors = []
+
+        def writer(w, n, took):
+            try:
+                conn = connect(m.client_port)
+                for i in range(n):
+                    t0 = time.monotonic()
+                    st, h, body = request(conn, "PUT", "/v2/keys/w/%d-%d" % (w, i), "value=v")
+                    if st not in (200, 201):
+                        raise AssertionError("PUT: %d %s" % (st, body))
+                    took.append(time.monotonic() - t0)
+                conn.close()
+            except Exception as e:
+                errors.append(e)
+        burst = []
+        writers = [threading.Thread(target=writer, args=(i, 50, burst), daemon=True)
+                   for i in range(6)]
+        for t in writers:
+            t.start()
+        for t in writers:
+            t.join(120)
+        alone = []
+        writer(6, 40, alone)
+        if errors:
+            raise errors[0]
+        if len(burst) != 300 or len(alone) != 40:
+            raise AssertionError("%d of 340 writes acknowledged" % (len(burst) + len(alone)))
+        median = sorted(alone)[len(alone) // 2]
+        print("burst of 300: %.1f s; writes one at a time: median %.0f ms"
+              % (sum(burst) / 6, median * 1000))
+        if median > 0.150:
+            raise AssertionError("writes one at a time waited for the owner's timers (a lost "
+                                 "wakeup): median %.0f ms" % (median * 1000))
+        if m.stop() != 0:
+            raise AssertionError("metcd exited with an error:\n" + m.stderr())
+
+
 if __name__ == "__main__":
     run_cases({"writes_reads_streams": case_writes_reads_streams,
-               "longpoll_chain": case_longpoll_chain})
+               "longpoll_chain": case_longpoll_chain,
+               "owner_wakeup": case_owner_wakeup})
