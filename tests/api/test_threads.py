@@ -13,8 +13,7 @@ kernel spreads over the loops:
   the writes, in index order, with no gap and no duplicate;
 - a long-poll watcher that chains waitIndex = last + 1 sees every index;
 - quorum GETs, membership reads and /metrics answer on every loop; the
-  server stops cleanly (exit 0) with connections and watches open.
-
+  server stops cleanly (exit 0) with connections and watches open;
 - a write is answered as soon as it is written, whichever way the owner
   thread's wakeup and the loops interleave (owner_wakeup, with metcd-hooks).
 
