@@ -164,6 +164,7 @@ static void tcp_free(peer_transport_t *base)
         h2o_timeout_dispose(t->loop, &t->backoff[i]);
     h2o_timeout_dispose(t->loop, &t->handshake);
     h2o_timeout_dispose(t->loop, &t->snap_idle);
+    h2o_timeout_dispose(t->loop, &t->flush_soon);
     free(t->version);
     free(t);
 }
@@ -200,6 +201,7 @@ int peer_tcp_new(const struct peer_config *cfg, peer_transport_t **out)
     }
     h2o_timeout_init(t->loop, &t->handshake, t->cfg.handshake_ms);
     h2o_timeout_init(t->loop, &t->snap_idle, (uint64_t)t->cfg.handshake_ms * 6);
+    h2o_timeout_init(t->loop, &t->flush_soon, 0);
     h2o_linklist_init_anchor(&t->inbound);
     h2o_linklist_init_anchor(&t->snap_sends);
     *out = &t->base;

@@ -25,8 +25,9 @@ struct tcp_transport {
     /* h2o timeouts have one fixed interval each: one per backoff step. */
     h2o_timeout_t backoff[TCP_MAX_BACKOFF_LEVELS];
     size_t n_backoff;
-    h2o_timeout_t handshake; /* connect + preamble bound */
-    h2o_timeout_t snap_idle; /* a snapshot connection without progress */
+    h2o_timeout_t handshake;  /* connect + preamble bound */
+    h2o_timeout_t snap_idle;  /* a snapshot connection without progress */
+    h2o_timeout_t flush_soon; /* 0 ms: writes queued by a send (tcp_stream.c) */
     h2o_socket_t **listeners;
     SSL_CTX **listener_tls; /* per listener: its TLS context, or NULL (borrowed) */
     size_t n_listeners;
@@ -64,6 +65,7 @@ struct tcp_stream {
     bool tls;       /* the URL dialed is https:// */
     unsigned level; /* backoff step of the next retry */
     h2o_timeout_entry_t retry, deadline;
+    h2o_timeout_entry_t flush_entry; /* on t->flush_soon while a write waits */
     struct timespec dial_at;
     bool down; /* failed since the last success (log once per outage) */
     bool full_logged;

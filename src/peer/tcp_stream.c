@@ -21,6 +21,7 @@ static const char *kind_name(enum peer_conn_kind k)
 
 static void on_retry(h2o_timeout_entry_t *entry);
 static void on_deadline(h2o_timeout_entry_t *entry);
+static void on_flush_soon(h2o_timeout_entry_t *entry);
 
 void tcp_stream_init(struct tcp_stream *s, struct tcp_peer *p, enum peer_conn_kind kind)
 {
@@ -31,6 +32,7 @@ void tcp_stream_init(struct tcp_stream *s, struct tcp_peer *p, enum peer_conn_ki
     s->queue = peer_xcalloc(p->t->cfg.queue_len, sizeof(*s->queue));
     s->retry.cb = on_retry;
     s->deadline.cb = on_deadline;
+    s->flush_entry.cb = on_flush_soon;
 }
 
 static void free_inflight(struct tcp_stream *s, bool count_failed)
@@ -62,6 +64,8 @@ static void close_sock(struct tcp_stream *s)
     s->writing = false;
     if (h2o_timeout_is_linked(&s->deadline))
         h2o_timeout_unlink(&s->deadline);
+    if (h2o_timeout_is_linked(&s->flush_entry))
+        h2o_timeout_unlink(&s->flush_entry);
 }
 
 void tcp_stream_dispose(struct tcp_stream *s)
@@ -160,7 +164,23 @@ void tcp_stream_enqueue(struct tcp_stream *s, uint8_t *frame, size_t len)
     }
     s->queue[(s->q_head + s->q_len) % cap] = (struct tcp_frame){frame, len};
     s->q_len++;
-    flush(s);
+    /*
+     * Written from a 0 ms timeout, inside the loop's next run, not here:
+     * a send comes from outside a run (node_process), and a write that
+     * completes at once puts its socket on h2o's list of pending callbacks,
+     * run only in the next run. h2o 2.2 frees a closed socket at the start
+     * of a run, before it walks that list, so a socket written here and
+     * closed before that run (the transport freed at shutdown, a peer
+     * removed by the same Ready) was read after it was freed. Inside a run
+     * h2o runs the pending callbacks after each timeout's.
+     */
+    if (s->state == TCP_STREAM_STREAMING && !s->writing && !h2o_timeout_is_linked(&s->flush_entry))
+        h2o_timeout_link(t->loop, &t->flush_soon, &s->flush_entry);
+}
+
+static void on_flush_soon(h2o_timeout_entry_t *entry)
+{
+    flush(H2O_STRUCT_FROM_MEMBER(struct tcp_stream, flush_entry, entry));
 }
 
 static void on_response(h2o_socket_t *sock, const char *err);

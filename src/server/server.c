@@ -777,6 +777,11 @@ static void drain(server_t *s)
 {
     struct timespec start;
     clock_gettime(CLOCK_MONOTONIC, &start);
+    /* Answers written just now, outside a run (node_stop), may have their
+     * sockets on h2o's pending list: let those callbacks run before any
+     * connection is closed (h2o 2.2 frees a closed socket before it walks
+     * that list; src/peer/tcp_stream.c has the whole story). */
+    h2o_evloop_run(s->loop, 0);
     api_shutdown(s->api);
     for (;;) {
         size_t left = api_connection_count(s->api);
