@@ -39,7 +39,7 @@ import urllib.parse
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[0:0] = [_HERE, os.path.join(_HERE, "..", "lib")]   # relay.py; tests/lib helpers
-from metcd_proc import backend_args, clean_env, cluster_id, free_port, member_id  # noqa: E402,F401
+from metcd_proc import backend_args, clean_env, cluster_id, crash_of, free_port, member_id  # noqa: E402,F401,E501
 from relay import Relay  # noqa: E402
 
 ETCD_BIN = os.environ.get("ETCD_BIN", "/usr/bin/etcd")
@@ -305,6 +305,10 @@ class Cluster:
         """Starts the member again on its data dir with the same command line."""
         if m.alive():
             raise ClusterError("restart of %s while it still runs" % m.name)
+        crash = crash_of(m.proc.returncode) if m.proc is not None else None
+        if crash:
+            raise ClusterError("%s (pid %d) had crashed with %s:\n%s"
+                               % (m.name, m.proc.pid, crash, m.log_tail(3000)))
         self._spawn(m)
         if wait:
             self.wait_healthy(m, timeout)
@@ -436,6 +440,7 @@ class Cluster:
         if self.closed:
             return
         self.closed = True
+        crashed = []
         for m in self.members + self.removed:
             if m.proc is not None and m.proc.poll() is None:
                 try:
@@ -443,6 +448,10 @@ class Cluster:
                     m.proc.wait(timeout=10)
                 except (OSError, subprocess.TimeoutExpired):
                     pass
+            crash = crash_of(m.proc.returncode) if m.proc is not None else None
+            if crash:
+                crashed.append("--- %s (pid %d) crashed with %s; log tail:\n%s"
+                               % (m.name, m.proc.pid, crash, m.log_tail(3000)))
         if self.relay is not None:
             self.relay.close()
         keep = os.environ.get("CLUSTER_KEEP_DIR")
@@ -458,6 +467,9 @@ class Cluster:
             atexit.unregister(self.close)
         except Exception:
             pass
+        if crashed:
+            # Whatever the case asserted: a member crashed (SIGSEGV and the like).
+            raise ClusterError("\n".join(crashed))
 
     def __enter__(self):
         return self

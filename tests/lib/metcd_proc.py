@@ -142,6 +142,18 @@ def cluster_id(member_ids):
     return struct.unpack(">Q", hashlib.sha1(data).digest()[:8])[0]
 
 
+# Signals only a bug delivers to metcd itself (SIGABRT is left out: a
+# member stops with abort() on purpose when its disk fails).
+CRASH_SIGNALS = (signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE)
+
+
+def crash_of(returncode):
+    """The signal's name when a process with this exit status crashed."""
+    if returncode is not None and returncode < 0 and -returncode in CRASH_SIGNALS:
+        return signal.Signals(-returncode).name
+    return None
+
+
 def http(method, url, body=None, headers=None, timeout=5.0):
     """(status, headers, body bytes); HTTP errors are returned, not raised."""
     req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
@@ -214,13 +226,24 @@ class Metcd:
         return self.wait_exit(timeout)
 
     def close(self):
+        """Kills the process if it still runs and removes its files. A
+        process that had crashed (SIGSEGV and the like) fails the test,
+        whatever the test asserted before."""
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(timeout=10)
+        crash = crash_of(self.proc.returncode)
+        try:
+            tail = self.stderr()[-3000:] if crash else ""
+        except OSError:
+            tail = "(log already removed)"
         if self.proc.stdout:
             self.proc.stdout.close()
         self.stderr_file.close()
         self.tmp.cleanup()
+        if crash:
+            raise AssertionError("metcd (pid %d) crashed with %s:\n%s"
+                                 % (self.proc.pid, crash, tail))
 
     def __enter__(self):
         return self
