@@ -101,21 +101,6 @@ static int copy_engine(const config_t *cfg, engine_kind_t from, const char *from
 
 /* ---- engine to memory: a whole snapshot from the engine ---- */
 
-typedef struct markers {
-    wal_marker_t *m;
-    size_t n;
-} markers_t;
-
-/* Only a snapshot the WAL records counts (node_open.c does the same). */
-static bool recorded(void *arg, uint64_t term, uint64_t index)
-{
-    const markers_t *ml = arg;
-    for (size_t i = 0; i < ml->n; i++)
-        if (ml->m[i].index == index && ml->m[i].term == term)
-            return true;
-    return false;
-}
-
 typedef struct whole {
     const uint8_t *section; /* the cluster section, from the newest snapshot */
     size_t section_len;
@@ -219,12 +204,13 @@ static int whole_snapshot(const config_t *cfg, const char *member, engine_kind_t
     char *snap_dir = NULL, *wal_dir = data_dir_wal_path(cfg->data_dir, cfg->wal_dir);
     if (asprintf(&snap_dir, "%s/snap", member) < 0)
         abort();
-    markers_t ml = {0};
+    node_markers_t ml = {0};
     snap_loaded_t snap;
     int rc = wal_read_markers(wal_dir, &ml.m, &ml.n);
     free(wal_dir);
     if (rc == 0)
-        rc = snap_load_newest(snap_dir, recorded, &ml, NULL, NULL, &snap, err, err_len);
+        rc = snap_load_newest(snap_dir, node_snapshot_recorded, &ml, NULL, NULL, &snap, err,
+                              err_len);
     free(ml.m);
     if (rc != 0) {
         free(snap_dir);

@@ -221,6 +221,16 @@ int node_engine_open(const node_t *n, engine_t **out, char *err, size_t err_len)
 int node_engine_replace(const node_t *n, const uint8_t *sdata, size_t slen, uint64_t index,
                         char *err, size_t err_len);
 void node_engine_drop_old(const node_t *n);
+/* The snapshot markers of a WAL (wal_read_markers). */
+typedef struct node_markers {
+    wal_marker_t *m;
+    size_t n;
+} node_markers_t;
+/* snap_accept_cb over a node_markers_t: a snapshot counts only if the WAL
+ * records it (a crash between the file and its marker leaves one that
+ * does not). */
+bool node_snapshot_recorded(void *markers, uint64_t term, uint64_t index);
+
 #define NODE_ENGINE_MARK_LEN 16 /* "METCDENG" and the index */
 /* The cluster section of a snapshot file: configuration and members. *out
  * is malloc'd (the caller frees it). */

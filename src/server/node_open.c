@@ -26,20 +26,6 @@
 #include "src/server/data_dir.h"
 #include "src/server/hooks.h"
 
-typedef struct marker_list {
-    wal_marker_t *m;
-    size_t n;
-} marker_list_t;
-
-static bool accept_snapshot(void *arg, uint64_t term, uint64_t index)
-{
-    const marker_list_t *ml = arg;
-    for (size_t i = 0; i < ml->n; i++)
-        if (ml->m[i].index == index && ml->m[i].term == term)
-            return true;
-    return false;
-}
-
 static void wal_log(void *arg, const char *line)
 {
     (void)arg;
@@ -247,11 +233,11 @@ static void decoded_free(decoded_t *d)
  * does not check, sends the file through the whole check after all, which
  * renames a corrupt file .broken and falls back to an older snapshot.
  */
-static int load_snapshot(node_t *n, marker_list_t *ml, uint64_t covered, snap_loaded_t *snap,
+static int load_snapshot(node_t *n, node_markers_t *ml, uint64_t covered, snap_loaded_t *snap,
                          decoded_t *d, char *serr, size_t serr_len)
 {
-    int rc = snap_load_newest_covered(n->snap_dir, accept_snapshot, ml, snap_log, NULL, covered,
-                                      snap, serr, serr_len);
+    int rc = snap_load_newest_covered(n->snap_dir, node_snapshot_recorded, ml, snap_log, NULL,
+                                      covered, snap, serr, serr_len);
     if (rc != 0)
         return rc;
     decode(snap, d);
@@ -260,7 +246,8 @@ static int load_snapshot(node_t *n, marker_list_t *ml, uint64_t covered, snap_lo
         return 0;
     decoded_free(d);
     snap_release(snap);
-    rc = snap_load_newest(n->snap_dir, accept_snapshot, ml, snap_log, NULL, snap, serr, serr_len);
+    rc = snap_load_newest(n->snap_dir, node_snapshot_recorded, ml, snap_log, NULL, snap, serr,
+                          serr_len);
     if (rc == 0)
         decode(snap, d);
     return rc;
@@ -269,7 +256,7 @@ static int load_snapshot(node_t *n, marker_list_t *ml, uint64_t covered, snap_lo
 static int load_state(node_t *n, store_t **store_out, const store_config_t *scfg, wal_options_t *wo,
                       engine_t **engine, char *err, size_t err_len)
 {
-    marker_list_t ml = {0};
+    node_markers_t ml = {0};
     int rc = wal_read_markers(n->wal_dir, &ml.m, &ml.n);
     if (rc != 0) {
         snprintf(err, err_len, "cannot read the log in %s: %s", n->wal_dir, strerror(-rc));

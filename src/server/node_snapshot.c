@@ -150,6 +150,15 @@ int node_decode_snapshot(const uint8_t *data, size_t len, bool *has_cluster,
     return 0;
 }
 
+bool node_snapshot_recorded(void *markers, uint64_t term, uint64_t index)
+{
+    const node_markers_t *ml = markers;
+    for (size_t i = 0; i < ml->n; i++)
+        if (ml->m[i].index == index && ml->m[i].term == term)
+            return true;
+    return false;
+}
+
 bool node_snapshot_in_engine(const uint8_t *store, size_t len, uint64_t *index)
 {
     if (len != NODE_ENGINE_MARK_LEN || memcmp(store, ENGINE_MAGIC, CLUSTER_MAGIC_LEN) != 0)
