@@ -220,18 +220,10 @@ static int whole_snapshot(const config_t *cfg, const char *member, engine_kind_t
             snprintf(err, err_len, "cannot read the newest snapshot: %s", strerror(-rc));
         return -1;
     }
-    bool has_cluster = false;
-    struct raft_conf_state cs;
-    membership_t m = {0};
-    const uint8_t *sdata = NULL;
-    size_t slen = 0;
-    uint64_t held = 0;
-    rc = node_decode_snapshot(snap.data, snap.len, &has_cluster, &cs, &m, &sdata, &slen);
-    if (rc == 0 && has_cluster) {
-        raft_conf_state_free(&cs);
-        membership_free(&m);
-    }
-    if (rc != 0 || !node_snapshot_in_engine(sdata, slen, &held)) {
+    node_decoded_t d;
+    node_decode_payload(snap.data, snap.len, &d);
+    node_decoded_free(&d); /* only the split is used */
+    if (d.rc != 0 || !node_snapshot_in_engine(d.sdata, d.slen)) {
         /* A whole one (or one the start will refuse with its reason). */
         snap_release(&snap);
         free(snap_dir);
@@ -255,7 +247,7 @@ static int whole_snapshot(const config_t *cfg, const char *member, engine_kind_t
         rc = -1;
     }
     if (rc == 0)
-        rc = save_whole(cfg, snap_dir, &snap, (size_t)(sdata - snap.data), s,
+        rc = save_whole(cfg, snap_dir, &snap, (size_t)(d.sdata - snap.data), s,
                         engine_kind_name(from), err, err_len);
     store_free(s);
     snap_release(&snap);

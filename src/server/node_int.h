@@ -246,9 +246,21 @@ int node_decode_snapshot(const uint8_t *data, size_t len, bool *has_cluster,
  * node_decode_snapshot), so that it can be trusted without the file's. */
 bool node_snapshot_section_checked(const uint8_t *data, size_t len);
 /* Whether a snapshot's store bytes (from node_decode_snapshot) only say
- * that the member's engine held the store at *index (node_snapshot.c):
- * such a snapshot cannot be loaded into memory or sent to a follower. */
-bool node_snapshot_in_engine(const uint8_t *store, size_t len, uint64_t *index);
+ * that the member's engine held the store (node_snapshot.c): such a
+ * snapshot cannot be loaded into memory or sent to a follower. */
+bool node_snapshot_in_engine(const uint8_t *store, size_t len);
+/* A snapshot payload split by node_decode_snapshot; node_decoded_free()
+ * frees what the cluster section holds unless the caller took it. */
+typedef struct node_decoded {
+    int rc; /* node_decode_snapshot's */
+    bool has_cluster;
+    struct raft_conf_state cs;
+    membership_t members;
+    const uint8_t *sdata;
+    size_t slen;
+} node_decoded_t;
+void node_decode_payload(const uint8_t *data, size_t len, node_decoded_t *d);
+void node_decoded_free(node_decoded_t *d);
 /* The store bytes of such a snapshot for `index`. */
 void node_snapshot_engine_mark(uint64_t index, uint8_t out[NODE_ENGINE_MARK_LEN]);
 

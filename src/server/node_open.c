@@ -200,32 +200,6 @@ static store_t *store_from_engine(node_t *n, engine_t **engine, const store_conf
     return store;
 }
 
-/* A snapshot payload split by node_decode_snapshot. */
-typedef struct decoded {
-    int rc; /* node_decode_snapshot's */
-    bool has_cluster;
-    struct raft_conf_state cs;
-    membership_t members;
-    const uint8_t *sdata;
-    size_t slen;
-} decoded_t;
-
-static void decode(const snap_loaded_t *snap, decoded_t *d)
-{
-    memset(d, 0, sizeof(*d));
-    d->rc = node_decode_snapshot(snap->data, snap->len, &d->has_cluster, &d->cs, &d->members,
-                                 &d->sdata, &d->slen);
-}
-
-static void decoded_free(decoded_t *d)
-{
-    if (d->rc == 0 && d->has_cluster) {
-        raft_conf_state_free(&d->cs);
-        membership_free(&d->members);
-    }
-    d->has_cluster = false;
-}
-
 /*
  * The newest usable snapshot, decoded. With an engine at or past a snapshot
  * only its cluster section is read (store_from_engine): the file's CRC is
@@ -234,22 +208,22 @@ static void decoded_free(decoded_t *d)
  * renames a corrupt file .broken and falls back to an older snapshot.
  */
 static int load_snapshot(node_t *n, node_markers_t *ml, uint64_t covered, snap_loaded_t *snap,
-                         decoded_t *d, char *serr, size_t serr_len)
+                         node_decoded_t *d, char *serr, size_t serr_len)
 {
     int rc = snap_load_newest_covered(n->snap_dir, node_snapshot_recorded, ml, snap_log, NULL,
                                       covered, snap, serr, serr_len);
     if (rc != 0)
         return rc;
-    decode(snap, d);
+    node_decode_payload(snap->data, snap->len, d);
     if (snap->index > covered ||
         (d->rc == 0 && node_snapshot_section_checked(snap->data, snap->len)))
         return 0;
-    decoded_free(d);
+    node_decoded_free(d);
     snap_release(snap);
     rc = snap_load_newest(n->snap_dir, node_snapshot_recorded, ml, snap_log, NULL, snap, serr,
                           serr_len);
     if (rc == 0)
-        decode(snap, d);
+        node_decode_payload(snap->data, snap->len, d);
     return rc;
 }
 
@@ -263,7 +237,7 @@ static int load_state(node_t *n, store_t **store_out, const store_config_t *scfg
         return -1;
     }
     snap_loaded_t snap;
-    decoded_t d = {0};
+    node_decoded_t d = {0};
     char serr[512] = "";
     bool had_engine = *engine != NULL;
     uint64_t covered = had_engine ? engine_meta(*engine)->applied_index : 0;
@@ -274,8 +248,7 @@ static int load_state(node_t *n, store_t **store_out, const store_config_t *scfg
         char lerr[256] = "";
         n->snap_index = snap.index;
         n->snap_term = snap.term;
-        uint64_t held = 0;
-        n->snap_in_engine = d.rc == 0 && node_snapshot_in_engine(d.sdata, d.slen, &held);
+        n->snap_in_engine = d.rc == 0 && node_snapshot_in_engine(d.sdata, d.slen);
         if (d.rc != 0)
             snprintf(lerr, sizeof(lerr), "its cluster section is malformed");
         else if (n->snap_in_engine && !(*engine && covered >= snap.index))
@@ -293,7 +266,7 @@ static int load_state(node_t *n, store_t **store_out, const store_config_t *scfg
             store = store_load(scfg, d.sdata, d.slen, lerr, sizeof(lerr));
         snap_release(&snap);
         if (store == NULL) {
-            decoded_free(&d);
+            node_decoded_free(&d);
             snprintf(err, err_len,
                      "cannot load the snapshot %016" PRIx64 "-%016" PRIx64 ".snap: %s",
                      n->snap_term, n->snap_index, lerr);

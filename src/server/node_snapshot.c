@@ -159,12 +159,25 @@ bool node_snapshot_recorded(void *markers, uint64_t term, uint64_t index)
     return false;
 }
 
-bool node_snapshot_in_engine(const uint8_t *store, size_t len, uint64_t *index)
+bool node_snapshot_in_engine(const uint8_t *store, size_t len)
 {
-    if (len != NODE_ENGINE_MARK_LEN || memcmp(store, ENGINE_MAGIC, CLUSTER_MAGIC_LEN) != 0)
-        return false;
-    *index = le_get64(store + CLUSTER_MAGIC_LEN);
-    return true;
+    return len == NODE_ENGINE_MARK_LEN && memcmp(store, ENGINE_MAGIC, CLUSTER_MAGIC_LEN) == 0;
+}
+
+void node_decode_payload(const uint8_t *data, size_t len, node_decoded_t *d)
+{
+    memset(d, 0, sizeof(*d));
+    d->rc =
+        node_decode_snapshot(data, len, &d->has_cluster, &d->cs, &d->members, &d->sdata, &d->slen);
+}
+
+void node_decoded_free(node_decoded_t *d)
+{
+    if (d->rc == 0 && d->has_cluster) {
+        raft_conf_state_free(&d->cs);
+        membership_free(&d->members);
+    }
+    d->has_cluster = false;
 }
 
 void node_snapshot_engine_mark(uint64_t index, uint8_t out[NODE_ENGINE_MARK_LEN])
@@ -487,9 +500,8 @@ int node_install_snapshot(node_t *n, const struct raft_snapshot *rs)
     store_t *fresh = NULL;
     char lerr[256] = "";
     bool beside = store_has_engine(n->store);
-    uint64_t held = 0;
     if (node_decode_snapshot(s.data, s.len, &has_cluster, &cs, &m, &sdata, &slen) == 0 &&
-        node_snapshot_in_engine(sdata, slen, &held)) {
+        node_snapshot_in_engine(sdata, slen)) {
         /* Never sent (node_snapshot_open): the sender's engine held it. */
         snprintf(lerr, sizeof(lerr), "it holds no store");
     } else if (has_cluster) {
