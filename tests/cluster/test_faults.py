@@ -856,6 +856,33 @@ def harness():
 
 # ---- a one-member log trimmed past its snapshot, then a member added -------
 
+def add_member_caught_up(c, lead, prefix, case):
+    """Adds a member through lead's /v2/members, starts it and waits until
+    it has lead's keys under prefix; returns it and the seconds that took."""
+    m = c.new_member()
+    req = urllib.request.Request(
+        lead.url("/v2/members"), method="POST",
+        data=json.dumps({"peerURLs": [m.advertised_peer_url]}).encode(),
+        headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=10.0) as r:
+            new_id = json.loads(r.read())["id"]
+    except urllib.error.HTTPError as e:
+        raise AssertionError("%s: member add answered %d %s\n%s"
+                             % (case, e.code, e.read()[:300], c.logs()))
+    t0 = time.monotonic()
+    c.start_added(m, new_id)
+    took = time.monotonic() - t0
+    return m, took + same_keys_after(lead, m, prefix, "the added member to catch up")
+
+
+def snapshot_sizes(m):
+    """The sizes of m's snapshot files, in bytes."""
+    snap_dir = os.path.join(m.data_dir, "member", "snap")
+    return [os.path.getsize(os.path.join(snap_dir, f))
+            for f in os.listdir(snap_dir) if f.endswith(".snap")]
+
+
 def grow_after_trim():
     """A one-member cluster whose snapshots are slow (the test hook makes
     each take 6 s) keeps its in-memory log short anyway: with nobody to
@@ -881,21 +908,7 @@ def grow_after_trim():
         log = open(lead.log_path, errors="replace").read()
         trims = [int(x) for x in re.findall(r"compacted raft log at (\d+)", log)]
         check(trims, "%s: the log was never trimmed past a snapshot" % case, c)
-        m = c.new_member()
-        req = urllib.request.Request(
-            lead.url("/v2/members"), method="POST",
-            data=json.dumps({"peerURLs": [m.advertised_peer_url]}).encode(),
-            headers={"Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(req, timeout=10.0) as r:
-                new_id = json.loads(r.read())["id"]
-        except urllib.error.HTTPError as e:
-            raise AssertionError("%s: member add answered %d %s\n%s"
-                                 % (case, e.code, e.read()[:300], c.logs()))
-        t0 = time.monotonic()
-        c.start_added(m, new_id)
-        took = time.monotonic() - t0
-        took += same_keys_after(lead, m, "/trim", "the added member to catch up")
+        m, took = add_member_caught_up(c, lead, "/trim", case)
         n = assert_acked_present(c, m, w, case)
         log = open(m.log_path, errors="replace").read()
         got = [int(x) for x in re.findall(r"applied incoming snapshot at index (\d+)", log)]
@@ -933,34 +946,17 @@ def grow_from_engine():
         light = [int(x) for x in
                  re.findall(r"saved snapshot at index (\d+) \(the store is in the backend\)", log)]
         check(light, "%s: no snapshot left the store to the backend" % case, c)
-        snap_dir = os.path.join(lead.data_dir, "member", "snap")
-        sizes = [os.path.getsize(os.path.join(snap_dir, f))
-                 for f in os.listdir(snap_dir) if f.endswith(".snap")]
+        sizes = snapshot_sizes(lead)
         check(sizes and max(sizes) < 4096,
               "%s: snapshots of %r bytes; the store is in the backend" % (case, sizes), c)
-        m = c.new_member()
-        req = urllib.request.Request(
-            lead.url("/v2/members"), method="POST",
-            data=json.dumps({"peerURLs": [m.advertised_peer_url]}).encode(),
-            headers={"Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(req, timeout=10.0) as r:
-                new_id = json.loads(r.read())["id"]
-        except urllib.error.HTTPError as e:
-            raise AssertionError("%s: member add answered %d %s\n%s"
-                                 % (case, e.code, e.read()[:300], c.logs()))
-        t0 = time.monotonic()
-        c.start_added(m, new_id)
-        took = time.monotonic() - t0
-        took += same_keys_after(lead, m, "/eng", "the added member to catch up")
+        m, took = add_member_caught_up(c, lead, "/eng", case)
         n = assert_acked_present(c, m, w, case)
         got = [int(x) for x in re.findall(r"applied incoming snapshot at index (\d+)",
                                           open(m.log_path, errors="replace").read())]
         check(got and got[0] > max(light),
               "%s: the added member got snapshots %r, the leader's newest without the store "
               "was at %d" % (case, got, max(light)), c)
-        sizes = [os.path.getsize(os.path.join(snap_dir, f))
-                 for f in os.listdir(snap_dir) if f.endswith(".snap")]
+        sizes = snapshot_sizes(lead)
         check(max(sizes) > 100 * 1000,
               "%s: the leader's snapshots after the member joined: %r bytes" % (case, sizes), c)
         figure(case, acked=acked, engine_snapshot=max(light), snapshot_sent=got[0],
