@@ -20,9 +20,15 @@
  *  - Pinned, never evicted: the root, directories with a loaded child, nodes
  *    with a TTL (the expiry heap points at them) and records kept apart
  *    (their keys do not follow the path, so a miss could not find them).
- * Eviction runs only between operations (no node pointer is held then), by
- * a clock over the table: a node looked up since the hand last passed gets
- * a second chance. Every caller holds the store's lock, as for any read.
+ * Eviction runs only between operations (no node pointer is held then). It
+ * samples slots of the table at random, and a node looked up since it was
+ * last sampled gets a second chance (a clock in random order). Not a clock
+ * sweeping the slots in order: the table probes linearly, and evicting by
+ * position left the slots just ahead of such a hand nearly full, in runs
+ * of thousands that every lookup landing there walked (at 1M keys written
+ * through the default cache, lookups took most of the member's CPU and
+ * writes timed out). Random slots thin the table evenly. Every caller
+ * holds the store's lock, as for any read.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -187,6 +193,17 @@ static bool evictable(store_t *s, const tnode_t *n)
     return n != s->root && n->n_children == 0 && !tnode_has_ttl(n) && !persist_is_apart(s, n);
 }
 
+/* xorshift64*: uniform enough over the table's slots, and cheap. */
+static uint64_t next_slot(store_t *s)
+{
+    uint64_t x = s->evict_rng ? s->evict_rng : s->table.seed | 1;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    s->evict_rng = x;
+    return (x * 0x2545f4914f6cdd1dull) >> 16;
+}
+
 void store_cache_trim(store_t *s)
 {
     if (!s->partial || s->cache_cap == 0 || s->table.count <= s->cache_cap)
@@ -194,12 +211,12 @@ void store_cache_trim(store_t *s)
     /* Down to 7/8 of the cap, so that trimming runs now and then, not on
      * every read once the cache is full. */
     size_t target = s->cache_cap - s->cache_cap / 8;
-    /* Two full turns at most: the first may only clear `ref` bits. */
+    /* As many samples as two turns of a clock: the first visit of a node
+     * may only clear its `ref` bit. */
     size_t budget = 2 * (s->table.mask + 1);
     while (s->table.count > target && budget--) {
-        size_t i = s->clock_hand & s->table.mask;
+        size_t i = (size_t)next_slot(s) & s->table.mask;
         tnode_t *n = s->table.slots[i];
-        s->clock_hand = i + 1;
         if (!n || !evictable(s, n))
             continue;
         if (n->ref) {
@@ -210,8 +227,6 @@ void store_cache_trim(store_t *s)
         tnode_remove_child(parent, n);
         parent->complete = false;
         node_table_delete(&s->table, n);
-        /* The deletion shifts a later entry back into slot i: look again. */
-        s->clock_hand = i;
         tnode_free(n);
     }
     node_table_fit(&s->table);

@@ -228,7 +228,7 @@ typedef struct store_config {
     /*
      * On an engine (store_open_engine): how many nodes stay in memory. The
      * tree is then a cache of the engine's image, loaded on demand and
-     * trimmed by a clock; 0 keeps every node that was loaded.
+     * trimmed by eviction; 0 keeps every node that was loaded.
      */
     size_t cache_nodes;
 } store_config_t;

@@ -58,7 +58,7 @@ struct store_tnode {
     bool dir;
     bool sorted;      /* children[] is known to be in bytewise name order */
     bool complete;    /* dirs: every child is in memory (see store/cache.c) */
-    bool ref;         /* looked up since the cache's clock hand last passed */
+    bool ref;         /* looked up since eviction last sampled it (store/cache.c) */
     bool path_plain;  /* path is plain JSON text (common/jsontext.h) */
     bool value_plain; /* value is plain JSON text */
     char path[];      /* full path, NUL-terminated ("/" for the root) */
@@ -248,9 +248,9 @@ struct store {
      * directory lists only what is loaded unless it is `complete`.
      */
     bool partial;
-    size_t cache_cap;  /* nodes kept in memory before the clock evicts; 0: all */
-    size_t clock_hand; /* the table slot the eviction clock looks at next */
-    uint64_t n_nodes;  /* nodes in the engine's image (partial stores) */
+    size_t cache_cap;   /* nodes kept in memory before eviction; 0: all */
+    uint64_t evict_rng; /* the state of the random slots eviction samples */
+    uint64_t n_nodes;   /* nodes in the engine's image (partial stores) */
 };
 
 /* ---- The tree as a cache of the engine (store/cache.c) ---- */

@@ -510,8 +510,13 @@ static void conn_step(worker_t *w, conn_t *c)
                 w->resyncs++;
                 c->next_wait_index = 0;
             } else {
-                char st[16];
-                snprintf(st, sizeof(st), "%d", status);
+                /* The status and the start of the body (the v2 error's
+                 * cause says why), so that a failed run can be explained. */
+                char st[200];
+                const char *body = memmem(c->in, (size_t)used, "\r\n\r\n", 4);
+                int blen = body ? (int)((c->in + used) - (body + 4)) : 0;
+                snprintf(st, sizeof(st), "%d %.*s", status, blen > 160 ? 160 : blen,
+                         body ? body + 4 : "");
                 note_error(w, "HTTP status %s", st);
                 if (c->role == ROLE_WATCHER) {
                     c->next_wait_index = 0; /* e.g. 401: start again from now */
