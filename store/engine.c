@@ -115,6 +115,7 @@ int engine_open(const engine_options_t *opts, engine_t **out, char *err, size_t 
         free(e);
         return rc;
     }
+    e->max_key = ops->max_key(e->be);
     if ((rc = read_meta(e))) {
         snprintf(err, err_len, "%s", e->errmsg);
         engine_close(e);
@@ -197,9 +198,9 @@ static int make_key(engine_t *e, uint8_t table, const int64_t *deadline, const c
         e->scratch.len += 8;
     }
     engine_key_append(&e->scratch, path, len);
-    if (e->scratch.len > e->be_ops->max_key(e->be)) {
+    if (e->scratch.len > e->max_key) {
         engine_set_error(e, "%s: key of %zu bytes is longer than the %zu the engine stores",
-                         e->be_ops->name, e->scratch.len, e->be_ops->max_key(e->be));
+                         e->be_ops->name, e->scratch.len, e->max_key);
         return -ENAMETOOLONG;
     }
     return 0;

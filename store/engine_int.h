@@ -177,6 +177,7 @@ struct engine {
     engine_meta_t meta;
     uint8_t *meta_stats; /* meta.stats, malloc'd */
     engine_buf_t scratch;
+    size_t max_key; /* be_ops->max_key, asked once at open */
     char errmsg[256];
     char settings[160];
 };

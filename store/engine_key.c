@@ -85,7 +85,13 @@ int engine_path_check(const char *path, size_t len)
 static void add_name(engine_buf_t *out, const char *name, size_t len)
 {
     engine_buf_reserve(out, 2 * len);
-    for (size_t i = 0; i < len; i++) {
+    /* Names rarely hold a byte to escape: copy the run before the first. */
+    size_t i = 0;
+    while (i < len && (uint8_t)name[i] > ENGINE_KEY_ESC)
+        i++;
+    memcpy(out->p + out->len, name, i);
+    out->len += i;
+    for (; i < len; i++) {
         uint8_t c = (uint8_t)name[i];
         if (c <= ENGINE_KEY_ESC) {
             out->p[out->len++] = ENGINE_KEY_ESC;
@@ -101,9 +107,8 @@ static void add_dir(engine_buf_t *out, const char *dir, size_t len)
 {
     size_t i = 1;
     while (i < len) {
-        size_t j = i;
-        while (j < len && dir[j] != '/')
-            j++;
+        const char *slash = memchr(dir + i, '/', len - i);
+        size_t j = slash ? (size_t)(slash - dir) : len;
         engine_buf_byte(out, ENGINE_KEY_INNER);
         add_name(out, dir + i, j - i);
         i = j + 1;
@@ -112,9 +117,8 @@ static void add_dir(engine_buf_t *out, const char *dir, size_t len)
 
 void engine_key_append(engine_buf_t *out, const char *path, size_t len)
 {
-    size_t slash = len - 1;
-    while (path[slash] != '/')
-        slash--;
+    const char *last = memrchr(path, '/', len);
+    size_t slash = (size_t)(last - path);
     add_dir(out, path, slash ? slash : 1);
     engine_buf_byte(out, ENGINE_KEY_LAST);
     add_name(out, path + slash + 1, len - slash - 1);

@@ -126,7 +126,8 @@ int store_get(store_t *s, const char *key, size_t key_len, bool recursive, bool 
     char buf[256], *heap;
     store_error_t local = {0};
     const char *k = clean_key(key, &key_len, buf, sizeof(buf), &heap);
-    tnode_t *n = store_internal_get(s, k, key_len, err ? err : &local);
+    bool detached;
+    tnode_t *n = store_internal_read(s, k, key_len, &detached, err ? err : &local);
     free(heap);
     if (!n) {
         store_cache_trim(s);
@@ -142,6 +143,8 @@ int store_get(store_t *s, const char *key, size_t key_len, bool recursive, bool 
     else
         store_complete_dir(s, n);
     *ev_out = store_event_new_get(n, recursive, sorted, now_ns, s->index);
+    if (detached)
+        tnode_free(n);
     store_cache_trim(s);
     return 0;
 }

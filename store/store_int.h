@@ -260,6 +260,13 @@ struct store {
  * engine; NULL when it does not exist. Only for partial stores.
  */
 tnode_t *store_fill(store_t *s, const char *path, size_t len);
+/*
+ * For a read that changes nothing: the node of path as store_lookup finds
+ * it, except that when the cache is full a file read from the engine may
+ * stay out of the tree (*detached set): it is then in no table and no
+ * directory, and the caller frees it with tnode_free once done with it.
+ */
+tnode_t *store_lookup_read(store_t *s, const char *path, size_t len, bool *detached);
 /* Loads every child of dir that is not in memory yet; dir is then complete. */
 void store_complete_dir(store_t *s, tnode_t *dir);
 /* The same for every directory below top (top included): a recursive read. */
@@ -328,6 +335,10 @@ tnode_t *store_lookup_loaded(const store_t *s, const char *path, size_t len);
  * missing prefix as cause, 104 with the file in the way.
  */
 tnode_t *store_internal_get(store_t *s, const char *path, size_t len, store_error_t *err);
+/* The same for a read that changes nothing: the node may be detached, as
+ * store_lookup_read says (the caller then frees it). */
+tnode_t *store_internal_read(store_t *s, const char *path, size_t len, bool *detached,
+                             store_error_t *err);
 /*
  * The directory `path` (clean, absolute), created with `index` (and its
  * missing ancestors) when missing: etcd's walk(checkDir). NULL and 104 when a

@@ -199,7 +199,13 @@ tnode_t *store_lookup(store_t *s, const char *path, size_t len)
 
 tnode_t *store_internal_get(store_t *s, const char *path, size_t len, store_error_t *err)
 {
-    tnode_t *n = store_lookup(s, path, len);
+    return store_internal_read(s, path, len, NULL, err);
+}
+
+tnode_t *store_internal_read(store_t *s, const char *path, size_t len, bool *detached,
+                             store_error_t *err)
+{
+    tnode_t *n = detached ? store_lookup_read(s, path, len, detached) : store_lookup(s, path, len);
     if (n)
         return n;
     /*
