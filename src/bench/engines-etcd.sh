@@ -10,7 +10,11 @@
 # `metcd-bench compare` of etcd (A) against each metcd engine (B) in turn,
 # and prints one Markdown table: throughput, p99 and server CPU per request
 # of both, and each engine's CPU per request against etcd's and against the
-# memory engine's of the same load.
+# memory engine's of the same load. A second table compares lmdb and
+# leveldb (B) with the memory engine (A) directly, alternating in one
+# `compare` per load, which the servers' other work disturbs least.
+# Before the loads it waits (at most 120 s) until every server is idle:
+# etcd writes v2 snapshots and collects garbage well after a fill.
 # Every process started here is killed by PID; ports are free loopback ones.
 set -eu
 USAGE="usage: engines-etcd.sh BUILD_DIR KEYS [DURATION] [ROUNDS]"
@@ -42,7 +46,25 @@ for p in $EC $PORT_memory $PORT_lmdb $PORT_leveldb; do
         --conns 256 --duration 3600s >/dev/null
 done
 
+# settle: until the servers used under 30 ms of CPU together in one second.
+ticks() {
+    t=0
+    for p in $ETCD_PID $PID_memory $PID_lmdb $PID_leveldb; do
+        t=$((t + $(awk '{print $14 + $15}' /proc/$p/stat)))
+    done
+    echo $t
+}
+i=0
+while [ $i -lt 120 ]; do
+    t0=$(ticks)
+    sleep 1
+    [ $(($(ticks) - t0)) -lt 3 ] && break
+    i=$((i + 1))
+done
+echo "# servers idle after the fills: ${i} s waited"
+
 OUT=$TMP/results.jsonl
+DIRECT=$TMP/direct.jsonl
 for op in ${OPS:-get put mixed list}; do
     for e in $ENGINES; do
         eval "port=\$PORT_$e pid=\$PID_$e"
@@ -55,10 +77,15 @@ for op in ${OPS:-get put mixed list}; do
             --a-pid "$ETCD_PID" --b-pid "$pid" --op $op --conns 64 --value-size 100 \
             --duration "$DURATION" --rounds "$ROUNDS" --json "$@" | tail -n 1 |
             sed "s/^{/{\"engine\":\"$e\",/" >>"$OUT"
+        [ $e = memory ] && continue
+        "$BENCH" compare --a "http://127.0.0.1:$PORT_memory" --b "http://127.0.0.1:$port" \
+            --a-pid "$PID_memory" --b-pid "$pid" --op $op --conns 64 --value-size 100 \
+            --duration "$DURATION" --rounds "$ROUNDS" --json "$@" | tail -n 1 |
+            sed "s/^{/{\"engine\":\"$e\",/" >>"$DIRECT"
     done
 done
 
-python3 - "$OUT" <<'EOF'
+python3 - "$OUT" "$DIRECT" <<'EOF'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 mem = {r["op"]: r["b_cpu_us"] for r in rows if r["engine"] == "memory"}
@@ -70,6 +97,15 @@ for r in rows:
         r["op"], r["engine"], r["a_rps"], r["b_rps"], r["rps_ratio"], r["a_p99_ms"],
         r["b_p99_ms"], r["a_cpu_us"], r["b_cpu_us"], r["b_cpu_us"] / r["a_cpu_us"],
         r["b_cpu_us"] / mem[r["op"]], r.get("a_errors", 0), r.get("b_errors", 0)))
+print()
+print("| load | engine | memory req/s | engine req/s | memory CPU/req | engine CPU/req "
+      "| CPU vs memory, alternating |")
+print("|---|---|---:|---:|---:|---:|---:|")
+for l in open(sys.argv[2]):
+    r = json.loads(l)
+    print("| %s | %s | %.0f | %.0f | %.1f us | %.1f us | %.2f |" % (
+        r["op"], r["engine"], r["a_rps"], r["b_rps"], r["a_cpu_us"], r["b_cpu_us"],
+        r["b_cpu_us"] / r["a_cpu_us"]))
 EOF
 echo "# RSS after the runs: etcd $(awk '/^VmRSS/ {print $2}' /proc/$ETCD_PID/status) kB," \
     "memory $(awk '/^VmRSS/ {print $2}' /proc/$PID_memory/status) kB," \
