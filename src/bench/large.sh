@@ -4,7 +4,8 @@
 #   sh src/bench/large.sh BUILD_DIR KEYS BACKEND [LIMIT_MB]
 # One member of BUILD_DIR's metcd on BACKEND (lmdb or leveldb) is filled
 # with KEYS keys of 100 bytes in one directory (metcd-bench --op fill,
-# FILL_CONNS connections, default 256) and killed with SIGKILL. It is
+# FILL_CONNS connections, default 256; its requests and errors printed)
+# and killed with SIGKILL. It is
 # restarted twice (each start ended by SIGKILL again) to time the restart:
 # process start to the first 200 from /health, the CPU used until then and
 # the anonymous memory (RssAnon). Then it is started once more and serves
@@ -60,7 +61,8 @@ bench_header "$KEYS keys of 100 bytes on $BACKEND${LIMIT:+, restarted in a ${LIM
 up
 t0=$(date +%s)
 "$BUILD/metcd-bench" run --endpoints "http://127.0.0.1:$C" --op fill --keys "$KEYS" \
-    --value-size 100 --conns "${FILL_CONNS:-256}" --duration 3600s >/dev/null
+    --value-size 100 --conns "${FILL_CONNS:-256}" --duration 3600s |
+    sed -n 's/^requests/fill: requests/p; s/^first error/fill: first error/p'
 echo "filled in $(($(date +%s) - t0)) s, anonymous $(anon)"
 curl -sf -XPUT "http://127.0.0.1:$C/v2/keys/large-check" -d value=kept >/dev/null
 down
