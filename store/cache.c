@@ -160,11 +160,8 @@ tnode_t *store_lookup_read(store_t *s, const char *path, size_t len, bool *detac
         return NULL;
     if (s->cache_cap == 0 || s->table.count < trim_target(s) || next_rand(s) % READ_ADMIT == 0)
         return store_fill(s, path, len);
-    size_t plen = len;
-    while (plen > 0 && path[plen - 1] != '/')
-        plen--;
     /* The parent ("/" for a top-level key) must be in memory, as for a fill. */
-    tnode_t *parent = plen <= 1 ? s->root : store_lookup(s, path, plen - 1);
+    tnode_t *parent = store_lookup(s, path, store_path_parent_len(path, len));
     if (!parent || !parent->dir || parent->complete)
         return NULL;
     persist_rec_t rec;
