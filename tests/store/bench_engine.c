@@ -6,12 +6,12 @@
  * the metadata), ns per random get, the cost of listing a 1000-child
  * directory (children) and of a depth-first walk of it (descendants).
  */
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "common/fs.h"
 #include "store/engine.h"
 
 #define BATCH    100
@@ -23,14 +23,6 @@ static double now_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
 }
 
 static size_t key_of(char *buf, size_t cap, long i)
@@ -144,6 +136,6 @@ int main(int argc, char **argv)
     run(ENGINE_LMDB, root, n);
     run(ENGINE_LEVELDB, root, n);
     if (own)
-        nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        fs_remove_tree(root, NULL, 0);
     return 0;
 }

@@ -14,9 +14,9 @@
 #include <string.h>
 #include <time.h>
 
-#include <ftw.h>
 #include <unistd.h>
 
+#include "common/fs.h"
 #include "store/engine.h"
 #include "store/store_int.h"
 
@@ -48,14 +48,6 @@ static void set_key(store_t *s, const char *key, const char *value, size_t value
         exit(1);
     }
     free(buf);
-}
-
-static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-    (void)st;
-    (void)flag;
-    (void)f;
-    return remove(p);
 }
 
 /* Moves s onto a new engine of that kind in a temporary directory (dir). */
@@ -161,6 +153,6 @@ int main(int argc, char **argv)
            (double)(heap3 - heap2) / W);
     store_free(s);
     if (dir[0])
-        nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        fs_remove_tree(dir, NULL, 0);
     return 0;
 }

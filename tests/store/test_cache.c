@@ -10,12 +10,12 @@
  * through a 262,144-node cache: a run of 2,804 slots, lookups taking 60 %
  * of the member's CPU and writes timing out).
  */
-#include <ftw.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "store_test.h"
+#include "common/fs.h"
 #include "store/engine.h"
 #include "store/store_int.h"
 
@@ -35,14 +35,6 @@ static size_t longest_run(const node_table_t *t)
             break;
     }
     return best;
-}
-
-static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-    (void)st;
-    (void)flag;
-    (void)f;
-    return remove(p);
 }
 
 /*
@@ -120,7 +112,7 @@ static void eviction_keeps_runs_short(engine_kind_t kind)
     assert_true(worst < 300);
     reads_sample_admission(s);
     store_free(s);
-    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    fs_remove_tree(dir, NULL, 0);
 }
 
 static void test_memory(void **state)

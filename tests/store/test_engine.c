@@ -10,13 +10,13 @@
 #include <cmocka.h>
 
 #include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/fs.h"
 #include "store/engine.h"
 #include "store/engine_int.h"
 
@@ -65,19 +65,11 @@ static int setup_small_map(void **state)
     return setup_opts(state, 128 << 10);
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static int teardown(void **state)
 {
     fx_t *f = *state;
     engine_close(f->e);
-    nftw(f->root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    fs_remove_tree(f->root, NULL, 0);
     free(f);
     return 0;
 }

@@ -10,11 +10,11 @@
  * store beside it takes the same requests, and every answer, event and
  * snapshot must be the same.
  */
-#include <ftw.h>
 #include <stdio.h>
 #include <sys/stat.h>
 
 #include "store_test.h"
+#include "common/fs.h"
 #include "store/store_int.h"
 
 static uint64_t rng_state;
@@ -134,14 +134,6 @@ typedef struct saved {
     uint8_t *p;
     size_t len;
 } saved_t;
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
 
 static engine_t *open_engine(engine_kind_t kind, const char *dir)
 {
@@ -474,7 +466,7 @@ static void run_seed(uint64_t seed, engine_kind_t kind)
         assert_memory_equal(a.p, c.p, a.len);
         free(c.p);
         store_free(bs);
-        nftw(bdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        fs_remove_tree(bdir, NULL, 0);
     }
     store_t *l = store_load(&cfg, a.p, a.len, NULL, 0);
     assert_non_null(l);
@@ -515,7 +507,7 @@ static void run_seed(uint64_t seed, engine_kind_t kind)
     store_free(s);
     /* After the engine is closed: LevelDB writes its files until then. */
     if (kind)
-        nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        fs_remove_tree(dir, NULL, 0);
 }
 
 static void test_random_ops(void **state)
