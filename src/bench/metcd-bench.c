@@ -452,9 +452,14 @@ int main(int argc, char **argv)
             print_result(a_url, &cfg, &ra, true);
             print_result(b_url, &cfg, &rb, true);
         } else {
-            printf("round %llu: A %.1f req/s (p99 %.3f ms), B %.1f req/s (p99 %.3f ms)\n", r + 1,
+            printf("round %llu: A %.1f req/s (p99 %.3f ms), B %.1f req/s (p99 %.3f ms)", r + 1,
                    ra.seconds > 0 ? (double)ra.requests / ra.seconds : 0, ra.p99_ms,
                    rb.seconds > 0 ? (double)rb.requests / rb.seconds : 0, rb.p99_ms);
+            /* Each round's CPU too: the spread between rounds shows how
+             * much of a difference the machine's own noise could make. */
+            if (a_pid > 0 && b_pid > 0 && ca > 0 && cb > 0)
+                printf(", server CPU A %.1f us, B %.1f us (B/A %.2f)", ca, cb, cb / ca);
+            printf("\n");
             fflush(stdout);
         }
         cpu_a = (cpu_a * (double)r + ca) / (double)(r + 1);
