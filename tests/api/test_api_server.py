@@ -23,7 +23,7 @@ CLUSTER_ID_RE = re.compile(r"^[0-9a-f]+$")
 
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from metcd_proc import backend_args, free_port  # noqa: E402  (shared test helpers: tests/lib)
+from metcd_proc import backend_args, free_port, note_crash  # noqa: E402  (shared test helpers: tests/lib)
 
 
 class Server:
@@ -77,6 +77,7 @@ class Server:
                 self.proc.kill()
                 self.proc.wait()
         self.log.close()
+        note_crash(self.proc, "the server", self.tmp + "/server.log")
         rc = self.proc.returncode
         shutil.rmtree(self.tmp, ignore_errors=True)
         return rc

@@ -18,7 +18,7 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ctl_compat import ETCD, ETCDCTL, free_port  # noqa: E402
+from ctl_compat import ETCD, ETCDCTL, free_port, note_crash  # noqa: E402
 
 
 def start_cluster(kind, binary, tmp):
@@ -205,6 +205,8 @@ def main():
                     p.kill()
                     p.wait()
             log.close()
+            if opts.server == "metcd":
+                note_crash(p, "metcd", log.name)
         shutil.rmtree(tmp, ignore_errors=True)
     if failures:
         print("%d cases differ" % len(failures))

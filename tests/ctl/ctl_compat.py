@@ -27,7 +27,7 @@ ETCDCTL = shutil.which("etcdctl") or "/usr/bin/etcdctl"
 
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from metcd_proc import free_port  # noqa: E402  (shared test helpers: tests/lib)
+from metcd_proc import free_port, note_crash  # noqa: E402  (shared test helpers: tests/lib)
 
 
 class Member:
@@ -79,6 +79,8 @@ class Member:
                 self.proc.kill()
                 self.proc.wait()
         self.log.close()
+        if self.kind == "metcd":
+            note_crash(self.proc, "metcd", self.log.name)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

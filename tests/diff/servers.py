@@ -18,7 +18,7 @@ import time
 import rawhttp
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
-from metcd_proc import backend_args, free_port  # noqa: E402,F401  (tests/lib)
+from metcd_proc import backend_args, free_port, note_crash  # noqa: E402,F401  (tests/lib)
 
 # DIFF_ETCD_BIN overrides where etcd is looked for (a missing path simulates
 # a machine without etcd).
@@ -97,6 +97,7 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=5)
+        self._note_crash()
         if down > 0:
             time.sleep(down)
         if self in _live:
@@ -164,6 +165,11 @@ class Server:
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
 
+    def _note_crash(self):
+        """A metcd that crashed fails the run (metcd_proc.CRASHES)."""
+        if self.kind == 'metcd' and self.proc is not None and self.proc.poll() is not None:
+            note_crash(self.proc, 'metcd', self.log)
+
     def stop(self):
         if self.proc is not None:
             if self.proc.poll() is None:
@@ -178,6 +184,7 @@ class Server:
                         pass
                 except ProcessLookupError:
                     pass
+            self._note_crash()
             self.proc = None
         if self in _live:
             _live.remove(self)

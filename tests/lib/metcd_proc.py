@@ -172,6 +172,24 @@ def crash_of(returncode):
     return None
 
 
+def note_crash(proc, what, log_path=None):
+    """For a test that starts and stops a process itself: once proc has
+    ended, a crash (SIGSEGV and the like) goes to CRASHES with the end of
+    its log, and fails the test as Metcd.close() does. Returns the
+    signal's name, or None."""
+    crash = crash_of(proc.returncode)
+    if crash:
+        tail = ""
+        if log_path:
+            try:
+                with open(log_path, "rb") as f:
+                    tail = f.read()[-3000:].decode(errors="replace")
+            except OSError:
+                tail = "(log already removed)"
+        CRASHES.append("%s (pid %d) crashed with %s:\n%s" % (what, proc.pid, crash, tail))
+    return crash
+
+
 def http(method, url, body=None, headers=None, timeout=5.0):
     """(status, headers, body bytes); HTTP errors are returned, not raised."""
     req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
@@ -250,18 +268,13 @@ class Metcd:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(timeout=10)
-        crash = crash_of(self.proc.returncode) if not getattr(self, "_closed", False) else None
+        if not getattr(self, "_closed", False):
+            note_crash(self.proc, "metcd", self.stderr_path)
         self._closed = True
-        try:
-            tail = self.stderr()[-3000:] if crash else ""
-        except OSError:
-            tail = "(log already removed)"
         if self.proc.stdout:
             self.proc.stdout.close()
         self.stderr_file.close()
         self.tmp.cleanup()
-        if crash:
-            CRASHES.append("metcd (pid %d) crashed with %s:\n%s" % (self.proc.pid, crash, tail))
 
     def __enter__(self):
         return self

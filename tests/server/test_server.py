@@ -15,7 +15,8 @@ import shutil
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from metcd_proc import (METCD_BIN, SANITIZED, START_TIMEOUT, Metcd, Skip, check, clean_env,
-                        cluster_id, eq, free_port, http, json_body, member_id, run_cases)
+                        cluster_id, eq, free_port, http, json_body, member_id, note_crash,
+                        run_cases)
 
 
 def members_of(url):
@@ -122,6 +123,8 @@ def case_ids_match_real_etcd():
                     proc.kill()
                     proc.wait(timeout=10)
                 log.close()
+                if argv[0] == METCD_BIN:
+                    note_crash(proc, "metcd", log.name)
     eq(answers[1], answers[0], "metcd (cluster id, members) vs etcd")
 
 

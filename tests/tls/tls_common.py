@@ -133,6 +133,8 @@ class Server:
                 self.proc.kill()
                 self.proc.wait(timeout=10)
         self.log_file.close()
+        if self.kind == "metcd":
+            metcd_proc.note_crash(self.proc, "metcd", self.log_path)
         log = self.log()
         self.tmp.cleanup()
         # In the sanitizer build, a report (even at exit) fails the test.
