@@ -183,11 +183,18 @@ def test_slow_stream_watcher_ended_and_others_served(srv):
     for i in range(60):
         st, h, _ = srv.request("PUT", "/v2/keys/fo/s", "value=%d%s" % (i, big), timeout=10)
         indexes.append(int(h["X-Etcd-Index"]))
-        # The reading watcher keeps up while the other one stalls.
-        while sel.select(0):
-            d = reader.recv(1 << 20)
-            check(d, "the reading stream was closed")
-            buf += d
+        # The reading watcher keeps up while the other one stalls: it reads
+        # this PUT's event (over 100 KB) before the next PUT. Reading only
+        # what had arrived when the PUT was answered let a loop that was
+        # not scheduled for a few PUTs (a busy machine, --threads 4 on two
+        # cores) pass the 256 KB limit for the reader too.
+        want = len(buf) + len(big)
+        deadline = time.time() + 5
+        while len(buf) < want and time.time() < deadline:
+            if sel.select(0.1):
+                d = reader.recv(1 << 20)
+                check(d, "the reading stream was closed")
+                buf += d
     deadline = time.time() + 10
     while time.time() < deadline:
         body = dechunk_partial(buf)
