@@ -85,22 +85,24 @@ void api_json_float(api_buf_t *b, double v);
 /*
  * An event's JSON line ("{...}\n") between HTTP/1.1 chunk framing:
  * "<hex>\r\n" + line + "\r\n". HTTP/1.1 watchers send the whole chunk,
- * others (HTTP/2, HTTP/1.0) the line alone. Reference counted; never changed
- * after creation.
+ * others (HTTP/2, HTTP/1.0) and GET answers the line alone. Reference
+ * counted; never changed after creation. bytes[] holds API_FRAME_HEAD_MAX
+ * bytes for the chunk head (right-aligned, from head_off), then the line.
  */
+#define API_FRAME_HEAD_MAX 18 /* "<hex size>\r\n": a size_t is at most 16 hex digits */
 typedef struct api_watch_frame {
     unsigned refcount;
-    uint32_t head_len; /* "<hex>\r\n" */
-    size_t body_len;   /* the JSON line, newline included */
+    uint32_t head_off; /* where "<hex>\r\n" starts in bytes */
+    uint32_t head_len;
+    size_t body_len; /* the JSON line, newline included */
     char bytes[];
 } api_watch_frame_t;
 
 /*
- * Encodes ev (etcd's watch output: the event and "\n"). scratch is a
- * malloc'd buffer reused between calls (its contents are overwritten).
+ * Encodes ev (etcd's watch output, and a GET's answer: the event and "\n").
  * Ownership: the frame starts with one reference, the caller's.
  */
-api_watch_frame_t *api_watch_frame_new(const store_event_t *ev, api_buf_t *scratch);
+api_watch_frame_t *api_watch_frame_new(const store_event_t *ev);
 static inline api_watch_frame_t *api_watch_frame_retain(api_watch_frame_t *f)
 {
     f->refcount++;
@@ -110,11 +112,11 @@ static inline api_watch_frame_t *api_watch_frame_retain(api_watch_frame_t *f)
 void api_watch_frame_release(api_watch_frame_t *f);
 static inline h2o_iovec_t api_watch_frame_chunk(const api_watch_frame_t *f)
 {
-    return h2o_iovec_init(f->bytes, f->head_len + f->body_len + 2);
+    return h2o_iovec_init(f->bytes + f->head_off, f->head_len + f->body_len + 2);
 }
 static inline h2o_iovec_t api_watch_frame_line(const api_watch_frame_t *f)
 {
-    return h2o_iovec_init(f->bytes + f->head_len, f->body_len);
+    return h2o_iovec_init(f->bytes + API_FRAME_HEAD_MAX, f->body_len);
 }
 
 /* ---- Request parsing (keys_parse.c). ---- */
@@ -285,9 +287,10 @@ struct api {
     /* The last event encoded (retained) and its frame: shared by its watchers. */
     store_event_t *frame_ev;
     api_watch_frame_t *frame;
-    api_buf_t frame_scratch;
     /* Writes in flight whose answer is still wanted or not (keys_handler.c). */
     api_ticket_t *free_tickets;
+    /* Recent listings' answers (list_cache.c); NULL until the first. */
+    struct api_list_cache *list_cache;
     struct api_auth *auth; /* v2 auth state (auth_int.h) */
     /* Request counts of every loop's API (the first one's own_metrics). */
     api_metrics_t *metrics;
@@ -345,6 +348,30 @@ void api_send_store_error(api_t *api, h2o_req_t *req, const store_error_t *err);
 /* 301 to location as Go's ServeMux redirect does. */
 void api_send_redirect(api_t *api, h2o_req_t *req, api_method_t m, const char *location,
                        size_t len);
+
+/* ---- Directory listings kept encoded per store index (list_cache.c). ---- */
+
+#define API_LIST_CACHE_SLOTS 8
+typedef struct api_list_cache api_list_cache_t;
+
+/*
+ * The answer of an earlier listing with kr's key and flags, still valid (the
+ * store is at the index it was read at), or NULL. Inside the host's lock.
+ * Borrowed: api_send_frame() takes its own reference.
+ */
+api_watch_frame_t *api_list_cache_find(api_t *api, const api_keys_req_t *kr);
+/* Whether ev is a listing whose answer may be kept (a directory, no TTL shown). */
+bool api_list_cache_wants(const store_event_t *ev);
+/*
+ * Keeps f as kr's answer read at store index `index` (store_replaced()
+ * `replaced`), unless the store has moved on or f is too small or too large
+ * to keep. Inside the host's lock. Takes its own reference to f.
+ */
+void api_list_cache_put(api_t *api, const api_keys_req_t *kr, uint64_t index, uint64_t replaced,
+                        api_watch_frame_t *f);
+void api_list_cache_dispose(api_t *api);
+/* Sends f's JSON line as the whole answer; the request holds a reference until it ends. */
+void api_send_frame(api_t *api, h2o_req_t *req, int status, api_watch_frame_t *f);
 
 /* ---- Handlers. ---- */
 

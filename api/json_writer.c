@@ -24,7 +24,8 @@ void api_buf_reserve(api_buf_t *b, size_t extra)
 {
     if (b->len + extra <= b->cap)
         return;
-    size_t cap = b->cap ? b->cap * 2 : 256;
+    /* A first reserve is taken as it is (a size hint): no rounding up. */
+    size_t cap = b->cap ? b->cap * 2 : (extra > 256 ? extra : 256);
     while (cap < b->len + extra)
         cap *= 2;
     char *p;
@@ -243,10 +244,30 @@ void api_json_string(api_buf_t *b, const char *str, size_t len)
     api_buf_append(b, "\"", 1);
 }
 
+/* A string's bytes in JSON: a plain one as it is, others with some escapes. */
+static size_t string_size_hint(size_t len, bool plain)
+{
+    return 2 + (plain ? len : len + len / 4 + 8);
+}
+
+/*
+ * Close to the encoded size, since it is what a frame allocates at once
+ * (api_watch_frame_new): the field names and punctuation of the fields the
+ * node has, 20 digits for each number and 30 for an expiration. Escapes
+ * beyond the guess only make the buffer grow.
+ */
 static size_t node_size_hint(const store_node_t *n)
 {
-    /* Field names, punctuation, two indexes, an expiration and a ttl: under 160. */
-    size_t sz = 160 + n->key_len + n->value_len;
+    /* {"key": ... ,"modifiedIndex":N,"createdIndex":N} */
+    size_t sz = 7 + string_size_hint(n->key_len, n->key_plain) + 17 + 20 + 16 + 20 + 1;
+    if (n->dir)
+        sz += 11; /* ,"dir":true */
+    if (n->value != NULL)
+        sz += 9 + string_size_hint(n->value_len, n->value_plain);
+    if (n->expiration_ns != 0)
+        sz += 14 + 32 + 7 + 20; /* ,"expiration":"...","ttl":N */
+    if (n->n_nodes != 0)
+        sz += 11 + n->n_nodes; /* ,"nodes":[...] and the commas */
     for (size_t i = 0; i < n->n_nodes; i++)
         sz += node_size_hint(&n->nodes[i]);
     return sz;
@@ -254,7 +275,7 @@ static size_t node_size_hint(const store_node_t *n)
 
 size_t api_json_event_size_hint(const store_event_t *ev)
 {
-    size_t sz = 32 + node_size_hint(&ev->node);
+    size_t sz = 64 + node_size_hint(&ev->node); /* {"action":"compareAndDelete","node": */
     if (ev->has_prev_node)
         sz += node_size_hint(&ev->prev_node);
     return sz;

@@ -212,25 +212,47 @@ static void do_write(api_t *api, h2o_req_t *req, const api_keys_req_t *kr)
 
 static void read_now(api_t *api, h2o_req_t *req, const api_keys_req_t *kr)
 {
+    store_t *store = api->host.store;
+    api_watch_frame_t *kept = api_list_cache_find(api, kr);
+    if (kept != NULL) {
+        /* The same answer as the listing it was made for: nothing changed since. */
+        store_count_successful_get(store);
+        api_add_header_u64(req, "x-etcd-index", "X-Etcd-Index", store_index(store));
+        add_raft_headers(api, req);
+        api_leave(api);
+        api_send_frame(api, req, 200, kept);
+        api_enter(api);
+        return;
+    }
     store_event_t *ev = NULL;
     store_error_t err = {0};
-    int rc = store_get(api->host.store, kr->key, kr->key_len, kr->recursive, kr->sorted,
-                       api_now_ns(), &ev, &err);
+    int rc =
+        store_get(store, kr->key, kr->key_len, kr->recursive, kr->sorted, api_now_ns(), &ev, &err);
     if (rc != 0) {
         api_send_store_error(api, req, &err);
         store_error_clear(&err);
         return;
     }
     add_event_headers(api, req, ev);
+    uint64_t replaced = store_replaced(store);
     /*
      * ev is this GET's own copy of the nodes (store_event_new_get), taken
      * at one index: encoding and sending it need no lock, so with several
      * loops the others go on meanwhile (most of a listing's time).
      */
     api_leave(api);
-    send_event_body(api, req, ev, false);
-    store_event_release(ev);
+    if (!api_list_cache_wants(ev)) {
+        send_event_body(api, req, ev, false);
+        store_event_release(ev);
+        api_enter(api);
+        return;
+    }
+    api_watch_frame_t *f = api_watch_frame_new(ev);
+    api_send_frame(api, req, event_status(ev), f);
     api_enter(api);
+    api_list_cache_put(api, kr, ev->etcd_index, replaced, f);
+    api_watch_frame_release(f);
+    store_event_release(ev);
 }
 
 static void on_read_barrier(void *ctx, int rc, store_error_t *err)

@@ -360,6 +360,7 @@ void api_free(api_t *api)
     close_listeners(api);
     api_watch_dispose(api);
     api_tickets_dispose(api);
+    api_list_cache_dispose(api);
     api_auth_dispose(api);
     h2o_context_dispose(&api->ctx);
     /* h2o 2.2.5 destroys the context's multithread queue but leaves its struct to us. */

@@ -525,7 +525,7 @@ static api_watch_frame_t *frame_of(api_t *api, store_event_t *ev)
     store_event_release(api->frame_ev);
     api_watch_frame_release(api->frame);
     api->frame_ev = store_event_retain(ev);
-    api->frame = api_watch_frame_new(ev, &api->frame_scratch);
+    api->frame = api_watch_frame_new(ev);
     return api->frame;
 }
 
@@ -680,7 +680,6 @@ void api_watch_init(api_t *api)
     api->kicked = false;
     api->frame_ev = NULL;
     api->frame = NULL;
-    api_buf_init(&api->frame_scratch, NULL);
     api->kick_sock = NULL;
     api->kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (api->kick_fd < 0)
@@ -734,7 +733,6 @@ void api_watch_dispose(api_t *api)
     api_watch_frame_release(api->frame);
     api->frame_ev = NULL;
     api->frame = NULL;
-    api_buf_free(&api->frame_scratch);
 }
 
 int api_watch_start(api_t *api, h2o_req_t *req, const api_keys_req_t *kr)

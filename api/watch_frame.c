@@ -7,32 +7,42 @@
  * that gets the event keeps a reference until its write completes: no
  * per-watcher allocation or formatting.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "api/api_int.h"
 
-/* "<hex size>\r\n": a size_t in hex is at most 16 digits. */
-#define FRAME_HEAD_MAX 18
-
-api_watch_frame_t *api_watch_frame_new(const store_event_t *ev, api_buf_t *scratch)
+api_watch_frame_t *api_watch_frame_new(const store_event_t *ev)
 {
-    scratch->len = 0;
-    api_buf_reserve(scratch, api_json_event_size_hint(ev) + 1);
-    api_json_event(scratch, ev, false);
-    api_buf_append(scratch, "\n", 1);
+    /*
+     * Encoded in place, behind room for the header and the longest chunk
+     * head: a listing's frame is hundreds of KB, and a copy of it would
+     * cost about as much as its encoding.
+     */
+    size_t room = offsetof(api_watch_frame_t, bytes) + API_FRAME_HEAD_MAX;
+    api_buf_t b;
+    api_buf_init(&b, NULL);
+    api_buf_reserve(&b, room + api_json_event_size_hint(ev) + 3);
+    b.len = room;
+    api_json_event(&b, ev, false);
+    api_buf_append(&b, "\n\r\n", 3);
+    size_t body_len = b.len - room - 2;
 
-    char head[FRAME_HEAD_MAX + 1];
-    int hl = snprintf(head, sizeof(head), "%zx\r\n", scratch->len);
-    api_watch_frame_t *f = malloc(sizeof(*f) + (size_t)hl + scratch->len + 2);
-    if (f == NULL)
-        abort(); /* the API's policy, as h2o's allocators: die if impossible */
+    char head[API_FRAME_HEAD_MAX + 1];
+    int hl = snprintf(head, sizeof(head), "%zx\r\n", body_len);
+    /* Give back what the buffer's doubling left over (kept frames stay a while). */
+    api_watch_frame_t *f = (api_watch_frame_t *)b.data;
+    if (b.cap - b.len > b.len / 4) {
+        void *p = realloc(b.data, b.len);
+        if (p != NULL)
+            f = p;
+    }
     f->refcount = 1;
+    f->head_off = (uint32_t)(API_FRAME_HEAD_MAX - hl);
     f->head_len = (uint32_t)hl;
-    f->body_len = scratch->len;
-    memcpy(f->bytes, head, (size_t)hl);
-    memcpy(f->bytes + hl, scratch->data, scratch->len);
-    memcpy(f->bytes + hl + scratch->len, "\r\n", 2);
+    f->body_len = body_len;
+    memcpy(f->bytes + f->head_off, head, (size_t)hl);
     return f;
 }
 

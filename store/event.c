@@ -137,9 +137,11 @@ static void measure(stack_t_ *st, tnode_t *top, bool recursive, bool sorted, siz
 
 /* The view written in place, then its strings copied (no second copy of
  * the whole struct: a listing does this for each of its nodes). */
-static void fill_view(char **next_str, int64_t now_ns, const tnode_t *n, store_node_t *out)
+static void fill_view(store_event_t *ev, char **next_str, int64_t now_ns, const tnode_t *n,
+                      store_node_t *out)
 {
     tnode_view(n, now_ns, out);
+    ev->timed |= out->expiration_ns != 0;
     out->key = copy_str(next_str, out->key, out->key_len);
     if (out->value)
         out->value = copy_str(next_str, out->value, out->value_len);
@@ -173,7 +175,7 @@ store_event_t *store_event_new_get(tnode_t *n, bool recursive, bool sorted, int6
     ev->refcount = 1;
     store_node_t *next_node = (store_node_t *)(ev + 1);
     char *next_str = (char *)(next_node + n_nodes);
-    fill_view(&next_str, now_ns, n, &ev->node);
+    fill_view(ev, &next_str, now_ns, n, &ev->node);
     if (n->dir) {
         store_node_t *arr = attach_children(&next_node, n, &ev->node);
         if (arr)
@@ -189,7 +191,7 @@ store_event_t *store_event_new_get(tnode_t *n, bool recursive, bool sorted, int6
         if (tnode_is_hidden(c))
             continue;
         store_node_t *slot = &f->arr[f->j++];
-        fill_view(&next_str, now_ns, c, slot);
+        fill_view(ev, &next_str, now_ns, c, slot);
         if (c->dir && recursive) {
             store_node_t *arr = attach_children(&next_node, c, slot);
             if (arr)

@@ -60,6 +60,7 @@ void store_replace(store_t *dst, store_t *src)
     store_t old = *dst;
     *dst = *src; /* the new tree, engine, history, counters; src's empty hub */
     *src = old;  /* the old tree and engine, freed with src */
+    dst->replaced = old.replaced + 1;
     watcher_hub_init(&src->hub, 1);
     store_free(src);
 }
@@ -67,6 +68,11 @@ void store_replace(store_t *dst, store_t *src)
 uint64_t store_index(const store_t *s)
 {
     return s->index;
+}
+
+uint64_t store_replaced(const store_t *s)
+{
+    return s->replaced;
 }
 
 void store_record_event(store_t *s, store_event_t *ev)

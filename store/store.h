@@ -212,6 +212,11 @@ typedef struct store_event {
     store_node_t prev_node;
     bool has_prev_node;
     bool refresh; /* a TTL refresh: not delivered to watchers, skipped by history */
+    /*
+     * A GET whose nodes show a TTL somewhere ("ttl", "expiration"): its
+     * answer changes with the clock even while the store index stays.
+     */
+    bool timed;
     uint64_t etcd_index;
     unsigned refcount;
 } store_event_t;
@@ -251,6 +256,14 @@ void store_replace(store_t *dst, store_t *src);
 
 /* The current store index: the index of the last successful mutation. */
 uint64_t store_index(const store_t *s);
+
+/*
+ * How many times store_replace() gave s new contents. A read answered at
+ * store index I stays the answer while store_index() is I and this count
+ * has not moved (a replace may restore the same index: the same tree by
+ * Raft's state machine safety, but nothing here has to rely on that).
+ */
+uint64_t store_replaced(const store_t *s);
 
 /*
  * Applies one committed request (bytes from store_request_encode()).

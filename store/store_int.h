@@ -228,6 +228,7 @@ void watcher_hub_notify(watcher_hub_t *h, store_event_t *ev);
 
 struct store {
     uint64_t index;
+    uint64_t replaced; /* store_replaced() */
     tnode_t *root;
     node_table_t table;
     ttl_heap_t heap;

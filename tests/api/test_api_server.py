@@ -577,6 +577,81 @@ def test_head(srv):
     eq(st, 404, "HEAD 404")
 
 
+def test_listing_follows_every_change(srv):
+    """A directory listing's answer is kept encoded while the store index
+    stays (api/list_cache.c): every change must show in the next listing,
+    wherever the request lands (each request is a new connection, so both
+    loops of a two-loop server answer some), and a TTL must count down."""
+    value = "v" * 200  # 30 children: about 9 KB, above the 4 KB kept at least
+
+    def listing(query=""):
+        st, h, body = srv.request("GET", "/v2/keys/lc" + query)
+        eq(st, 200, "listing status")
+        return int(h["X-Etcd-Index"]), json.loads(body)
+
+    def keys(d):
+        return [n["key"] for n in d["node"].get("nodes", [])]
+
+    for i in range(30):
+        st, _, _ = srv.request("PUT", "/v2/keys/lc/k%02d" % i, "value=" + value)
+        eq(st, 201, "child created")
+    idx, first = listing()
+    for _ in range(6):
+        i2, again = listing()
+        eq(again, first, "the same listing while nothing changed")
+        eq(i2, idx, "and its X-Etcd-Index")
+    st_h, h_h, body_h = srv.request("HEAD", "/v2/keys/lc")
+    eq((st_h, body_h, int(h_h["X-Etcd-Index"])), (200, b"", idx), "HEAD of a kept listing")
+    st, _, body = srv.request("GET", "/v2/keys/lc")
+    eq(int(h_h["Content-Length"]), len(body), "HEAD's Content-Length")
+
+    # A write elsewhere: the same children, the new index in the header.
+    _, h, _ = srv.request("PUT", "/v2/keys/lc-elsewhere", "value=x")
+    for _ in range(4):
+        i3, d = listing()
+        eq(d, first, "a write elsewhere changes no child")
+        eq(i3, int(h["X-Etcd-Index"]), "X-Etcd-Index after a write elsewhere")
+
+    # Writes inside: each shows at once, on every loop.
+    srv.request("PUT", "/v2/keys/lc/k05", "value=changed")
+    srv.request("DELETE", "/v2/keys/lc/k06")
+    srv.request("PUT", "/v2/keys/lc/sub/x", "value=" + value)
+    for _ in range(4):
+        _, d = listing()
+        nodes = {n["key"]: n for n in d["node"]["nodes"]}
+        eq(nodes["/lc/k05"]["value"], "changed", "an update shows")
+        check("/lc/k06" not in nodes, "a delete shows")
+        eq(nodes["/lc/sub"], {"key": "/lc/sub", "dir": True,
+                              "modifiedIndex": nodes["/lc/sub"]["createdIndex"],
+                              "createdIndex": nodes["/lc/sub"]["createdIndex"]},
+           "a new directory shows, without its children")
+    # The flags make different answers, each kept on its own.
+    for _ in range(3):
+        _, d = listing("?recursive=true")
+        sub = [n for n in d["node"]["nodes"] if n["key"] == "/lc/sub"][0]
+        eq([n["key"] for n in sub["nodes"]], ["/lc/sub/x"], "recursive listing")
+        _, d = listing("?sorted=true")
+        eq(keys(d), sorted(keys(d)), "sorted listing")
+        _, d = listing()
+        check("nodes" not in [n for n in d["node"]["nodes"] if n["key"] == "/lc/sub"][0],
+              "the plain listing again")
+
+    # A child with a TTL: its "ttl" counts down, so that listing is never kept.
+    srv.request("PUT", "/v2/keys/lc/t", "value=x&ttl=100")
+
+    def ttl():
+        _, d = listing()
+        return [n for n in d["node"]["nodes"] if n["key"] == "/lc/t"][0]["ttl"]
+
+    before = [ttl() for _ in range(4)]  # both loops have listed it
+    time.sleep(1.1)
+    after = [ttl() for _ in range(4)]
+    check(max(after) < before[-1], "ttl counts down in a listing (%r then %r)" % (before, after))
+    srv.request("DELETE", "/v2/keys/lc?recursive=true")
+    st, _, _ = srv.request("GET", "/v2/keys/lc")
+    eq(st, 404, "the directory gone")
+
+
 def test_misc_endpoints(srv):
     st, h, body = srv.request("GET", "/version")
     eq((st, body), (200, b'{"etcdserver":"3.4.23","etcdcluster":"3.4.0"}'), "/version")

@@ -281,9 +281,7 @@ static void test_watch_frame(void **state)
                       .modified_index = 7,
                       .created_index = 7};
     store_event_t ev = {.action = STORE_ACTION_SET, .node = n, .etcd_index = 7};
-    api_buf_t scratch;
-    api_buf_init(&scratch, NULL);
-    api_watch_frame_t *f = api_watch_frame_new(&ev, &scratch);
+    api_watch_frame_t *f = api_watch_frame_new(&ev);
     static const char line[] =
         "{\"action\":\"set\",\"node\":{\"key\":\"/k\",\"value\":\"v\",\"modifiedIndex\":7,"
         "\"createdIndex\":7}}\n";
@@ -300,7 +298,21 @@ static void test_watch_frame(void **state)
     api_watch_frame_release(f);
     api_watch_frame_release(f);
     api_watch_frame_release(NULL);
-    api_buf_free(&scratch);
+
+    /* A long line: a longer chunk head, still right before the line. */
+    static char big[70000];
+    memset(big, 'x', sizeof(big));
+    ev.node.value = big;
+    ev.node.value_len = sizeof(big);
+    f = api_watch_frame_new(&ev);
+    l = api_watch_frame_line(f);
+    c = api_watch_frame_chunk(f);
+    assert_int_equal(l.len, sizeof(line) - 1 + sizeof(big) - 1);
+    assert_memory_equal(c.base, "111c3\r\n{\"action\"", 16);
+    assert_ptr_equal(c.base + 7, l.base);
+    assert_int_equal(c.len, 7 + l.len + 2);
+    assert_memory_equal(l.base + l.len - 3, "}}\n\r\n", 5);
+    api_watch_frame_release(f);
 }
 
 static void test_error_json(void **state)
