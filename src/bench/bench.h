@@ -55,7 +55,7 @@ typedef struct bench_config {
     unsigned duration_ms;
     unsigned keys;
     unsigned value_size;
-    unsigned write_percent; /* mixed: share of PUTs, default 10 */
+    unsigned write_percent; /* mixed (default 10) and list (default 0): share of PUTs */
     uint64_t max_requests;  /* 0: bounded by time only */
     char prefix[128];       /* key prefix, default "/bench" */
     const char *progress;   /* non-NULL: a live progress line on stderr, with this label */

@@ -87,18 +87,23 @@ bench_header() {
 
 # bench_compare_table BENCH A_URL B_URL A_PID B_PID: runs `BENCH compare`
 # for each load in $OPS ($CONNS connections, $ROUNDS alternating rounds of
-# $DURATION) and prints a Markdown table of A against B.
+# $DURATION) and prints a Markdown table of A against B. A load OP:N runs
+# OP with --write-percent N (list:10: listings and 10% PUTs of children).
 bench_compare_table() {
     echo "| load | A req/s | B req/s | B/A | A p99 | B p99 | A CPU/req | B CPU/req |"
     echo "|---|---:|---:|---:|---:|---:|---:|---:|"
-    for _op in $OPS; do
-        "$1" compare --a "$2" --b "$3" --a-pid "$4" --b-pid "$5" --op "$_op" --conns "$CONNS" \
-            --duration "$DURATION" --rounds "$ROUNDS" --json | tail -n 1 |
-            python3 -c '
-import json, sys
+    for _load in $OPS; do
+        _op=${_load%%:*}
+        _wp=
+        [ "$_op" = "$_load" ] || _wp="--write-percent ${_load#*:}"
+        # shellcheck disable=SC2086 # _wp is empty or two words
+        "$1" compare --a "$2" --b "$3" --a-pid "$4" --b-pid "$5" --op "$_op" $_wp \
+            --conns "$CONNS" --duration "$DURATION" --rounds "$ROUNDS" --json | tail -n 1 |
+            LOAD="$_load" python3 -c '
+import json, os, sys
 r = json.loads(sys.stdin.read())
 print("| %s | %.0f | %.0f | %.2f | %.1f ms | %.1f ms | %.1f us | %.1f us |" % (
-    r["op"], r["a_rps"], r["b_rps"], r["rps_ratio"], r["a_p99_ms"], r["b_p99_ms"],
+    os.environ["LOAD"], r["a_rps"], r["b_rps"], r["rps_ratio"], r["a_p99_ms"], r["b_p99_ms"],
     r["a_cpu_us"], r["b_cpu_us"]))'
     done
 }

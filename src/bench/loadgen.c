@@ -327,7 +327,7 @@ static int build_request(worker_t *w, conn_t *c)
     } else if (cfg->op == BENCH_PUT || cfg->op == BENCH_WATCH || cfg->op == BENCH_FILL ||
                cfg->op == BENCH_LOCK) {
         write = true;
-    } else if (cfg->op == BENCH_MIXED) {
+    } else if (cfg->op == BENCH_MIXED || cfg->op == BENCH_LIST) {
         write = next_rand(w) % 100 < cfg->write_percent;
     } else {
         write = false;
@@ -360,7 +360,7 @@ static int build_request(worker_t *w, conn_t *c)
                      "Content-Type: application/x-www-form-urlencoded\r\n"
                      "Content-Length: %u\r\n\r\nvalue=%s",
                      cfg->prefix, key, c->target->host_header, cfg->value_size + 6, w->value);
-    } else if (cfg->op == BENCH_LIST) {
+    } else if (cfg->op == BENCH_LIST && !write) {
         n = asprintf(&c->out, "GET /v2/keys%s HTTP/1.1\r\nHost: %s\r\n\r\n", cfg->prefix,
                      c->target->host_header);
     } else if (write) {

@@ -38,7 +38,9 @@ static void usage(FILE *out)
             "                       fill: PUT each of the --keys keys once, then stop\n"
             "                       lock: create a random key under PREFIX-locks with\n"
             "                       prevExist=false, delete it once created (412 counts)\n"
-            "                       list: GET the PREFIX directory (its --keys children)\n"
+            "                       list: GET the PREFIX directory (its --keys children);\n"
+            "                       with --write-percent, that share of the requests\n"
+            "                       PUT a new value to one of the children\n"
             "  --keys N           distinct keys (default 1000)\n"
             "  --value-size B     value bytes for PUTs and the initial keys (default 100)\n"
             "  --prefix P         key prefix (default /bench)\n"
@@ -236,7 +238,7 @@ int main(int argc, char **argv)
                           .prefix = "/bench"};
     const char *endpoints = NULL, *a_url = NULL, *b_url = NULL;
     const char *cert_file = NULL, *key_file = NULL, *ca_file = NULL;
-    bool compare = false, json = false, populate = true;
+    bool compare = false, json = false, populate = true, write_percent_given = false;
     unsigned long long rounds = 2;
     unsigned long long pid = 0, a_pid = 0, b_pid = 0;
     int i = 1;
@@ -309,6 +311,7 @@ int main(int argc, char **argv)
         } else if (strcmp(a, "--write-percent") == 0) {
             bad = parse_uint(v, 100, &n) < 0;
             cfg.write_percent = (unsigned)n;
+            write_percent_given = true;
         } else if (strcmp(a, "--pid") == 0) {
             bad = parse_uint(v, 1u << 22, &pid) < 0;
         } else if (strcmp(a, "--a-pid") == 0) {
@@ -350,6 +353,8 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    if (cfg.op == BENCH_LIST && !write_percent_given)
+        cfg.write_percent = 0; /* a listing load writes only when asked */
     if (cfg.op == BENCH_WATCH && cfg.conns < 2) {
         fprintf(stderr, "metcd-bench: --op watch needs at least 2 connections\n");
         return 2;
