@@ -92,9 +92,11 @@ struct node {
 
     uint64_t applied;        /* last raft index applied to the store */
     uint64_t engine_applied; /* entries up to here are in the engine at start: not reapplied */
-    uint64_t durable_index;  /* last entry index known durable in the WAL */
-    uint64_t boot_index;     /* last entry index the WAL held at start */
-    bool rd_applied;         /* the Ready's committed entries are applied already */
+    uint32_t
+        engine_pending; /* entries applied since the engine's last commit (node_engine_commit) */
+    uint64_t durable_index; /* last entry index known durable in the WAL */
+    uint64_t boot_index;    /* last entry index the WAL held at start */
+    bool rd_applied;        /* the Ready's committed entries are applied already */
     uint64_t snap_index, snap_term;
     uint64_t snap_failed_at; /* applied index of the last failed attempt */
     uint64_t trimmed_index;  /* the in-memory log was trimmed up to here (node_trim_log) */
@@ -189,6 +191,13 @@ void node_retry(node_t *n, int64_t now);
 /* Starts a snapshot when --snapshot-count entries were applied since the
  * last, or at once when peers joined a log trimmed past the last one. */
 void node_maybe_snapshot(node_t *n);
+/*
+ * Commits the store's changes not yet in its engine (none: nothing to do),
+ * with the applied index; a member whose engine cannot take them stops
+ * (abort), as at every commit. Called before anything that needs the engine
+ * at the applied index: a snapshot, a WAL release, a stop.
+ */
+void node_engine_commit(node_t *n);
 /* A one-member cluster's in-memory log kept at most --snapshot-count
  * entries long, snapshot or not. */
 void node_trim_log(node_t *n);

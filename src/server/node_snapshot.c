@@ -274,6 +274,8 @@ void node_maybe_snapshot(node_t *n)
     uint64_t term = raft_log_term_at(n->raft, n->applied);
     if (term == 0)
         return;
+    /* The engine's batch may lag behind the applied index (node.c): no more. */
+    node_engine_commit(n);
     /* Alone on an engine: a snapshot of the cluster section only (the
      * header comment). The engine must hold exactly the applied index. */
     bool in_engine = trims_log(n) && store_has_engine(n->store);
@@ -294,8 +296,8 @@ void node_maybe_snapshot(node_t *n)
     }
     /*
      * On lmdb and leveldb a thread writes the snapshot from the engine's
-     * read view, taken now, at the applied index (every applied entry is
-     * committed at the end of its Ready). Otherwise a forked child saves
+     * read view, taken now, at the applied index (every applied entry was
+     * committed just above). Otherwise a forked child saves
      * the tree it inherits, which must then hold every node (the next
      * commit trims the cache again; the child keeps its own image).
      */
@@ -341,7 +343,9 @@ void node_on_snapshot_saved(void *arg, int status, uint64_t index, uint64_t term
 static void release_behind(node_t *n, uint64_t index)
 {
     /* The engine commits without fsync; the WAL entries it covers may go
-     * only once its commits are durable, or a power loss would lose both. */
+     * only once its commits are durable, or a power loss would lose both.
+     * Its batch may also hold entries not committed yet (node.c). */
+    node_engine_commit(n);
     int rc = store_sync(n->store);
     if (rc != 0) {
         log_line('W', "etcdserver", "cannot sync the store's backend, keeping the WAL: %s",
@@ -551,6 +555,7 @@ int node_install_snapshot(node_t *n, const struct raft_snapshot *rs)
     if (beside)
         node_engine_drop_old(n);
     n->engine_applied = rs->meta.index;
+    n->engine_pending = 0; /* the old store's batch went with it */
     raft_conf_state_free(&n->conf);
     n->conf = cs;
     membership_free(&n->members);

@@ -452,7 +452,9 @@ def case_engine_crash_points():
     snapshot, lose no acknowledged write: the restart comes back with every
     acknowledged value, at an index no lower, and waitIndex still finds the
     events before the crash. On lmdb and leveldb the restart starts from the
-    engine's applied index."""
+    engine's applied index: the engine commits at every tick (100 ms) or
+    every 1024 entries, so the writes pause for a second after the first 20
+    to give it some to hold, and the crash comes with more after them."""
     for point, nth, args in (("engine-commit", 40, []),
                              ("wal-release", 2, ["--snapshot-count", "25"])):
         with tempfile.TemporaryDirectory(prefix="metcd-crashpt-") as base:
@@ -462,6 +464,8 @@ def case_engine_crash_points():
                 m.start()
                 acked, last = {}, 0
                 for i in range(1000):
+                    if i == 20:
+                        time.sleep(1.0)  # ticks: the engine commits the first writes
                     try:
                         st, _, body = put(m.url, "c/k%d" % (i % 17), "v%d" % i)
                     except OSError:
