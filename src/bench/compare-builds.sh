@@ -6,7 +6,9 @@
 #
 # Usage: sh src/bench/compare-builds.sh A_BUILD B_BUILD [DURATION] [ROUNDS] [OPS]
 #   defaults: 5s 3 "get put lock list"; CONNS=64; METCD_ARGS: flags for both
-#   (e.g. --threads 0, since older builds defaulted to --threads 1).
+#   (e.g. --threads 0, since older builds defaulted to --threads 1);
+#   KEYS=N: both members are first filled with N keys of 100 bytes, and
+#   the loads use those N keys (PUT and GET of random keys among them).
 set -eu
 A_BUILD=$1
 B_BUILD=$2
@@ -27,6 +29,13 @@ BUILD=$B_BUILD
 bench_start_metcd b "$BC" "$BP" $METCD_ARGS
 B_PID=$BENCH_PID
 bench_wait_up http://127.0.0.1:$AC http://127.0.0.1:$BC
+if [ -n "${KEYS:-}" ]; then
+    for _u in http://127.0.0.1:$AC http://127.0.0.1:$BC; do
+        "$B_BUILD/metcd-bench" --endpoints "$_u" --op fill --keys "$KEYS" --conns 256 \
+            --duration 10m | grep -E '^(requests|target)'
+    done
+    BENCH_ARGS="--keys $KEYS --no-populate"
+fi
 bench_header "$CONNS connections, $ROUNDS rounds of $DURATION per server"
 echo "# A = $A_BUILD/metcd (pid $A_PID), B = $B_BUILD/metcd (pid $B_PID) $METCD_ARGS"
 bench_compare_table "$B_BUILD/metcd-bench" http://127.0.0.1:$AC http://127.0.0.1:$BC $A_PID $B_PID

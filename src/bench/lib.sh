@@ -88,7 +88,8 @@ bench_header() {
 # bench_compare_table BENCH A_URL B_URL A_PID B_PID: runs `BENCH compare`
 # for each load in $OPS ($CONNS connections, $ROUNDS alternating rounds of
 # $DURATION) and prints a Markdown table of A against B. A load OP:N runs
-# OP with --write-percent N (list:10: listings and 10% PUTs of children).
+# OP with --write-percent N (list:10: listings and 10% PUTs of children);
+# $BENCH_ARGS, when set, goes to every run (--keys N --no-populate).
 bench_compare_table() {
     echo "| load | A req/s | B req/s | B/A | A p99 | B p99 | A CPU/req | B CPU/req |"
     echo "|---|---:|---:|---:|---:|---:|---:|---:|"
@@ -96,8 +97,8 @@ bench_compare_table() {
         _op=${_load%%:*}
         _wp=
         [ "$_op" = "$_load" ] || _wp="--write-percent ${_load#*:}"
-        # shellcheck disable=SC2086 # _wp is empty or two words
-        "$1" compare --a "$2" --b "$3" --a-pid "$4" --b-pid "$5" --op "$_op" $_wp \
+        # shellcheck disable=SC2086 # _wp and BENCH_ARGS are words to split
+        "$1" compare --a "$2" --b "$3" --a-pid "$4" --b-pid "$5" --op "$_op" $_wp ${BENCH_ARGS:-} \
             --conns "$CONNS" --duration "$DURATION" --rounds "$ROUNDS" --json | tail -n 1 |
             LOAD="$_load" python3 -c '
 import json, os, sys

@@ -453,7 +453,7 @@ def case_engine_crash_points():
     acknowledged value, at an index no lower, and waitIndex still finds the
     events before the crash. On lmdb and leveldb the restart starts from the
     engine's applied index: the engine commits at every tick (100 ms) or
-    every 1024 entries, so the writes pause for a second after the first 20
+    every 256 entries, so the writes pause for a second after the first 20
     to give it some to hold, and the crash comes with more after them."""
     for point, nth, args in (("engine-commit", 40, []),
                              ("wal-release", 2, ["--snapshot-count", "25"])):
