@@ -87,14 +87,14 @@ void api_json_float(api_buf_t *b, double v);
  * "<hex>\r\n" + line + "\r\n". HTTP/1.1 watchers send the whole chunk,
  * others (HTTP/2, HTTP/1.0) and GET answers the line alone. Reference
  * counted; never changed after creation. bytes[] holds API_FRAME_HEAD_MAX
- * bytes for the chunk head (right-aligned, from head_off), then the line.
+ * bytes for the chunk head (right-aligned: it ends where the line starts),
+ * then the line.
  */
 #define API_FRAME_HEAD_MAX 18 /* "<hex size>\r\n": a size_t is at most 16 hex digits */
 typedef struct api_watch_frame {
     unsigned refcount;
-    uint32_t head_off; /* where "<hex>\r\n" starts in bytes */
-    uint32_t head_len;
-    size_t body_len; /* the JSON line, newline included */
+    uint32_t head_len; /* "<hex>\r\n", the last head_len of the API_FRAME_HEAD_MAX */
+    size_t body_len;   /* the JSON line, newline included */
     char bytes[];
 } api_watch_frame_t;
 
@@ -112,7 +112,8 @@ static inline api_watch_frame_t *api_watch_frame_retain(api_watch_frame_t *f)
 void api_watch_frame_release(api_watch_frame_t *f);
 static inline h2o_iovec_t api_watch_frame_chunk(const api_watch_frame_t *f)
 {
-    return h2o_iovec_init(f->bytes + f->head_off, f->head_len + f->body_len + 2);
+    return h2o_iovec_init(f->bytes + API_FRAME_HEAD_MAX - f->head_len,
+                          f->head_len + f->body_len + 2);
 }
 static inline h2o_iovec_t api_watch_frame_line(const api_watch_frame_t *f)
 {

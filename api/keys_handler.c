@@ -241,17 +241,18 @@ static void read_now(api_t *api, h2o_req_t *req, const api_keys_req_t *kr)
      * loops the others go on meanwhile (most of a listing's time).
      */
     api_leave(api);
-    if (!api_list_cache_wants(ev)) {
+    api_watch_frame_t *f = NULL;
+    if (api_list_cache_wants(ev)) {
+        f = api_watch_frame_new(ev);
+        api_send_frame(api, req, event_status(ev), f);
+    } else {
         send_event_body(api, req, ev, false);
-        store_event_release(ev);
-        api_enter(api);
-        return;
     }
-    api_watch_frame_t *f = api_watch_frame_new(ev);
-    api_send_frame(api, req, event_status(ev), f);
     api_enter(api);
-    api_list_cache_put(api, kr, ev->etcd_index, replaced, f);
-    api_watch_frame_release(f);
+    if (f != NULL) {
+        api_list_cache_put(api, kr, ev->etcd_index, replaced, f);
+        api_watch_frame_release(f);
+    }
     store_event_release(ev);
 }
 

@@ -39,10 +39,9 @@ api_watch_frame_t *api_watch_frame_new(const store_event_t *ev)
             f = p;
     }
     f->refcount = 1;
-    f->head_off = (uint32_t)(API_FRAME_HEAD_MAX - hl);
     f->head_len = (uint32_t)hl;
     f->body_len = body_len;
-    memcpy(f->bytes + f->head_off, head, (size_t)hl);
+    memcpy(f->bytes + API_FRAME_HEAD_MAX - hl, head, (size_t)hl);
     return f;
 }
 

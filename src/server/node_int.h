@@ -92,11 +92,10 @@ struct node {
 
     uint64_t applied;        /* last raft index applied to the store */
     uint64_t engine_applied; /* entries up to here are in the engine at start: not reapplied */
-    uint32_t
-        engine_pending; /* entries applied since the engine's last commit (node_engine_commit) */
-    uint64_t durable_index; /* last entry index known durable in the WAL */
-    uint64_t boot_index;    /* last entry index the WAL held at start */
-    bool rd_applied;        /* the Ready's committed entries are applied already */
+    uint32_t engine_pending; /* entries applied since the engine's last commit */
+    uint64_t durable_index;  /* last entry index known durable in the WAL */
+    uint64_t boot_index;     /* last entry index the WAL held at start */
+    bool rd_applied;         /* the Ready's committed entries are applied already */
     uint64_t snap_index, snap_term;
     uint64_t snap_failed_at; /* applied index of the last failed attempt */
     uint64_t trimmed_index;  /* the in-memory log was trimmed up to here (node_trim_log) */
