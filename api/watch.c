@@ -603,6 +603,8 @@ static void on_kick(h2o_socket_t *sock, const char *err)
     h2o_iovec_t bufs[KICK_BUFS];
     size_t n_out = 0, used = 0;
     api_enter(api);
+    if (api->host.deliver != NULL)
+        api->host.deliver(api->host.ctx); /* the writers' answers first */
     for (int i = 0; i < FANOUT_BATCH && api->ready_head != NULL; i++) {
         api_watch_t *w = api->ready_head;
         if (w->mode == WATCH_RAW && can_send(w) && used + SEND_MAX_BUFS > KICK_BUFS)

@@ -359,6 +359,23 @@ static void loop_leave(void *ctx)
     server_lock_leave(&l->s->lock);
 }
 
+/*
+ * The answers in the mailbox, each inside the lock (it may read the store
+ * or the node), which the caller holds. The mailbox's eventfd may stay
+ * readable: on_mail() then finds it empty.
+ */
+static void loop_deliver(void *ctx)
+{
+    server_loop_t *l = ctx;
+    relay_t *r = l->mail_head;
+    l->mail_head = l->mail_tail = NULL;
+    while (r != NULL) {
+        relay_t *next = r->next;
+        deliver(r);
+        r = next;
+    }
+}
+
 /* ---- A loop's thread ---- */
 
 /* The mailbox: answers from the owner, and the order to stop. */
@@ -370,16 +387,9 @@ static void on_mail(h2o_socket_t *sock, const char *err)
     ssize_t n = read(l->mail_fd, &v, sizeof(v));
     (void)n;
     server_lock_enter(&l->s->lock);
-    relay_t *r = l->mail_head;
-    l->mail_head = l->mail_tail = NULL;
     if (l->stop)
         l->stopping = true;
-    /* Each answer inside the lock (it may read the store or the node). */
-    while (r != NULL) {
-        relay_t *next = r->next;
-        deliver(r);
-        r = next;
-    }
+    loop_deliver(l);
     server_lock_leave(&l->s->lock);
 }
 
@@ -576,7 +586,8 @@ int server_loops_create(server_t *s, unsigned n, const int *fds, void *const *ss
                                .read_barrier = s->host.read_barrier ? loop_read_barrier : NULL,
                                .member_change = s->host.member_change ? loop_member_change : NULL,
                                .enter = loop_enter,
-                               .leave = loop_leave};
+                               .leave = loop_leave,
+                               .deliver = loop_deliver};
         l->api = api_new_sibling(l->loop, s->api, &l->host);
         l->mail_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         if (l->api == NULL || l->mail_fd < 0) {
