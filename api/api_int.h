@@ -298,6 +298,12 @@ struct api {
     api_metrics_t own_metrics;
 };
 
+/*
+ * Before a request waits for the host (a write): keeps its HTTP/1
+ * connection's read registration as it is (server.c says when and why).
+ */
+void api_read_while_waiting(h2o_req_t *req);
+
 /* The host's lock (see api_host_t.enter); nothing with one loop. */
 static inline void api_enter(api_t *api)
 {

@@ -201,6 +201,7 @@ static void do_write(api_t *api, h2o_req_t *req, const api_keys_req_t *kr)
     api_ticket_t *t = ticket_new(api, req);
     t->no_value_on_success = kr->no_value_on_success;
     store_error_t err = {0};
+    api_read_while_waiting(req);
     int rc = api->host.propose(api->host.ctx, &sr, on_proposed, t, &err);
     if (rc != 0) {
         if (t->req != NULL)

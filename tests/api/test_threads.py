@@ -15,7 +15,10 @@ kernel spreads over the loops:
 - quorum GETs, membership reads and /metrics answer on every loop; the
   server stops cleanly (exit 0) with connections and watches open;
 - a write is answered as soon as it is written, whichever way the owner
-  thread's wakeup and the loops interleave (owner_wakeup, with metcd-hooks).
+  thread's wakeup and the loops interleave (owner_wakeup, with metcd-hooks);
+- requests that arrive behind a write still waiting are answered after it,
+  in order, and a client that leaves meanwhile loses nothing
+  (input_while_waiting, with metcd-hooks).
 
 No speed is asserted. Usage: test_threads.py [CASE...] (METCD_BIN set).
 """
@@ -302,7 +305,91 @@ def case_owner_wakeup():
             raise AssertionError("metcd exited with an error:\n" + m.stderr())
 
 
+def read_answers(sock, n):
+    """n HTTP/1.1 answers with Content-Length bodies: [(status, body)]."""
+    buf, out = b"", []
+    while len(out) < n:
+        while b"\r\n\r\n" not in buf:
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise AssertionError("closed after %d answers" % len(out))
+            buf += chunk
+        head, buf = buf.split(b"\r\n\r\n", 1)
+        lines = head.decode().split("\r\n")
+        length = [int(l.split(":", 1)[1]) for l in lines if l.lower().startswith("content-length:")]
+        if not length:
+            raise AssertionError("an answer without Content-Length: %r" % head)
+        while len(buf) < length[0]:
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise AssertionError("closed inside answer %d" % (len(out) + 1))
+            buf += chunk
+        out.append((int(lines[0].split()[1]), buf[:length[0]]))
+        buf = buf[length[0]:]
+    return out
+
+
+def put_request(key, value):
+    body = "value=" + value
+    return ("PUT /v2/keys%s HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded"
+            "\r\nContent-Length: %d\r\n\r\n%s" % (key, len(body), body)).encode()
+
+
+def case_input_while_waiting():
+    """A connection whose write waits for raft keeps its read registration
+    (api_read_while_waiting): what arrives meanwhile must wait for the
+    answer, in order, even when it makes the connection's input buffer
+    grow (which moves it), and a client that leaves meanwhile must not
+    disturb the server or lose the write. The hook "owner-wake" holds each
+    write 50 ms, so the next requests arrive while the first waits."""
+    if not os.environ.get("METCD_HOOKS_BIN"):
+        raise AssertionError("METCD_HOOKS_BIN is not set (the build's tests/metcd-hooks)")
+    with Metcd(args=["--threads", "2"], env={"METCD_TEST_PAUSE_AT": "owner-wake:50"}) as m:
+        m.wait_ready()
+        big = "b" * (200 * 1024)
+        for round_ in range(3):
+            s = socket.create_connection(("127.0.0.1", m.client_port), timeout=TIMEOUT)
+            s.sendall(put_request("/wait/first%d" % round_, "one"))
+            time.sleep(0.02)
+            s.sendall(put_request("/wait/big%d" % round_, big))
+            s.sendall(("GET /v2/keys/wait/first%d HTTP/1.1\r\nHost: x\r\n\r\n"
+                       "DELETE /v2/keys/wait/first%d HTTP/1.1\r\nHost: x\r\n\r\n"
+                       % (round_, round_)).encode())
+            got = read_answers(s, 4)
+            s.close()
+            evs = [json.loads(b) for _, b in got]
+            want = [(201, "set", "/wait/first%d" % round_, "one"),
+                    (201, "set", "/wait/big%d" % round_, big),
+                    (200, "get", "/wait/first%d" % round_, "one"),
+                    (200, "delete", "/wait/first%d" % round_, None)]
+            have = [(st, ev.get("action"), ev.get("node", {}).get("key"),
+                     ev.get("node", {}).get("value")) for (st, _), ev in zip(got, evs)]
+            if have != want:
+                raise AssertionError("pipelined behind a waiting write: %r" % [
+                    (a, b, c, (d or "")[:20]) for a, b, c, d in have])
+        # A client that sends a write and leaves before it is answered.
+        for i in range(5):
+            s = socket.create_connection(("127.0.0.1", m.client_port), timeout=TIMEOUT)
+            s.sendall(put_request("/wait/left%d" % i, "gone"))
+            time.sleep(0.01)
+            s.close()
+        conn = connect(m.client_port)
+        for i in range(5):
+            deadline = time.monotonic() + TIMEOUT
+            while True:
+                st, h, body = request(conn, "GET", "/v2/keys/wait/left%d" % i)
+                if st == 200 or time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
+            if st != 200 or json.loads(body)["node"]["value"] != "gone":
+                raise AssertionError("the write of a client that left: %d %s" % (st, body[:80]))
+        conn.close()
+        if m.stop() != 0:
+            raise AssertionError("metcd exited with an error:\n" + m.stderr())
+
+
 if __name__ == "__main__":
     run_cases({"writes_reads_streams": case_writes_reads_streams,
                "longpoll_chain": case_longpoll_chain,
-               "owner_wakeup": case_owner_wakeup})
+               "owner_wakeup": case_owner_wakeup,
+               "input_while_waiting": case_input_while_waiting})
