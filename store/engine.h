@@ -189,10 +189,10 @@ void engine_batch_abort(engine_batch_t *b);
  * or engine_commit_wait) every reader but a view's sees the sealed
  * changes below the open batch's, and engine_meta() is the previous
  * commit's. One sealed batch at a time: a second seal first waits for the
- * first. Engines whose commits are cheap or share state with their reads
- * (memory) commit in place instead. Consumes b. Returns 0, or a negative
- * errno: an earlier sealed commit failed, or the thread cannot start
- * (nothing is written then).
+ * first. Engines whose commits wait for no disk (memory, LevelDB) commit
+ * in place instead. Consumes b. Returns 0, or a negative errno: an earlier
+ * sealed commit failed, or the thread cannot start (nothing is written
+ * then).
  */
 int engine_batch_seal(engine_batch_t *b, const engine_meta_t *meta);
 

@@ -12,8 +12,8 @@
  * by engine_get and engine_iter.c) between the open batch and the
  * backend, whose reads of the committed state keep the state from before
  * the write: LMDB's read transaction is renewed only when the owner takes
- * the result; a LevelDB read sees a write whole or not at all, and the
- * layer holds the same pairs either way.
+ * the result. Only backends that say so (engine_backend_t.threaded: LMDB)
+ * get a thread; the others commit in place.
  *
  * The rules:
  *  - One commit in flight. Sealing another, a commit in place, a sync, a

@@ -421,7 +421,7 @@ int store_engine_rewrite(store_t *s, engine_t *e, uint64_t applied_index);
 int store_commit(store_t *s, uint64_t applied_index);
 
 /*
- * The same, written by the engine's commit thread (lmdb, leveldb; others
+ * The same, written by the engine's commit thread (lmdb; the others
  * commit here): the changes are sealed and the store goes on at once,
  * reading them (reads see them as if committed) and gathering the next
  * ones. One commit in flight: a second waits for the first. Its result is
@@ -438,8 +438,8 @@ bool store_commit_busy(const store_t *s);
 /*
  * An eventfd that becomes readable when a commit in flight ends (starts
  * the engine's commit thread), or -1 when commits are never in flight (no
- * engine, the memory engine). Borrowed: valid as long as the engine, that
- * is until store_free, store_replace or a detach.
+ * engine, or one that commits in place). Borrowed: valid as long as the
+ * engine, that is until store_free, store_replace or a detach.
  */
 int store_commit_fd(store_t *s);
 
