@@ -4,8 +4,8 @@
  * in flight every reader but a view's sees it, below the open batch and
  * above the backend; waiting, syncing and sealing again take its result in
  * order; a map that fills up during a sealed commit grows on the owner's
- * thread; and the store reads back nodes it evicted through the sealed
- * changes.
+ * thread; the store reads back nodes it evicted through the sealed
+ * changes; and a failed sealed commit fails everything after it.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +13,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -328,6 +329,54 @@ static void test_store_reads_evicted_nodes(void **state)
     store_free(s);
 }
 
+/* ---- A commit that fails on the commit thread ---- */
+
+static int failing_write(void *be, const engine_map_t *changes, char *err, size_t err_len)
+{
+    (void)be;
+    (void)changes;
+    snprintf(err, err_len, "test: the disk is gone");
+    return -EIO;
+}
+
+/*
+ * The memory engine with a write that fails, run as a threaded backend:
+ * the failure is reported once the result is taken, the sealed changes
+ * stay readable, and every later commit, sync and view fails with it.
+ */
+static void test_failed_sealed_commit(void **state)
+{
+    fx_t *f = *state;
+    static engine_backend_t failing;
+    failing = engine_backend_memory;
+    failing.threaded = true;
+    failing.write = failing_write;
+    f->e->be_ops = &failing;
+
+    engine_batch_t *b = engine_batch_begin(f->e);
+    eput(b, "/a", "1");
+    engine_meta_t m = meta_at(1);
+    assert_int_equal(engine_batch_seal(b, &m), 0);
+    assert_true(readable(engine_commit_fd(f->e), 5000));
+    assert_int_equal(engine_commit_poll(f->e), -EIO);
+    assert_non_null(strstr(engine_errmsg(f->e), "the disk is gone"));
+    assert_false(engine_commit_busy(f->e));
+    assert_int_equal(engine_meta(f->e)->applied_index, 0);
+    assert_string_equal(eget(engine_reader(f->e), "/a"), "1");
+
+    assert_int_equal(engine_commit_poll(f->e), -EIO);
+    assert_int_equal(engine_commit_wait(f->e), -EIO);
+    assert_int_equal(engine_sync(f->e), -EIO);
+    assert_null(engine_view_open(f->e));
+    b = engine_batch_begin(f->e);
+    eput(b, "/b", "2");
+    assert_int_equal(engine_batch_seal(b, &m), -EIO);
+    b = engine_batch_begin(f->e);
+    eput(b, "/b", "2");
+    assert_int_equal(engine_batch_commit(b, &m), -EIO);
+    /* teardown closes it: the thread stops and the sealed changes go. */
+}
+
 #define ON(kind_index, fn, su)                                                                     \
     {                                                                                              \
         (kind_index) == 0   ? "memory: " #fn                                                       \
@@ -342,6 +391,11 @@ static void test_store_reads_evicted_nodes(void **state)
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {CASES(0), CASES(1), CASES(2)};
+    const struct CMUnitTest tests[] = {
+        CASES(0),
+        CASES(1),
+        CASES(2),
+        ON(0, test_failed_sealed_commit, setup),
+    };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
