@@ -211,6 +211,8 @@ int engine_commit_fd(engine_t *e);
  * Takes a finished commit's result, if there is one: the committed state
  * then holds the sealed batch, whose changes are freed, so nothing read
  * from the engine before this call is valid after it (as after a commit).
+ * Like a commit, it must not run beside a reader of the engine (but a
+ * lent view): on the owner's thread, with other readers locked out.
  * Returns 1 when a commit finished, 0 when none did (or none is in
  * flight), or the failed commit's negative errno (engine_errmsg says why;
  * it stays failed).

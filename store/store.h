@@ -446,7 +446,9 @@ int store_commit_fd(store_t *s);
 /*
  * Takes the result of a commit in flight that has ended. Returns 1 when
  * one ended, 0 when none did, or its negative errno (the server must stop;
- * store_engine_error says why).
+ * store_engine_error says why). As for any write to the store, no reader
+ * may run meanwhile (the server holds its lock), and so for
+ * store_commit_wait.
  */
 int store_commit_poll(store_t *s);
 
