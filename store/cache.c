@@ -14,7 +14,10 @@
  *  - A node missing from the table exists only if its parent is in memory,
  *    is a directory, is not `complete` and the engine has its record. A
  *    miss reads through the open batch when there is one (it holds this
- *    Ready's changes, deletes included), else the committed state.
+ *    Ready's changes, deletes included), else the committed state; either
+ *    way it sees a batch being written by the engine's commit thread
+ *    (store_commit_start), whose changes the cache may already have
+ *    evicted.
  *  - A directory lists only its loaded children unless it is complete:
  *    listings, snapshots and "directory not empty" load or ask first.
  *  - Pinned, never evicted: the root, directories with a loaded child, nodes

@@ -7,8 +7,9 @@
  * writes them in one atomic step together with the metadata record. Keeping
  * them here, not in a backend transaction, gives every backend the same
  * read-your-writes within a batch (a LevelDB WriteBatch cannot be read),
- * lets the LMDB backend rerun a write that hit MDB_MAP_FULL, and costs no
- * open write transaction while a Ready is being applied.
+ * lets the LMDB backend rerun a write that hit MDB_MAP_FULL, costs no
+ * open write transaction while a Ready is being applied, and lets a sealed
+ * batch be read while the commit thread writes it (store/engine_commit.c).
  */
 #include <assert.h>
 #include <errno.h>
@@ -60,8 +61,7 @@ void engine_set_error(engine_t *e, const char *fmt, ...)
     va_end(ap);
 }
 
-/* Replaces e->meta with a copy of m (stats copied into e->meta_stats). */
-static void keep_meta(engine_t *e, const engine_meta_t *m)
+void engine_keep_meta(engine_t *e, const engine_meta_t *m)
 {
     free(e->meta_stats);
     e->meta_stats = NULL;
@@ -90,7 +90,7 @@ static int read_meta(engine_t *e)
                        .last_request_ns = (int64_t)le_get64(v + 17),
                        .stats = v + META_FIXED,
                        .stats_len = vl - META_FIXED};
-    keep_meta(e, &m);
+    engine_keep_meta(e, &m);
     return 0;
 }
 
@@ -130,6 +130,10 @@ void engine_close(engine_t *e)
     if (!e)
         return;
     assert(!e->batch && e->views == 0 && e->live_iters == 0);
+    /* A commit in flight ends first; its failure no longer matters to
+     * anyone (closing does not sync either). */
+    engine_commit_wait(e);
+    engine_commit_stop(e);
     e->be_ops->close(e->be);
     engine_buf_free(&e->scratch);
     free(e->meta_stats);
@@ -159,7 +163,8 @@ const engine_meta_t *engine_meta(const engine_t *e)
 
 int engine_sync(engine_t *e)
 {
-    return e->be_ops->sync(e->be, e->errmsg, sizeof(e->errmsg));
+    int rc = engine_commit_wait(e); /* every commit so far: the one in flight too */
+    return rc ? rc : e->be_ops->sync(e->be, e->errmsg, sizeof(e->errmsg));
 }
 
 /* ---- Batches ---- */
@@ -304,10 +309,9 @@ int engine_batch_ttl_remove(engine_batch_t *b, int64_t deadline_ns, const char *
     return 0;
 }
 
-int engine_batch_commit(engine_batch_t *b, const engine_meta_t *meta)
+/* Puts meta's record into the batch's changes: written in the same step. */
+static void add_meta_record(engine_batch_t *b, const engine_meta_t *meta)
 {
-    engine_t *e = b->engine;
-    assert(e->live_iters == 0); /* a commit moves what they point into */
     engine_buf_t rec = {0};
     engine_buf_reserve(&rec, META_FIXED + meta->stats_len);
     rec.p[0] = META_VERSION;
@@ -318,9 +322,37 @@ int engine_batch_commit(engine_batch_t *b, const engine_meta_t *meta)
     engine_buf_add(&rec, meta->stats, meta->stats_len);
     engine_map_put(b->changes, engine_blob_new(meta_key, sizeof(meta_key), rec.p, rec.len, false));
     engine_buf_free(&rec);
-    int rc = e->be_ops->write(e->be, b->changes, e->errmsg, sizeof(e->errmsg));
+}
+
+int engine_batch_commit(engine_batch_t *b, const engine_meta_t *meta)
+{
+    engine_t *e = b->engine;
+    assert(e->live_iters == 0); /* a commit moves what they point into */
+    /* After the commit in flight, if any: commits are written in order. */
+    int rc = engine_commit_wait(e);
+    if (rc == 0) {
+        add_meta_record(b, meta);
+        rc = engine_write_now(e, b->changes);
+    }
     if (rc == 0)
-        keep_meta(e, meta);
+        engine_keep_meta(e, meta);
+    batch_free(b);
+    return rc;
+}
+
+int engine_batch_seal(engine_batch_t *b, const engine_meta_t *meta)
+{
+    engine_t *e = b->engine;
+    if (!e->be_ops->threaded)
+        return engine_batch_commit(b, meta);
+    assert(e->live_iters == 0);     /* the batch's changes move to the commit thread */
+    int rc = engine_commit_wait(e); /* one sealed batch at a time */
+    if (rc == 0) {
+        add_meta_record(b, meta);
+        rc = engine_commit_post(e, b->changes, meta);
+    }
+    if (rc == 0)
+        b->changes = NULL; /* the engine's now, as e->sealed */
     batch_free(b);
     return rc;
 }
@@ -335,6 +367,11 @@ void engine_batch_abort(engine_batch_t *b)
 
 engine_view_t *engine_view_open(engine_t *e)
 {
+    /* The committed state includes a commit in flight: a view waits for it
+     * (reads of the committed state see it through e->sealed, a view only
+     * sees the backend). */
+    if (engine_commit_wait(e) != 0)
+        return NULL;
     void *snap = e->be_ops->snap_open(e->be);
     if (!snap) {
         engine_set_error(e, "%s: cannot open a read view", e->be_ops->name);
@@ -392,8 +429,11 @@ int engine_get(engine_read_t *r, const char *path, size_t path_len, const uint8_
         return 0; /* a key the engine cannot store was never stored */
     if (rc)
         return rc;
-    if (r->changes) {
-        engine_map_node_t *n = engine_map_find(r->changes, e->scratch.p, e->scratch.len);
+    /* The open batch's changes, then a sealed batch's, then the backend. */
+    const engine_map_t *layers[ENGINE_LAYERS] = {r->changes, engine_sealed_for(r)};
+    for (int i = 0; i < ENGINE_LAYERS; i++) {
+        engine_map_node_t *n =
+            layers[i] ? engine_map_find(layers[i], e->scratch.p, e->scratch.len) : NULL;
         if (n) {
             if (n->blob->tomb)
                 return 0;

@@ -42,7 +42,10 @@
  * engine failure; engine_errmsg() then says why in one line. Running out of
  * memory aborts (one policy outside raft/).
  *
- * Threads: an engine and everything it hands out belong to one thread.
+ * Threads: an engine and everything it hands out belong to one thread at a
+ * time, its owner. The one exception is the commit thread of
+ * engine_batch_seal(), which writes a sealed batch while the owner goes on
+ * reading and gathering the next one.
  */
 #ifndef METCD_STORE_ENGINE_H
 #define METCD_STORE_ENGINE_H
@@ -131,7 +134,7 @@ const engine_meta_t *engine_meta(const engine_t *e);
  */
 int engine_path_fits(engine_t *e, const char *path, size_t path_len);
 
-/* Makes every commit so far durable (fsync). */
+/* Makes every commit so far durable (fsync), a sealed one included. */
 int engine_sync(engine_t *e);
 
 /* ---- Write batches ---- */
@@ -177,13 +180,57 @@ int engine_batch_commit(engine_batch_t *b, const engine_meta_t *meta);
 /* Drops the batch: nothing of it is written. */
 void engine_batch_abort(engine_batch_t *b);
 
+/* ---- Commits on a thread of their own ---- */
+
+/*
+ * Seals the batch and hands it to the engine's commit thread, which
+ * writes it and meta (copied) as engine_batch_commit() would; the next
+ * batch may begin at once. Until the result is taken (engine_commit_poll
+ * or engine_commit_wait) every reader but a view's sees the sealed
+ * changes below the open batch's, and engine_meta() is the previous
+ * commit's. One sealed batch at a time: a second seal first waits for the
+ * first. Engines whose commits wait for no disk (memory, LevelDB) commit
+ * in place instead. Consumes b. Returns 0, or a negative errno: an earlier
+ * sealed commit failed, or the thread cannot start (nothing is written
+ * then).
+ */
+int engine_batch_seal(engine_batch_t *b, const engine_meta_t *meta);
+
+/* Whether a sealed batch is being written. */
+bool engine_commit_busy(const engine_t *e);
+
+/*
+ * An eventfd (nonblocking) that becomes readable when the commit thread
+ * has finished a sealed batch, or -1 for an engine that commits in place
+ * (the memory engine) or whose thread cannot start. Owned by the engine:
+ * valid until engine_close().
+ */
+int engine_commit_fd(engine_t *e);
+
+/*
+ * Takes a finished commit's result, if there is one: the committed state
+ * then holds the sealed batch, whose changes are freed, so nothing read
+ * from the engine before this call is valid after it (as after a commit).
+ * Like a commit, it must not run beside a reader of the engine (but a
+ * lent view): on the owner's thread, with other readers locked out.
+ * Returns 1 when a commit finished, 0 when none did (or none is in
+ * flight), or the failed commit's negative errno (engine_errmsg says why;
+ * it stays failed).
+ */
+int engine_commit_poll(engine_t *e);
+
+/* Waits for the commit in flight, if any, and takes its result. Returns 0
+ * or the failed commit's negative errno. */
+int engine_commit_wait(engine_t *e);
+
 /* ---- Views: frozen, consistent images (snapshots for followers) ---- */
 
 /*
  * A view sees the committed state at the time it was opened, whatever is
- * committed later. Ownership: close it with engine_view_close() before the
- * engine. Cheap on LMDB and LevelDB; O(keys) pointer copies on memory.
- * NULL (engine_errmsg says why) when LMDB's reader table (126) is full.
+ * committed later; a sealed batch in flight is waited for first. Ownership:
+ * close it with engine_view_close() before the engine. Cheap on LMDB and
+ * LevelDB; O(keys) pointer copies on memory. NULL (engine_errmsg says why)
+ * when LMDB's reader table (126) is full or a sealed commit failed.
  */
 engine_view_t *engine_view_open(engine_t *e);
 void engine_view_close(engine_view_t *v);

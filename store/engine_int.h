@@ -126,15 +126,43 @@ int engine_key_cmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl);
  * Pointers from cursor_get stay valid until the cursor moves or closes.
  * A cursor on the committed state is closed before the next write.
  */
+/*
+ * What a backend's write returns when the LMDB map is full: nothing was
+ * written; grow() then write() again (engine_commit.c).
+ */
+#define ENGINE_WRITE_FULL 1
+
 typedef struct engine_backend {
     const char *name;
+    /*
+     * Whether write() may run on the commit thread (engine_commit.c) while
+     * the engine's own thread reads the committed state (get, cursors, with
+     * snap == NULL) and views: the backend then takes no state of its own
+     * that reads touch, and a read of the committed state started before
+     * the write ends sees all of the write or none of it.
+     */
+    bool threaded;
     /* Opens; *be is the backend's state. Errors: negative errno and err. */
     int (*open)(const engine_options_t *o, void **be, char *err, size_t err_len);
     void (*close)(void *be);
     /* The longest key the backend stores (SIZE_MAX: no limit). */
     size_t (*max_key)(void *be);
-    /* Writes every change of `changes` (tombstones delete) atomically. */
+    /*
+     * Writes every change of `changes` (tombstones delete) atomically.
+     * Returns 0, a negative errno, or ENGINE_WRITE_FULL (nothing written).
+     * Reads of the committed state may see the write only after refresh().
+     */
     int (*write)(void *be, const engine_map_t *changes, char *err, size_t err_len);
+    /*
+     * After ENGINE_WRITE_FULL: makes room (LMDB: doubles the map, which
+     * moves every page). The caller sees to it that no thread reads the
+     * backend meanwhile, but through views lent with lend(). NULL: a
+     * backend that is never full.
+     */
+    int (*grow)(void *be, char *err, size_t err_len);
+    /* Makes reads of the committed state see every write so far. NULL:
+     * they see each write as soon as it ends. */
+    int (*refresh)(void *be, char *err, size_t err_len);
     int (*sync)(void *be, char *err, size_t err_len);
     /* Returns 1 found, 0 absent, <0 error. *v valid until the next get or write. */
     int (*get)(void *be, void *snap, const uint8_t *k, size_t kl, const uint8_t **v, size_t *vl);
@@ -167,6 +195,8 @@ struct engine_read {
     engine_map_t *changes; /* a batch's pending changes, or NULL */
 };
 
+typedef struct engine_committer engine_committer_t;
+
 struct engine {
     const engine_backend_t *be_ops;
     void *be;
@@ -176,6 +206,20 @@ struct engine {
     unsigned views, live_iters;
     engine_meta_t meta;
     uint8_t *meta_stats; /* meta.stats, malloc'd */
+    /*
+     * A sealed batch (engine_batch_seal): its changes, the metadata record
+     * included, being written by the commit thread. Readers of the
+     * committed state and of a batch see them below the open batch's and
+     * above the backend's (engine_iter.c, engine_get), until the owner
+     * takes the result (engine_commit.c), which frees them. Immutable while
+     * sealed: the commit thread and the readers only read them. NULL when
+     * no commit is in flight.
+     */
+    engine_map_t *sealed;
+    engine_meta_t sealed_meta;     /* its metadata: e->meta once written */
+    uint8_t *sealed_stats;         /* sealed_meta.stats, malloc'd */
+    engine_committer_t *committer; /* the commit thread; NULL until the first seal */
+    int commit_failed;             /* a failed sealed commit's error: every later one fails */
     engine_buf_t scratch;
     size_t max_key; /* be_ops->max_key, asked once at open */
     char errmsg[256];
@@ -195,16 +239,51 @@ struct engine_view {
 
 void engine_set_error(engine_t *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Replaces e->meta with a copy of m (stats copied). */
+void engine_keep_meta(engine_t *e, const engine_meta_t *m);
+
+/* ---- Commits (store/engine_commit.c) ---- */
+
 /*
- * A cursor over a reader: the backend's cursor merged with a batch's
- * pending changes (which win on equal keys; tombstones hide keys).
+ * Writes changes on this thread, growing the map as often as it takes,
+ * and refreshes the committed state's reads. No commit may be in flight.
+ * Returns 0 or a negative errno (e->errmsg says why).
+ */
+int engine_write_now(engine_t *e, const engine_map_t *changes);
+
+/*
+ * Hands changes (the batch's, metadata record included, meta copied) to
+ * the commit thread, started on the first call. They become e->sealed:
+ * the engine owns them from here and frees them when the result is taken.
+ * No commit may be in flight. Returns 0 or a negative errno (the thread
+ * cannot start; nothing is sealed, the caller keeps changes).
+ */
+int engine_commit_post(engine_t *e, engine_map_t *changes, const engine_meta_t *meta);
+
+/* Stops the commit thread (no commit in flight); closes its eventfd. */
+void engine_commit_stop(engine_t *e);
+
+/* The committed state's layer of pending changes for reader r: a sealed
+ * batch's, for any reader but a view's. */
+static inline const engine_map_t *engine_sealed_for(const engine_read_t *r)
+{
+    return r->snap ? NULL : r->engine->sealed;
+}
+
+/* Layers of pending changes above the backend: the open batch's, then a sealed one's. */
+#define ENGINE_LAYERS 2
+
+/*
+ * A cursor over a reader: the backend's cursor merged with the layers of
+ * pending changes (a newer layer wins over an older one and over the
+ * backend on equal keys; a tombstone hides the key below it).
  */
 typedef struct engine_cursor {
     const engine_backend_t *ops;
     void *cur;
-    const engine_map_t *changes;
-    engine_map_node_t *ch; /* next pending change at or after the position */
-    bool from_be, from_ch, valid;
+    const engine_map_t *layers[ENGINE_LAYERS]; /* newest first; NULL: none */
+    engine_map_node_t *ch[ENGINE_LAYERS]; /* each layer's next change at or after the position */
+    bool from_be, from_ch[ENGINE_LAYERS], valid;
     const uint8_t *k, *v;
     size_t kl, vl;
 } engine_cursor_t;

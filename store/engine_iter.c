@@ -1,13 +1,18 @@
 /*
  * store/engine_iter.c: cursors and listings over a reader.
  *
- * A cursor merges the backend's cursor with a batch's pending changes (a
- * change wins over the backend's pair with the same key; a tombstone hides
- * it), so that a batch lists what it has written. Listings are ranges of the
- * keyspace of store/engine_key.c: children are one range; descendants are
- * walked depth first, a directory's children range read in order with one
- * seek into each child's own range and one seek back; a subtree is one
- * range read in key order, without a seek per node.
+ * A cursor merges the backend's cursor with the pending changes above it:
+ * the open batch's and those of a batch being committed on the commit
+ * thread (engine_commit.c). A newer change wins over an older one and over
+ * the backend's pair with the same key; a tombstone hides it. So a batch
+ * lists what it has written, and a commit in flight is seen before the
+ * backend holds it.
+ *
+ * Listings are ranges of the keyspace of store/engine_key.c: children are
+ * one range; descendants are walked depth first, a directory's children
+ * range read in order with one seek into each child's own range and one
+ * seek back; a subtree is one range read in key order, without a seek per
+ * node.
  */
 #include <assert.h>
 #include <errno.h>
@@ -23,7 +28,7 @@
 void engine_cursor_open(engine_cursor_t *c, engine_read_t *r)
 {
     engine_t *e = r->engine;
-    *c = (engine_cursor_t){.ops = e->be_ops, .changes = r->changes};
+    *c = (engine_cursor_t){.ops = e->be_ops, .layers = {r->changes, engine_sealed_for(r)}};
     c->cur = e->be_ops->cursor_open(e->be, r->snap);
     if (!c->cur) {
         /* Only running out of memory gets here (LMDB: mdb_cursor_open). */
@@ -39,39 +44,56 @@ void engine_cursor_close(engine_cursor_t *c)
     c->cur = NULL;
 }
 
-/* Positions c on the first visible pair at or after both sources' positions. */
+/*
+ * Positions c on the first visible pair at or after every source's
+ * position: the smallest key among the backend and the layers, taken from
+ * the newest source that holds it. Every source at that key steps past it
+ * together, so an older pair under a newer change is never seen.
+ */
 static void settle(engine_cursor_t *c)
 {
     for (;;) {
         const uint8_t *bk = NULL, *bv = NULL;
         size_t bkl = 0, bvl = 0;
         bool have_be = c->ops->cursor_get(c->cur, &bk, &bkl, &bv, &bvl);
-        if (!have_be && !c->ch) {
+        const engine_blob_t *top = NULL; /* the newest change at the smallest key */
+        for (int i = 0; i < ENGINE_LAYERS; i++) {
+            const engine_blob_t *b = c->ch[i] ? c->ch[i]->blob : NULL;
+            if (b && (!top || engine_key_cmp(engine_blob_key(b), b->klen, engine_blob_key(top),
+                                             top->klen) < 0))
+                top = b;
+        }
+        if (!have_be && !top) {
             c->valid = false;
             return;
         }
         int cmp = !have_be ? 1
-                  : !c->ch
-                      ? -1
-                      : engine_key_cmp(bk, bkl, engine_blob_key(c->ch->blob), c->ch->blob->klen);
+                  : !top   ? -1
+                           : engine_key_cmp(bk, bkl, engine_blob_key(top), top->klen);
         if (cmp < 0) {
             c->from_be = true;
-            c->from_ch = false;
+            for (int i = 0; i < ENGINE_LAYERS; i++)
+                c->from_ch[i] = false;
             c->k = bk, c->kl = bkl, c->v = bv, c->vl = bvl;
             c->valid = true;
             return;
         }
-        const engine_blob_t *b = c->ch->blob;
-        if (b->tomb) {
-            c->ch = c->ch->next[0];
-            if (cmp == 0)
+        c->from_be = cmp == 0;
+        for (int i = 0; i < ENGINE_LAYERS; i++) {
+            const engine_blob_t *b = c->ch[i] ? c->ch[i]->blob : NULL;
+            c->from_ch[i] = b && engine_key_cmp(engine_blob_key(b), b->klen, engine_blob_key(top),
+                                                top->klen) == 0;
+        }
+        if (top->tomb) {
+            if (c->from_be)
                 c->ops->cursor_next(c->cur);
+            for (int i = 0; i < ENGINE_LAYERS; i++)
+                if (c->from_ch[i])
+                    c->ch[i] = c->ch[i]->next[0];
             continue;
         }
-        c->from_ch = true;
-        c->from_be = cmp == 0;
-        c->k = engine_blob_key(b), c->kl = b->klen;
-        c->v = engine_blob_value(b), c->vl = b->vlen;
+        c->k = engine_blob_key(top), c->kl = top->klen;
+        c->v = engine_blob_value(top), c->vl = top->vlen;
         c->valid = true;
         return;
     }
@@ -80,7 +102,8 @@ static void settle(engine_cursor_t *c)
 void engine_cursor_seek(engine_cursor_t *c, const uint8_t *k, size_t kl)
 {
     c->ops->cursor_seek(c->cur, k, kl);
-    c->ch = c->changes ? engine_map_seek(c->changes, k, kl) : NULL;
+    for (int i = 0; i < ENGINE_LAYERS; i++)
+        c->ch[i] = c->layers[i] ? engine_map_seek(c->layers[i], k, kl) : NULL;
     settle(c);
 }
 
@@ -90,8 +113,9 @@ void engine_cursor_next(engine_cursor_t *c)
         return;
     if (c->from_be)
         c->ops->cursor_next(c->cur);
-    if (c->from_ch)
-        c->ch = c->ch->next[0];
+    for (int i = 0; i < ENGINE_LAYERS; i++)
+        if (c->from_ch[i])
+            c->ch[i] = c->ch[i]->next[0];
     settle(c);
 }
 

@@ -6,6 +6,13 @@
  * loses nothing). engine_sync() writes an empty batch with sync set, which
  * fsyncs LevelDB's log and so every write before it.
  *
+ * Not threaded (store/engine_commit.c): a commit here waits for no disk,
+ * so the commit thread would spare the owner little, and although LevelDB
+ * takes concurrent reads and writes, its memtable publishes new entries
+ * with atomics inside the library, which ThreadSanitizer cannot see: every
+ * read beside a write would be reported as a race, leaving the
+ * ThreadSanitizer runs blind to real ones.
+ *
  * Defaults: a 64 MiB block cache and a 16 MiB write buffer (LevelDB's 8 MiB
  * and 4 MiB make many small level-0 files and miss the cache for any data
  * set worth an engine), and a 10-bit Bloom filter so that a GET of a missing

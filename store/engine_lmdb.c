@@ -15,15 +15,24 @@
  * commit, that is per applied batch of entries, not per request.
  *
  * MDB_NOTLS: the engine holds one read transaction for its committed state
- * (reset before each write, renewed after) and one per view, all on the
- * loop thread; without MDB_NOTLS a thread may hold only one.
+ * and one per view; without MDB_NOTLS a thread may hold only one, and a
+ * read transaction could not be used by the HTTP loops' threads in turn
+ * (they read under the server's lock, one at a time). The committed
+ * state's transaction stays open while a write runs, on the commit thread
+ * (store/engine_commit.c) or not: LMDB keeps the pages of an older state
+ * for as long as a reader holds it, so the loops read the state from
+ * before the write while it runs, and lm_refresh moves them to the new one
+ * after it, on the owner's thread.
  *
- * The map grows on demand: a write that hits MDB_MAP_FULL is aborted, the
- * map doubles and the write runs again from the batch's changes, so
- * MDB_MAP_FULL never reaches the store. Growing remaps the file, which moves
- * every page: open cursors (of views) save their key first and seek back to
- * it after, and borrowed values from before the commit are void (as
- * store/engine.h says of every commit).
+ * The map grows on demand: a write that hits MDB_MAP_FULL is aborted
+ * (ENGINE_WRITE_FULL, nothing written), the owner's thread grows the map
+ * (lm_grow) and the write runs again from the batch's changes, so
+ * MDB_MAP_FULL never reaches the store. Growing remaps the file, which
+ * moves every page: it runs only when no reader is inside LMDB (see
+ * lm_grow), open cursors save their key first and seek back to it after,
+ * and borrowed values from before the commit are void (as store/engine.h
+ * says of every commit). Open read transactions survive it: they point at
+ * pages by number, not by address.
  */
 #include <errno.h>
 #include <lmdb.h>
@@ -43,7 +52,7 @@ typedef struct lm_cursor lm_cursor_t;
 typedef struct lm {
     MDB_env *env;
     MDB_dbi dbi;
-    MDB_txn *rtxn; /* the committed state; reset during writes */
+    MDB_txn *rtxn; /* the committed state, as of the last lm_refresh */
     size_t map_size;
     lm_cursor_t *cursors; /* every open cursor: they must follow a remap */
     /*
@@ -148,7 +157,7 @@ static size_t lm_max_key(void *be)
 
 static void step(lm_cursor_t *c, MDB_cursor_op op);
 
-/* Doubles the map. Runs between transactions of this process's writer. */
+/* Doubles the map. Runs between transactions of this process's writer (lm_grow). */
 static int grow(lm_t *lm)
 {
     for (lm_cursor_t *c = lm->cursors; c; c = c->next) {
@@ -196,26 +205,41 @@ static int write_once(lm_t *lm, const engine_map_t *changes)
     return mdb_txn_commit(w);
 }
 
+/* On any thread, as the commit thread does; never grows the map (lm_grow). */
 static int lm_write(void *be, const engine_map_t *changes, char *err, size_t err_len)
 {
     lm_t *lm = be;
-    int rc;
+    int rc = write_once(lm, changes);
+    if (rc == MDB_MAP_FULL)
+        return ENGINE_WRITE_FULL;
+    return rc ? fail(err, err_len, "write", rc) : 0;
+}
+
+/*
+ * On the owner's thread, between writes, with none of its readers inside
+ * LMDB: those on its own thread and the HTTP loops read under the lock the
+ * owner holds (store/engine_commit.c). A view lent to another thread reads
+ * without that lock and holds `remap` for reading instead, so the write
+ * lock here waits for it to be returned.
+ */
+static int lm_grow(void *be, char *err, size_t err_len)
+{
+    lm_t *lm = be;
+    pthread_rwlock_wrlock(&lm->remap);
+    pthread_mutex_lock(&lm->list);
+    int rc = grow(lm);
+    pthread_mutex_unlock(&lm->list);
+    pthread_rwlock_unlock(&lm->remap);
+    return rc ? fail(err, err_len, "growing the map", rc) : 0;
+}
+
+/* After a write: the committed state's reads move to it. On the owner's thread. */
+static int lm_refresh(void *be, char *err, size_t err_len)
+{
+    lm_t *lm = be;
     mdb_txn_reset(lm->rtxn);
-    while ((rc = write_once(lm, changes)) == MDB_MAP_FULL) {
-        pthread_rwlock_wrlock(&lm->remap);
-        pthread_mutex_lock(&lm->list);
-        rc = grow(lm);
-        pthread_mutex_unlock(&lm->list);
-        pthread_rwlock_unlock(&lm->remap);
-        if (rc)
-            break;
-    }
-    int rrc = mdb_txn_renew(lm->rtxn);
-    if (rc)
-        return fail(err, err_len, "write", rc);
-    if (rrc)
-        return fail(err, err_len, "renewing the read transaction", rrc);
-    return 0;
+    int rc = mdb_txn_renew(lm->rtxn);
+    return rc ? fail(err, err_len, "renewing the read transaction", rc) : 0;
 }
 
 static int lm_sync(void *be, char *err, size_t err_len)
@@ -352,10 +376,13 @@ static void lm_settings(void *be, char *out, size_t len)
 
 const engine_backend_t engine_backend_lmdb = {
     .name = "lmdb",
+    .threaded = true,
     .open = lm_open,
     .close = lm_close,
     .max_key = lm_max_key,
     .write = lm_write,
+    .grow = lm_grow,
+    .refresh = lm_refresh,
     .sync = lm_sync,
     .get = lm_get,
     .snap_open = lm_snap_open,

@@ -5,6 +5,10 @@
  * (the blobs are shared, not copied). A snapshot is a sorted array of
  * references to the blobs of the moment: O(keys) to take, and then
  * untouched by later commits, which replace blobs instead of editing them.
+ *
+ * Not threaded (store/engine_commit.c): a write edits the skip list its
+ * readers walk, with no lock of its own, so it commits in place; it costs
+ * no disk either.
  */
 #include <errno.h>
 #include <stdint.h>

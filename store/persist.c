@@ -293,7 +293,9 @@ static void meta_encode(const store_t *s, uint8_t out[META_COUNT * 8])
         le_put64(out + 8 * i, c[i]);
 }
 
-int store_commit(store_t *s, uint64_t applied_index)
+/* store_commit and store_commit_start: `seal` hands the batch to the
+ * engine's commit thread. */
+static int commit(store_t *s, uint64_t applied_index, bool seal)
 {
     if (!s->engine)
         return 0;
@@ -313,10 +315,42 @@ int store_commit(store_t *s, uint64_t applied_index)
                        .last_request_ns = s->last_time_ns,
                        .stats = stats,
                        .stats_len = sizeof(stats)};
-    rc = engine_batch_commit(batch(s), &m);
+    rc = seal ? engine_batch_seal(batch(s), &m) : engine_batch_commit(batch(s), &m);
     s->batch = NULL;
+    /* A sealed batch is still read (the engine's layer of it): nodes
+     * evicted now are read back from it. */
     store_cache_trim(s);
     return rc;
+}
+
+int store_commit(store_t *s, uint64_t applied_index)
+{
+    return commit(s, applied_index, false);
+}
+
+int store_commit_start(store_t *s, uint64_t applied_index)
+{
+    return commit(s, applied_index, true);
+}
+
+bool store_commit_busy(const store_t *s)
+{
+    return s->engine && engine_commit_busy(s->engine);
+}
+
+int store_commit_fd(store_t *s)
+{
+    return s->engine ? engine_commit_fd(s->engine) : -1;
+}
+
+int store_commit_poll(store_t *s)
+{
+    return s->engine ? engine_commit_poll(s->engine) : 0;
+}
+
+int store_commit_wait(store_t *s)
+{
+    return s->engine ? engine_commit_wait(s->engine) : 0;
 }
 
 int store_sync(store_t *s)

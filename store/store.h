@@ -414,13 +414,49 @@ int store_engine_rewrite(store_t *s, engine_t *e, uint64_t applied_index);
 
 /*
  * Commits the changes since the last commit, with applied_index, in one
- * atomic step (not synced). Call once per applied Ready, after its entries.
- * Returns 0 or a negative errno: the server must then stop, since the
- * engine no longer matches the log.
+ * atomic step (not synced), on this thread, after a commit in flight
+ * (store_commit_start). Returns 0 or a negative errno: the server must
+ * then stop, since the engine no longer matches the log.
  */
 int store_commit(store_t *s, uint64_t applied_index);
 
-/* Makes every commit so far durable: before the log entries it covers go. */
+/*
+ * The same, written by the engine's commit thread (lmdb; the others
+ * commit here): the changes are sealed and the store goes on at once,
+ * reading them (reads see them as if committed) and gathering the next
+ * ones. One commit in flight: a second waits for the first. Its result is
+ * taken by store_commit_poll (when store_commit_fd is readable) or
+ * store_commit_wait; until then store_applied_index() is the previous
+ * commit's. Returns 0 or a negative errno (an earlier commit failed; as
+ * for store_commit, the server must stop).
+ */
+int store_commit_start(store_t *s, uint64_t applied_index);
+
+/* Whether a commit started by store_commit_start is in flight. */
+bool store_commit_busy(const store_t *s);
+
+/*
+ * An eventfd that becomes readable when a commit in flight ends (starts
+ * the engine's commit thread), or -1 when commits are never in flight (no
+ * engine, or one that commits in place). Borrowed: valid as long as the
+ * engine, that is until store_free, store_replace or a detach.
+ */
+int store_commit_fd(store_t *s);
+
+/*
+ * Takes the result of a commit in flight that has ended. Returns 1 when
+ * one ended, 0 when none did, or its negative errno (the server must stop;
+ * store_engine_error says why). As for any write to the store, no reader
+ * may run meanwhile (the server holds its lock), and so for
+ * store_commit_wait.
+ */
+int store_commit_poll(store_t *s);
+
+/* Waits for a commit in flight, if any: 0 or its negative errno, as above. */
+int store_commit_wait(store_t *s);
+
+/* Makes every commit so far durable (one in flight included): before the
+ * log entries it covers go. */
 int store_sync(store_t *s);
 
 /*

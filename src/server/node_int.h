@@ -76,6 +76,7 @@ struct node {
     struct raft *raft;
     wal_t *wal;
     h2o_socket_t *wal_sock;
+    h2o_socket_t *engine_sock;   /* the store's commit eventfd (node_watch_engine), or NULL */
     struct raft_conf_state conf; /* the configuration applied (owned arrays) */
     membership_t members;        /* the member table applied */
     membership_t synced;         /* the members last given to the transport */
@@ -192,11 +193,21 @@ void node_retry(node_t *n, int64_t now);
 void node_maybe_snapshot(node_t *n);
 /*
  * Commits the store's changes not yet in its engine (none: nothing to do),
- * with the applied index; a member whose engine cannot take them stops
+ * with the applied index, on this thread, after the commit in flight if
+ * any (node_engine_drain); a member whose engine cannot take them stops
  * (abort), as at every commit. Called before anything that needs the engine
  * at the applied index: a snapshot, a WAL release, a stop.
  */
 void node_engine_commit(node_t *n);
+/* Waits for the commit in flight on the engine's commit thread, if any;
+ * stops the member (abort) if it failed. */
+void node_engine_drain(node_t *n);
+/* Takes the result of a commit that ended on the commit thread (stops the
+ * member if it failed) and seals the next batch if it is full already. */
+void node_engine_poll(node_t *n);
+/* Watches the store's commit eventfd on the owner's loop (again after the
+ * store got another engine); none for a store that commits in place. */
+void node_watch_engine(node_t *n);
 /* A one-member cluster's in-memory log kept at most --snapshot-count
  * entries long, snapshot or not. */
 void node_trim_log(node_t *n);

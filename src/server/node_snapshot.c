@@ -518,6 +518,9 @@ int node_install_snapshot(node_t *n, const struct raft_snapshot *rs)
              * old engine or the new one. A snapshot thread reading the old
              * engine must be done first. */
             snapshotter_cancel(&n->snapper);
+            /* Nor may a commit of the old engine still be running: its
+             * failure would go unseen once the engine is closed. */
+            node_engine_drain(n);
             if (node_engine_replace(n, sdata, slen, rs->meta.index, lerr, sizeof(lerr)) == 0) {
                 /* Swapped: the old engine goes now (the store keeps its
                  * tree until store_replace); from here a failure stops the
@@ -556,6 +559,7 @@ int node_install_snapshot(node_t *n, const struct raft_snapshot *rs)
         node_engine_drop_old(n);
     n->engine_applied = rs->meta.index;
     n->engine_pending = 0; /* the old store's batch went with it */
+    node_watch_engine(n);  /* and its commit thread */
     raft_conf_state_free(&n->conf);
     n->conf = cs;
     membership_free(&n->members);

@@ -158,6 +158,85 @@ def case_crash_under_load():
             m.close()
 
 
+def read_back_writer(port, prefix, stop, acked, lock, errors, seed):
+    """PUTs on one keep-alive connection, each answered write read back at
+    once, with one of this writer's earlier keys: a read must see every
+    acknowledged write, whether the engine has committed it, is writing it
+    or has it only in its open batch (and the member's small cache has
+    evicted it)."""
+    rng = random.Random(seed)
+    conn = httpclient.HTTPConnection("127.0.0.1", port, timeout=10)
+    hdr = {"Content-Type": "application/x-www-form-urlencoded"}
+    mine = []
+    i = 0
+    while not stop.is_set():
+        key = "/%s/%d" % (prefix, i % 400)
+        value = "v%d" % i
+        i += 1
+        try:
+            conn.request("PUT", "/v2/keys" + key, body="value=" + value, headers=hdr)
+            r = conn.getresponse()
+            body = r.read()
+            if r.status not in (200, 201):
+                continue
+            node = json.loads(body)["node"]
+            with lock:
+                acked[key] = (value, node["modifiedIndex"])
+            mine.append(key)
+            for k in (key, rng.choice(mine)):
+                conn.request("GET", "/v2/keys" + k)
+                r = conn.getresponse()
+                got = r.read()
+                with lock:
+                    want = acked[k][0]
+                if r.status != 200 or json.loads(got)["node"]["value"] != want:
+                    with lock:
+                        errors.append("%s: read %d %r after %r was acknowledged"
+                                      % (k, r.status, got[:200], want))
+        except (OSError, httpclient.HTTPException):
+            break  # the member died
+    conn.close()
+
+
+def case_read_back_under_load():
+    """Writers read back what was acknowledged while the engine commits
+    behind them (on lmdb, on its commit thread); then kill -9, and every
+    acknowledged write is there after the restart."""
+    rounds = 2
+    with tempfile.TemporaryDirectory(prefix="metcd-readback-") as base:
+        m = Member(base, args=["--threads", "2"])
+        try:
+            m.start()
+            acked, lock, errors = {}, threading.Lock(), []
+            for rnd in range(rounds):
+                stop = threading.Event()
+                ts = [threading.Thread(target=read_back_writer,
+                                       args=(m.client_port, "rb/t%d" % t, stop, acked, lock,
+                                             errors, rnd * 100 + t))
+                      for t in range(6)]
+                for t in ts:
+                    t.start()
+                time.sleep(3)
+                m.kill9()
+                stop.set()
+                for t in ts:
+                    t.join(timeout=20)
+                    check(not t.is_alive(), "a writer did not stop")
+                check(not errors, "reads missed acknowledged writes:\n" + "\n".join(errors[:10]))
+                m.start()
+                have = all_keys(m.url, "rb")
+                for key, (value, idx) in acked.items():
+                    check(key in have, "round %d: acknowledged %s (index %d) lost" % (rnd, key, idx))
+                    # A write answered later may have replaced it, not an older one.
+                    check(have[key][1] >= idx, "round %d: %s went back to index %d from %d"
+                          % (rnd, key, have[key][1], idx))
+                print("round %d: %d keys acknowledged and read back" % (rnd, len(acked)))
+            check(len(acked) > 100, "too few writes were acknowledged")
+            m.stop()
+        finally:
+            m.close()
+
+
 def wal_segments(data_dir):
     d = os.path.join(data_dir, "member", "wal")
     return sorted(os.path.join(d, f) for f in os.listdir(d) if f.endswith(".wal"))
@@ -525,6 +604,7 @@ CASES = {
     "disk_full": case_disk_full,
     "foreign_data_dir": case_foreign_data_dir,
     "engine_crash_points": case_engine_crash_points,
+    "read_back_under_load": case_read_back_under_load,
 }
 
 if __name__ == "__main__":
