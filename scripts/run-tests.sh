@@ -22,13 +22,15 @@ run() { # run <dir> [meson test args...]
 run "$build" --num-processes 2
 run "$asan" --num-processes 2
 if [ -n "$tsan" ]; then
-    # Only metcd and metcd-hooks (api-threads' owner_wakeup) are built
-    # there: these tests need nothing else.
+    # Only metcd, metcd-hooks (api-threads' owner_wakeup) and the engine
+    # commit thread's unit test are built there: these tests need nothing
+    # else. The lmdb cases run the commit thread beside the loops' reads.
     log="$tsan/meson-logs/testlog.txt"
     rm -f "$log"
-    if ninja -C "$tsan" metcd tests/metcd-hooks; then
+    if ninja -C "$tsan" metcd tests/metcd-hooks tests/store/test-store-engine-commit; then
         meson test -C "$tsan" --no-rebuild --print-errorlogs \
-            api-server-metcd api-watch-fanout-metcd api-threads-metcd api-auth || true
+            api-server-metcd api-watch-fanout-metcd api-threads-metcd api-auth \
+            store-engine-commit api-server-metcd-lmdb durability-read-back-under-load-lmdb || true
     else
         echo "build failed in $tsan" >&2
     fi
