@@ -16,63 +16,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "common/fs.h"
-#include "store/engine.h"
+#include "engine_fixture.h"
 #include "store/engine_int.h"
 
 /* ---- Fixture: one engine in a fresh temporary directory ---- */
-
-typedef struct fx {
-    engine_kind_t kind;
-    char root[64];
-    char dir[96];
-    engine_t *e;
-    engine_options_t opts;
-} fx_t;
-
-static const engine_kind_t kinds[] = {ENGINE_MEMORY, ENGINE_LMDB, ENGINE_LEVELDB};
-
-static void open_engine(fx_t *f)
-{
-    char err[256] = "";
-    int rc = engine_open(&f->opts, &f->e, err, sizeof(err));
-    if (rc)
-        fail_msg("engine_open(%s): %d %s", engine_kind_name(f->kind), rc, err);
-}
-
-static int setup_opts(void **state, size_t lmdb_map_size)
-{
-    fx_t *f = calloc(1, sizeof(*f));
-    f->kind = *(const engine_kind_t *)*state;
-    snprintf(f->root, sizeof(f->root), "/tmp/metcd-engine-XXXXXX");
-    if (!mkdtemp(f->root))
-        return -1;
-    snprintf(f->dir, sizeof(f->dir), "%s/db", f->root);
-    f->opts = (engine_options_t){.kind = f->kind, .dir = f->dir, .lmdb_map_size = lmdb_map_size};
-    open_engine(f);
-    *state = f;
-    return 0;
-}
-
-static int setup(void **state)
-{
-    return setup_opts(state, 0);
-}
-
-/* LMDB from a 128 KiB map, so that a few commits must grow it. */
-static int setup_small_map(void **state)
-{
-    return setup_opts(state, 128 << 10);
-}
-
-static int teardown(void **state)
-{
-    fx_t *f = *state;
-    engine_close(f->e);
-    fs_remove_tree(f->root, NULL, 0);
-    free(f);
-    return 0;
-}
 
 static void reopen(fx_t *f)
 {
@@ -110,22 +57,6 @@ static void put_all(engine_t *e, const char *const *pairs, size_t n)
             engine_batch_put(b, pairs[i], (size_t)(eq - pairs[i]), eq + 1, strlen(eq + 1)), 0);
     }
     commit(b);
-}
-
-/* The value of path as a string ("" when empty), or "<absent>". Static buffer. */
-static const char *get(engine_read_t *r, const char *path)
-{
-    static char buf[256];
-    const uint8_t *v;
-    size_t vl;
-    int rc = engine_get(r, path, strlen(path), &v, &vl);
-    assert_true(rc == 0 || rc == 1);
-    if (rc == 0)
-        return "<absent>";
-    assert_true(vl < sizeof(buf));
-    memcpy(buf, v, vl);
-    buf[vl] = 0;
-    return buf;
 }
 
 /* Appends bytes to out at *n, writing bytes outside 0x20-0x7e as \xHH. */
@@ -907,14 +838,6 @@ static void test_unknown_kind(void **state)
     assert_int_equal(engine_open(&o, &e, err, sizeof(err)), -EINVAL);
 }
 
-/* A case on one engine, named after both. */
-#define ON(kind_index, fn, su)                                                                     \
-    {                                                                                              \
-        (kind_index) == 0   ? "memory: " #fn                                                       \
-        : (kind_index) == 1 ? "lmdb: " #fn                                                         \
-                            : "leveldb: " #fn,                                                     \
-            fn, su, teardown, (void *)&kinds[kind_index]                                           \
-    }
 #define CONTRACT(i)                                                                                \
     ON(i, test_put_get_delete, setup), ON(i, test_bad_paths, setup),                               \
         ON(i, test_key_length_limit, setup), ON(i, test_uncommitted_batch_leaves_nothing, setup),  \

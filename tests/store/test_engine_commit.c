@@ -21,62 +21,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "engine_fixture.h"
 #include "store_test.h"
-#include "common/fs.h"
-#include "store/engine.h"
 #include "store/engine_int.h"
 #include "store/store_int.h"
-
-typedef struct fx {
-    engine_kind_t kind;
-    char root[64];
-    char dir[96];
-    engine_t *e;
-    engine_options_t opts;
-} fx_t;
-
-static const engine_kind_t kinds[] = {ENGINE_MEMORY, ENGINE_LMDB, ENGINE_LEVELDB};
-
-static void open_engine(fx_t *f)
-{
-    char err[256] = "";
-    if (engine_open(&f->opts, &f->e, err, sizeof(err)))
-        fail_msg("engine_open(%s): %s", engine_kind_name(f->kind), err);
-}
-
-static int setup_opts(void **state, size_t lmdb_map_size)
-{
-    fx_t *f = calloc(1, sizeof(*f));
-    f->kind = *(const engine_kind_t *)*state;
-    snprintf(f->root, sizeof(f->root), "/tmp/metcd-commit-XXXXXX");
-    if (!mkdtemp(f->root))
-        return -1;
-    snprintf(f->dir, sizeof(f->dir), "%s/db", f->root);
-    f->opts = (engine_options_t){.kind = f->kind, .dir = f->dir, .lmdb_map_size = lmdb_map_size};
-    open_engine(f);
-    *state = f;
-    return 0;
-}
-
-static int setup(void **state)
-{
-    return setup_opts(state, 0);
-}
-
-/* LMDB from a 128 KiB map, so that sealed commits must grow it. */
-static int setup_small_map(void **state)
-{
-    return setup_opts(state, 128 << 10);
-}
-
-static int teardown(void **state)
-{
-    fx_t *f = *state;
-    engine_close(f->e);
-    fs_remove_tree(f->root, NULL, 0);
-    free(f);
-    return 0;
-}
 
 static void eput(engine_batch_t *b, const char *path, const char *value)
 {
@@ -91,22 +39,6 @@ static void edel(engine_batch_t *b, const char *path)
 static engine_meta_t meta_at(uint64_t applied)
 {
     return (engine_meta_t){.applied_index = applied, .store_index = applied};
-}
-
-/* The value of path as a string, or "<absent>". Static buffer. */
-static const char *eget(engine_read_t *r, const char *path)
-{
-    static char buf[2048];
-    const uint8_t *v;
-    size_t vl;
-    int rc = engine_get(r, path, strlen(path), &v, &vl);
-    assert_true(rc == 0 || rc == 1);
-    if (rc == 0)
-        return "<absent>";
-    assert_true(vl < sizeof(buf));
-    memcpy(buf, v, vl);
-    buf[vl] = 0;
-    return buf;
 }
 
 /* The children of dir as "name=value,...". Static buffer. */
@@ -163,10 +95,10 @@ static void test_reads_through_sealed_batch(void **state)
     assert_int_equal(engine_meta(f->e)->applied_index, threaded ? 1 : 2);
 
     engine_read_t *r = engine_reader(f->e);
-    assert_string_equal(eget(r, "/a"), "1");
-    assert_string_equal(eget(r, "/b"), "20");
-    assert_string_equal(eget(r, "/c"), "<absent>");
-    assert_string_equal(eget(r, "/e"), "5");
+    assert_string_equal(get(r, "/a"), "1");
+    assert_string_equal(get(r, "/b"), "20");
+    assert_string_equal(get(r, "/c"), "<absent>");
+    assert_string_equal(get(r, "/e"), "5");
     assert_string_equal(list(r, "/"), "/a=1,/b=20,/d=4,/e=5");
 
     /* The next batch gathers on top of the sealed one. */
@@ -175,9 +107,9 @@ static void test_reads_through_sealed_batch(void **state)
     edel(b, "/a");
     eput(b, "/b", "200");
     engine_read_t *br = engine_batch_reader(b);
-    assert_string_equal(eget(br, "/a"), "<absent>");
-    assert_string_equal(eget(br, "/c"), "30");
-    assert_string_equal(eget(br, "/e"), "5");
+    assert_string_equal(get(br, "/a"), "<absent>");
+    assert_string_equal(get(br, "/c"), "30");
+    assert_string_equal(get(br, "/e"), "5");
     assert_string_equal(list(br, "/"), "/b=200,/c=30,/d=4,/e=5");
     assert_string_equal(list(r, "/"), "/a=1,/b=20,/d=4,/e=5");
     assert_int_equal(engine_batch_delete_subtree(b, "/", 1), 4);
@@ -242,7 +174,7 @@ static void test_sync_and_view_wait(void **state)
     engine_view_t *v = engine_view_open(f->e);
     assert_non_null(v);
     assert_false(engine_commit_busy(f->e));
-    assert_string_equal(eget(engine_view_reader(v), "/b"), "2");
+    assert_string_equal(get(engine_view_reader(v), "/b"), "2");
     engine_view_close(v);
 }
 
@@ -271,7 +203,7 @@ static void test_growth_while_sealed(void **state)
         do {
             for (int i = 0; i < 250; i += 7) {
                 snprintf(path, sizeof(path), "/big/%d/%03d", batch, i);
-                assert_int_equal(eget(r, path)[0], 'a' + batch);
+                assert_int_equal(get(r, path)[0], 'a' + batch);
             }
             rounds++;
         } while (engine_commit_poll(f->e) == 0 && engine_commit_busy(f->e));
@@ -288,7 +220,7 @@ static void test_growth_while_sealed(void **state)
     engine_read_t *r = engine_reader(f->e);
     for (int batch = 0; batch < 8; batch++) {
         snprintf(path, sizeof(path), "/big/%d/249", batch);
-        assert_int_equal(eget(r, path)[0], 'a' + batch);
+        assert_int_equal(get(r, path)[0], 'a' + batch);
     }
 }
 
@@ -362,7 +294,7 @@ static void test_failed_sealed_commit(void **state)
     assert_non_null(strstr(engine_errmsg(f->e), "the disk is gone"));
     assert_false(engine_commit_busy(f->e));
     assert_int_equal(engine_meta(f->e)->applied_index, 0);
-    assert_string_equal(eget(engine_reader(f->e), "/a"), "1");
+    assert_string_equal(get(engine_reader(f->e), "/a"), "1");
 
     assert_int_equal(engine_commit_poll(f->e), -EIO);
     assert_int_equal(engine_commit_wait(f->e), -EIO);
@@ -377,13 +309,6 @@ static void test_failed_sealed_commit(void **state)
     /* teardown closes it: the thread stops and the sealed changes go. */
 }
 
-#define ON(kind_index, fn, su)                                                                     \
-    {                                                                                              \
-        (kind_index) == 0   ? "memory: " #fn                                                       \
-        : (kind_index) == 1 ? "lmdb: " #fn                                                         \
-                            : "leveldb: " #fn,                                                     \
-            fn, su, teardown, (void *)&kinds[kind_index]                                           \
-    }
 #define CASES(i)                                                                                   \
     ON(i, test_reads_through_sealed_batch, setup), ON(i, test_sync_and_view_wait, setup),          \
         ON(i, test_growth_while_sealed, setup_small_map),                                          \
